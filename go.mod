@@ -2,4 +2,4 @@ module github.com/aocu/aocu
 
 go 1.26.8
 
-require github.com/bytecodealliance/wasmtime-go/v39 v39.0.1 // indirect
+require github.com/bytecodealliance/wasmtime-go/v39 v39.0.1

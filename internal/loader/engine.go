@@ -1,0 +1,166 @@
+package loader
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/aocu/aocu/internal/metering"
+)
+
+// epochTick is how often the engine's epoch advances; timeouts are counted in ticks.
+const epochTick = 10 * time.Millisecond
+
+// cacheVersion changes whenever the compiled artifact would change for the same
+// input: the wasmtime version, the engine settings below, the metering transform.
+const cacheVersion = "aocu-wasmtime-v39.0.1-epoch-mem64-simd-v1"
+
+// EngineConfig configures an Engine.
+type EngineConfig struct {
+	// CacheDir keeps compiled modules on disk, keyed by the module's sha256 and
+	// format, so a restart does not recompile. Empty disables the cache.
+	CacheDir string
+}
+
+// Engine compiles modules and owns the epoch ticker that enforces wall-clock
+// timeouts. One Engine serves every module and process; Close stops it.
+type Engine struct {
+	cfg    EngineConfig
+	engine *wasmtime.Engine
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+// NewEngine creates the wasmtime engine with the features ao modules need
+// (memory64, SIMD, bulk memory) and epoch interruption for the timeout guard.
+func NewEngine(cfg EngineConfig) (*Engine, error) {
+	c := wasmtime.NewConfig()
+	c.SetWasmMemory64(true)
+	c.SetWasmSIMD(true)
+	c.SetWasmBulkMemory(true)
+	c.SetWasmMultiValue(true)
+	c.SetEpochInterruption(true)
+	if cfg.CacheDir != "" {
+		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
+			return nil, fmt.Errorf("loader: module cache dir: %w", err)
+		}
+	}
+	e := &Engine{cfg: cfg, engine: wasmtime.NewEngineWithConfig(c), stop: make(chan struct{}), done: make(chan struct{})}
+	go e.tick()
+	return e, nil
+}
+
+func (e *Engine) tick() {
+	defer close(e.done)
+	t := time.NewTicker(epochTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+			e.engine.IncrementEpoch()
+		}
+	}
+}
+
+// Close stops the epoch ticker. Modules and processes of the engine must not be
+// used afterwards.
+func (e *Engine) Close() error {
+	e.once.Do(func() { close(e.stop); <-e.done })
+	return nil
+}
+
+// CompileStats tells how a module was obtained.
+type CompileStats struct {
+	FromCache bool
+	Duration  time.Duration
+	// CacheErr is set when the compiled artifact could not be written to the
+	// cache; compiling still succeeded.
+	CacheErr error
+}
+
+// Compile validates and compiles a module for a format, using the on-disk cache
+// when configured. It checks what the host needs: the wasm header, a memory of
+// the format's width, and the exports the glue calls.
+func (e *Engine) Compile(ctx context.Context, wasm []byte, format Format) (*Module, CompileStats, error) {
+	var st CompileStats
+	start := time.Now()
+	spec, err := format.spec()
+	if err != nil {
+		return nil, st, err
+	}
+	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) {
+		return nil, st, fmt.Errorf("%w: not a WebAssembly binary (missing \\0asm header)", ErrInvalidModule)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, st, err
+	}
+	sum := sha256.Sum256(wasm)
+	hash := hex.EncodeToString(sum[:])
+	code := wasm
+	if spec.meterType != "" {
+		code, err = metering.Meter(wasm, spec.meterType)
+		if err != nil {
+			return nil, st, fmt.Errorf("%w: metering for %s: %v", ErrInvalidModule, format, err)
+		}
+	}
+	var mod *wasmtime.Module
+	cachePath := ""
+	if e.cfg.CacheDir != "" {
+		key := sha256.Sum256([]byte(cacheVersion + "\x00" + string(format) + "\x00" + hash))
+		cachePath = filepath.Join(e.cfg.CacheDir, hex.EncodeToString(key[:16])+".cwasm")
+		if m, err := wasmtime.NewModuleDeserializeFile(e.engine, cachePath); err == nil {
+			mod, st.FromCache = m, true
+		}
+	}
+	if mod == nil {
+		mod, err = wasmtime.NewModule(e.engine, code)
+		if err != nil {
+			return nil, st, fmt.Errorf("%w: %v", ErrInvalidModule, err)
+		}
+		if cachePath != "" {
+			st.CacheErr = writeCache(cachePath, mod)
+		}
+	}
+	m, err := newModule(e, mod, format, spec, hash)
+	if err != nil {
+		return nil, st, err
+	}
+	st.Duration = time.Since(start)
+	return m, st, nil
+}
+
+func writeCache(path string, mod *wasmtime.Module) error {
+	b, err := mod.Serialize()
+	if err != nil {
+		return fmt.Errorf("serialize module: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".cwasm-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("module cache: %w", err)
+	}
+	return nil
+}

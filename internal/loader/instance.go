@@ -1,0 +1,439 @@
+package loader
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"unicode/utf16"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/aocu/aocu/internal/weavedrive"
+)
+
+// firstClock is the first value emscripten_date_now returns on a new instance:
+// the reference glue's Date.now counter starts at 10000 and the glue itself
+// consumes four values while it initialises.
+const firstClock = 10004
+
+type exportFuncs struct {
+	handle, malloc, free, stackInit, stackEnd, stackCurrent, stackAlloc, stackRestore, ctors, setThrew *wasmtime.Func
+	startUnwind, stopUnwind, startRewind, stopRewind                                                   *wasmtime.Func
+}
+
+// instance is one wasmtime instance of a module with the glue's host state.
+// It is not safe for concurrent use.
+type instance struct {
+	mod   *Module
+	spec  formatSpec
+	is64  bool
+	store *wasmtime.Store
+	inst  *wasmtime.Instance
+	mem   *wasmtime.Memory
+	table *wasmtime.Table
+	ex    exportFuncs
+
+	clock    float64
+	gasUsed  uint64
+	gasLimit uint64
+	pending  error // the Go error behind the last host trap
+	async    struct {
+		state asyncState
+		data  uint64
+		value int64
+	}
+
+	ctx      context.Context
+	drive    weavedrive.Drive
+	driveReq weavedrive.Request
+	opened   map[string]weavedrive.File
+	files    map[int32]*openFile
+	logf     func(string)
+
+	stackTop, stackEnd uint64
+}
+
+func (m *Module) newInstance(drive weavedrive.Drive, logf func(string)) (*instance, error) {
+	h := &instance{
+		mod: m, spec: m.spec, is64: m.spec.memory64, clock: firstClock, gasLimit: 9e15,
+		drive: drive, opened: map[string]weavedrive.File{}, files: map[int32]*openFile{}, logf: logf,
+		ctx: context.Background(),
+	}
+	h.store = wasmtime.NewStore(m.eng.engine)
+	h.store.SetEpochDeadline(math.MaxUint32)
+	linker := wasmtime.NewLinker(m.eng.engine)
+	defer linker.Close()
+	impls := h.hostFuncs()
+	for _, d := range m.imports {
+		d := d
+		var cb func(*wasmtime.Caller, []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap)
+		if strings.HasPrefix(d.name, "invoke_") {
+			// The Asyncify glues call the dynCall_<sig> export (itself
+			// instrumented, so it saves a frame when unwinding); the older
+			// glues call the table entry directly.
+			var dyn *wasmtime.Func
+			dynName := "dynCall_" + strings.TrimPrefix(d.name, "invoke_")
+			cb = func(c *wasmtime.Caller, a []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
+				if dyn == nil && h.spec.async {
+					dyn = h.exportFunc(dynName)
+				}
+				return h.invoke(c, dyn, a, d.results)
+			}
+		} else {
+			fn, ok := impls[d.name]
+			if !ok {
+				name := d.module + "." + d.name
+				fn = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+					return 0, h.trapWith(&abortError{"import " + name + " is not supported by aocu"})
+				}
+			}
+			floatBits := d.name == "emscripten_date_now" || d.name == "emscripten_get_now" || d.name == "metering_gasUsed"
+			results := d.results
+			cb = func(c *wasmtime.Caller, a []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
+				r, tr := fn(c, a)
+				if tr != nil {
+					return nil, tr
+				}
+				if len(results) == 0 {
+					return nil, nil
+				}
+				return []wasmtime.Val{toVal(results[0], r, floatBits)}, nil
+			}
+		}
+		if err := linker.FuncNew(d.module, d.name, d.ty, cb); err != nil {
+			return nil, fmt.Errorf("loader: define import %s.%s: %w", d.module, d.name, err)
+		}
+	}
+	inst, err := linker.Instantiate(h.store, m.mod)
+	if err != nil {
+		return nil, fmt.Errorf("loader: instantiate: %w", err)
+	}
+	h.inst = inst
+	h.mem = inst.GetExport(h.store, "memory").Memory()
+	h.table = inst.GetExport(h.store, "__indirect_function_table").Table()
+	get := func(name string) *wasmtime.Func { return inst.GetFunc(h.store, name) }
+	h.ex = exportFuncs{
+		handle: get("handle"), malloc: get("malloc"), free: get("free"),
+		stackInit: get("emscripten_stack_init"), stackEnd: get("emscripten_stack_get_end"),
+		stackCurrent: get("emscripten_stack_get_current"), stackAlloc: get("_emscripten_stack_alloc"),
+		stackRestore: get("_emscripten_stack_restore"), ctors: get("__wasm_call_ctors"), setThrew: get("setThrew"),
+		startUnwind: get("asyncify_start_unwind"), stopUnwind: get("asyncify_stop_unwind"),
+		startRewind: get("asyncify_start_rewind"), stopRewind: get("asyncify_stop_rewind"),
+	}
+	// stackCheckInit + writeStackCookie + initRuntime of the glue. Never main().
+	if _, err := h.callPtr(h.store, h.ex.stackInit); err != nil {
+		return nil, fmt.Errorf("loader: emscripten_stack_init: %w", err)
+	}
+	end, err := h.callPtr(h.store, h.ex.stackEnd)
+	if err != nil {
+		return nil, fmt.Errorf("loader: emscripten_stack_get_end: %w", err)
+	}
+	h.stackEnd = end
+	if end == 0 {
+		end += 4
+	}
+	d := h.data(h.store)
+	if !inBounds(d, end, 8) {
+		return nil, fmt.Errorf("%w: stack end %d outside memory", ErrInvalidModule, end)
+	}
+	binary.LittleEndian.PutUint32(d[end:], 0x02135467)
+	binary.LittleEndian.PutUint32(d[end+4:], 0x89BACDFE)
+	binary.LittleEndian.PutUint32(d[0:], 0x63736D65)
+	if _, err := h.callPtr(h.store, h.ex.ctors); err != nil {
+		return nil, fmt.Errorf("loader: __wasm_call_ctors: %w", err)
+	}
+	if h.stackTop, err = h.callPtr(h.store, h.ex.stackCurrent); err != nil {
+		return nil, fmt.Errorf("loader: emscripten_stack_get_current: %w", err)
+	}
+	return h, nil
+}
+
+// exportFunc returns an exported function, or nil.
+func (h *instance) exportFunc(name string) *wasmtime.Func {
+	if h.inst == nil {
+		return nil
+	}
+	return h.inst.GetFunc(h.store, name)
+}
+
+func (h *instance) close() {
+	if h.store != nil {
+		h.store.Close()
+		h.store = nil
+	}
+}
+
+func (h *instance) log(s string) {
+	if h.logf != nil {
+		h.logf(s)
+	}
+}
+
+func toVal(k wasmtime.ValKind, r int64, floatBits bool) wasmtime.Val {
+	switch k {
+	case wasmtime.KindI32:
+		return wasmtime.ValI32(int32(r))
+	case wasmtime.KindI64:
+		return wasmtime.ValI64(r)
+	case wasmtime.KindF64:
+		if floatBits {
+			return wasmtime.ValF64(math.Float64frombits(uint64(r)))
+		}
+		return wasmtime.ValF64(float64(r))
+	case wasmtime.KindF32:
+		if floatBits {
+			return wasmtime.ValF32(float32(math.Float64frombits(uint64(r))))
+		}
+		return wasmtime.ValF32(float32(r))
+	}
+	return wasmtime.ValI32(0)
+}
+
+// callPtr calls an export whose parameters and result are integers, passing
+// each argument with the width of the corresponding parameter.
+func (h *instance) callPtr(s wasmtime.Storelike, f *wasmtime.Func, args ...uint64) (uint64, error) {
+	if f == nil {
+		return 0, fmt.Errorf("%w: missing export", ErrInvalidModule)
+	}
+	params := f.Type(s).Params()
+	in := make([]interface{}, len(args))
+	for i, a := range args {
+		if i < len(params) && params[i].Kind() == wasmtime.KindI64 {
+			in[i] = int64(a)
+		} else {
+			in[i] = int32(uint32(a))
+		}
+	}
+	r, err := f.Call(s, in...)
+	if err != nil {
+		return 0, err
+	}
+	switch v := r.(type) {
+	case int32:
+		return uint64(uint32(v)), nil
+	case int64:
+		return uint64(v), nil
+	}
+	return 0, nil
+}
+
+// trapErr turns an error from a nested export call into a trap that keeps the
+// original trap (and its code) when there is one.
+func (h *instance) trapErr(err error) *wasmtime.Trap {
+	var tr *wasmtime.Trap
+	if errors.As(err, &tr) {
+		return tr
+	}
+	return h.trapWith(err)
+}
+
+// invoke is emscripten's invoke_<sig>: call table[idx](args...) and turn a
+// longjmp into setThrew(1, 0), restoring the stack pointer.
+func (h *instance) invoke(c *wasmtime.Caller, dyn *wasmtime.Func, a []wasmtime.Val, results []wasmtime.ValKind) ([]wasmtime.Val, *wasmtime.Trap) {
+	sp, err := h.callPtr(c, h.ex.stackCurrent)
+	if err != nil {
+		return nil, h.trapErr(err)
+	}
+	var f *wasmtime.Func
+	var args []interface{}
+	if dyn != nil {
+		f = dyn
+		args = make([]interface{}, len(a))
+		idx := a[0]
+		if ps := dyn.Type(c).Params(); len(ps) > 0 && ps[0].Kind() != idx.Kind() {
+			if ps[0].Kind() == wasmtime.KindI64 {
+				idx = wasmtime.ValI64(int64(uint32(idx.I32())))
+			} else {
+				idx = wasmtime.ValI32(int32(idx.I64()))
+			}
+		}
+		args[0] = idx
+		for i, v := range a[1:] {
+			args[i+1] = v
+		}
+	} else {
+		fv, err := h.table.Get(c, h.ptr(a[0]))
+		if err != nil {
+			return nil, h.trapWith(fmt.Errorf("invoke: table index %d: %w", h.ptr(a[0]), err))
+		}
+		if f = fv.Funcref(); f == nil {
+			return nil, h.trapWith(&abortError{"RuntimeError: null function or function signature mismatch"})
+		}
+		args = make([]interface{}, len(a)-1)
+		for i, v := range a[1:] {
+			args[i] = v
+		}
+	}
+	res, err := f.Call(c, args...)
+	if err != nil {
+		if errors.Is(h.pending, errLongjmp) {
+			h.pending = nil
+			if _, e := h.callPtr(c, h.ex.stackRestore, sp); e != nil {
+				return nil, h.trapErr(e)
+			}
+			if _, e := h.callPtr(c, h.ex.setThrew, 1, 0); e != nil {
+				return nil, h.trapErr(e)
+			}
+			return zeroVals(results), nil
+		}
+		return nil, h.trapErr(err)
+	}
+	if len(results) == 0 {
+		return nil, nil
+	}
+	switch v := res.(type) {
+	case int32:
+		return []wasmtime.Val{wasmtime.ValI32(v)}, nil
+	case int64:
+		return []wasmtime.Val{wasmtime.ValI64(v)}, nil
+	case float32:
+		return []wasmtime.Val{wasmtime.ValF32(v)}, nil
+	case float64:
+		return []wasmtime.Val{wasmtime.ValF64(v)}, nil
+	}
+	return zeroVals(results), nil
+}
+
+func zeroVals(kinds []wasmtime.ValKind) []wasmtime.Val {
+	out := make([]wasmtime.Val, len(kinds))
+	for i, k := range kinds {
+		out[i] = toVal(k, 0, false)
+	}
+	return out
+}
+
+// argSize is the stack slot the glue reserves for a string argument.
+func (h *instance) argSize(b []byte) uint64 {
+	if h.spec.legacyStack {
+		// (str.length << 2) + 1 with str.length in UTF-16 code units.
+		n := 0
+		for _, r := range string(b) {
+			n += len(utf16.Encode([]rune{r}))
+		}
+		return uint64(n<<2) + 1
+	}
+	return uint64(len(b)) + 1
+}
+
+// ErrMessageTooLarge: the message and env do not fit the module's stack, where
+// the glue places them (the reference would corrupt memory).
+var ErrMessageTooLarge = errors.New("message too large for the module's stack")
+
+// call runs handle(msg, env) exactly as the glue's ccall does, including the
+// Asyncify unwind/rewind loop, and returns the response string.
+func (h *instance) call(msg, env []byte, deadlineTicks uint64) (string, error) {
+	h.pending = nil
+	h.gasUsed = 0
+	sp, err := h.callPtr(h.store, h.ex.stackCurrent)
+	if err != nil {
+		return "", fmt.Errorf("loader: stackSave: %w", err)
+	}
+	ms, es := h.argSize(msg), h.argSize(env)
+	if free := sp - h.stackEnd; sp < h.stackEnd || ms+es+64 > free {
+		return "", fmt.Errorf("%w: %d + %d bytes, stack has %d bytes free", ErrMessageTooLarge, ms, es, sp-h.stackEnd)
+	}
+	pm, err := h.stackAllocString(msg, ms)
+	if err != nil {
+		return "", err
+	}
+	pe, err := h.stackAllocString(env, es)
+	if err != nil {
+		return "", err
+	}
+	if deadlineTicks == 0 {
+		deadlineTicks = math.MaxUint32
+	}
+	h.store.SetEpochDeadline(deadlineTicks)
+	defer h.store.SetEpochDeadline(math.MaxUint32)
+	for {
+		r, err := h.callPtr(h.store, h.ex.handle, pm, pe)
+		if err != nil {
+			return "", h.classify(err)
+		}
+		if h.async.state == asyncUnwinding {
+			if _, err := h.callPtr(h.store, h.ex.stopUnwind); err != nil {
+				return "", h.classify(err)
+			}
+			h.async.state = asyncRewinding
+			if _, err := h.callPtr(h.store, h.ex.startRewind, h.async.data); err != nil {
+				return "", h.classify(err)
+			}
+			continue
+		}
+		if h.async.state != asyncNormal {
+			return "", fmt.Errorf("loader: handle returned while Asyncify was rewinding")
+		}
+		out := utf8ToString(h.data(h.store), r)
+		if _, err := h.callPtr(h.store, h.ex.stackRestore, sp); err != nil {
+			return "", h.classify(err)
+		}
+		return out, nil
+	}
+}
+
+func (h *instance) stackAllocString(b []byte, size uint64) (uint64, error) {
+	p, err := h.callPtr(h.store, h.ex.stackAlloc, size)
+	if err != nil {
+		return 0, fmt.Errorf("loader: stack alloc: %w", err)
+	}
+	d := h.data(h.store)
+	if !inBounds(d, p, uint64(len(b))+1) {
+		return 0, fmt.Errorf("%w: stack slot outside memory", ErrMessageTooLarge)
+	}
+	copy(d[p:], b)
+	d[p+uint64(len(b))] = 0
+	return p, nil
+}
+
+// trapError is a wasm trap or glue abort: the reference handle() rejects with
+// this message, and the CU records it as the message's Error.
+type trapError struct{ msg string }
+
+func (e *trapError) Error() string { return e.msg }
+
+// classify maps a failed call to the error the caller sees.
+func (h *instance) classify(err error) error {
+	if p := h.pending; p != nil {
+		h.pending = nil
+		var ab *abortError
+		switch {
+		case errors.As(p, &ab):
+			return &trapError{ab.msg}
+		case errors.Is(p, errOOB):
+			return &trapError{"RuntimeError: memory access out of bounds"}
+		case errors.Is(p, errLongjmp):
+			return &trapError{"longjmp outside of any setjmp"}
+		}
+		return p
+	}
+	var tr *wasmtime.Trap
+	if errors.As(err, &tr) {
+		if code := tr.Code(); code != nil {
+			switch int(*code) {
+			case 10: // Interrupt (C API numbering): the epoch deadline passed
+				return ErrTimeout
+			case 0:
+				return &trapError{"RangeError: Maximum call stack size exceeded"}
+			case 1:
+				return &trapError{"RuntimeError: memory access out of bounds"}
+			case 3:
+				return &trapError{"RuntimeError: table index is out of bounds"}
+			case 4, 5:
+				return &trapError{"RuntimeError: null function or function signature mismatch"}
+			case 6:
+				return &trapError{"RuntimeError: integer overflow"}
+			case 7:
+				return &trapError{"RuntimeError: divide by zero"}
+			case 8:
+				return &trapError{"RuntimeError: float unrepresentable in integer range"}
+			case 9:
+				return &trapError{"RuntimeError: unreachable"}
+			}
+		}
+		return &trapError{"RuntimeError: " + tr.Message()}
+	}
+	return fmt.Errorf("loader: %w", err)
+}

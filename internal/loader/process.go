@@ -1,0 +1,384 @@
+package loader
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/aocu/aocu/internal/weavedrive"
+)
+
+// ProcessOptions configures a Process.
+type ProcessOptions struct {
+	// Drive serves WeaveDrive paths; nil means no WeaveDrive (fopen of a drive
+	// path returns NULL, as in the reference without the extension).
+	Drive weavedrive.Drive
+	// Memory, when set, is a memory image to start from (a checkpoint or the
+	// Memory of a previous result, from aocu or from the reference loader). It is
+	// restored as the reference does: grow with the heap policy, copy the prefix.
+	Memory []byte
+	// Timeout stops a message that runs longer (wall clock); 0 means no limit.
+	Timeout time.Duration
+	// GasLimit is the Compute-Limit of metered formats (default 9e15, as the glue).
+	GasLimit uint64
+	// Log receives what the module writes to stdout/stderr and glue warnings.
+	Log func(string)
+	// SnapshotRatio bounds the rollback work: a snapshot of the memory is taken
+	// once the evaluation time since the last one reaches SnapshotRatio times the
+	// cost of taking it. Default 20 (snapshots cost at most ~5% of evaluation).
+	SnapshotRatio float64
+}
+
+// Process is the state of one ao process: a warm instance plus what is needed
+// to honour the CU's state semantics. After a message whose result has an Error,
+// whose handle() rejects, traps, times out or HALTs, the process is exactly as
+// it was before that message, and the next message runs as on a freshly built
+// instance (the reference CU drops its instance; the glue's clock restarts).
+//
+// Rollback never copies the whole memory per message: the process keeps a
+// snapshot taken now and then plus the messages evaluated since (a replay log);
+// a rollback restores the snapshot and replays the log, which is deterministic.
+// The snapshot interval adapts so that snapshots cost a fixed small fraction of
+// evaluation time, whatever the memory size.
+//
+// A Process is not safe for concurrent use.
+type Process struct {
+	mod  *Module
+	opts ProcessOptions
+	inst *instance
+
+	// hasMemory is false until the first successful message (or a Memory
+	// option): the reference keeps Memory null until then.
+	hasMemory bool
+
+	base     snapshot
+	log      []logEntry
+	logBytes int
+	logCost  time.Duration
+	snapCost time.Duration
+
+	envCache struct {
+		raw []byte
+		req weavedrive.Request
+	}
+	broken error
+}
+
+type snapshot struct {
+	image []byte // nil: a freshly built instance
+	exact bool   // restore to exactly len(image) (internal), else with the heap policy (external)
+	clock float64
+	files map[int32]openFile
+	open  map[string]weavedrive.File
+}
+
+type logEntry struct{ msg, env []byte }
+
+// Replay-log limits besides the time ratio.
+const (
+	maxLogEntries = 20000
+	maxLogBytes   = 256 << 20
+)
+
+// NewProcess builds a process of the module: a fresh instance, or one restored
+// from opts.Memory.
+func (m *Module) NewProcess(ctx context.Context, opts ProcessOptions) (*Process, error) {
+	if opts.GasLimit == 0 {
+		opts.GasLimit = 9e15
+	}
+	if opts.SnapshotRatio <= 0 {
+		opts.SnapshotRatio = 20
+	}
+	p := &Process{mod: m, opts: opts}
+	p.base.clock = firstClock
+	if opts.Memory != nil {
+		p.base.image = opts.Memory
+		p.hasMemory = true
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := p.rebuild(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// rebuild makes a new instance in the base state.
+func (p *Process) rebuild() error {
+	if p.inst != nil {
+		p.inst.close()
+		p.inst = nil
+	}
+	inst, err := p.mod.newInstance(p.opts.Drive, p.opts.Log)
+	if err != nil {
+		return err
+	}
+	inst.gasLimit = p.opts.GasLimit
+	if img := p.base.image; img != nil {
+		if err := inst.restore(img, p.base.exact); err != nil {
+			inst.close()
+			return err
+		}
+	}
+	p.applyBaseHostState(inst)
+	p.inst = inst
+	return nil
+}
+
+func (p *Process) applyBaseHostState(inst *instance) {
+	inst.clock = p.base.clock
+	inst.files = map[int32]*openFile{}
+	for fd, f := range p.base.files {
+		f := f
+		inst.files[fd] = &f
+	}
+	inst.opened = map[string]weavedrive.File{}
+	for k, v := range p.base.open {
+		inst.opened[k] = v
+	}
+}
+
+// restore puts a memory image into a fresh instance.
+func (h *instance) restore(img []byte, exact bool) error {
+	cur := uint64(h.mem.DataSize(h.store))
+	want := uint64(len(img))
+	if exact {
+		if want%pageSize != 0 || want < cur {
+			return fmt.Errorf("loader: internal snapshot of %d bytes does not fit a %d-byte instance", want, cur)
+		}
+		if want > cur {
+			if _, err := h.mem.Grow(h.store, (want-cur)/pageSize); err != nil {
+				return fmt.Errorf("loader: grow memory to %d bytes: %w", want, err)
+			}
+		}
+	} else if cur < want {
+		if !h.resizeHeap(h.store, want) {
+			return fmt.Errorf("loader: memory image of %d bytes exceeds the module's memory limit (%d bytes)", want, h.mod.maxBytes)
+		}
+	}
+	copy(h.data(h.store), img)
+	return nil
+}
+
+// Handle evaluates one message. msg and env are the exact JSON texts the
+// module receives (what JSON.stringify makes of the CU's objects).
+//
+// A Result is returned for every message the module evaluated, including ones
+// whose handle() rejected (Result.Rejected): the process then stays at its
+// previous state. An error is returned when there is no result: ErrHalt,
+// ErrTimeout, ErrMessageTooLarge, a cancelled context, or a broken process
+// (its state could not be rebuilt; it must be discarded).
+func (p *Process) Handle(ctx context.Context, msg, env []byte) (*Result, error) {
+	if p.broken != nil {
+		return nil, p.broken
+	}
+	if p.inst == nil {
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	inst := p.inst
+	inst.ctx = ctx
+	inst.driveReq = p.driveRequest(msg, env)
+	sizeBefore := inst.mem.DataSize(inst.store)
+	start := time.Now()
+	out, err := inst.call(msg, env, p.deadlineTicks(ctx))
+	dur := time.Since(start)
+	inst.ctx = context.Background()
+	if errors.Is(err, ErrMessageTooLarge) {
+		return nil, err // nothing ran
+	}
+	var res *Result
+	if err == nil {
+		res, err = parseResponse(out, inst.gasUsed)
+	}
+	var te *trapError
+	if errors.As(err, &te) {
+		res, err = rejected(te.msg), nil
+	}
+	if err == nil && !res.Failed() {
+		p.hasMemory = true
+		p.record(msg, env, dur)
+		return res, nil
+	}
+	clean := err == nil && inst.mem.DataSize(inst.store) == sizeBefore
+	if rerr := p.rollback(clean); rerr != nil {
+		p.broken = fmt.Errorf("loader: process state lost while rolling back: %w", rerr)
+		if err == nil {
+			return nil, p.broken
+		}
+		return nil, errors.Join(err, p.broken)
+	}
+	if err != nil {
+		if errors.Is(err, ErrTimeout) {
+			return nil, fmt.Errorf("%w after %v", ErrTimeout, dur.Round(time.Millisecond))
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+func (p *Process) deadlineTicks(ctx context.Context) uint64 {
+	limit := p.opts.Timeout
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl); limit == 0 || left < limit {
+			limit = max(left, time.Millisecond)
+		}
+	}
+	if limit == 0 {
+		return 0
+	}
+	return uint64(limit/epochTick) + 1
+}
+
+// record appends a successful message to the replay log and takes a snapshot
+// when the log has become expensive enough to replay.
+func (p *Process) record(msg, env []byte, dur time.Duration) {
+	e := logEntry{msg: append([]byte(nil), msg...)}
+	if n := len(p.log); n > 0 && string(p.log[n-1].env) == string(env) {
+		e.env = p.log[n-1].env
+	} else {
+		e.env = append([]byte(nil), env...)
+		p.logBytes += len(env)
+	}
+	p.log = append(p.log, e)
+	p.logBytes += len(msg)
+	p.logCost += dur
+	est := p.snapCost
+	if est == 0 {
+		// Before the first measurement: about 2 GB/s.
+		est = time.Duration(p.inst.mem.DataSize(p.inst.store)/2000) * time.Microsecond
+	}
+	if p.logCost >= time.Duration(float64(est)*p.opts.SnapshotRatio) || len(p.log) >= maxLogEntries || p.logBytes >= maxLogBytes {
+		p.takeSnapshot()
+	}
+}
+
+// takeSnapshot makes the current state the base: copy the memory into the
+// (reused) snapshot buffer and clear the replay log.
+func (p *Process) takeSnapshot() {
+	start := time.Now()
+	d := p.inst.data(p.inst.store)
+	img := p.base.image
+	if !p.base.exact || cap(img) < len(d) {
+		img = make([]byte, len(d))
+	}
+	img = img[:len(d)]
+	copy(img, d)
+	p.base = snapshot{image: img, exact: true, clock: p.inst.clock, files: map[int32]openFile{}, open: map[string]weavedrive.File{}}
+	for fd, f := range p.inst.files {
+		p.base.files[fd] = *f
+	}
+	for k, v := range p.inst.opened {
+		p.base.open[k] = v
+	}
+	p.log, p.logBytes, p.logCost = nil, 0, 0
+	p.snapCost = time.Since(start)
+}
+
+// rollback brings the process back to the state after the last successful
+// message, as a fresh instance would hold it. clean means the failed call
+// returned normally without growing memory, so the instance can be reused.
+func (p *Process) rollback(clean bool) error {
+	inst := p.inst
+	if clean && p.base.image != nil && uint64(len(p.base.image)) == uint64(inst.mem.DataSize(inst.store)) {
+		copy(inst.data(inst.store), p.base.image)
+		inst.async.state = asyncNormal
+		p.applyBaseHostState(inst)
+	} else if err := p.rebuild(); err != nil {
+		return err
+	}
+	inst = p.inst
+	for i, e := range p.log {
+		inst.driveReq = p.driveRequest(e.msg, e.env)
+		out, err := inst.call(e.msg, e.env, 0)
+		if err != nil {
+			return fmt.Errorf("replay of message %d: %w", i, err)
+		}
+		res, err := parseResponse(out, inst.gasUsed)
+		if err != nil || res.Failed() {
+			return fmt.Errorf("replay of message %d did not reproduce its result", i)
+		}
+	}
+	// The reference now builds a new instance around the kept memory: the
+	// clock restarts and the JS file system is empty.
+	inst.clock = firstClock
+	inst.files = map[int32]*openFile{}
+	inst.opened = map[string]weavedrive.File{}
+	if len(p.log) > 0 {
+		p.takeSnapshot()
+	} else {
+		p.base.clock = firstClock
+		p.base.files, p.base.open = nil, nil
+	}
+	return nil
+}
+
+// driveRequest extracts what WeaveDrive's admissibility check needs.
+func (p *Process) driveRequest(msg, env []byte) weavedrive.Request {
+	if p.opts.Drive == nil {
+		return weavedrive.Request{}
+	}
+	if string(p.envCache.raw) != string(env) {
+		var e struct {
+			Process struct {
+				Id   string
+				Tags []struct{ Name, Value string }
+			}
+			Module struct {
+				Tags []struct{ Name, Value string }
+			}
+		}
+		_ = json.Unmarshal(env, &e)
+		req := weavedrive.Request{ProcessID: e.Process.Id}
+		for _, t := range e.Process.Tags {
+			req.ProcessTags = append(req.ProcessTags, weavedrive.Tag{Name: t.Name, Value: t.Value})
+		}
+		for _, t := range e.Module.Tags {
+			req.ModuleTags = append(req.ModuleTags, weavedrive.Tag{Name: t.Name, Value: t.Value})
+		}
+		p.envCache.raw = append([]byte(nil), env...)
+		p.envCache.req = req
+	}
+	req := p.envCache.req
+	var m struct {
+		BlockHeight json.RawMessage `json:"Block-Height"`
+	}
+	if json.Unmarshal(msg, &m) == nil && len(m.BlockHeight) > 0 {
+		s := string(m.BlockHeight)
+		if uq, err := strconv.Unquote(s); err == nil {
+			s = uq
+		}
+		if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) {
+			req.BlockHeight = int64(f)
+		}
+	}
+	return req
+}
+
+// Memory returns the process's linear memory (the state after the last
+// successful message), or nil before any. The slice aliases live memory: it is
+// valid until the next call on the process; copy it to keep it.
+func (p *Process) Memory() []byte {
+	if !p.hasMemory || p.inst == nil {
+		return nil
+	}
+	return p.inst.data(p.inst.store)
+}
+
+// Close releases the instance.
+func (p *Process) Close() error {
+	if p.inst != nil {
+		p.inst.close()
+		p.inst = nil
+	}
+	p.base = snapshot{}
+	p.log = nil
+	return nil
+}
