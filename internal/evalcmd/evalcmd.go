@@ -247,7 +247,9 @@ func normalized(raw json.RawMessage) []byte {
 // module's), the gas limit of metered formats.
 func computeLimit(env []byte) (uint64, error) {
 	var e struct {
-		Process, Module struct{ Tags []struct{ Name, Value string } }
+		Process, Module struct {
+			Tags []struct{ Name, Value string }
+		}
 	}
 	if err := json.Unmarshal(env, &e); err != nil {
 		return 0, fmt.Errorf("env: %w", err)

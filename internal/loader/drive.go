@@ -166,7 +166,7 @@ func (h *instance) driveRead(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasm
 			want = max(rest, 0)
 		}
 		if want > 0 {
-			m, err := of.file.ReadAt(d[dst:dst+uint64(want)], of.readPos)
+			m, err := weavedrive.ReadAt(h.ctx, of.file, d[dst:dst+uint64(want)], of.readPos)
 			if err != nil && int64(m) < want {
 				return 0, h.trapWith(fmt.Errorf("weavedrive: read %s: %w", of.path, err))
 			}
@@ -177,7 +177,7 @@ func (h *instance) driveRead(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasm
 		// /tx and /block: the glue copies contents[0:n] and reports n.
 		want := min(int64(n), of.size)
 		if want > 0 {
-			if _, err := of.file.ReadAt(d[dst:dst+uint64(want)], 0); err != nil && !isEOF(err) {
+			if _, err := weavedrive.ReadAt(h.ctx, of.file, d[dst:dst+uint64(want)], 0); err != nil && !isEOF(err) {
 				return 0, h.trapWith(fmt.Errorf("weavedrive: read %s: %w", of.path, err))
 			}
 		}

@@ -119,7 +119,7 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, format Format) (*Modu
 	if e.cfg.CacheDir != "" {
 		key := sha256.Sum256([]byte(cacheVersion + "\x00" + string(format) + "\x00" + hash))
 		cachePath = filepath.Join(e.cfg.CacheDir, hex.EncodeToString(key[:16])+".cwasm")
-		if m, err := wasmtime.NewModuleDeserializeFile(e.engine, cachePath); err == nil {
+		if m, err := readCache(e.engine, cachePath); err == nil {
 			mod, st.FromCache = m, true
 		}
 	}
@@ -140,11 +140,35 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, format Format) (*Modu
 	return m, st, nil
 }
 
+// cacheMagic starts every cache file; a sha256 of the payload follows it.
+// Deserializing is only safe on intact artifacts (wasmtime trusts them), so a
+// truncated or corrupt file is detected here and the module recompiled.
+const cacheMagic = "AOCU-CWASM-1\n"
+
+func readCache(engine *wasmtime.Engine, path string) (*wasmtime.Module, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < len(cacheMagic)+sha256.Size || string(b[:len(cacheMagic)]) != cacheMagic {
+		return nil, fmt.Errorf("module cache %s: bad header", path)
+	}
+	sum := b[len(cacheMagic) : len(cacheMagic)+sha256.Size]
+	payload := b[len(cacheMagic)+sha256.Size:]
+	if got := sha256.Sum256(payload); !bytes.Equal(got[:], sum) {
+		return nil, fmt.Errorf("module cache %s: checksum mismatch", path)
+	}
+	return wasmtime.NewModuleDeserialize(engine, payload)
+}
+
 func writeCache(path string, mod *wasmtime.Module) error {
-	b, err := mod.Serialize()
+	payload, err := mod.Serialize()
 	if err != nil {
 		return fmt.Errorf("serialize module: %w", err)
 	}
+	sum := sha256.Sum256(payload)
+	b := make([]byte, 0, len(cacheMagic)+len(sum)+len(payload))
+	b = append(append(append(b, cacheMagic...), sum[:]...), payload...)
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".cwasm-*")
 	if err != nil {
 		return err

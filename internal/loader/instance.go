@@ -227,7 +227,26 @@ func (h *instance) trapErr(err error) *wasmtime.Trap {
 	if errors.As(err, &tr) {
 		return tr
 	}
+	if h.pending != nil {
+		// A host error raised deeper down is on its way out: keep it.
+		return wasmtime.NewTrap(h.pending.Error())
+	}
+	if isInterrupt(err) {
+		return h.trapWith(ErrTimeout)
+	}
 	return h.trapWith(err)
+}
+
+// isInterrupt recognises the epoch-deadline trap when it arrives wrapped in a
+// *wasmtime.Error rather than as a *wasmtime.Trap.
+func isInterrupt(err error) bool {
+	var tr *wasmtime.Trap
+	if errors.As(err, &tr) {
+		if c := tr.Code(); c != nil && int(*c) == 10 {
+			return true
+		}
+	}
+	return strings.Contains(err.Error(), "wasm trap: interrupt")
 }
 
 // invoke is emscripten's invoke_<sig>: call table[idx](args...) and turn a
@@ -408,6 +427,9 @@ func (h *instance) classify(err error) error {
 			return &trapError{"longjmp outside of any setjmp"}
 		}
 		return p
+	}
+	if isInterrupt(err) {
+		return ErrTimeout
 	}
 	var tr *wasmtime.Trap
 	if errors.As(err, &tr) {

@@ -70,7 +70,7 @@ func (g *Gateway) admit(ctx context.Context, req Request, id string) error {
 		}
 	}
 	if mode == availLibrary {
-		return halt("/data/%s: this WeaveDrive implementation does not support Library attestations yet (Availability-Type: Library, no attestation found)", id)
+		return halt("/data/%s: no attestation found (Availability-Type: Library): This WeaveDrive implementation does not support Library attestations yet!", id)
 	}
 	return halt("/data/%s: not admissible: no attestation by %v up to block %d (Availability-Type: %s)", id, owners, req.BlockHeight, mode)
 }

@@ -1,10 +1,12 @@
 // Package weavedrive serves the WeaveDrive virtual files (/data/<id>, /tx/<id>, /block/<height>) that ao
 // process modules open through their patched libc fopen.
 //
-// The behaviour follows the reference extension, npm @permaweb/weavedrive 0.0.18 (= permaweb/aos
-// extensions/weavedrive/src/index.js; the /raw fallback of the size probe is from aos commit d6964cb), with the
-// documented meaning instead of its bugs where a bug is not observable by the process (e.g. the malformed Range
-// header produced by JavaScript string concatenation). See Gateway for the details and the deviations.
+// The behaviour follows the reference extension: npm @permaweb/weavedrive 0.0.18 (what the reference CU runs)
+// and its source, permaweb/aos extensions/weavedrive/src/index.js at d6964cb, which adds Accept-Encoding:
+// identity and the /raw fallback to the size probe (unreleased: npm 0.0.18 only sends a plain HEAD /<id>).
+// "index.js:N" in this package means line N of that source file. Where a reference bug is not observable by
+// the process (such as the malformed Range header that JavaScript string concatenation produces), the
+// documented meaning is implemented instead. See Gateway for the details and the deviations.
 package weavedrive
 
 import (

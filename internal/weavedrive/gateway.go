@@ -80,6 +80,23 @@ type Options struct {
 // the lowest block height at which they were found, which is sound because a result found with block.max = h is
 // found with any larger max.
 //
+// Deviations from the reference, none of which changes what a process reads from a file that opens:
+//   - ids (43 base64url characters) and heights (decimal) are checked before any request; a bad one is ErrHalt.
+//     The reference sends whatever the path holds.
+//   - Reads send a valid Range (bytes=<first>-<last>, last inclusive and < Size). The reference sends
+//     bytes=<pos>-<min(total, pos+max(len, 32 KiB))> (one byte too many) and, after a seek, a malformed value
+//     built by string concatenation that servers ignore.
+//   - Transient failures (network, timeouts, 408, 429, 5xx) of the size probe, range reads and GraphQL are
+//     retried and then reported as plain errors, not ErrHalt, so a gateway outage does not halt a process. The
+//     reference halts (HEAD) or throws (network errors, non-JSON answers), which leaves its handle() pending.
+//   - /tx and /block also retry network errors and 202 (pending); after the last retry they fail instead of
+//     using the error answer (the reference stores an error body as the block file, or throws for /tx).
+//   - Scheduler and Attestor tag values are escaped inside the GraphQL query (the reference pastes them in
+//     quotes as they are); for ordinary addresses the query text is identical. Like the reference, a process
+//     with neither tag sends owners: [].
+//   - The path is joined to a base URL with a "/" (the reference appends it to the base's pathname, which only
+//     differs for a base with a path not ending in "/").
+//
 // A Gateway is safe for concurrent use.
 type Gateway struct {
 	bases     []*url.URL

@@ -86,7 +86,7 @@ func TestOwnerAddressLenientLikeReference(t *testing.T) {
 
 func TestJSNumberFormatMatchesNode(t *testing.T) {
 	ref := loadReference(t)
-	if len(ref.Numbers) < 1000 {
+	if len(ref.Numbers) < 1500 {
 		t.Fatalf("only %d numbers in the fixture", len(ref.Numbers))
 	}
 	for _, c := range ref.Numbers {

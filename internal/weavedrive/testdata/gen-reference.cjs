@@ -1,5 +1,11 @@
+// Generates reference.json for the weavedrive tests by running the reference WeaveDrive extension itself
+// (npm @permaweb/weavedrive@0.0.18) with a stubbed fetch and emscripten FS, plus node's own JSON.stringify and
+// TextDecoder. The RSA key is random, so a regenerated file needs the rsaModulus/rsaAddress constants in
+// gateway_test.go updated to its "n" and "indep".
+//
+// usage: (cd /tmp && npm pack @permaweb/weavedrive@0.0.18 && tar xzf permaweb-weavedrive-0.0.18.tgz)
+//        node gen-reference.cjs /tmp/package/dist/index.cjs > reference.json
 const crypto = require('crypto')
-// usage: node gen-reference.cjs <path of @permaweb/weavedrive@0.0.18 package/dist/index.cjs> > reference.json
 const weaveDrive = require(require('path').resolve(process.argv[2]))
 const log = []
 let responder = null
@@ -19,7 +25,7 @@ async function main () {
   const { publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 4096, publicExponent: 65537 })
   const n = publicKey.export({ format: 'jwk' }).n
   const indep = crypto.createHash('sha256').update(Buffer.from(n, 'base64url')).digest('base64url')
-  const TX = 'SOME_TX_ID_0000000000000000000000000000000'
+  const TX = 'SOME_TX_ID_' + '0'.repeat(32)
   const mod = { ARWEAVE: 'http://gw.example', spawn: { tags: [] }, module: { tags: [] }, blockHeight: 1500000 }
   const d = weaveDrive(mod, FS)
   const simple = JSON.stringify({ id: TX, owner: n, tags: [], data_size: '0', target: '' })
@@ -39,7 +45,7 @@ async function main () {
     try { await d.createTxHeader(TX); out.owners[o] = JSON.parse(files['tx/' + TX].toString()).ownerAddress } catch (e) { out.owners[o] = 'THROW ' + e.message }
   }
   // 3. graphql bodies
-  const ID = 'DATA_TX_ID_0000000000000000000000000000000'
+  const ID = 'DATA_TX_ID_' + '0'.repeat(32)
   const mk = (ptags, mtags) => weaveDrive({ ARWEAVE: 'http://gw.example', spawn: { tags: ptags }, module: { tags: mtags }, blockHeight: 1500000 }, FS)
   log.length = 0
   responder = () => [200, JSON.stringify({ data: { transactions: { edges: [] } } })]
@@ -52,7 +58,7 @@ async function main () {
   // 4. JSON.stringify of numbers (bit patterns as hex, so the Go test parses nothing but the expected text)
   const nums = [0, -0, 1, -1, 0.1, 1.5, 123e-20, 1e21, 1e20, 999999999999999900000, 1e-6, 1e-7, 1.2345e-7, 5e-324, 1.7976931348623157e308,
     2 ** 53, 2 ** 53 + 2, 123456789012345680000, 0.000001234, 100, 1e100, -1e-100, 4.35, 0.3, 2 / 3]
-  for (let i = 0; i < 3000; i++) {
+  for (let i = 0; i < 1000; i++) {
     const b = crypto.randomBytes(8)
     const f = b.readDoubleBE(0)
     if (Number.isFinite(f)) nums.push(f)

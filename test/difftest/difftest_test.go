@@ -1,0 +1,306 @@
+// Package difftest runs the same modules and messages through `aocu eval` and
+// through the reference loader (@permaweb/ao-loader 0.0.49 in node, driven by
+// tools/refloader/run.cjs) and requires identical output: every result field
+// and the sha256 of the process memory after every message.
+//
+// Scenarios live in tools/refloader/scenarios/<name>/scenario.json. Each also
+// has expected-<module>.jsonl files recorded from the reference; they are
+// checked too, so a difference is caught even where node is unavailable.
+//
+// Environment: AOCU_DIFF_LIVE=0 skips the live node runs (golden files only).
+package difftest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	root     string
+	aocuBin  string
+	buildErr error
+	once     sync.Once
+)
+
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// setup builds aocu once and checks the fixtures.
+func setup(t *testing.T) {
+	t.Helper()
+	root = repoRoot(t)
+	if _, err := os.Stat(filepath.Join(root, ".fixtures", "modules", "aos2_0_6.wasm")); err != nil {
+		t.Skip("npm fixtures missing: run ./scripts/fixtures.sh (the test command does)")
+	}
+	once.Do(func() {
+		dir, err := os.MkdirTemp("", "aocu-difftest-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		aocuBin = filepath.Join(dir, "aocu")
+		cmd := exec.Command("go", "build", "-o", aocuBin, "./cmd/aocu")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+}
+
+func liveNode(t *testing.T) bool {
+	if os.Getenv("AOCU_DIFF_LIVE") == "0" {
+		return false
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Log("node not found: comparing against the recorded reference outputs only")
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(root, "tools", "refloader", "node_modules", "@permaweb", "ao-loader")); err != nil {
+		t.Log("tools/refloader/node_modules missing: comparing against the recorded reference outputs only")
+		return false
+	}
+	return true
+}
+
+type scenario struct {
+	Name   string   `json:"name"`
+	Labels []string `json:"labels"`
+	Runs   []struct {
+		Module   string `json:"module"`
+		Format   string `json:"format"`
+		Env      string `json:"env"`
+		Expected string `json:"expected"`
+	} `json:"runs"`
+}
+
+// runAocu runs aocu eval and returns its stdout lines.
+func runAocu(t *testing.T, input []byte, args ...string) []string {
+	t.Helper()
+	cmd := exec.Command(aocuBin, append([]string{"eval", "--cache-dir", filepath.Join(os.TempDir(), "aocu-difftest-cache")}, args...)...)
+	cmd.Stdin = bytes.NewReader(input)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("aocu eval %v: %v\n%s", args, err, stderr.String())
+	}
+	return lines(out)
+}
+
+// runReference runs the reference loader through run.cjs.
+func runReference(t *testing.T, input []byte, args ...string) []string {
+	t.Helper()
+	cmd := exec.Command("node", append([]string{filepath.Join(root, "tools", "refloader", "run.cjs"), "--quiet", "--unsafe-memory"}, args...)...)
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	cmd.Stdin = bytes.NewReader(input)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("reference run.cjs %v: %v\n%s", args, err, stderr.String())
+	}
+	return lines(out)
+}
+
+func lines(b []byte) []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<20), 1<<30)
+	for sc.Scan() {
+		if s := strings.TrimSpace(sc.Text()); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// compare requires the two outputs to be identical line by line, and explains
+// the first difference (as JSON when the bytes differ but the values agree).
+func compare(t *testing.T, what string, labels []string, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d result lines, reference has %d", what, len(got), len(want))
+	}
+	for i := 0; i < len(got) && i < len(want); i++ {
+		if got[i] == want[i] {
+			continue
+		}
+		label := fmt.Sprintf("message %d", i+1)
+		if i < len(labels) {
+			label += " (" + labels[i] + ")"
+		}
+		var g, w any
+		_ = json.Unmarshal([]byte(got[i]), &g)
+		_ = json.Unmarshal([]byte(want[i]), &w)
+		kind := "bytes differ, values differ"
+		if reflect.DeepEqual(g, w) {
+			kind = "bytes differ but values are equal"
+		}
+		t.Errorf("%s: %s: %s\n aocu:      %s\n reference: %s", what, label, kind, clip(got[i]), clip(want[i]))
+		return
+	}
+}
+
+func clip(s string) string {
+	if len(s) > 1500 {
+		return s[:1500] + "…"
+	}
+	return s
+}
+
+func loadScenarios(t *testing.T) map[string]scenario {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(root, "tools", "refloader", "scenarios", "*", "scenario.json"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no scenarios found: %v", err)
+	}
+	out := map[string]scenario{}
+	for _, p := range dirs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s scenario
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		out[filepath.Base(filepath.Dir(p))] = s
+	}
+	return out
+}
+
+// benchOnly scenarios are for the benchmarks: too long for a differential run.
+var benchOnly = map[string]bool{"bench": true, "grow": true}
+
+// TestDifferential runs every scenario on every listed module through aocu and
+// the reference and requires identical results and memory hashes.
+func TestDifferential(t *testing.T) {
+	setup(t)
+	live := liveNode(t)
+	for name, sc := range loadScenarios(t) {
+		if benchOnly[name] {
+			continue
+		}
+		for _, run := range sc.Runs {
+			name, sc, run := name, sc, run
+			t.Run(name+"/"+strings.TrimSuffix(run.Module, ".wasm"), func(t *testing.T) {
+				t.Parallel()
+				dir := filepath.Join(root, "tools", "refloader", "scenarios", name)
+				input, err := os.ReadFile(filepath.Join(dir, "messages.jsonl"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				args := []string{"--module", filepath.Join(root, ".fixtures", "modules", run.Module), "--format", run.Format, "--env", filepath.Join(dir, run.Env)}
+				got := runAocu(t, input, args...)
+				checked := false
+				if run.Expected != "" {
+					if b, err := os.ReadFile(filepath.Join(dir, run.Expected)); err == nil {
+						compare(t, "recorded reference "+run.Expected, sc.Labels, got, lines(b))
+						checked = true
+					}
+				}
+				if live {
+					compare(t, "live reference", sc.Labels, got, runReference(t, input, args...))
+					checked = true
+				}
+				if !checked {
+					t.Skip("no recorded reference output and node is unavailable")
+				}
+			})
+		}
+	}
+}
+
+// TestReferenceProbeHashes pins the memory hashes that research/loader-probe
+// recorded from the reference loader for the first four probe steps.
+func TestReferenceProbeHashes(t *testing.T) {
+	setup(t)
+	want := map[string][]string{
+		"aos2_0_6": {"ce380b154db23236bc217eeafdd715d5931ce7b98fb274a3ed831c104a3b394b", "d77f26b6071b62d9a9a07d018e028424be15c77d248c00adb670ac7b8cf711b1",
+			"40efe50f342f4b75215c2ebfbf711a467e29252c1e42eff102d5dc00a9e46c8a", "d7c8bdf15202581dac0a81ac9186c7954fe8e7ba200ebf2da2ac97842c1e1025"},
+		"aos2_0_4_32": {"ce0b24e175be925693d83e2e8c23b8e6217d99de724f2ad2b0880f2087a8ecf3", "e97eeb469bc1960d16ab1956495fcbf85d618e1ecddbf2a946eb1246aa33f283",
+			"ae3341825f1803dd9886ddad196db4e0e2c1c49cc6ef06b834721179e0c71a87", "b534c46113318ef81d2aef1f8f2a37e595bf2d20809e5591067e4ba835b2c31b"},
+	}
+	sizes := map[string]float64{"aos2_0_6": 110034944, "aos2_0_4_32": 109969408}
+	formats := map[string]string{"aos2_0_6": "wasm64-unknown-emscripten-draft_2024_02_15", "aos2_0_4_32": "wasm32-unknown-emscripten4"}
+	envs := map[string]string{"aos2_0_6": "env-wasm64.json", "aos2_0_4_32": "env-wasm32.json"}
+	dir := filepath.Join(root, "tools", "refloader", "scenarios", "probe")
+	all, err := os.ReadFile(filepath.Join(dir, "messages.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first4 := []byte(strings.Join(lines(all)[:4], "\n"))
+	for mod, hashes := range want {
+		got := runAocu(t, first4, "--module", filepath.Join(root, ".fixtures", "modules", mod+".wasm"), "--format", formats[mod], "--env", filepath.Join(dir, envs[mod]))
+		if len(got) != 4 {
+			t.Fatalf("%s: %d lines", mod, len(got))
+		}
+		for i, line := range got {
+			var r struct {
+				MemorySize   float64
+				MemorySha256 string
+			}
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.MemorySha256 != hashes[i] || r.MemorySize != sizes[mod] {
+				t.Errorf("%s step %d: memory %v/%s, reference %v/%s", mod, i+1, r.MemorySize, r.MemorySha256, sizes[mod], hashes[i])
+			}
+		}
+	}
+}
+
+// TestRestoreAcrossImplementations hands memory images between aocu and the
+// reference: an image written by one and restored in the other must give the
+// same results and memory as the reference continuing on its own image.
+func TestRestoreAcrossImplementations(t *testing.T) {
+	setup(t)
+	if !liveNode(t) {
+		t.Skip("needs node and the reference loader (run ./scripts/fixtures.sh)")
+	}
+	dir := filepath.Join(root, "tools", "refloader", "scenarios", "probe")
+	all := lines(must(os.ReadFile(filepath.Join(dir, "messages.jsonl"))))
+	head := []byte(strings.Join(all[:4], "\n"))
+	tail := []byte(strings.Join(all[4:], "\n"))
+	for _, c := range []struct{ mod, format, env string }{
+		{"aos2_0_6", "wasm64-unknown-emscripten-draft_2024_02_15", "env-wasm64.json"},
+		{"aos2_0_4_32", "wasm32-unknown-emscripten4", "env-wasm32.json"},
+	} {
+		t.Run(c.mod, func(t *testing.T) {
+			tmp := t.TempDir()
+			refImg, goImg := filepath.Join(tmp, "ref.bin"), filepath.Join(tmp, "aocu.bin")
+			args := []string{"--module", filepath.Join(root, ".fixtures", "modules", c.mod+".wasm"), "--format", c.format, "--env", filepath.Join(dir, c.env)}
+			runReference(t, head, append(args, "--memory-out", refImg)...)
+			runAocu(t, head, append(args, "--memory-out", goImg)...)
+			if !bytes.Equal(must(os.ReadFile(refImg)), must(os.ReadFile(goImg))) {
+				t.Fatal("memory images after the same 4 messages differ")
+			}
+			want := runReference(t, tail, append(args, "--memory-in", refImg)...)
+			compare(t, "aocu restoring the reference's image", nil, runAocu(t, tail, append(args, "--memory-in", refImg)...), want)
+			compare(t, "reference restoring aocu's image", nil, runReference(t, tail, append(args, "--memory-in", goImg)...), want)
+		})
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
