@@ -61,6 +61,8 @@ type Process struct {
 	logCost  time.Duration
 	snapCost time.Duration
 
+	stats ProcessStats
+
 	envCache struct {
 		raw []byte
 		req weavedrive.Request
@@ -69,7 +71,8 @@ type Process struct {
 }
 
 type snapshot struct {
-	image []byte // nil: a freshly built instance
+	image   []byte // nil: a freshly built instance
+	release func() // frees image when the process owns it
 	exact bool   // restore to exactly len(image) (internal), else with the heap policy (external)
 	clock float64
 	files map[int32]openFile
@@ -77,6 +80,24 @@ type snapshot struct {
 }
 
 type logEntry struct{ msg, env []byte }
+
+// ProcessStats counts the work behind the state semantics, for metrics and
+// benchmarks.
+type ProcessStats struct {
+	Snapshots      int
+	SnapshotTime   time.Duration
+	Rollbacks      int
+	Replayed       int // messages re-evaluated by rollbacks
+	RollbackTime   time.Duration
+	ReplayLogBytes int // size of the current replay log
+}
+
+// Stats returns the process's counters.
+func (p *Process) Stats() ProcessStats {
+	s := p.stats
+	s.ReplayLogBytes = p.logBytes
+	return s
+}
 
 // Replay-log limits besides the time ratio.
 const (
@@ -161,7 +182,9 @@ func (h *instance) restore(img []byte, exact bool) error {
 			return fmt.Errorf("loader: memory image of %d bytes exceeds the module's memory limit (%d bytes)", want, h.mod.maxBytes)
 		}
 	}
-	copy(h.data(h.store), img)
+	d := h.data(h.store)
+	prefault(d)
+	copy(d, img)
 	return nil
 }
 
@@ -265,13 +288,15 @@ func (p *Process) record(msg, env []byte, dur time.Duration) {
 func (p *Process) takeSnapshot() {
 	start := time.Now()
 	d := p.inst.data(p.inst.store)
-	img := p.base.image
-	if !p.base.exact || cap(img) < len(d) {
-		img = make([]byte, len(d))
+	img, release := p.base.image, p.base.release
+	if release == nil || len(img) != len(d) {
+		if release != nil {
+			release()
+		}
+		img, release = allocImage(len(d))
 	}
-	img = img[:len(d)]
 	copy(img, d)
-	p.base = snapshot{image: img, exact: true, clock: p.inst.clock, files: map[int32]openFile{}, open: map[string]weavedrive.File{}}
+	p.base = snapshot{image: img, release: release, exact: true, clock: p.inst.clock, files: map[int32]openFile{}, open: map[string]weavedrive.File{}}
 	for fd, f := range p.inst.files {
 		p.base.files[fd] = *f
 	}
@@ -280,12 +305,18 @@ func (p *Process) takeSnapshot() {
 	}
 	p.log, p.logBytes, p.logCost = nil, 0, 0
 	p.snapCost = time.Since(start)
+	p.stats.Snapshots++
+	p.stats.SnapshotTime += p.snapCost
 }
 
 // rollback brings the process back to the state after the last successful
 // message, as a fresh instance would hold it. clean means the failed call
 // returned normally without growing memory, so the instance can be reused.
 func (p *Process) rollback(clean bool) error {
+	start := time.Now()
+	p.stats.Rollbacks++
+	p.stats.Replayed += len(p.log)
+	defer func() { p.stats.RollbackTime += time.Since(start) }()
 	inst := p.inst
 	if clean && p.base.image != nil && uint64(len(p.base.image)) == uint64(inst.mem.DataSize(inst.store)) {
 		copy(inst.data(inst.store), p.base.image)
@@ -377,6 +408,9 @@ func (p *Process) Close() error {
 	if p.inst != nil {
 		p.inst.close()
 		p.inst = nil
+	}
+	if p.base.release != nil {
+		p.base.release()
 	}
 	p.base = snapshot{}
 	p.log = nil

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package loader
+
+func allocImage(n int) (buf []byte, release func()) { return make([]byte, n), func() {} }
+
+func prefault(b []byte) {}

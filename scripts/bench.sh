@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Benchmarks aocu's loader against the reference loader (@permaweb/ao-loader
+# 0.0.49 in node) on this machine, in one run, on the same scenario files, and
+# prints a markdown table with ratios (reference time / aocu time: >1 means
+# aocu is faster).
+#
+#   ./scripts/bench.sh [results.jsonl]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+./scripts/fixtures.sh
+out="${1:-$(mktemp -t aocu-bench-XXXX.jsonl)}"
+: > "$out"
+bin="$(mktemp -d)/aocu-bench"
+go build -o "$bin" ./tools/bench
+S=tools/refloader/scenarios
+CU_MSGS="${CU_MSGS:-50}"   # the reference's CU mode copies ~110 MB twice per message: keep it short
+
+for spec in aos2_0_6:wasm64-unknown-emscripten-draft_2024_02_15:env-wasm64 aos2_0_4_32:wasm32-unknown-emscripten4:env-wasm32; do
+  IFS=: read -r mod fmt env <<<"$spec"
+  m=".fixtures/modules/$mod.wasm"
+  run() { # label scenario skip limit impl [mode]
+    local label=$1 sc=$2 skip=$3 limit=$4 impl=$5 mode=${6:-}
+    echo "bench: $mod $label $impl $mode" >&2
+    if [[ $impl == aocu ]]; then
+      "$bin" --module "$m" --format "$fmt" --env "$S/$sc/$env.json" --scenario "$S/$sc" --skip "$skip" --limit "$limit"
+    else
+      TZ=UTC node tools/refloader/bench.cjs --module "$m" --format "$fmt" --env "$S/$sc/$env.json" --scenario "$S/$sc" --skip "$skip" --limit "$limit" --mode "$mode"
+    fi | sed "s/^{/{\"label\":\"$label\",\"mod\":\"$mod\",/" >> "$out"
+  }
+  run setget bench 2 1000 aocu
+  run setget bench 2 1000 ref unsafe
+  run setget-cu bench 2 "$CU_MSGS" ref cu
+  run heavy heavy 1 1 aocu
+  run heavy heavy 1 1 ref unsafe
+  run grow grow 3 1000 aocu
+  run grow grow 3 1000 ref unsafe
+done
+
+node - "$out" <<'EOF_NODE'
+const rows = require('fs').readFileSync(process.argv[2], 'utf8').trim().split('\n').map(JSON.parse)
+const get = (mod, label, impl, mode) => rows.find(r => r.mod === mod && r.label === label && r.impl === impl && (!mode || r.mode === mode))
+const f = (x) => x === undefined ? 'n/a' : (x >= 100 ? x.toFixed(0) : x.toFixed(2))
+const ratio = (ref, ours) => (ref && ours) ? (ref / ours).toFixed(2) + '×' : 'n/a'
+console.log('| module | measurement | aocu | reference loader | ratio (ref/aocu) |')
+console.log('|---|---|---|---|---|')
+for (const mod of [...new Set(rows.map(r => r.mod))]) {
+  const a = get(mod, 'setget', 'aocu'), u = get(mod, 'setget', 'ao-loader', 'unsafe'), c = get(mod, 'setget-cu', 'ao-loader', 'cu')
+  const h = get(mod, 'heavy', 'aocu'), hu = get(mod, 'heavy', 'ao-loader', 'unsafe')
+  const g = get(mod, 'grow', 'aocu'), gu = get(mod, 'grow', 'ao-loader', 'unsafe')
+  console.log(`| ${mod} | cold start: compile, no cache (ms) | ${f(a.compileMs)} | ${f(u.buildMs)} (V8 compiles lazily) | ${ratio(u.buildMs, a.compileMs)} |`)
+  console.log(`| ${mod} | cold start: compiled-artifact cache (ms) | ${f(a.cachedCompileMs)} | no cache | ${ratio(u.buildMs, a.cachedCompileMs)} |`)
+  console.log(`| ${mod} | spawn: first message, Lua boot + 9 Asyncify cycles (ms) | ${f(a.setupMs[0])} | ${f(u.setupMs[0])} | ${ratio(u.setupMs[0], a.setupMs[0])} |`)
+  console.log(`| ${mod} | Set/Get, mean per message over ${a.messages} (ms) | ${f(a.meanMs)} | ${f(u.meanMs)} (UNSAFE_MEMORY) | ${ratio(u.meanMs, a.meanMs)} |`)
+  console.log(`| ${mod} | Set/Get, median per message (ms) | ${f(a.medianMs)} | ${f(u.medianMs)} (UNSAFE_MEMORY) | ${ratio(u.medianMs, a.medianMs)} |`)
+  console.log(`| ${mod} | Set/Get as the reference CU calls it (Memory in and out), mean over ${c.messages} (ms) | ${f(a.meanMs)} | ${f(c.meanMs)} | ${ratio(c.meanMs, a.meanMs)} |`)
+  console.log(`| ${mod} | CPU-heavy Eval, sum 1..5e7 (ms) | ${f(h.meanMs)} | ${f(hu.meanMs)} | ${ratio(hu.meanMs, h.meanMs)} |`)
+  console.log(`| ${mod} | Set/Get at ${(g.memoryBytes / 1e6).toFixed(0)} MB, mean per message (ms) | ${f(g.meanMs)} | ${f(gu.meanMs)} (UNSAFE_MEMORY) | ${ratio(gu.meanMs, g.meanMs)} |`)
+  console.log(`| ${mod} | snapshots taken / time (Set/Get run; one-off first-touch of the buffer) | ${a.snapshots} / ${f(a.snapshotMs)} ms | n/a | |`)
+}
+EOF_NODE
+echo "bench: raw results in $out" >&2
