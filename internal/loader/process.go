@@ -73,10 +73,10 @@ type Process struct {
 type snapshot struct {
 	image   []byte // nil: a freshly built instance
 	release func() // frees image when the process owns it
-	exact bool   // restore to exactly len(image) (internal), else with the heap policy (external)
-	clock float64
-	files map[int32]openFile
-	open  map[string]weavedrive.File
+	exact   bool   // restore to exactly len(image) (internal), else with the heap policy (external)
+	clock   float64
+	files   map[int32]openFile
+	open    map[string]weavedrive.File
 }
 
 type logEntry struct{ msg, env []byte }

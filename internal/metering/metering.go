@@ -41,9 +41,11 @@ func MeterTypeForFormat(format string) (string, bool) {
 }
 
 // pastEndLimit bounds how many entries Meter emulates after the input is exhausted. The reference keeps
-// looping over `undefined` bytes for as many entries as a count claims; for more than this it would allocate
-// gigabytes, so Meter refuses instead (KindLimit).
-const pastEndLimit = 1 << 20
+// looping over `undefined` bytes for as many entries as a count claims: past ~10^8 entries node dies with a
+// fatal "invalid size error", and long before that its encoder, which grows every section buffer with
+// Buffer.concat one write at a time, needs quadratic time (minutes for 10^6 entries). Meter refuses such
+// inputs instead (KindLimit).
+const pastEndLimit = 1 << 14
 
 // Meter rewrites a wasm binary exactly as @permaweb/wasm-metering 0.2.2 meterWASM(binary, {meterType}) does,
 // with the default cost table, so that the metered module consumes identical gas. meterType is "i32" or

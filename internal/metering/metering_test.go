@@ -140,6 +140,11 @@ func TestMeterMatchesReference(t *testing.T) {
 	var names []string
 	for _, in := range inputs {
 		for _, mt := range meterTypes {
+			var me *Error
+			if _, err := Meter(in.wasm, mt); errors.As(err, &me) && me.Kind == KindLimit {
+				t.Logf("%s/%s: not sent to the reference (%v)", in.name, mt, err)
+				continue
+			}
 			ins = append(ins, in.wasm)
 			types = append(types, mt)
 			names = append(names, in.name+"/"+mt)

@@ -138,14 +138,7 @@ func (r *reader) sleb() sleb {
 	}
 	raw := groupsToBig(groups)
 	if neg {
-		shift := uint(7 * len(groups))
-		// readBn does num.setn(shift) and then fromTwos(shift) = notn(shift)+1, negated. bn.js inotn masks the
-		// top partial 26-bit word, which clears the setn bit, except when shift is a multiple of 26: then the
-		// bit survives in a word of its own and the result is raw - 2^(shift+1) instead of raw - 2^shift.
-		if shift%26 == 0 {
-			shift++
-		}
-		raw.Sub(raw, new(big.Int).Lsh(big.NewInt(1), shift))
+		raw.Sub(raw, new(big.Int).Lsh(big.NewInt(1), uint(7*len(groups))))
 	}
 	if raw.IsInt64() {
 		return sleb{v: raw.Int64()}
