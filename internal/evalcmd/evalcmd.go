@@ -229,7 +229,7 @@ func evalLine(ctx context.Context, proc *loader.Process, msg, env []byte, line i
 	}
 	if !res.Rejected {
 		obj.Raw("Patches", normalized(res.Patches))
-		obj.Number("GasUsed", float64(res.GasUsed))
+		obj.Number("GasUsed", res.GasUsed)
 	}
 	return obj
 }
@@ -245,7 +245,7 @@ func normalized(raw json.RawMessage) []byte {
 
 // computeLimit reads Compute-Limit from the env (process tag first, then the
 // module's), the gas limit of metered formats.
-func computeLimit(env []byte) (uint64, error) {
+func computeLimit(env []byte) (float64, error) {
 	var e struct {
 		Process, Module struct {
 			Tags []struct{ Name, Value string }
@@ -261,7 +261,7 @@ func computeLimit(env []byte) (uint64, error) {
 				if err != nil || v <= 0 {
 					return 0, fmt.Errorf("env: invalid Compute-Limit %q", t.Value)
 				}
-				return uint64(v), nil
+				return v, nil
 			}
 		}
 	}

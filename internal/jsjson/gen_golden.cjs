@@ -22,6 +22,16 @@
 //   numbers:   [{num | bits, out}]      out = JSON.stringify(Number(num)), or of
 //                                       the float64 with those IEEE-754 bits (hex)
 //   strings:   [{str, out}]             out = JSON.stringify(str)
+//   utf8:      [{in, out}]              hex of the UTF-8 encoding of
+//                                       new TextDecoder().decode(bytes in hex)
+//   members:   [{name, in, key, found, out, truthy, str, units}]
+//                                       v = JSON.parse(in)[key], found =
+//                                       Object.hasOwn; out = JSON.stringify(v),
+//                                       truthy = !!v; for a string v, str =
+//                                       v.toWellFormed(), units = v.length
+//   spread:    [{name, in, key, val, out}]
+//                                       out = JSON.stringify({...JSON.parse(in),
+//                                       [key]: JSON.parse(val)})
 'use strict';
 
 const fs = require('fs');
@@ -394,6 +404,146 @@ for (let i = 0; i < nRandom; i++) {
   valid(`random ${i}`, doc);
 }
 
+// ---------------------------------------------------------------- utf8
+
+// TextDecoder is what Response.text() and Response.json() use ("UTF-8
+// decode": BOM removed, maximal subparts of ill-formed input become U+FFFD).
+// Hex in, hex of the UTF-8 encoding of the decoded string out.
+const utf8 = [];
+function dec(h) {
+  const out = Buffer.from(new TextDecoder().decode(Buffer.from(h, 'hex')), 'utf8').toString('hex');
+  utf8.push({ in: h, out });
+}
+for (const h of ['', '41', 'efbbbf', 'efbbbf41', 'efbbbfefbbbf41', '41efbbbf42', 'efbb', 'efbb41', 'c0af', 'c1bf',
+  'e282', 'e28241', 'e282ac', 'f09f98', 'f09f9841', 'f09f9880', 'eda080', 'edbfbf', 'ed9fbf', 'ee8080', 'f4908080',
+  'f48fbfbf', 'f4bfbfbf', 'f5808080', 'f8888080', 'ff', 'fe41fe', 'c2', 'c241', 'e0a0', 'e080', 'e09f80', 'f08f',
+  'f0', 'c3a9e2', 'e0a0c3a9', '80808041', 'efbfbd', 'e2', 'e2ac', 'eda0', '41c2c2', 'f09f', 'f09fc2a9']) dec(h);
+{
+  // Every kind of lead byte followed by bytes on both sides of the ranges of
+  // Unicode Table 3-7.
+  const leads = [0x80, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4,
+    0xf5, 0xf7, 0xf8, 0xfe, 0xff];
+  const seconds = [0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc3];
+  const hx = (b) => b.toString(16).padStart(2, '0');
+  for (const l of leads) {
+    for (const b of seconds) {
+      for (const tail of ['', '80', '8041', '80c3a9']) dec(hx(l) + hx(b) + tail);
+    }
+  }
+  // Random byte strings biased towards lead and continuation bytes.
+  const pool = [0x41, 0x20, 0x80, 0x8f, 0x90, 0xa0, 0xbf, 0xc2, 0xc3, 0xdf, 0xe0, 0xe2, 0xed, 0xef, 0xf0, 0xf4, 0xf5,
+    0xff, 0xbb, 0x9f];
+  for (let i = 0; i < 200; i++) {
+    const n = rint(14);
+    let h = '';
+    for (let j = 0; j < n; j++) h += hx(rint(4) === 0 ? rint(256) : pick(pool));
+    dec(h);
+  }
+}
+
+// ---------------------------------------------------------------- members
+
+// members: JSON.parse(in)[key] for object documents. found is
+// Object.hasOwn; out is JSON.stringify of the value, truthy is !!value, and
+// for strings str is the value with lone surrogates replaced by U+FFFD (as a
+// Go string holds it) and units its length in UTF-16 code units.
+const members = [];
+function member(name, input, key) {
+  if (!wellFormed(input) || !wellFormed(key)) throw new Error(`${name}: lone surrogate in input or key`);
+  const obj = JSON.parse(input);
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new Error(`${name}: not an object`);
+  const c = { name, in: input, key, found: Object.hasOwn(obj, key) };
+  if (c.found) {
+    const v = obj[key];
+    c.out = JSON.stringify(v);
+    c.truthy = !!v;
+    if (typeof v === 'string') {
+      c.str = v.toWellFormed();
+      c.units = v.length;
+    }
+  }
+  members.push(c);
+}
+for (const v of ['0', '-0', '0.0', '0e7', '-0E-3', '1e-400', '-1e-400', '1e400', '-1e400', '5e-324', '1', '-1', '0.1',
+  '0.' + '0'.repeat(400) + '1', '1' + '0'.repeat(400), '""', '"0"', '" "', '"false"', '"\\u0000"', '"\\ud800"',
+  '"a\\udc00\\ud83d\\ude00b"', '"\\ud83d"', '"😀\\u2028\\n\\"\\\\\\/"', '"\\uD800\\uD800\\uDC00"', '[]', '[ ]', '[0]',
+  '{}', '{ }', '{"length":0}', 'true', 'false', 'null', ' "x" ', '\n1e400\t']) {
+  member('value ' + v, '{"v":' + v + '}', 'v');
+  member('spaced value ' + v, '{ "w" : 1 , "v" :\t' + v + ' \n}', 'v');
+}
+for (const [name, input, keys] of [
+  ['simple', '{"a":1,"b":"x"}', ['a', 'b', 'c', '']],
+  ['duplicate last wins', '{"a":1,"b":2,"a":{"z":[3]}}', ['a', 'b']],
+  ['escaped key', '{"A":1,"\\u0041":2,"\\u00e9":3,"\\ud83d\\ude00":4}', ['A', 'é', '😀']],
+  ['nested not top-level', '{ "owner" : "abc" , "x":[1,{"owner":2}], "y":{"owner":3} }', ['owner', 'x', 'y', 'z']],
+  ['only nested', '{"x":{"owner":"no"}}', ['owner']],
+  ['proto', '{"__proto__":{"a":1},"b":2}', ['__proto__', 'a', 'b']],
+  ['inherited names', '{"x":1}', ['constructor', 'toString', 'hasOwnProperty', '__proto__', 'length']],
+  ['own inherited names', '{"constructor":0,"toString":"s","length":2}', ['constructor', 'toString', 'length']],
+  ['empty', '{}', ['', 'a']],
+  ['empty key', '{"":0,"a":1}', ['']],
+  ['index keys', '{"1":1,"01":2,"b":3,"0":4}', ['1', '01', '0', '2']],
+  ['special keys', '{"a\\"b":1,"\\n":2,"\\u2028":3,"\\u007f":4,"\\/":5}', ['a"b', '\n', '\u2028', '\u007f', '/']],
+  ['tx-like', '\t{"format":2,"id":"x","owner":"AQAB","tags":[{"name":"a","value":"b"}],"data_size":"0"}\n',
+    ['owner', 'tags', 'data_size', 'format']],
+  ['graphql', '{"data":{"transactions":{"edges":[{"node":{"tags":[]}}]}}}', ['data', 'errors']],
+]) for (const k of keys) member(`${name} [${k}]`, input, k);
+for (let i = 0; i < 60; i++) {
+  let doc;
+  do doc = randValue(0); while (doc[0] !== '{' || doc.length > 400);
+  const keys = Object.keys(JSON.parse(doc)).filter(wellFormed);
+  const extra = JSON.parse('"' + pick(keyPool) + '"');
+  if (wellFormed(extra) && !keys.includes(extra)) keys.push(extra);
+  for (const k of keys.slice(0, 3)) member(`random ${i} [${k}]`, ws() + doc + ws(), k);
+}
+
+// ---------------------------------------------------------------- spread
+
+// spread: JSON.stringify({...JSON.parse(in), [key]: JSON.parse(val)}).
+const spread = [];
+function spreadCase(name, input, key, val) {
+  if (!wellFormed(input) || !wellFormed(key) || !wellFormed(val)) throw new Error(`${name}: lone surrogate`);
+  spread.push({ name, in: input, key, val, out: JSON.stringify({ ...JSON.parse(input), [key]: JSON.parse(val) }) });
+}
+for (const [name, input, key, val] of [
+  ['append', '{"a":1}', 'b', '2'],
+  ['empty object', '{}', 'a', '"x"'],
+  ['empty object spaced', ' { } ', 'a', '"x"'],
+  ['existing keeps position', '{"a":1,"b":2,"c":3}', 'b', '"new"'],
+  ['existing first', '{"a":1,"b":2}', 'a', 'null'],
+  ['existing last', '{"a":1,"b":2}', 'b', '[1, {"x" : 1.0}]'],
+  ['duplicates in input', '{"a":1,"b":2,"a":3}', 'c', '4'],
+  ['duplicates in input, set', '{"a":1,"b":2,"a":3}', 'a', '5'],
+  ['index key new', '{"b":1,"2":2,"a":3}', '1', 'true'],
+  ['index key new last', '{"b":1,"2":2}', '7', 'true'],
+  ['index key zero', '{"b":1,"2":2}', '0', 'false'],
+  ['index key existing', '{"b":1,"2":2,"5":5}', '2', '"two"'],
+  ['index key max', '{"b":1,"2":2}', '4294967294', '1'],
+  ['not an index 2^32-1', '{"b":1,"2":2}', '4294967295', '1'],
+  ['not an index 01', '{"b":1,"1":2}', '01', '1'],
+  ['not an index -1', '{"b":1,"1":2}', '-1', '1'],
+  ['not an index 1.0', '{"b":1,"1":2}', '1.0', '1'],
+  ['escaped existing key', '{"\\u0041":1,"b":2}', 'A', '3'],
+  ['special key', '{"a":1}', 'q"\\\n\u2028\u0001😀', '"v"'],
+  ['empty key', '{"":1,"a":2}', '', '3'],
+  ['empty key new', '{"a":2}', '', '3'],
+  ['proto key new', '{"a":1}', '__proto__', '{"x":1}'],
+  ['proto key existing', '{"__proto__":0,"a":1}', '__proto__', '{"x":1}'],
+  ['value normalized', '{"a":1}', 'n', ' [ 1E2 , -0 , 1e400, "\\u0041\\/" ] '],
+  ['object normalized', '{ "x" : 1.50 , "y" : "\\u00e9" , "z":{"2":0,"1":1}}', 'w', '0.1'],
+  ['nested same key untouched', '{"a":{"k":1},"b":[{"k":2}]}', 'k', '3'],
+  ['ownerAddress', '{"id":"x","owner":"AQAB","tags":[],"ownerAddress":"old","z":[]}', 'ownerAddress', '"new"'],
+  ['ownerAddress new', '{"id":"x","owner":"AQAB","10":1,"2":true}', 'ownerAddress', '"addr"'],
+]) spreadCase(name, input, key, val);
+for (let i = 0; i < 80; i++) {
+  let doc;
+  do doc = randValue(0); while (doc[0] !== '{' || doc.length > 400);
+  const keys = Object.keys(JSON.parse(doc)).filter(wellFormed);
+  let key = rint(2) && keys.length ? pick(keys) : JSON.parse('"' + pick(keyPool) + '"');
+  if (!wellFormed(key)) key = 'k';
+  spreadCase(`random ${i}`, ws() + doc + ws(), key, randValue(2));
+}
+
 // ---------------------------------------------------------------- write
 
 const lines = (a) => a.map((c) => JSON.stringify(c)).join(',\n');
@@ -411,10 +561,20 @@ ${lines(numbers)}
 ],
 "strings": [
 ${lines(strings)}
+],
+"utf8": [
+${lines(utf8)}
+],
+"members": [
+${lines(members)}
+],
+"spread": [
+${lines(spread)}
 ]
 }
 `;
 JSON.parse(text); // sanity
 fs.writeFileSync(outPath, text);
 console.log(`wrote ${outPath}: ${normalize.length} normalize, ${invalid.length} invalid, ` +
-  `${numbers.length} numbers, ${strings.length} strings`);
+  `${numbers.length} numbers, ${strings.length} strings, ${utf8.length} utf8, ${members.length} members, ` +
+  `${spread.length} spread`);

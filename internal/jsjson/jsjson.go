@@ -14,7 +14,14 @@
 // U+FFFD per byte (the same rule as Go's utf8.DecodeRune and
 // strings.ToValidUTF8 applied per byte). Note that this can differ from
 // node's TextDecoder/Buffer.toString, which emits a single U+FFFD for a
-// truncated multi-byte sequence (WHATWG "maximal subpart" rule).
+// truncated multi-byte sequence (WHATWG "maximal subpart" rule); to read
+// bytes as node's Response.json() or TextDecoder does, decode them with
+// DecodeUTF8 first.
+//
+// Besides formatting (AppendString, AppendNumber, Object, Array) and
+// Normalize, the package reads parsed JSON the JavaScript way: Member looks
+// up an object member as JSON.parse(src)[key] does, Unquote and Truthy
+// interpret a value, and SetMember computes {...obj, [key]: value}.
 package jsjson
 
 import (

@@ -38,6 +38,27 @@ type golden struct {
 		Str string `json:"str"`
 		Out string `json:"out"`
 	} `json:"strings"`
+	UTF8 []struct {
+		In  string `json:"in"`  // hex
+		Out string `json:"out"` // hex
+	} `json:"utf8"`
+	Members []struct {
+		Name   string  `json:"name"`
+		In     string  `json:"in"`
+		Key    string  `json:"key"`
+		Found  bool    `json:"found"`
+		Out    string  `json:"out"`
+		Truthy bool    `json:"truthy"`
+		Str    *string `json:"str"`
+		Units  int     `json:"units"`
+	} `json:"members"`
+	Spread []struct {
+		Name string `json:"name"`
+		In   string `json:"in"`
+		Key  string `json:"key"`
+		Val  string `json:"val"`
+		Out  string `json:"out"`
+	} `json:"spread"`
 }
 
 var (

@@ -58,13 +58,19 @@ func (e *SyntaxError) Error() string {
 func Normalize(src []byte) ([]byte, error) {
 	var memberBuf [32]member // avoids allocations for typical documents
 	p := parser{src: src, members: memberBuf[:0]}
+	return p.parse()
+}
+
+// parse parses all of p.src as one JSON text and returns its JSON.stringify
+// form.
+func (p *parser) parse() ([]byte, error) {
 	p.skipWS()
-	out, err := p.value(make([]byte, 0, len(src)))
+	out, err := p.value(make([]byte, 0, len(p.src)))
 	if err != nil {
 		return nil, err
 	}
 	p.skipWS()
-	if p.i < len(src) {
+	if p.i < len(p.src) {
 		return nil, p.unexpected("after top-level value")
 	}
 	return out, nil
@@ -91,6 +97,11 @@ type parser struct {
 	members []member // stack of members of the objects being parsed
 	entries []entry  // scratch for rebuilding objects
 	scratch []byte   // scratch for rebuilding objects
+
+	// onMember, if set, is called for each member of a top-level object,
+	// in input order, with the key in JSON.stringify form and the value's
+	// source text (a subslice of src without surrounding whitespace).
+	onMember func(key, value []byte)
 }
 
 func (p *parser) skipWS() {
@@ -420,8 +431,12 @@ func (p *parser) object(dst []byte) ([]byte, error) {
 		p.i++
 		dst = append(dst, ':')
 		p.skipWS()
+		valStart := p.i
 		if dst, err = p.value(dst); err != nil {
 			return nil, err
+		}
+		if p.onMember != nil && p.depth == 1 {
+			p.onMember(dst[keyStart:keyEnd], p.src[valStart:p.i])
 		}
 		p.members = append(p.members, member{keyStart, keyEnd, len(dst)})
 		p.skipWS()

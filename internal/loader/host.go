@@ -350,18 +350,18 @@ func (h *instance) hostFuncs() map[string]hostFn {
 	m["__asyncjs__weavedrive_read"] = h.driveRead
 	m["__asyncjs__weavedrive_close"] = h.driveClose
 	m["metering_gasUsed"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		return int64(math.Float64bits(float64(h.gasUsed))), nil
+		return int64(math.Float64bits(h.gas.Used)), nil
 	}
 	m["usegas"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		var n uint64
+		// The glue receives an i32 as a signed JS number, an i64 as a BigInt.
+		n := int64(0)
 		if a[0].Kind() == wasmtime.KindI64 {
-			n = uint64(a[0].I64())
+			n = a[0].I64()
 		} else {
-			n = uint64(uint32(a[0].I32()))
+			n = int64(a[0].I32())
 		}
-		h.gasUsed += n
-		if h.gasUsed > h.gasLimit {
-			return 0, h.trapWith(&abortError{"out of gas!"})
+		if err := h.gas.Use(n); err != nil {
+			return 0, h.trapWith(&abortError{err.Error()})
 		}
 		return 0, nil
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
+	"github.com/aocu/aocu/internal/metering"
 	"github.com/aocu/aocu/internal/weavedrive"
 )
 
@@ -36,11 +37,10 @@ type instance struct {
 	table *wasmtime.Table
 	ex    exportFuncs
 
-	clock    float64
-	gasUsed  uint64
-	gasLimit uint64
-	pending  error // the Go error behind the last host trap
-	async    struct {
+	clock   float64
+	gas     *metering.Gas
+	pending error // the Go error behind the last host trap
+	async   struct {
 		state asyncState
 		data  uint64
 		value int64
@@ -58,7 +58,7 @@ type instance struct {
 
 func (m *Module) newInstance(drive weavedrive.Drive, logf func(string)) (*instance, error) {
 	h := &instance{
-		mod: m, spec: m.spec, is64: m.spec.memory64, clock: firstClock, gasLimit: 9e15,
+		mod: m, spec: m.spec, is64: m.spec.memory64, clock: firstClock, gas: metering.NewGas(0),
 		drive: drive, opened: map[string]weavedrive.File{}, files: map[int32]*openFile{}, logf: logf,
 		ctx: context.Background(),
 	}
@@ -345,7 +345,7 @@ var ErrMessageTooLarge = errors.New("message too large for the module's stack")
 // Asyncify unwind/rewind loop, and returns the response string.
 func (h *instance) call(msg, env []byte, deadlineTicks uint64) (string, error) {
 	h.pending = nil
-	h.gasUsed = 0
+	h.gas.Refill()
 	sp, err := h.callPtr(h.store, h.ex.stackCurrent)
 	if err != nil {
 		return "", fmt.Errorf("loader: stackSave: %w", err)

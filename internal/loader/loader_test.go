@@ -312,7 +312,9 @@ func TestTimeoutGuard(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			m := module(t, f)
 			env, msgs := scenario(t, "probe", f)
-			p, err := m.NewProcess(context.Background(), ProcessOptions{Timeout: 300 * time.Millisecond})
+			// A snapshot after every message: the rollback after the interrupt trap
+			// then takes the path that must not reuse the trapped instance.
+			p, err := m.NewProcess(context.Background(), ProcessOptions{Timeout: 300 * time.Millisecond, SnapshotRatio: 1e-9})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -323,6 +325,7 @@ func TestTimeoutGuard(t *testing.T) {
 				}
 			}
 			before := memHash(p)
+			image := append([]byte(nil), p.Memory()...)
 			start := time.Now()
 			_, err = p.Handle(context.Background(), evalMsg(t, msgs[1], "LOOP", 50, "while true do end"), env)
 			if !errors.Is(err, ErrTimeout) {
@@ -334,9 +337,23 @@ func TestTimeoutGuard(t *testing.T) {
 			if memHash(p) != before {
 				t.Fatal("memory changed after a timeout")
 			}
-			r, err := p.Handle(context.Background(), evalMsg(t, msgs[1], "AFTER", 51, "return KV.foo"), env)
+			after := evalMsg(t, msgs[1], "AFTER", 51, "return KV.foo")
+			r, err := p.Handle(context.Background(), after, env)
 			if err != nil || r.Failed() || !strings.HasSuffix(outputData(t, r), "bar") {
 				t.Fatalf("after timeout: %v %+v", err, r)
+			}
+			// The CU semantics: the next message runs exactly as on a fresh
+			// instance restored from the previous memory.
+			fresh, err := m.NewProcess(context.Background(), ProcessOptions{Memory: image})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fresh.Close()
+			if _, err := fresh.Handle(context.Background(), after, env); err != nil {
+				t.Fatal(err)
+			}
+			if memHash(fresh) != memHash(p) {
+				t.Fatal("after a timeout, the next message does not run as on a fresh instance")
 			}
 			// A context deadline also stops it.
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -466,5 +483,47 @@ func TestDecodeWHATWG(t *testing.T) {
 		if got := decodeWHATWG([]byte(in)); got != want {
 			t.Errorf("decode(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestTrapKeepsState: a trap inside handle (here: out of gas in a metered
+// format) is a rejected result; the next message must run exactly as on a
+// fresh instance restored from the previous memory, also when a snapshot makes
+// the in-place rollback possible (a trapped instance must not be reused).
+func TestTrapKeepsState(t *testing.T) {
+	f := fixture{"aos2_0_4_32.wasm", FormatWasm32Metering, "env-wasm32.json"}
+	m := module(t, f)
+	env, msgs := scenario(t, "metering", f)
+	p, err := m.NewProcess(context.Background(), ProcessOptions{GasLimit: 2e10, SnapshotRatio: 1e-9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, msg := range msgs[:4] {
+		if r, err := p.Handle(context.Background(), msg, env); err != nil || r.Failed() {
+			t.Fatalf("setup: %v %+v", err, r)
+		}
+	}
+	image := append([]byte(nil), p.Memory()...)
+	r, err := p.Handle(context.Background(), msgs[6], env) // sum 1..1e8: out of gas
+	if err != nil || !r.Rejected || string(r.Error) != `"out of gas!"` {
+		t.Fatalf("out of gas: %v %+v", err, r)
+	}
+	if !bytes.Equal(p.Memory(), image) {
+		t.Fatal("memory changed after a trap")
+	}
+	if _, err := p.Handle(context.Background(), msgs[7], env); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := m.NewProcess(context.Background(), ProcessOptions{GasLimit: 2e10, Memory: image})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if _, err := fresh.Handle(context.Background(), msgs[7], env); err != nil {
+		t.Fatal(err)
+	}
+	if memHash(fresh) != memHash(p) {
+		t.Fatal("after a trap, the next message does not run as on a fresh instance")
 	}
 }

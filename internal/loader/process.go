@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aocu/aocu/internal/metering"
 	"github.com/aocu/aocu/internal/weavedrive"
 )
 
@@ -23,8 +24,8 @@ type ProcessOptions struct {
 	Memory []byte
 	// Timeout stops a message that runs longer (wall clock); 0 means no limit.
 	Timeout time.Duration
-	// GasLimit is the Compute-Limit of metered formats (default 9e15, as the glue).
-	GasLimit uint64
+	// GasLimit is the Compute-Limit of metered formats (0: 9e15, as the glue).
+	GasLimit float64
 	// Log receives what the module writes to stdout/stderr and glue warnings.
 	Log func(string)
 	// SnapshotRatio bounds the rollback work: a snapshot of the memory is taken
@@ -108,9 +109,6 @@ const (
 // NewProcess builds a process of the module: a fresh instance, or one restored
 // from opts.Memory.
 func (m *Module) NewProcess(ctx context.Context, opts ProcessOptions) (*Process, error) {
-	if opts.GasLimit == 0 {
-		opts.GasLimit = 9e15
-	}
 	if opts.SnapshotRatio <= 0 {
 		opts.SnapshotRatio = 20
 	}
@@ -139,7 +137,7 @@ func (p *Process) rebuild() error {
 	if err != nil {
 		return err
 	}
-	inst.gasLimit = p.opts.GasLimit
+	inst.gas = metering.NewGas(p.opts.GasLimit)
 	if img := p.base.image; img != nil {
 		if err := inst.restore(img, p.base.exact); err != nil {
 			inst.close()
@@ -219,10 +217,13 @@ func (p *Process) Handle(ctx context.Context, msg, env []byte) (*Result, error) 
 	}
 	var res *Result
 	if err == nil {
-		res, err = parseResponse(out, inst.gasUsed)
+		res, err = parseResponse(out, inst.gas.Used)
 	}
+	// A trap leaves the instance mid-call (stack pointer, Asyncify state): it
+	// cannot be reused, unlike a clean Error return.
 	var te *trapError
-	if errors.As(err, &te) {
+	trapped := errors.As(err, &te)
+	if trapped {
 		res, err = rejected(te.msg), nil
 	}
 	if err == nil && !res.Failed() {
@@ -230,7 +231,7 @@ func (p *Process) Handle(ctx context.Context, msg, env []byte) (*Result, error) 
 		p.record(msg, env, dur)
 		return res, nil
 	}
-	clean := err == nil && inst.mem.DataSize(inst.store) == sizeBefore
+	clean := err == nil && !trapped && inst.mem.DataSize(inst.store) == sizeBefore
 	if rerr := p.rollback(clean); rerr != nil {
 		p.broken = fmt.Errorf("loader: process state lost while rolling back: %w", rerr)
 		if err == nil {
@@ -332,7 +333,7 @@ func (p *Process) rollback(clean bool) error {
 		if err != nil {
 			return fmt.Errorf("replay of message %d: %w", i, err)
 		}
-		res, err := parseResponse(out, inst.gasUsed)
+		res, err := parseResponse(out, inst.gas.Used)
 		if err != nil || res.Failed() {
 			return fmt.Errorf("replay of message %d did not reproduce its result", i)
 		}

@@ -17,7 +17,7 @@ type Result struct {
 	Assignments json.RawMessage
 	Error       json.RawMessage
 	Patches     json.RawMessage // `[]` when Lua gave none, as the reference does
-	GasUsed     uint64
+	GasUsed     float64         // a JavaScript number in the reference
 
 	// Rejected is true when handle() rejected (Lua pcall failed, a trap, an
 	// abort, out of gas): Error then holds the rejection message as a JSON
@@ -30,7 +30,7 @@ type Result struct {
 func (r *Result) Failed() bool { return r.Rejected || r.Error != nil }
 
 // parseResponse parses the {"ok":…,"response":…} envelope of loader.lua.
-func parseResponse(s string, gas uint64) (*Result, error) {
+func parseResponse(s string, gas float64) (*Result, error) {
 	var env struct {
 		Ok       bool            `json:"ok"`
 		Response json.RawMessage `json:"response"`

@@ -68,10 +68,13 @@ const pastEndLimit = 1 << 14
 //     segments and the start section.
 //   - Each function body is cut into segments that end at grow_memory, end, br, br_table, br_if, if, else,
 //     return or loop (the ending op is part of the segment). Before each segment with a non-zero cost
-//     (sum of DefaultCodeCosts over its ops) "meterType.const (cost+91); call $usegas" is inserted.
-//   - Reading past the end of a truncated input does not fail in the reference (bytes read as `undefined`,
-//     which the toolkit turns into 0); Meter emulates that too, so a truncated module yields either the same
-//     error or the same bytes as the reference.
+//     (sum of the default cost table over its ops, see OpCost) "meterType.const (cost+91); call $usegas" is
+//     inserted. Function types and locals cost nothing (the reference's table lookups for them miss).
+//   - Nothing is validated: the magic/version bytes are copied as they are, and reading past the end of a
+//     truncated input does not fail in the reference (bytes read as `undefined`, which the toolkit turns
+//     into 0). Meter emulates that too, so a truncated or corrupt module yields the same error or the same
+//     bytes as the reference (an input without sections, even an empty one, comes back unchanged), except
+//     for the absurd inputs refused with KindLimit.
 func Meter(wasm []byte, meterType string) ([]byte, error) {
 	var meterByte byte
 	switch meterType {
@@ -186,7 +189,7 @@ func (r *reader) num() (uint64, error) {
 	return l.v, nil
 }
 
-// count reads an entry count and checks it against pastEndLimit when the input is exhausted.
+// loopGuard refuses to emulate more than pastEndLimit loop iterations once the input is exhausted.
 func (r *reader) loopGuard(remaining uint64, what string) error {
 	if remaining > pastEndLimit && r.end() {
 		return errAt(KindLimit, r.pos, "", "truncated module: %d more %s declared after the end of the input (the reference would try to allocate them all)", remaining, what)

@@ -470,6 +470,17 @@ func TestGasMatchesReference(t *testing.T) {
 		if g.StartGas != n.StartGas {
 			t.Errorf("%s: gas used by instantiation: go %v, node %v", name, g.StartGas, n.StartGas)
 		}
+		var per []string
+		for _, c := range g.Calls {
+			s := fmt.Sprint(c.Gas)
+			if c.OOG {
+				s += "(out of gas)"
+			} else if c.Err {
+				s += "(trap)"
+			}
+			per = append(per, s)
+		}
+		t.Logf("%s: start %v, calls %s", name, g.StartGas, strings.Join(per, " "))
 		for j, c := range rc.c.calls {
 			gc, nc := g.Calls[j], n.Calls[j]
 			label := fmt.Sprintf("%s: %s%v", name, c.name, c.args)

@@ -86,18 +86,17 @@ var immediateKinds = map[string]immKind{
 	"i32": immVarint32, "i64": immVarint64, "f32": immUint32, "f64": immUint64,
 }
 
-// DefaultCodeCosts is defaultCostTable.json "code"."code" of @permaweb/wasm-metering@0.2.2: the cost of an
+// defaultCodeCosts is defaultCostTable.json "code"."code" of @permaweb/wasm-metering@0.2.2: the cost of an
 // operation by its name without the type prefix ("add" for i32.add and f64.add alike). Names that are not
 // listed (every conversion, f32/f64 div/min/max/abs/..., lt/gt/le/ge of floats, end, extend8_s, ...) cost 0.
-var DefaultCodeCosts = map[string]int64{
+var defaultCodeCosts = map[string]int64{
 	"get_local": 120, "set_local": 120, "tee_local": 120, "get_global": 120, "set_global": 120,
 	"load8_s": 120, "load8_u": 120, "load16_s": 120, "load16_u": 120, "load32_s": 120, "load32_u": 120, "load": 120,
 	"store8": 120, "store16": 120, "store32": 120, "store": 120,
 	"grow_memory": 10000, "current_memory": 100,
 	"nop": 1, "block": 1, "loop": 1, "if": 1, "then": 90, "else": 90,
 	"br": 90, "br_if": 90, "br_table": 120, "return": 90,
-	"call": 90, "call_indirect": 10000,
-	"const": 1,
+	"call": 90, "call_indirect": 10000, "const": 1,
 	"add": 45, "sub": 45, "mul": 45, "div_s": 36000, "div_u": 36000, "rem_s": 36000, "rem_u": 36000,
 	"and": 45, "or": 45, "xor": 45, "shl": 67, "shr_u": 67, "shr_s": 67, "rotl": 90, "rotr": 90,
 	"eq": 45, "eqz": 45, "ne": 45, "lt_s": 45, "lt_u": 45, "le_s": 45, "le_u": 45,
@@ -131,7 +130,7 @@ func init() {
 		opTable[code] = opInfo{
 			name:   full,
 			imm:    immediateKinds[key],
-			cost:   DefaultCodeCosts[name],
+			cost:   defaultCodeCosts[name],
 			branch: branchingOps[name],
 		}
 	}

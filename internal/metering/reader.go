@@ -162,17 +162,30 @@ func appendULEBBig(dst []byte, v *big.Int) []byte {
 	if v.IsUint64() {
 		return appendULEB(dst, v.Uint64())
 	}
-	x := new(big.Int).Set(v)
-	mask := big.NewInt(0x7f)
-	t := new(big.Int)
-	for {
-		b := byte(t.And(x, mask).Uint64())
-		x.Rsh(x, 7)
-		if x.Sign() == 0 {
-			return append(dst, b)
+	return appendGroups(dst, v, max(1, (v.BitLen()+6)/7))
+}
+
+// appendGroups writes the low 7*k bits of the non-negative m as k LEB128 bytes, in linear time.
+func appendGroups(dst []byte, m *big.Int, k int) []byte {
+	be := m.Bytes()
+	bit := func(i int) byte { // bit i of m
+		j := len(be) - 1 - i/8
+		if j < 0 {
+			return 0
 		}
-		dst = append(dst, b|0x80)
+		return (be[j] >> (i % 8)) & 1
 	}
+	for g := 0; g < k; g++ {
+		var b byte
+		for q := 0; q < 7; q++ {
+			b |= bit(g*7+q) << q
+		}
+		if g < k-1 {
+			b |= 0x80
+		}
+		dst = append(dst, b)
+	}
+	return dst
 }
 
 func (l leb) appendTo(dst []byte) []byte {
@@ -198,17 +211,16 @@ func appendSLEBBig(dst []byte, v *big.Int) []byte {
 	if v.IsInt64() {
 		return appendSLEB(dst, v.Int64())
 	}
-	x := new(big.Int).Set(v)
-	mask := big.NewInt(0x7f)
-	t := new(big.Int)
-	for {
-		b := byte(t.And(x, mask).Uint64()) // two's complement semantics for negative x
-		x.Rsh(x, 7)                         // arithmetic shift
-		if (x.Sign() == 0 && b&0x40 == 0) || (x.IsInt64() && x.Int64() == -1 && b&0x40 != 0) {
-			return append(dst, b)
-		}
-		dst = append(dst, b|0x80)
+	if v.Sign() >= 0 {
+		return appendGroups(dst, v, (v.BitLen()+1+6)/7)
 	}
+	// minimal length: -2^(7k-1) <= v, i.e. bitlen(-v-1) <= 7k-1; then the k groups of v + 2^(7k)
+	notV := new(big.Int).Neg(v)
+	notV.Sub(notV, big.NewInt(1))
+	k := (notV.BitLen() + 1 + 6) / 7
+	m := new(big.Int).Lsh(big.NewInt(1), uint(7*k))
+	m.Add(m, v)
+	return appendGroups(dst, m, k)
 }
 
 func (s sleb) appendTo(dst []byte) []byte {

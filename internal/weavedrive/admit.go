@@ -1,12 +1,14 @@
 package weavedrive
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf16"
+
+	"github.com/aocu/aocu/internal/jsjson"
 )
 
 // Availability-Type values (reference checkAdmissible, index.js:390).
@@ -140,9 +142,9 @@ func graphQLBody(tmpl string, owners []string, id string, height int64) []byte {
 		"\x00HEIGHT\x00", strconv.FormatInt(height, 10),
 		"\x00ID\x00", id,
 	).Replace(tmpl)
-	b := append([]byte(nil), `{"query":`...)
-	b = appendJSString(b, utf16.Encode([]rune(q)))
-	return append(b, '}')
+	var body jsjson.Object
+	body.String("query", q)
+	return body.Bytes()
 }
 
 // serializeStringArr is the reference's serializeStringArr: [ "a", "b" ] as `["a", "b"]`. The reference puts
@@ -208,11 +210,10 @@ func (g *Gateway) attested(ctx context.Context, tmpl string, owners []string, id
 		if err != nil {
 			return ctx.Err() == nil, err
 		}
-		v, err := parseJS(decodeUTF8(body))
+		found, err = hasEdges(body)
 		if err != nil {
 			return false, fmt.Errorf("weavedrive: %s (HTTP %s): answer is not JSON: %w", r, resp.Status, err)
 		}
-		found = jsTruthy(jsGet(jsGet(jsGet(jsGet(v, "data"), "transactions"), "edges"), "length"))
 		return false, nil
 	})
 	if err != nil {
@@ -224,4 +225,29 @@ func (g *Gateway) attested(ctx context.Context, tmpl string, owners []string, id
 		}
 	}
 	return found, nil
+}
+
+// hasEdges reports whether json?.data?.transactions?.edges?.length is truthy for json = await res.json() of a
+// GraphQL answer (reference queryHasResult, index.js:503-507). It fails only if the body is not JSON.
+func hasEdges(body []byte) (bool, error) {
+	v := []byte(jsjson.DecodeUTF8(body))
+	for _, key := range []string{"data", "transactions", "edges"} {
+		var ok bool
+		var err error
+		if v, ok, err = jsjson.Member(v, key); err != nil || !ok {
+			return false, err // a missing member, or one of null, a number, ..., is undefined here
+		}
+	}
+	// edges.length: the element count of an array, the length of a string, a member of an object; undefined
+	// for anything else.
+	switch v[0] {
+	case '[':
+		return bytes.TrimLeft(v[1:], " \t\n\r")[0] != ']', nil
+	case '"':
+		return len(v) > len(`""`), nil
+	case '{':
+		length, ok, _ := jsjson.Member(v, "length")
+		return ok && jsjson.Truthy(length), nil
+	}
+	return false, nil
 }

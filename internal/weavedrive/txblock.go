@@ -4,8 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
+	"unicode/utf16"
+
+	"github.com/aocu/aocu/internal/jsjson"
 )
 
 // openTx serves /tx/<id> (reference createTxHeader, index.js:136-164).
@@ -43,7 +47,7 @@ func (g *Gateway) openBlock(ctx context.Context, height string) (File, error) {
 		return nil, err
 	}
 	// res.text() then Buffer.from(result, 'utf-8').
-	content := []byte(decodeUTF8(body))
+	content := []byte(jsjson.DecodeUTF8(body))
 	g.cache.put(key, content, int64(len(content)))
 	return newMemFile(content), nil
 }
@@ -82,31 +86,109 @@ func (g *Gateway) getDocument(ctx context.Context, path string) ([]byte, error) 
 // txFileContent builds the /tx file: JSON.stringify({ ...(await res.json()), ownerAddress }) with
 // ownerAddress = Arweave.utils.bufferTob64Url(sha256(Arweave.utils.b64UrlToBuffer(entry.owner))).
 func txFileContent(body []byte) ([]byte, error) {
-	v, err := parseJS(decodeUTF8(body))
+	text := []byte(jsjson.DecodeUTF8(body))
+	owner, ok, err := jsjson.Member(text, "owner")
 	if err != nil {
 		return nil, fmt.Errorf("gateway answer is not JSON: %w", err)
 	}
-	if v.kind != jsObject {
-		return nil, fmt.Errorf("gateway answer is not a JSON object")
+	if !ok || owner[0] != '"' {
+		return nil, fmt.Errorf("gateway answer is not a JSON object with a string \"owner\"")
 	}
-	owner := v.obj.get("owner")
-	if owner == nil || owner.kind != jsString {
-		return nil, fmt.Errorf("gateway answer has no string \"owner\"")
-	}
-	addr, err := ownerAddress(owner.str)
+	s, err := jsjson.Unquote(owner)
 	if err != nil {
 		return nil, err
 	}
-	v.obj.set(jsStr("ownerAddress").str, jsStr(addr))
-	return appendJS(nil, v), nil
+	addr, err := ownerAddress(s)
+	if err != nil {
+		return nil, err
+	}
+	return jsjson.SetMember(text, "ownerAddress", jsjson.AppendString(nil, addr))
 }
 
-// ownerAddress is the Arweave address of an owner (RSA modulus) given as a base64url JavaScript string.
-func ownerAddress(owner []uint16) (string, error) {
-	raw, err := jsB64URLToBytes(owner)
+// ownerAddress is the Arweave address of an owner (RSA modulus) given as a base64url string.
+func ownerAddress(owner string) (string, error) {
+	// As a JavaScript string: UTF-16 code units. (Unquote turned lone surrogates into U+FFFD, which is one code
+	// unit outside the base64 alphabet too, so the decoding is the same.)
+	raw, err := jsB64URLToBytes(utf16.Encode([]rune(owner)))
 	if err != nil {
 		return "", fmt.Errorf("owner: %w", err)
 	}
 	sum := sha256.Sum256(raw)
 	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
+}
+
+// jsB64URLToBytes is Arweave.utils.b64UrlToBuffer (arweave-js lib/utils.js b64UrlDecode + base64-js
+// toByteArray) on a JavaScript string: pad with '=' to a multiple of 4, stop at the first '=', and decode
+// leniently (characters outside the alphabet count as 0; '-' and '_' are accepted like '+' and '/'). It fails
+// only where the reference throws (a Uint8Array of negative length).
+func jsB64URLToBytes(u []uint16) ([]byte, error) {
+	n := len(u)
+	total := n + (4-n%4)%4
+	validLen := n
+	for i, c := range u {
+		if c == '=' {
+			validLen = i
+			break
+		}
+	}
+	ph := 0
+	if validLen != total {
+		ph = 4 - validLen%4
+	}
+	size := (validLen+ph)*3/4 - ph
+	if size < 0 {
+		return nil, errors.New("base64: invalid length")
+	}
+	out := make([]byte, size)
+	at := func(i int) uint32 {
+		if i >= n { // the '=' padding and reads past the end are undefined in the reference: 0
+			return 0
+		}
+		v := b64Value(u[i])
+		if v < 0 {
+			return 0
+		}
+		return uint32(v)
+	}
+	pos := 0
+	put := func(b uint32) { // typed-array writes past the end are dropped
+		if pos < len(out) {
+			out[pos] = byte(b)
+		}
+		pos++
+	}
+	limit := validLen
+	if ph > 0 {
+		limit = validLen - 4
+	}
+	i := 0
+	for ; i < limit; i += 4 {
+		t := at(i)<<18 | at(i+1)<<12 | at(i+2)<<6 | at(i+3)
+		put(t >> 16 & 255)
+		put(t >> 8 & 255)
+		put(t & 255)
+	}
+	switch ph {
+	case 2:
+		put((at(i)<<2 | at(i+1)>>4) & 255)
+	case 1:
+		t := at(i)<<10 | at(i+1)<<4 | at(i+2)>>2
+		put(t >> 8 & 255)
+		put(t & 255)
+	}
+	return out, nil
+}
+
+// b64Value is base64-js's revLookup: both the standard and the URL alphabets; -1 for anything else.
+func b64Value(c uint16) int {
+	switch c {
+	case '+':
+		return 62
+	case '/':
+		return 63
+	}
+	if c > 0x7F {
+		return -1
+	}
+	return b64urlValue(byte(c))
 }
