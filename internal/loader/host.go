@@ -25,6 +25,7 @@ const (
 	errnoNOTTY  = 59
 	errnoSPIPE  = 70
 	errnoOVERFL = 61
+	errnoRANGE  = 68
 )
 
 // asyncifyStackSize is Asyncify.StackSize of the glue, a glue constant.
@@ -175,6 +176,12 @@ func (h *instance) hostFuncs() map[string]hostFn {
 		return 0, h.trapWith(&abortError{"C++ exception thrown (not supported by ao modules)"})
 	}
 	m["exit"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		// exitJS runs checkUnflushedContent(), which calls fflush(0) first.
+		if f := h.exportFunc("fflush"); f != nil {
+			if _, err := h.callPtr(c, f, 0); err != nil {
+				return 0, h.trapErr(err)
+			}
+		}
 		return 0, h.trapWith(&abortError{fmt.Sprintf("Program terminated with exit(%d)", a[0].I32())})
 	}
 	m["_emscripten_system"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
@@ -205,9 +212,14 @@ func (h *instance) hostFuncs() map[string]hostFn {
 			if !inBounds(d, p, l) {
 				return 0, h.trapWith(errOOB)
 			}
-			if fd == 1 || fd == 2 {
+			if fd >= 0 && fd <= 2 {
 				h.log(string(d[p : p+l]))
-			} else if fd > 2 {
+				if l > 0 {
+					// The glue's TTY write stamps the device node with
+					// Date.now(), which advances the deterministic clock.
+					h.clock++
+				}
+			} else {
 				if _, ok := h.files[fd]; !ok {
 					return errnoBADF, nil
 				}
@@ -268,8 +280,14 @@ func (h *instance) hostFuncs() map[string]hostFn {
 				return -errnoBADF, nil
 			}
 		}
+		// The lock commands are F_GETLK/F_SETLK/F_SETLKW = 5/6/7 in the wasm64
+		// glue and 12/13/14 (the *64 variants) in the wasm32 one.
+		getLk, setLk, setLkW := int32(5), int32(6), int32(7)
+		if !h.is64 {
+			getLk, setLk, setLkW = 12, 13, 14
+		}
 		switch cmd {
-		case 1, 2, 4, 6, 7: // F_GETFD, F_SETFD, F_SETFL, F_SETLK, F_SETLKW
+		case 1, 2, 4, setLk, setLkW: // F_GETFD, F_SETFD, F_SETFL, F_SETLK, F_SETLKW
 			return 0, nil
 		case 3: // F_GETFL: O_RDONLY for drive files; stdio as opened by the glue
 			if fd == 0 {
@@ -279,7 +297,7 @@ func (h *instance) hostFuncs() map[string]hostFn {
 				return 1, nil
 			}
 			return 0, nil
-		case 5: // F_GETLK: l_type = F_UNLCK
+		case getLk: // l_type = F_UNLCK
 			d := h.data(c)
 			p := h.vararg(c, a[2])
 			if !inBounds(d, p, 2) {
@@ -305,7 +323,7 @@ func (h *instance) hostFuncs() map[string]hostFn {
 		d := h.data(c)
 		p, size := h.ptr(a[0]), h.ptr(a[1])
 		if size < 2 {
-			return -errnoINVAL, nil // ERANGE in emscripten is 68; cwd "/" needs 2 bytes
+			return -errnoRANGE, nil // cwd "/" needs 2 bytes
 		}
 		if !inBounds(d, p, 2) {
 			return 0, h.trapWith(errOOB)
@@ -342,6 +360,14 @@ func (h *instance) hostFuncs() map[string]hostFn {
 			binary.LittleEndian.PutUint32(d[p+32:], 0)
 		}
 		h.writeTm(d, p, t, false)
+		if !h.is64 {
+			// Legalised i64 return: the high half goes through tempRet0.
+			if f := h.exportFunc("_emscripten_tempret_set"); f != nil {
+				if _, err := h.callPtr(c, f, uint64(t.Unix())>>32); err != nil {
+					return 0, h.trapErr(err)
+				}
+			}
+		}
 		return t.Unix(), nil
 	}
 	m["strftime"] = h.strftime
