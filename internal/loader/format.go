@@ -28,10 +28,11 @@ type formatSpec struct {
 	heapMax   uint64 // getHeapMax() of the glue
 	async     bool   // Asyncify around __asyncjs__* imports (cwrap {async:true})
 	meterType string // "i32"/"i64" when the loader rewrites the binary with wasm-metering, "" otherwise
-	// legacyStack: the old synchronous glues size the stack slot of each string
-	// argument as 4*len(UTF-16)+1 instead of len(UTF-8)+1.
-	legacyStack bool
 }
+
+// The old synchronous formats (wasm32-unknown-emscripten, -emscripten2,
+// -emscripten3) differ in much more: their glues are described by legacyGlues
+// (legacy.go), including how ccall sizes string slots (legacyStringSlot).
 
 func (f Format) spec() (formatSpec, error) {
 	switch f {
@@ -44,7 +45,7 @@ func (f Format) spec() (formatSpec, error) {
 	case FormatWasm32Metering:
 		return formatSpec{heapMax: 4294901760, async: true, meterType: "i32"}, nil
 	case FormatEmscripten, FormatEmscripten2:
-		return formatSpec{heapMax: 524288000, legacyStack: true}, nil
+		return formatSpec{heapMax: 524288000}, nil
 	case FormatEmscripten3:
 		return formatSpec{heapMax: 4294901760}, nil
 	}

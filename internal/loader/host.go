@@ -254,11 +254,8 @@ func (h *instance) hostFuncs() map[string]hostFn {
 	}
 	m["fd_sync"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) { return 0, nil }
 	m["fd_fdstat_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		fd := a[0].I32()
-		typ := byte(4) // regular file
-		if fd <= 2 {
-			typ = 2 // character device (tty)
-		} else if _, ok := h.files[fd]; !ok {
+		typ, ok := h.fdType(a[0].I32())
+		if !ok {
 			return errnoBADF, nil
 		}
 		d := h.data(c)
@@ -274,39 +271,12 @@ func (h *instance) hostFuncs() map[string]hostFn {
 	}
 	m["__syscall_ioctl"] = h.ioctl
 	m["__syscall_fcntl64"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		fd, cmd := a[0].I32(), a[1].I32()
-		if fd > 2 {
-			if _, ok := h.files[fd]; !ok {
-				return -errnoBADF, nil
-			}
-		}
 		// The lock commands are F_GETLK/F_SETLK/F_SETLKW = 5/6/7 in the wasm64
 		// glue and 12/13/14 (the *64 variants) in the wasm32 one.
-		getLk, setLk, setLkW := int32(5), int32(6), int32(7)
-		if !h.is64 {
-			getLk, setLk, setLkW = 12, 13, 14
+		if h.is64 {
+			return h.fcntl64(c, a, 5, 6, 7)
 		}
-		switch cmd {
-		case 1, 2, 4, setLk, setLkW: // F_GETFD, F_SETFD, F_SETFL, F_SETLK, F_SETLKW
-			return 0, nil
-		case 3: // F_GETFL: O_RDONLY for drive files; stdio as opened by the glue
-			if fd == 0 {
-				return 0, nil
-			}
-			if fd <= 2 {
-				return 1, nil
-			}
-			return 0, nil
-		case getLk: // l_type = F_UNLCK
-			d := h.data(c)
-			p := h.vararg(c, a[2])
-			if !inBounds(d, p, 2) {
-				return 0, h.trapWith(errOOB)
-			}
-			binary.LittleEndian.PutUint16(d[p:], 2)
-			return 0, nil
-		}
-		return -errnoINVAL, nil
+		return h.fcntl64(c, a, 12, 13, 14)
 	}
 	m["__syscall_dup3"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) { return -errnoBADF, nil }
 	for _, n := range []string{"__syscall_openat", "__syscall_unlinkat", "__syscall_rmdir", "__syscall_renameat",
@@ -352,14 +322,7 @@ func (h *instance) hostFuncs() map[string]hostFn {
 		return 0, nil
 	}
 	m["_mktime_js"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		d := h.data(c)
-		p := h.ptr(a[0])
-		r := func(off uint64) int { return int(int32(binary.LittleEndian.Uint32(d[p+off:]))) }
-		t := time.Date(r(20)+1900, time.Month(r(16)+1), r(12), r(8), r(4), r(0), 0, time.UTC)
-		if r(32) < 0 {
-			binary.LittleEndian.PutUint32(d[p+32:], 0)
-		}
-		h.writeTm(d, p, t, false)
+		t := h.mktime(h.data(c), h.ptr(a[0]))
 		if !h.is64 {
 			// Legalised i64 return: the high half goes through tempRet0.
 			if f := h.exportFunc("_emscripten_tempret_set"); f != nil {
@@ -394,6 +357,45 @@ func (h *instance) hostFuncs() map[string]hostFn {
 	return m
 }
 
+// fcntl64 is ___syscall_fcntl64 with the glue's numbers for the lock commands.
+func (h *instance) fcntl64(c *wasmtime.Caller, a []wasmtime.Val, getLk, setLk, setLkW int32) (int64, *wasmtime.Trap) {
+	fd, cmd := a[0].I32(), a[1].I32()
+	if _, ok := h.fdType(fd); !ok {
+		return -errnoBADF, nil
+	}
+	switch cmd {
+	case 1, 2, 4, setLk, setLkW: // F_GETFD, F_SETFD, F_SETFL, F_SETLK, F_SETLKW
+		return 0, nil
+	case 3: // F_GETFL: O_RDONLY for drive files; stdio as opened by the glue
+		if fd == 0 {
+			return 0, nil
+		}
+		if fd <= 2 {
+			return 1, nil
+		}
+		return 0, nil
+	case getLk: // l_type = F_UNLCK
+		d := h.data(c)
+		p := h.vararg(c, a[2])
+		if !inBounds(d, p, 2) {
+			return 0, h.trapWith(errOOB)
+		}
+		binary.LittleEndian.PutUint16(d[p:], 2)
+		return 0, nil
+	}
+	return -errnoINVAL, nil
+}
+
+// fdType is the WASI file type of an open fd: 2 (character device) for the
+// glue's TTYs 0-2, 4 (regular file) for a WeaveDrive file; false: no such fd.
+func (h *instance) fdType(fd int32) (byte, bool) {
+	if fd <= 2 {
+		return 2, true
+	}
+	_, ok := h.files[fd]
+	return 4, ok
+}
+
 // vararg reads the first variadic argument (a pointer) of a syscall.
 func (h *instance) vararg(c *wasmtime.Caller, v wasmtime.Val) uint64 {
 	d := h.data(c)
@@ -411,6 +413,18 @@ func (h *instance) timeArg(a []wasmtime.Val) (int64, uint64) {
 		return int64(uint64(uint32(a[0].I32())) | uint64(a[1].I32())<<32), h.ptr(a[2])
 	}
 	return a[0].I64(), h.ptr(a[1])
+}
+
+// mktime is the common part of the glues' __mktime_js under TZ=UTC: the time
+// of the struct tm at p, normalised back into it; tm_isdst < 0 becomes 0.
+func (h *instance) mktime(d []byte, p uint64) time.Time {
+	r := func(off uint64) int { return int(int32(binary.LittleEndian.Uint32(d[p+off:]))) }
+	t := time.Date(r(20)+1900, time.Month(r(16)+1), r(12), r(8), r(4), r(0), 0, time.UTC)
+	if r(32) < 0 {
+		binary.LittleEndian.PutUint32(d[p+32:], 0)
+	}
+	h.writeTm(d, p, t, false)
+	return t
 }
 
 // writeTm fills a struct tm as the glue does: gmtime writes the first eight
@@ -533,4 +547,252 @@ func (h *instance) ioctl(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime
 		return -errnoNOTTY, nil
 	}
 	return -errnoINVAL, nil
+}
+
+// legacyHostFuncs are the host functions that only the old glues need, by
+// their legacy_* canonical names (legacyImportName); legacyOnlyImports says
+// what each does and docs/legacy-formats.md gives the evidence. modern is
+// hostFuncs(), which some of them adapt.
+func (h *instance) legacyHostFuncs(modern map[string]hostFn) map[string]hostFn {
+	ret := func(v int64) hostFn {
+		return func(*wasmtime.Caller, []wasmtime.Val) (int64, *wasmtime.Trap) { return v, nil }
+	}
+	abort := func(msg string) hostFn {
+		return func(*wasmtime.Caller, []wasmtime.Val) (int64, *wasmtime.Trap) { return 0, h.trapWith(&abortError{msg}) }
+	}
+	// __gmtime_js/__localtime_js(time_t *time, tm): the modern functions on
+	// the signed 32-bit time at *time.
+	timePtr := func(fn hostFn) hostFn {
+		return func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+			d, p := h.data(c), h.ptr(a[0])
+			if !inBounds(d, p, 4) || !inBounds(d, h.ptr(a[1]), 40) {
+				return 0, h.trapWith(errOOB)
+			}
+			t := int32(binary.LittleEndian.Uint32(d[p:]))
+			return fn(c, []wasmtime.Val{wasmtime.ValI32(t), wasmtime.ValI32(t >> 31), a[1]})
+		}
+	}
+	m := map[string]hostFn{
+		"legacy_date_now_zero":        ret(0),
+		"legacy_get_now_nan":          ret(legacyNaNBits),
+		"legacy_noop":                 ret(0),
+		"legacy_syscall_zero":         ret(0),
+		"legacy_fd_close_enosys":      ret(errnoNOSYS),
+		"legacy_fd_read_enosys":       ret(errnoNOSYS),
+		"legacy_fd_seek_espipe":       ret(errnoSPIPE),
+		"legacy_abort_em1":            abort("Aborted(). Build with -sASSERTIONS for more info."),
+		"legacy_dlopen_abort":         abort("Aborted(To use dlopen, you need enable dynamic linking, see https://github.com/emscripten-core/emscripten/wiki/Linking)"),
+		"legacy_gmtime_js_timeptr":    timePtr(modern["_gmtime_js"]),
+		"legacy_localtime_js_timeptr": timePtr(modern["_localtime_js"]),
+	}
+	m["legacy_getTempRet0"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		return int64(h.tempRet0), nil
+	}
+	m["legacy_setTempRet0"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		h.tempRet0 = a[0].I32()
+		return 0, nil
+	}
+	m["legacy_mktime_js_i32"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		d, p := h.data(c), h.ptr(a[0])
+		if !inBounds(d, p, 36) {
+			return 0, h.trapWith(errOOB)
+		}
+		year := binary.LittleEndian.Uint32(d[p+20:])
+		t := h.mktime(d, p)
+		binary.LittleEndian.PutUint32(d[p+20:], year) // the old glues do not write tm_year
+		return int64(int32(t.Unix())), nil            // (ms/1000)|0, no tempRet0
+	}
+	m["legacy_tzset_js_malloc"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		if h.tzsetDone {
+			return 0, nil
+		}
+		h.tzsetDone = true
+		d := h.data(c)
+		tz, daylight, tzname := h.ptr(a[0]), h.ptr(a[1]), h.ptr(a[2])
+		if !inBounds(d, tz, 4) || !inBounds(d, daylight, 4) {
+			return 0, h.trapWith(errOOB)
+		}
+		binary.LittleEndian.PutUint32(d[tz:], 0)
+		binary.LittleEndian.PutUint32(d[daylight:], 0)
+		var names [2]uint64 // allocateUTF8 of the winter name, then of the summer name
+		for i := range names {
+			p, err := h.callPtr(c, h.ex.malloc, uint64(len(legacyTZName))+1)
+			if err != nil {
+				return 0, h.trapErr(err)
+			}
+			if d = h.data(c); p != 0 {
+				if !inBounds(d, p, uint64(len(legacyTZName))+1) {
+					return 0, h.trapWith(errOOB)
+				}
+				copy(d[p:], legacyTZName+"\x00")
+			}
+			names[i] = p
+		}
+		if !inBounds(d, tzname, 8) {
+			return 0, h.trapWith(errOOB)
+		}
+		binary.LittleEndian.PutUint32(d[tzname:], uint32(names[1]))
+		binary.LittleEndian.PutUint32(d[tzname+4:], uint32(names[0]))
+		return 0, nil
+	}
+	m["legacy_tzset_js_em3"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		d := h.data(c)
+		tz, daylight, std, dst := h.ptr(a[0]), h.ptr(a[1]), h.ptr(a[2]), h.ptr(a[3])
+		name := legacyTZName[:6] + "\x00" // stringToUTF8(name, p, 7)
+		if !inBounds(d, tz, 4) || !inBounds(d, daylight, 4) || !inBounds(d, std, 7) || !inBounds(d, dst, 7) {
+			return 0, h.trapWith(errOOB)
+		}
+		binary.LittleEndian.PutUint32(d[tz:], 0)
+		binary.LittleEndian.PutUint32(d[daylight:], 0)
+		copy(d[dst:], name)
+		copy(d[std:], name)
+		return 0, nil
+	}
+	m["legacy_system_errno"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		if h.ptr(a[0]) == 0 {
+			return 0, nil
+		}
+		return -1, h.setErrno(c, errnoNOSYS)
+	}
+	m["legacy_fcntl64_em2"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		if _, ok := h.fdType(a[0].I32()); ok && a[1].I32() == 9 { // F_GETOWN_EX
+			return -1, h.setErrno(c, errnoINVAL)
+		}
+		return h.fcntl64(c, a, 5, 6, 7)
+	}
+	m["legacy_ioctl_em2"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		fd, op := a[0], a[1].I32()
+		switch op {
+		case 21505, 21523: // TCGETS, TIOCGWINSZ: succeed on a TTY but write nothing
+			op = 21509 // TCGETA: the same checks and result
+		case 21509, 21510, 21511, 21512, 21506, 21507, 21508, 21524, 21519, 21520, 21531:
+		default:
+			if _, ok := h.fdType(fd.I32()); !ok {
+				return -errnoBADF, nil
+			}
+			return 0, h.trapWith(&abortError{fmt.Sprintf("Aborted(bad ioctl syscall %d)", op)})
+		}
+		return h.ioctl(c, []wasmtime.Val{fd, wasmtime.ValI32(op), a[2]})
+	}
+	m["legacy_fd_fdstat_get_em2"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		typ, ok := h.fdType(a[0].I32())
+		if !ok {
+			return errnoBADF, nil
+		}
+		d, p := h.data(c), h.ptr(a[1])
+		if !inBounds(d, p, 1) {
+			return 0, h.trapWith(errOOB)
+		}
+		d[p] = typ // flags and rights are left as they are
+		return 0, nil
+	}
+	m["legacy_mmap_em2"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		return h.mmapStream(a[3].I32(), a[1].I32(), a[2].I32()), nil
+	}
+	m["legacy_mmap_em3"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		// convertI32PairToI53Checked: an offset beyond 2^53 is NaN -> 61.
+		lo, hi := a[4].I32(), a[5].I32()
+		limit := uint32(0x400001)
+		if lo != 0 {
+			limit--
+		}
+		if uint32(hi+0x200000) >= limit {
+			return 61, nil
+		}
+		return h.mmapStream(a[3].I32(), a[1].I32(), a[2].I32()), nil
+	}
+	m["legacy_environ_sizes_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		env := legacyEnviron(h.mod.legacy.thisProgram)
+		size := 0
+		for _, s := range env {
+			size += len(s) + 1
+		}
+		d, count, bufSize := h.data(c), h.ptr(a[0]), h.ptr(a[1])
+		if !inBounds(d, count, 4) || !inBounds(d, bufSize, 4) {
+			return 0, h.trapWith(errOOB)
+		}
+		binary.LittleEndian.PutUint32(d[count:], uint32(len(env)))
+		binary.LittleEndian.PutUint32(d[bufSize:], uint32(size))
+		return 0, nil
+	}
+	m["legacy_environ_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		d, environ, buf := h.data(c), h.ptr(a[0]), h.ptr(a[1])
+		for i, s := range legacyEnviron(h.mod.legacy.thisProgram) {
+			if !inBounds(d, environ+4*uint64(i), 4) || !inBounds(d, buf, uint64(len(s))+1) {
+				return 0, h.trapWith(errOOB)
+			}
+			binary.LittleEndian.PutUint32(d[environ+4*uint64(i):], uint32(buf))
+			buf += uint64(copy(d[buf:], s))
+			d[buf] = 0
+			buf++
+		}
+		return 0, nil
+	}
+	m["legacy_fd_write_em1"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		d := h.data(c)
+		fd, iov, cnt, pnum := a[0].I32(), h.ptr(a[1]), h.ptr(a[2]), h.ptr(a[3])
+		var total uint64
+		for i := uint64(0); i < cnt; i, iov = i+1, iov+8 {
+			if !inBounds(d, iov, 8) {
+				return 0, h.trapWith(errOOB)
+			}
+			p, l := h.getPtr(d, iov), h.getPtr(d, iov+4)
+			if !inBounds(d, p, l) {
+				return 0, h.trapWith(errOOB)
+			}
+			if l > 0 && fd != 1 && fd != 2 {
+				// printChar(fd, byte): printCharBuffers[fd] is null for
+				// stdin and undefined beyond stderr.
+				what, prop := "undefined", "push"
+				if fd == 0 {
+					what = "null"
+				}
+				if d[p] == 0 || d[p] == 10 {
+					prop = "0"
+				}
+				return 0, h.trapWith(&abortError{fmt.Sprintf("Cannot read properties of %s (reading '%s')", what, prop)})
+			}
+			h.log(string(d[p : p+l]))
+			total += l
+		}
+		if !inBounds(d, pnum, 4) {
+			return 0, h.trapWith(errOOB)
+		}
+		binary.LittleEndian.PutUint32(d[pnum:], uint32(total))
+		return 0, nil
+	}
+	return m
+}
+
+// setErrno is the old glues' setErrNo(v): errno through the export
+// __errno_location.
+func (h *instance) setErrno(c *wasmtime.Caller, v int32) *wasmtime.Trap {
+	p, err := h.callPtr(c, h.ex.errnoLocation)
+	if err != nil {
+		return h.trapErr(err)
+	}
+	d := h.data(c)
+	if !inBounds(d, p, 4) {
+		return h.trapWith(errOOB)
+	}
+	binary.LittleEndian.PutUint32(d[p:], uint32(v))
+	return nil
+}
+
+// mmapStream is FS.mmap of the old glues for the streams the Go host has, none
+// of which has an mmap operation: -EBADF for an unknown fd; -EACCES for a
+// writable shared mapping of a stream not opened O_RDWR and for the write-only
+// stdout/stderr; else -ENODEV.
+func (h *instance) mmapStream(fd, prot, flags int32) int64 {
+	if _, ok := h.fdType(fd); !ok {
+		return -errnoBADF
+	}
+	access := int32(0) // stream.flags & O_ACCMODE: stdin and drive files O_RDONLY
+	if fd == 1 || fd == 2 {
+		access = 1 // O_WRONLY
+	}
+	if prot&2 != 0 && flags&2 == 0 && access != 2 || access == 1 {
+		return -2
+	}
+	return -43
 }

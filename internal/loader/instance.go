@@ -5,9 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"strings"
-	"unicode/utf16"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
@@ -15,14 +15,33 @@ import (
 	"github.com/aocu/aocu/internal/weavedrive"
 )
 
-// firstClock is the first value emscripten_date_now returns on a new instance:
-// the reference glue's Date.now counter starts at 10000 and the glue itself
-// consumes four values while it initialises.
+// firstClock is the first value emscripten_date_now returns on a new instance
+// of the modern formats: the reference glue's Date.now counter starts at 10000
+// and the glue itself consumes four values while it initialises. See
+// Format.firstClock for the old formats.
 const firstClock = 10004
 
+// exportFuncs are the exports the host calls, bound by their canonical names
+// (legacyExportName maps them to an old module's export names).
 type exportFuncs struct {
 	handle, malloc, free, stackInit, stackEnd, stackCurrent, stackAlloc, stackRestore, ctors, setThrew *wasmtime.Func
+	main, fflush, errnoLocation                                                                        *wasmtime.Func
 	startUnwind, stopUnwind, startRewind, stopRewind                                                   *wasmtime.Func
+}
+
+// glueState is host state that the reference keeps in the glue's JavaScript
+// rather than in linear memory: no memory image carries it, and a new instance
+// starts from what loading the module left (instance.fresh).
+type glueState struct {
+	clock     float64 // the glue's Date.now counter (emscripten_date_now)
+	tempRet0  int32   // getTempRet0/setTempRet0 of the old glues
+	tzsetDone bool    // __tzset_js.called of the old glues: tzset acts once per instance
+}
+
+// floatResults are the host functions whose result is returned as IEEE bits.
+var floatResults = map[string]bool{
+	"emscripten_date_now": true, "emscripten_get_now": true, "metering_gasUsed": true,
+	"legacy_date_now_zero": true, "legacy_get_now_nan": true,
 }
 
 // instance is one wasmtime instance of a module with the glue's host state.
@@ -37,7 +56,8 @@ type instance struct {
 	table *wasmtime.Table
 	ex    exportFuncs
 
-	clock   float64
+	glueState
+	fresh   glueState // the glue state right after loading
 	gas     *metering.Gas
 	pending error // the Go error behind the last host trap
 	async   struct {
@@ -56,26 +76,32 @@ type instance struct {
 	stackTop, stackEnd uint64
 }
 
-func (m *Module) newInstance(drive weavedrive.Drive, logf func(string)) (*instance, error) {
+// newInstance instantiates the module and initialises it as the glue does
+// before the first handle(); gas used meanwhile counts against gasLimit.
+func (m *Module) newInstance(drive weavedrive.Drive, logf func(string), gasLimit float64) (*instance, error) {
 	h := &instance{
-		mod: m, spec: m.spec, is64: m.spec.memory64, clock: firstClock, gas: metering.NewGas(0),
+		mod: m, spec: m.spec, is64: m.spec.memory64, gas: metering.NewGas(gasLimit),
 		drive: drive, opened: map[string]weavedrive.File{}, files: map[int32]*openFile{}, logf: logf,
 		ctx: context.Background(),
 	}
+	h.clock = m.format.firstClock()
 	h.store = wasmtime.NewStore(m.eng.engine)
 	h.store.SetEpochDeadline(math.MaxUint32)
 	linker := wasmtime.NewLinker(m.eng.engine)
 	defer linker.Close()
 	impls := h.hostFuncs()
+	if m.legacy != nil {
+		maps.Copy(impls, h.legacyHostFuncs(impls))
+	}
 	for _, d := range m.imports {
 		d := d
 		var cb func(*wasmtime.Caller, []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap)
-		if strings.HasPrefix(d.name, "invoke_") {
+		if strings.HasPrefix(d.canonical, "invoke_") {
 			// The Asyncify glues call the dynCall_<sig> export (itself
 			// instrumented, so it saves a frame when unwinding); the older
 			// glues call the table entry directly.
 			var dyn *wasmtime.Func
-			dynName := "dynCall_" + strings.TrimPrefix(d.name, "invoke_")
+			dynName := "dynCall_" + strings.TrimPrefix(d.canonical, "invoke_")
 			cb = func(c *wasmtime.Caller, a []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
 				if dyn == nil && h.spec.async {
 					dyn = h.exportFunc(dynName)
@@ -83,14 +109,14 @@ func (m *Module) newInstance(drive weavedrive.Drive, logf func(string)) (*instan
 				return h.invoke(c, dyn, a, d.results)
 			}
 		} else {
-			fn, ok := impls[d.name]
+			fn, ok := impls[d.canonical]
 			if !ok {
 				name := d.module + "." + d.name
 				fn = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
 					return 0, h.trapWith(&abortError{"import " + name + " is not supported by aocu"})
 				}
 			}
-			floatBits := d.name == "emscripten_date_now" || d.name == "emscripten_get_now" || d.name == "metering_gasUsed"
+			floatBits := floatResults[d.canonical]
 			results := d.results
 			cb = func(c *wasmtime.Caller, a []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
 				r, tr := fn(c, a)
@@ -112,48 +138,138 @@ func (m *Module) newInstance(drive weavedrive.Drive, logf func(string)) (*instan
 		return nil, fmt.Errorf("loader: instantiate: %w", err)
 	}
 	h.inst = inst
-	h.mem = inst.GetExport(h.store, "memory").Memory()
-	h.table = inst.GetExport(h.store, "__indirect_function_table").Table()
-	get := func(name string) *wasmtime.Func { return inst.GetFunc(h.store, name) }
+	h.mem = inst.GetExport(h.store, legacyExportName(m.format, "memory")).Memory()
+	h.table = inst.GetExport(h.store, legacyExportName(m.format, "__indirect_function_table")).Table()
+	get := h.exportFunc
 	h.ex = exportFuncs{
 		handle: get("handle"), malloc: get("malloc"), free: get("free"),
 		stackInit: get("emscripten_stack_init"), stackEnd: get("emscripten_stack_get_end"),
 		stackCurrent: get("emscripten_stack_get_current"), stackAlloc: get("_emscripten_stack_alloc"),
 		stackRestore: get("_emscripten_stack_restore"), ctors: get("__wasm_call_ctors"), setThrew: get("setThrew"),
+		main: get("main"), fflush: get("fflush"), errnoLocation: get("__errno_location"),
 		startUnwind: get("asyncify_start_unwind"), stopUnwind: get("asyncify_stop_unwind"),
 		startRewind: get("asyncify_start_rewind"), stopRewind: get("asyncify_stop_rewind"),
 	}
-	// stackCheckInit + writeStackCookie + initRuntime of the glue. Never main().
-	if _, err := h.callPtr(h.store, h.ex.stackInit); err != nil {
-		return nil, fmt.Errorf("loader: emscripten_stack_init: %w", err)
+	if err := h.initialise(); err != nil {
+		return nil, err
 	}
+	h.fresh = h.glueState
+	return h, nil
+}
+
+// modernInit is what the modern glues do before the first handle():
+// stackCheckInit (emscripten_stack_init, writeStackCookie) and initRuntime (the
+// constructors). They never call main. The old glues' steps are in legacyGlues.
+var modernInit = []legacyInitStep{legacyInitStackInit, legacyInitStackCookieFixZero, legacyInitCtors}
+
+// initialise runs the glue's initialisation steps, then records the stack
+// pointer.
+func (h *instance) initialise() error {
+	steps := modernInit
+	if g := h.mod.legacy; g != nil {
+		steps = g.init
+	}
+	mainReturned := false
+	for _, st := range steps {
+		switch st {
+		case legacyInitStackInit:
+			if _, err := h.callPtr(h.store, h.ex.stackInit); err != nil {
+				return fmt.Errorf("loader: emscripten_stack_init: %w", err)
+			}
+		case legacyInitStackCookie, legacyInitStackCookieFixZero:
+			if err := h.writeStackCookie(st == legacyInitStackCookieFixZero); err != nil {
+				return err
+			}
+		case legacyInitCtors:
+			if _, err := h.callPtr(h.store, h.ex.ctors); err != nil {
+				return fmt.Errorf("loader: __wasm_call_ctors: %w", err)
+			}
+		case legacyInitMain:
+			mainReturned = h.callMain(0, 0)
+		case legacyInitMainArgv:
+			argv, err := h.mainArgv()
+			if err != nil {
+				return err
+			}
+			mainReturned = h.callMain(1, argv)
+		case legacyInitFflush:
+			// exit(ret, implicit) after main returned: checkUnflushedContent()
+			// calls fflush(0) inside try/catch.
+			if mainReturned && h.ex.fflush != nil {
+				if _, err := h.callPtr(h.store, h.ex.fflush, 0); err != nil {
+					h.log(fmt.Sprintf("fflush after main: %v\n", h.classify(err)))
+				}
+			}
+		}
+	}
+	var err error
+	if h.stackTop, err = h.callPtr(h.store, h.ex.stackCurrent); err != nil {
+		return fmt.Errorf("loader: emscripten_stack_get_current: %w", err)
+	}
+	return nil
+}
+
+// writeStackCookie is the glue's writeStackCookie(); fixZero: the newer glues
+// move a stack end of 0 to 4.
+func (h *instance) writeStackCookie(fixZero bool) error {
 	end, err := h.callPtr(h.store, h.ex.stackEnd)
 	if err != nil {
-		return nil, fmt.Errorf("loader: emscripten_stack_get_end: %w", err)
+		return fmt.Errorf("loader: emscripten_stack_get_end: %w", err)
 	}
 	h.stackEnd = end
-	if end == 0 {
+	if fixZero && end == 0 {
 		end += 4
 	}
 	d := h.data(h.store)
 	if !inBounds(d, end, 8) {
-		return nil, fmt.Errorf("%w: stack end %d outside memory", ErrInvalidModule, end)
+		return fmt.Errorf("%w: stack end %d outside memory", ErrInvalidModule, end)
 	}
 	binary.LittleEndian.PutUint32(d[end:], 0x02135467)
 	binary.LittleEndian.PutUint32(d[end+4:], 0x89BACDFE)
 	binary.LittleEndian.PutUint32(d[0:], 0x63736D65)
-	if _, err := h.callPtr(h.store, h.ex.ctors); err != nil {
-		return nil, fmt.Errorf("loader: __wasm_call_ctors: %w", err)
-	}
-	if h.stackTop, err = h.callPtr(h.store, h.ex.stackCurrent); err != nil {
-		return nil, fmt.Errorf("loader: emscripten_stack_get_current: %w", err)
-	}
-	return h, nil
+	return nil
 }
 
-// exportFunc returns an exported function, or nil.
+// callMain is callMain() of the old glues: main(argc, argv). A trap, an exit()
+// or running out of gas in main is ignored, as in the reference, where it only
+// reaches the already resolved loader promise. It reports whether main returned.
+func (h *instance) callMain(argc, argv uint64) bool {
+	if _, err := h.callPtr(h.store, h.ex.main, argc, argv); err != nil {
+		h.log(fmt.Sprintf("main: %v (ignored, as the reference does)\n", h.classify(err)))
+		return false
+	}
+	return true
+}
+
+// mainArgv builds main's argv on the stack as emscripten2's callMain(args)
+// does: argv = stackAlloc(8), then thisProgram and its NUL in a slot of its
+// own; argv = {thisProgram, NULL}. The stack is not restored afterwards.
+func (h *instance) mainArgv() (uint64, error) {
+	argv, err := h.callPtr(h.store, h.ex.stackAlloc, 8)
+	if err != nil {
+		return 0, fmt.Errorf("loader: stack alloc: %w", err)
+	}
+	prog := []byte(h.mod.legacy.thisProgram)
+	s, err := h.stackAllocString(prog, uint64(len(prog))+1)
+	if err != nil {
+		return 0, err
+	}
+	d := h.data(h.store)
+	if !inBounds(d, argv, 8) {
+		return 0, fmt.Errorf("%w: argv %d outside memory", ErrInvalidModule, argv)
+	}
+	binary.LittleEndian.PutUint32(d[argv:], uint32(s))
+	binary.LittleEndian.PutUint32(d[argv+4:], 0)
+	return argv, nil
+}
+
+// exportFunc returns the export that plays the canonical role name (see
+// legacyExportName), or nil.
 func (h *instance) exportFunc(name string) *wasmtime.Func {
 	if h.inst == nil {
+		return nil
+	}
+	if name = legacyExportName(h.mod.format, name); name == "" {
 		return nil
 	}
 	return h.inst.GetFunc(h.store, name)
@@ -325,17 +441,7 @@ func zeroVals(kinds []wasmtime.ValKind) []wasmtime.Val {
 }
 
 // argSize is the stack slot the glue reserves for a string argument.
-func (h *instance) argSize(b []byte) uint64 {
-	if h.spec.legacyStack {
-		// (str.length << 2) + 1 with str.length in UTF-16 code units.
-		n := 0
-		for _, r := range string(b) {
-			n += len(utf16.Encode([]rune{r}))
-		}
-		return uint64(n<<2) + 1
-	}
-	return uint64(len(b)) + 1
-}
+func (h *instance) argSize(b []byte) uint64 { return legacyStringSlot(h.mod.format, b) }
 
 // ErrMessageTooLarge: the message and env do not fit the module's stack, where
 // the glue places them (the reference would corrupt memory).

@@ -62,7 +62,8 @@ const (
 	// the two 16-byte-aligned slots. Result and traps ignored as above.
 	legacyInitMainArgv
 	// legacyInitFflush: exit(ret, implicit=true) -> checkUnflushedContent()
-	// calls the export fflush(0) inside try/catch: errors are ignored.
+	// calls the export fflush(0) inside try/catch: errors are ignored. Only
+	// when main returned: a trap or exit() in main skips the implicit exit.
 	legacyInitFflush
 )
 
@@ -486,6 +487,16 @@ var legacyGlues = map[Format]legacyGlue{
 func isLegacyFormat(f Format) bool {
 	_, ok := legacyGlues[f]
 	return ok
+}
+
+// firstClock is the value the glue's Date.now counter has when the wasm first
+// reads it on a new instance (legacyClock.first for the old glues that use the
+// counter; em1/em2 never read it).
+func (f Format) firstClock() float64 {
+	if g, ok := legacyGlues[f]; ok && g.clock.first != 0 {
+		return g.clock.first
+	}
+	return firstClock
 }
 
 // legacyImportName returns the canonical host function an old glue provides

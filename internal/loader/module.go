@@ -14,6 +14,7 @@ type Module struct {
 	mod     *wasmtime.Module
 	format  Format
 	spec    formatSpec
+	legacy  *legacyGlue // the old glue of a legacy format, nil for the modern ones
 	sha256  string
 	imports []importDecl
 	// maxBytes is the module's own declared memory maximum (the effective
@@ -24,9 +25,12 @@ type Module struct {
 
 type importDecl struct {
 	module, name string
-	ty           *wasmtime.FuncType
-	params       []wasmtime.ValKind
-	results      []wasmtime.ValKind
+	// canonical is the host function the glue wires to the import: the name
+	// itself for the modern formats, legacyImportName for the old ones.
+	canonical string
+	ty        *wasmtime.FuncType
+	params    []wasmtime.ValKind
+	results   []wasmtime.ValKind
 }
 
 const pageSize = 65536
@@ -49,12 +53,18 @@ func newModule(e *Engine, mod *wasmtime.Module, format Format, spec formatSpec, 
 	for _, ex := range mod.Exports() {
 		exports[ex.Name()] = ex.Type()
 	}
-	for _, name := range requiredExports {
-		if _, ok := exports[name]; !ok {
-			return nil, fmt.Errorf("%w: missing export %q required by format %s", ErrInvalidModule, name, format)
+	required := requiredExports
+	if g, ok := legacyGlues[format]; ok {
+		m.legacy = &g
+		required = g.required
+	}
+	export := func(canonical string) *wasmtime.ExternType { return exports[legacyExportName(format, canonical)] }
+	for _, name := range required {
+		if export(name) == nil {
+			return nil, fmt.Errorf("%w: missing export %q required by format %s", ErrInvalidModule, legacyExportName(format, name), format)
 		}
 	}
-	mt := exports["memory"].MemoryType()
+	mt := export("memory").MemoryType()
 	if mt == nil {
 		return nil, fmt.Errorf("%w: export \"memory\" is not a memory", ErrInvalidModule)
 	}
@@ -67,7 +77,7 @@ func newModule(e *Engine, mod *wasmtime.Module, format Format, spec formatSpec, 
 	if ok, max := mt.Maximum(); ok {
 		m.maxBytes = max * pageSize
 	}
-	if exports["handle"].FuncType() == nil {
+	if export("handle").FuncType() == nil {
 		return nil, fmt.Errorf("%w: export \"handle\" is not a function", ErrInvalidModule)
 	}
 	usesInvoke, usesAsync := false, false
@@ -90,20 +100,29 @@ func newModule(e *Engine, mod *wasmtime.Module, format Format, spec formatSpec, 
 		if len(d.results) > 1 {
 			return nil, fmt.Errorf("%w: import %s.%s returns %d values", ErrInvalidModule, d.module, name, len(d.results))
 		}
-		switch {
-		case strings.HasPrefix(name, "invoke_"):
-			usesInvoke = true
-		case strings.HasPrefix(name, "__asyncjs__"):
-			usesAsync = true
+		d.canonical = name
+		known := knownImport(d.module, name)
+		if m.legacy != nil {
+			d.canonical, known = legacyImportName(format, d.module, name)
 		}
-		if !knownImport(d.module, name) {
+		if !known {
 			return nil, fmt.Errorf("%w: module imports %s.%s, which the reference loader's %s glue does not provide",
 				ErrInvalidModule, d.module, name, format)
+		}
+		if lo, ok := legacyOnlyImports[d.canonical]; ok && lo.sig != "" && lo.sig != d.signature() {
+			return nil, fmt.Errorf("%w: import %s.%s has type %s, but the %s glue's function for it takes %s",
+				ErrInvalidModule, d.module, name, d.signature(), format, lo.sig)
+		}
+		switch {
+		case strings.HasPrefix(d.canonical, "invoke_"):
+			usesInvoke = true
+		case strings.HasPrefix(d.canonical, "__asyncjs__"):
+			usesAsync = true
 		}
 		m.imports = append(m.imports, d)
 	}
 	if usesInvoke {
-		if _, ok := exports["setThrew"]; !ok {
+		if export("setThrew") == nil {
 			return nil, fmt.Errorf("%w: module imports invoke_* but does not export setThrew", ErrInvalidModule)
 		}
 	}
@@ -118,6 +137,18 @@ func newModule(e *Engine, mod *wasmtime.Module, format Format, spec formatSpec, 
 		}
 	}
 	return m, nil
+}
+
+// signature is the import's type as "(i32,i32)->(i32)".
+func (d importDecl) signature() string {
+	kinds := func(ks []wasmtime.ValKind) string {
+		s := make([]string, len(ks))
+		for i, k := range ks {
+			s[i] = k.String()
+		}
+		return "(" + strings.Join(s, ",") + ")"
+	}
+	return kinds(d.params) + "->" + kinds(d.results)
 }
 
 // Format returns the module's format.

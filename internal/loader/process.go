@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aocu/aocu/internal/metering"
 	"github.com/aocu/aocu/internal/weavedrive"
 )
 
@@ -72,10 +71,10 @@ type Process struct {
 }
 
 type snapshot struct {
-	image   []byte // nil: a freshly built instance
-	release func() // frees image when the process owns it
-	exact   bool   // restore to exactly len(image) (internal), else with the heap policy (external)
-	clock   float64
+	image   []byte     // nil: a freshly built instance
+	release func()     // frees image when the process owns it
+	exact   bool       // restore to exactly len(image) (internal), else with the heap policy (external)
+	glue    *glueState // nil: as a freshly loaded instance leaves it
 	files   map[int32]openFile
 	open    map[string]weavedrive.File
 }
@@ -113,7 +112,6 @@ func (m *Module) NewProcess(ctx context.Context, opts ProcessOptions) (*Process,
 		opts.SnapshotRatio = 20
 	}
 	p := &Process{mod: m, opts: opts}
-	p.base.clock = firstClock
 	if opts.Memory != nil {
 		p.base.image = opts.Memory
 		p.hasMemory = true
@@ -133,11 +131,10 @@ func (p *Process) rebuild() error {
 		p.inst.close()
 		p.inst = nil
 	}
-	inst, err := p.mod.newInstance(p.opts.Drive, p.opts.Log)
+	inst, err := p.mod.newInstance(p.opts.Drive, p.opts.Log, p.opts.GasLimit)
 	if err != nil {
 		return err
 	}
-	inst.gas = metering.NewGas(p.opts.GasLimit)
 	if img := p.base.image; img != nil {
 		if err := inst.restore(img, p.base.exact); err != nil {
 			inst.close()
@@ -150,7 +147,10 @@ func (p *Process) rebuild() error {
 }
 
 func (p *Process) applyBaseHostState(inst *instance) {
-	inst.clock = p.base.clock
+	inst.glueState = inst.fresh
+	if p.base.glue != nil {
+		inst.glueState = *p.base.glue
+	}
 	inst.files = map[int32]*openFile{}
 	for fd, f := range p.base.files {
 		f := f
@@ -297,7 +297,8 @@ func (p *Process) takeSnapshot() {
 		img, release = allocImage(len(d))
 	}
 	copy(img, d)
-	p.base = snapshot{image: img, release: release, exact: true, clock: p.inst.clock, files: map[int32]openFile{}, open: map[string]weavedrive.File{}}
+	glue := p.inst.glueState
+	p.base = snapshot{image: img, release: release, exact: true, glue: &glue, files: map[int32]openFile{}, open: map[string]weavedrive.File{}}
 	for fd, f := range p.inst.files {
 		p.base.files[fd] = *f
 	}
@@ -339,14 +340,15 @@ func (p *Process) rollback(clean bool) error {
 		}
 	}
 	// The reference now builds a new instance around the kept memory: the
-	// clock restarts and the JS file system is empty.
-	inst.clock = firstClock
+	// glue's JavaScript state (clock, tempRet0, tzset) is what loading leaves
+	// and the JS file system is empty.
+	inst.glueState = inst.fresh
 	inst.files = map[int32]*openFile{}
 	inst.opened = map[string]weavedrive.File{}
 	if len(p.log) > 0 {
 		p.takeSnapshot()
 	} else {
-		p.base.clock = firstClock
+		p.base.glue = nil
 		p.base.files, p.base.open = nil, nil
 	}
 	return nil

@@ -188,6 +188,9 @@ func loadScenarios(t *testing.T) map[string]scenario {
 // benchOnly scenarios are for the benchmarks: too long for a differential run.
 var benchOnly = map[string]bool{"bench": true, "grow": true}
 
+// long scenarios are skipped with -short.
+var long = map[string]bool{"full": true, "heavy": true, "metering": true}
+
 // TestDifferential runs every scenario on every listed module through aocu and
 // the reference and requires identical results and memory hashes.
 func TestDifferential(t *testing.T) {
@@ -195,6 +198,10 @@ func TestDifferential(t *testing.T) {
 	live := liveNode(t)
 	for name, sc := range loadScenarios(t) {
 		if benchOnly[name] {
+			continue
+		}
+		if testing.Short() && long[name] {
+			t.Logf("-short: skipping the long scenario %q", name)
 			continue
 		}
 		for _, run := range sc.Runs {

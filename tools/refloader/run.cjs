@@ -189,6 +189,9 @@ async function main () {
     if (line.trim() === '') continue
     const i = n++
     currentIndex = i
+    // The glue's exit() (os.exit in Lua) sets process.exitCode before throwing ExitStatus; the CU carries on
+    // after such a message, and so does this run: clear it.
+    process.exitCode = undefined
     const msg = JSON.parse(line)
     const tw0 = performance.now()
 
