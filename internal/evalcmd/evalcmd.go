@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aocu/aocu/internal/fsutil"
 	"github.com/aocu/aocu/internal/jsjson"
 	"github.com/aocu/aocu/internal/loader"
 	"github.com/aocu/aocu/internal/weavedrive"
@@ -184,7 +185,7 @@ func run(ctx context.Context, c config, stdin io.Reader, stdout, stderr io.Write
 		}
 	}
 	if c.memoryOut != "" {
-		if err := writeFileAtomic(c.memoryOut, proc.Memory()); err != nil {
+		if err := fsutil.WriteFileAtomic(c.memoryOut, proc.Memory()); err != nil {
 			return fmt.Errorf("write memory image: %w", err)
 		}
 	}
@@ -266,26 +267,4 @@ func computeLimit(env []byte) (float64, error) {
 		}
 	}
 	return 0, nil
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".memory-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
+	"github.com/aocu/aocu/internal/fsutil"
 	"github.com/aocu/aocu/internal/metering"
 )
 
@@ -169,22 +170,5 @@ func writeCache(path string, mod *wasmtime.Module) error {
 	sum := sha256.Sum256(payload)
 	b := make([]byte, 0, len(cacheMagic)+len(sum)+len(payload))
 	b = append(append(append(b, cacheMagic...), sum[:]...), payload...)
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".cwasm-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("module cache: %w", err)
-	}
-	return nil
+	return fsutil.WriteFileAtomic(path, b)
 }

@@ -67,14 +67,15 @@ func module(t testing.TB, f fixture) *Module {
 	}
 	modMu.Lock()
 	defer modMu.Unlock()
-	if m, ok := modCache[f.name]; ok {
+	key := f.name + "/" + string(f.format)
+	if m, ok := modCache[key]; ok {
 		return m
 	}
 	m, _, err := engine(t).Compile(context.Background(), wasm, f.format)
 	if err != nil {
 		t.Fatal(err)
 	}
-	modCache[f.name] = m
+	modCache[key] = m
 	return m
 }
 
@@ -141,6 +142,22 @@ func outputData(t testing.TB, r *Result) string {
 		return s
 	}
 	return string(o.Data)
+}
+
+// startProcess builds a process and evaluates setup messages, which must succeed.
+func startProcess(t testing.TB, m *Module, opts ProcessOptions, env []byte, setup [][]byte) *Process {
+	t.Helper()
+	p, err := m.NewProcess(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	for i, msg := range setup {
+		if r, err := p.Handle(context.Background(), msg, env); err != nil || r.Failed() {
+			t.Fatalf("setup message %d: %v %+v", i+1, err, r)
+		}
+	}
+	return p
 }
 
 func TestRejectsBadModules(t *testing.T) {
@@ -268,16 +285,7 @@ func TestRollbackPathsAgree(t *testing.T) {
 func TestErrorKeepsState(t *testing.T) {
 	m := module(t, aos64)
 	env, msgs := scenario(t, "probe", aos64)
-	p, err := m.NewProcess(context.Background(), ProcessOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	for _, msg := range msgs[:4] {
-		if r, err := p.Handle(context.Background(), msg, env); err != nil || r.Failed() {
-			t.Fatalf("setup: %v %+v", err, r)
-		}
-	}
+	p := startProcess(t, m, ProcessOptions{}, env, msgs[:4])
 	before := memHash(p)
 	cases := []string{
 		"local t = nil; return t.x",                                       // Lua runtime error: Error result
@@ -314,20 +322,11 @@ func TestTimeoutGuard(t *testing.T) {
 			env, msgs := scenario(t, "probe", f)
 			// A snapshot after every message: the rollback after the interrupt trap
 			// then takes the path that must not reuse the trapped instance.
-			p, err := m.NewProcess(context.Background(), ProcessOptions{Timeout: 300 * time.Millisecond, SnapshotRatio: 1e-9})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
-			for _, msg := range msgs[:3] {
-				if r, err := p.Handle(context.Background(), msg, env); err != nil || r.Failed() {
-					t.Fatalf("setup: %v %+v", err, r)
-				}
-			}
+			p := startProcess(t, m, ProcessOptions{Timeout: 300 * time.Millisecond, SnapshotRatio: 1e-9}, env, msgs[:3])
 			before := memHash(p)
 			image := append([]byte(nil), p.Memory()...)
 			start := time.Now()
-			_, err = p.Handle(context.Background(), evalMsg(t, msgs[1], "LOOP", 50, "while true do end"), env)
+			_, err := p.Handle(context.Background(), evalMsg(t, msgs[1], "LOOP", 50, "while true do end"), env)
 			if !errors.Is(err, ErrTimeout) {
 				t.Fatalf("runaway loop: %v", err)
 			}
@@ -494,16 +493,7 @@ func TestTrapKeepsState(t *testing.T) {
 	f := fixture{"aos2_0_4_32.wasm", FormatWasm32Metering, "env-wasm32.json"}
 	m := module(t, f)
 	env, msgs := scenario(t, "metering", f)
-	p, err := m.NewProcess(context.Background(), ProcessOptions{GasLimit: 2e10, SnapshotRatio: 1e-9})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	for _, msg := range msgs[:4] {
-		if r, err := p.Handle(context.Background(), msg, env); err != nil || r.Failed() {
-			t.Fatalf("setup: %v %+v", err, r)
-		}
-	}
+	p := startProcess(t, m, ProcessOptions{GasLimit: 2e10, SnapshotRatio: 1e-9}, env, msgs[:4])
 	image := append([]byte(nil), p.Memory()...)
 	r, err := p.Handle(context.Background(), msgs[6], env) // sum 1..1e8: out of gas
 	if err != nil || !r.Rejected || string(r.Error) != `"out of gas!"` {
