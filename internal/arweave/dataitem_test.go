@@ -41,8 +41,8 @@ func TestSignParseVerifyRoundTrip(t *testing.T) {
 				if d.ID() != "" {
 					t.Errorf("unsigned item has id %q", d.ID())
 				}
-				if _, err := d.Bytes(); err == nil {
-					t.Errorf("Bytes of an unsigned item did not fail")
+				if _, err := d.Bytes(); err == nil || err.Error() != "data item: not signed" {
+					t.Errorf("Bytes of an unsigned item: %v", err)
 				}
 				if err := d.Sign(s); err != nil {
 					t.Fatal(err)

@@ -77,7 +77,7 @@ func mustB64(t testing.TB, s string) []byte {
 // deepInput turns the JSON form {blob: b64url} / {list: [...]} into DeepHash's.
 func deepInput(t *testing.T, raw json.RawMessage) any {
 	var x struct {
-		Blob *string          `json:"blob"`
+		Blob *string           `json:"blob"`
 		List []json.RawMessage `json:"list"`
 	}
 	if err := json.Unmarshal(raw, &x); err != nil {
