@@ -292,6 +292,9 @@ func (h *instance) hostFuncs() map[string]hostFn {
 	m["__syscall_getcwd"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
 		d := h.data(c)
 		p, size := h.ptr(a[0]), h.ptr(a[1])
+		if size == 0 {
+			return -errnoINVAL, nil
+		}
 		if size < 2 {
 			return -errnoRANGE, nil // cwd "/" needs 2 bytes
 		}
@@ -375,13 +378,7 @@ func (h *instance) fcntl64(c *wasmtime.Caller, a []wasmtime.Val, getLk, setLk, s
 		}
 		return 0, nil
 	case getLk: // l_type = F_UNLCK
-		d := h.data(c)
-		p := h.vararg(c, a[2])
-		if !inBounds(d, p, 2) {
-			return 0, h.trapWith(errOOB)
-		}
-		binary.LittleEndian.PutUint16(d[p:], 2)
-		return 0, nil
+		return 0, h.storeVararg(c, a[2], 2, 2)
 	}
 	return -errnoINVAL, nil
 }
@@ -404,6 +401,22 @@ func (h *instance) vararg(c *wasmtime.Caller, v wasmtime.Val) uint64 {
 		return 0
 	}
 	return h.getPtr(d, p)
+}
+
+// storeVararg stores v as a little-endian integer of size bytes (2 or 4) where
+// the syscall's first variadic argument points.
+func (h *instance) storeVararg(c *wasmtime.Caller, arg wasmtime.Val, size uint64, v uint32) *wasmtime.Trap {
+	d := h.data(c)
+	p := h.vararg(c, arg)
+	if !inBounds(d, p, size) {
+		return h.trapWith(errOOB)
+	}
+	if size == 2 {
+		binary.LittleEndian.PutUint16(d[p:], uint16(v))
+	} else {
+		binary.LittleEndian.PutUint32(d[p:], v)
+	}
+	return nil
 }
 
 // timeArg decodes (time_t, tm*) in both ABIs: wasm64 (i64, p) and the legalised
@@ -519,13 +532,7 @@ func (h *instance) ioctl(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime
 		if !tty {
 			return -errnoNOTTY, nil
 		}
-		d := h.data(c)
-		p := h.vararg(c, a[2])
-		if !inBounds(d, p, 4) {
-			return 0, h.trapWith(errOOB)
-		}
-		binary.LittleEndian.PutUint32(d[p:], 0)
-		return 0, nil
+		return 0, h.storeVararg(c, a[2], 4, 0)
 	case 21520: // TIOCSPGRP
 		if !tty {
 			return -errnoNOTTY, nil
