@@ -352,22 +352,8 @@ func txQueryArgs(args map[string]any) (txQuery, error) {
 	if q.MinIngested, q.MaxIngested, err = argRange(args["ingested_at"], "ingested_at"); err != nil {
 		return q, err
 	}
-	if q.First, err = argFirst(args["first"]); err != nil {
-		return q, err
-	}
-	if q.Desc, err = argSort(args["sort"], true); err != nil {
-		return q, err
-	}
-	if c, ok := args["after"].(string); ok && c != "" {
-		n, err := decodeCursor("t", c)
-		if err != nil {
-			return q, err
-		}
-		q.After = &n
-	} else if args["after"] != nil && args["after"] != "" {
-		return q, gqlErrorf("argument \"after\" must be a cursor string")
-	}
-	return q, nil
+	q.page, err = pageArgs(args, "t")
+	return q, err
 }
 
 func blockQueryArgs(args map[string]any) (blockQuery, error) {
@@ -381,20 +367,28 @@ func blockQueryArgs(args map[string]any) (blockQuery, error) {
 	if q.MinHeight, q.MaxHeight, err = argRange(args["height"], "height"); err != nil {
 		return q, err
 	}
-	if q.First, err = argFirst(args["first"]); err != nil {
-		return q, err
+	q.page, err = pageArgs(args, "b")
+	return q, err
+}
+
+// pageArgs reads first, sort and after (a cursor of the given kind).
+func pageArgs(args map[string]any, cursorKind string) (page, error) {
+	var p page
+	var err error
+	if p.First, err = argFirst(args["first"]); err != nil {
+		return p, err
 	}
-	if q.Desc, err = argSort(args["sort"], true); err != nil {
-		return q, err
+	if p.Desc, err = argSort(args["sort"], true); err != nil {
+		return p, err
 	}
 	if c, ok := args["after"].(string); ok && c != "" {
-		n, err := decodeCursor("b", c)
+		n, err := decodeCursor(cursorKind, c)
 		if err != nil {
-			return q, err
+			return p, err
 		}
-		q.After = &n
+		p.After = &n
 	} else if args["after"] != nil && args["after"] != "" {
-		return q, gqlErrorf("argument \"after\" must be a cursor string")
+		return p, gqlErrorf("argument \"after\" must be a cursor string")
 	}
-	return q, nil
+	return p, nil
 }

@@ -349,9 +349,14 @@ type txQuery struct {
 	Tags                               []tagFilter
 	MinHeight, MaxHeight               *int64
 	MinIngested, MaxIngested           *int64 // seconds
-	Desc                               bool
-	After                              *int64 // seq of the last item seen
-	First                              int
+	page                                      // After: seq of the last item seen
+}
+
+// page is the paging part of a query: order, cursor, size.
+type page struct {
+	Desc  bool
+	After *int64
+	First int
 }
 
 // queryItems returns up to q.First items matching q, and whether more follow.
@@ -424,25 +429,12 @@ func (s *store) queryItems(ctx context.Context, q txQuery) ([]*item, bool, error
 	}
 	sqlText += ` ORDER BY ` + order + ` LIMIT ?`
 	args = append(args, q.First+1)
-	rows, err := s.db.QueryContext(ctx, sqlText, args...)
-	if err != nil {
-		return nil, false, fmt.Errorf("gateway: query transactions: %w", err)
-	}
-	defer rows.Close()
-	var out []*item
-	for rows.Next() {
+	out, more, err := queryPage(ctx, s.db, "transactions", sqlText, args, q.First, func(rows *sql.Rows) (*item, error) {
 		it := &item{}
-		if err := scanItem(rows, it); err != nil {
-			return nil, false, fmt.Errorf("gateway: query transactions: %w", err)
-		}
-		out = append(out, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("gateway: query transactions: %w", err)
-	}
-	more := len(out) > q.First
-	if more {
-		out = out[:q.First]
+		return it, scanItem(rows, it)
+	})
+	if err != nil {
+		return nil, false, err
 	}
 	if err := s.loadTags(ctx, out); err != nil {
 		return nil, false, err
@@ -454,9 +446,7 @@ func (s *store) queryItems(ctx context.Context, q txQuery) ([]*item, bool, error
 type blockQuery struct {
 	IDs                  []string
 	MinHeight, MaxHeight *int64
-	Desc                 bool
-	After                *int64 // height of the last block seen
-	First                int
+	page                 // After: height of the last block seen
 }
 
 func (s *store) queryBlocks(ctx context.Context, q blockQuery) ([]block, bool, error) {
@@ -498,25 +488,34 @@ func (s *store) queryBlocks(ctx context.Context, q blockQuery) ([]block, bool, e
 	}
 	sqlText += ` LIMIT ?`
 	args = append(args, q.First+1)
-	rows, err := s.db.QueryContext(ctx, sqlText, args...)
+	return queryPage(ctx, s.db, "blocks", sqlText, args, q.First, func(rows *sql.Rows) (block, error) {
+		var b block
+		return b, rows.Scan(&b.Height, &b.ID, &b.Timestamp, &b.Previous)
+	})
+}
+
+// queryPage runs a query that asks for first+1 rows and returns at most first
+// of them, and whether more follow.
+func queryPage[T any](ctx context.Context, db *sql.DB, what, sqlText string, args []any, first int, scan func(*sql.Rows) (T, error)) ([]T, bool, error) {
+	rows, err := db.QueryContext(ctx, sqlText, args...)
 	if err != nil {
-		return nil, false, fmt.Errorf("gateway: query blocks: %w", err)
+		return nil, false, fmt.Errorf("gateway: query %s: %w", what, err)
 	}
 	defer rows.Close()
-	var out []block
+	var out []T
 	for rows.Next() {
-		var b block
-		if err := rows.Scan(&b.Height, &b.ID, &b.Timestamp, &b.Previous); err != nil {
-			return nil, false, fmt.Errorf("gateway: query blocks: %w", err)
+		v, err := scan(rows)
+		if err != nil {
+			return nil, false, fmt.Errorf("gateway: query %s: %w", what, err)
 		}
-		out = append(out, b)
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("gateway: query blocks: %w", err)
+		return nil, false, fmt.Errorf("gateway: query %s: %w", what, err)
 	}
-	more := len(out) > q.First
+	more := len(out) > first
 	if more {
-		out = out[:q.First]
+		out = out[:first]
 	}
 	return out, more, nil
 }
