@@ -3,5 +3,3 @@
 package loader
 
 func allocImage(n int) (buf []byte, release func()) { return make([]byte, n), func() {} }
-
-func prefault(b []byte) {}

@@ -71,12 +71,12 @@ type Process struct {
 }
 
 type snapshot struct {
-	image   []byte     // nil: a freshly built instance
-	release func()     // frees image when the process owns it
-	exact   bool       // restore to exactly len(image) (internal), else with the heap policy (external)
-	glue    *glueState // nil: as a freshly loaded instance leaves it
-	files   map[int32]openFile
-	open    map[string]weavedrive.File
+	image []byte          // nil: a freshly built instance
+	owned *snapshotBuffer // the process's own buffer behind image, reused by later snapshots
+	exact bool            // restore to exactly len(image) (internal), else with the heap policy (external)
+	glue  *glueState      // nil: as a freshly loaded instance leaves it
+	files map[int32]openFile
+	open  map[string]weavedrive.File
 }
 
 type logEntry struct{ msg, env []byte }
@@ -181,8 +181,8 @@ func (h *instance) restore(img []byte, exact bool) error {
 		}
 	}
 	d := h.data(h.store)
-	prefault(d)
-	copy(d, img)
+	// A fresh instance's memory is zero above its initial size.
+	copyPages(d, img, int(h.mod.minBytes))
 	return nil
 }
 
@@ -289,16 +289,14 @@ func (p *Process) record(msg, env []byte, dur time.Duration) {
 func (p *Process) takeSnapshot() {
 	start := time.Now()
 	d := p.inst.data(p.inst.store)
-	img, release := p.base.image, p.base.release
-	if release == nil || len(img) != len(d) {
-		if release != nil {
-			release()
-		}
-		img, release = allocImage(len(d))
+	buf := p.base.owned
+	if buf == nil || len(buf.buf) != len(d) {
+		buf.free()
+		buf = newSnapshotBuffer(len(d))
 	}
-	copy(img, d)
+	buf.fill(d)
 	glue := p.inst.glueState
-	p.base = snapshot{image: img, release: release, exact: true, glue: &glue, files: map[int32]openFile{}, open: map[string]weavedrive.File{}}
+	p.base = snapshot{image: buf.buf, owned: buf, exact: true, glue: &glue, files: map[int32]openFile{}, open: map[string]weavedrive.File{}}
 	for fd, f := range p.inst.files {
 		p.base.files[fd] = *f
 	}
@@ -321,7 +319,8 @@ func (p *Process) rollback(clean bool) error {
 	defer func() { p.stats.RollbackTime += time.Since(start) }()
 	inst := p.inst
 	if clean && p.base.image != nil && uint64(len(p.base.image)) == uint64(inst.mem.DataSize(inst.store)) {
-		copy(inst.data(inst.store), p.base.image)
+		d := inst.data(inst.store)
+		copyPages(d, p.base.image, len(d))
 		inst.async.state = asyncNormal
 		p.applyBaseHostState(inst)
 	} else if err := p.rebuild(); err != nil {
@@ -412,9 +411,7 @@ func (p *Process) Close() error {
 		p.inst.close()
 		p.inst = nil
 	}
-	if p.base.release != nil {
-		p.base.release()
-	}
+	p.base.owned.free()
 	p.base = snapshot{}
 	p.log = nil
 	return nil

@@ -1,0 +1,77 @@
+package loader
+
+import "bytes"
+
+// Memory images of ao processes are mostly zero (the 64 MiB stack, the freed
+// 40 MiB Asyncify buffer, unused heap). Copying them page by page and skipping
+// zero pages where the destination is known to be zero keeps those pages
+// untouched: no page faults (expensive on virtual machines) and no resident
+// memory for them.
+
+const copyPage = 4096
+
+var zeroPage [copyPage]byte
+
+func isZero(b []byte) bool {
+	for len(b) >= copyPage {
+		if !bytes.Equal(b[:copyPage], zeroPage[:]) {
+			return false
+		}
+		b = b[copyPage:]
+	}
+	return bytes.Equal(b, zeroPage[:len(b)])
+}
+
+// copyPages copies src over the prefix of dst. Pages of dst at offsets >=
+// zeroFrom are known to be zero, so zero pages of src are skipped there; below
+// zeroFrom a zero page of src clears dst only if dst holds data. zeroFrom =
+// len(dst) means nothing is known.
+func copyPages(dst, src []byte, zeroFrom int) {
+	n := min(len(dst), len(src))
+	for off := 0; off < n; off += copyPage {
+		end := min(off+copyPage, n)
+		s, d := src[off:end], dst[off:end]
+		if !isZero(s) {
+			copy(d, s)
+		} else if off < zeroFrom && !isZero(d) {
+			clear(d)
+		}
+	}
+}
+
+// snapshotBuffer is a reusable memory image that remembers which of its pages
+// hold data, so that refreshing it touches only pages with data.
+type snapshotBuffer struct {
+	buf     []byte
+	release func()
+	written []bool // per copyPage page
+}
+
+func newSnapshotBuffer(n int) *snapshotBuffer {
+	b, release := allocImage(n)
+	return &snapshotBuffer{buf: b, release: release, written: make([]bool, (n+copyPage-1)/copyPage)}
+}
+
+// fill makes the buffer an exact copy of src (same length as the buffer).
+func (s *snapshotBuffer) fill(src []byte) {
+	for i := range s.written {
+		off := i * copyPage
+		end := min(off+copyPage, len(src))
+		p := src[off:end]
+		switch {
+		case !isZero(p):
+			copy(s.buf[off:end], p)
+			s.written[i] = true
+		case s.written[i]:
+			clear(s.buf[off:end])
+			s.written[i] = false
+		}
+	}
+}
+
+func (s *snapshotBuffer) free() {
+	if s != nil && s.release != nil {
+		s.release()
+		s.release = nil
+	}
+}
