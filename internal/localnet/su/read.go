@@ -1,0 +1,302 @@
+package su
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/aocu/aocu/internal/arweave"
+)
+
+// JSON shapes of the Rust SU (servers/su/src/domain/core/json.rs).
+
+type ownerJSON struct {
+	Address string `json:"address"`
+	Key     string `json:"key"`
+}
+
+type messageInner struct {
+	ID        string        `json:"id"`
+	Owner     ownerJSON     `json:"owner"`
+	Data      *string       `json:"data"`
+	Tags      []arweave.Tag `json:"tags"`
+	Signature string        `json:"signature"`
+	Anchor    *string       `json:"anchor"`
+	Target    *string       `json:"target"`
+}
+
+type assignmentInner struct {
+	ID        string        `json:"id"`
+	Owner     ownerJSON     `json:"owner"`
+	Tags      []arweave.Tag `json:"tags"`
+	Signature string        `json:"signature"`
+	Anchor    *string       `json:"anchor"`
+	Target    *string       `json:"target"`
+}
+
+type messageJSON struct {
+	Message    *messageInner   `json:"message"`
+	Assignment assignmentInner `json:"assignment"`
+}
+
+type processJSON struct {
+	ProcessID string        `json:"process_id"`
+	Block     string        `json:"block"`
+	Owner     ownerJSON     `json:"owner"`
+	Tags      []arweave.Tag `json:"tags"`
+	Timestamp int64         `json:"timestamp"`
+	Data      *string       `json:"data"`
+	Anchor    *string       `json:"anchor"`
+	Signature *string       `json:"signature"`
+	Target    *string       `json:"target"`
+}
+
+type edgeJSON struct {
+	Node   messageJSON `json:"node"`
+	Cursor string      `json:"cursor"`
+}
+
+type pageJSON struct {
+	PageInfo struct {
+		HasNextPage bool `json:"has_next_page"`
+	} `json:"page_info"`
+	Edges []edgeJSON `json:"edges"`
+}
+
+func strp(s string) *string { return &s }
+
+func owner(d *arweave.DataItem) ownerJSON {
+	return ownerJSON{Address: sha256b64(d.Owner), Key: arweave.B64Encode(d.Owner)}
+}
+
+func anchorOf(d *arweave.DataItem, b64 bool) *string {
+	if len(d.Anchor) == 0 {
+		return nil
+	}
+	if b64 || !utf8.Valid(d.Anchor) {
+		return strp(arweave.B64Encode(d.Anchor))
+	}
+	return strp(string(d.Anchor))
+}
+
+func tagsOf(d *arweave.DataItem) []arweave.Tag {
+	if d.Tags == nil {
+		return []arweave.Tag{}
+	}
+	return d.Tags
+}
+
+func toMessageJSON(r *row, showAnchor bool) (messageJSON, error) {
+	a, err := arweave.ParseDataItem(r.Assignment)
+	if err != nil {
+		return messageJSON{}, fmt.Errorf("su: stored assignment %s: %w", r.AssignmentID, err)
+	}
+	out := messageJSON{Assignment: assignmentInner{
+		ID: a.ID(), Owner: owner(a), Tags: tagsOf(a), Signature: arweave.B64Encode(a.Signature),
+		Anchor: anchorOf(a, showAnchor), Target: strp(""),
+	}}
+	if len(a.Target) > 0 {
+		out.Assignment.Target = strp(arweave.B64Encode(a.Target))
+	}
+	if r.Message != nil {
+		m, err := arweave.ParseDataItem(r.Message)
+		if err != nil {
+			return messageJSON{}, fmt.Errorf("su: stored message %s: %w", r.MessageID, err)
+		}
+		mi := &messageInner{ID: m.ID(), Owner: owner(m), Tags: tagsOf(m),
+			Signature: arweave.B64Encode(m.Signature), Anchor: anchorOf(m, showAnchor)}
+		if utf8.Valid(m.Data) {
+			mi.Data = strp(string(m.Data))
+		}
+		if len(m.Target) > 0 {
+			mi.Target = strp(arweave.B64Encode(m.Target))
+		}
+		out.Message = mi
+	}
+	return out, nil
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	procs, err := s.store.processIDs(r.Context())
+	if err != nil {
+		writeErr(w, err.Error())
+		return
+	}
+	ts := strconv.FormatInt(s.now().UnixMilli(), 10)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"Unit": "Scheduler", "Address": s.addr, "Timestamp": ts, "Processes": procs,
+		"timestamp": ts, "address": s.addr,
+	})
+}
+
+func (s *Server) handleTimestamp(w http.ResponseWriter, r *http.Request) {
+	h, err := s.gw.height(r.Context())
+	if err != nil {
+		writeErr(w, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{
+		"timestamp":    strconv.FormatInt(s.now().UnixMilli(), 10),
+		"block_height": fmt.Sprintf("%012d", h),
+	})
+}
+
+func (s *Server) handleProcess(w http.ResponseWriter, r *http.Request, id string) {
+	row, err := s.store.byNonce(r.Context(), id, 0)
+	if err != nil {
+		writeErr(w, err.Error())
+		return
+	}
+	if row == nil || row.MessageID != id {
+		writeErr(w, errProcNotFound)
+		return
+	}
+	p, err := arweave.ParseDataItem(row.Message)
+	if err != nil {
+		writeErr(w, fmt.Sprintf("su: stored process %s: %v", id, err))
+		return
+	}
+	out := processJSON{ProcessID: id, Block: "", Owner: owner(p), Tags: tagsOf(p), Timestamp: row.Timestamp,
+		Anchor: anchorOf(p, false), Signature: strp(arweave.B64Encode(p.Signature))}
+	if a, err := arweave.ParseDataItem(row.Assignment); err == nil {
+		out.Block, _ = a.TagValue("Block-Height")
+	}
+	if utf8.Valid(p.Data) {
+		out.Data = strp(string(p.Data))
+	}
+	if len(p.Target) > 0 {
+		out.Target = strp(arweave.B64Encode(p.Target))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleLatest(w http.ResponseWriter, r *http.Request, id string) {
+	row, err := s.store.latest(r.Context(), id)
+	if err != nil {
+		writeErr(w, err.Error())
+		return
+	}
+	if row == nil {
+		writeErr(w, errProcNotFound)
+		return
+	}
+	m, err := toMessageJSON(row, r.URL.Query().Has("show-anchor"))
+	if err != nil {
+		writeErr(w, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+// handleRead answers GET /{id}: a process's messages, or one message.
+func (s *Server) handleRead(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	q := r.URL.Query()
+	showAnchor := q.Has("show-anchor")
+	isProc, err := s.store.processExists(ctx, id)
+	if err != nil {
+		writeErr(w, err.Error())
+		return
+	}
+	if !isProc {
+		row, err := s.store.message(ctx, id, q.Get("process-id"))
+		if err != nil {
+			writeErr(w, err.Error())
+			return
+		}
+		if row == nil {
+			writeErr(w, "Message or Process not found")
+			return
+		}
+		m, err := toMessageJSON(row, showAnchor)
+		if err != nil {
+			writeErr(w, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, m)
+		return
+	}
+	page, err := s.page(r, id, showAnchor)
+	if err != nil {
+		writeErr(w, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func parseOptInt(q map[string][]string, name string) (*int64, error) {
+	v, ok := q[name]
+	if !ok || len(v) == 0 || v[0] == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(v[0], 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("invalid %s %q: %w", name, v[0], err)
+	}
+	return &n, nil
+}
+
+// page follows the Rust SU's local store get_messages in timestamp mode.
+func (s *Server) page(r *http.Request, pid string, showAnchor bool) (*pageJSON, error) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	from, err := parseOptInt(q, "from")
+	if err != nil {
+		return nil, err
+	}
+	to, err := parseOptInt(q, "to")
+	if err != nil {
+		return nil, err
+	}
+	limit := int64(100)
+	if l, err := parseOptInt(q, "limit"); err != nil {
+		return nil, err
+	} else if l != nil {
+		limit = max(*l, 1)
+	}
+	out := &pageJSON{Edges: []edgeJSON{}}
+	add := func(row *row) error {
+		m, err := toMessageJSON(row, showAnchor)
+		if err != nil {
+			return err
+		}
+		out.Edges = append(out.Edges, edgeJSON{Node: m, Cursor: strconv.FormatInt(row.Timestamp, 10)})
+		return nil
+	}
+	left := limit
+	if from == nil {
+		proc, err := s.store.byNonce(ctx, pid, 0)
+		if err != nil {
+			return nil, err
+		}
+		if proc != nil {
+			if err := add(proc); err != nil {
+				return nil, err
+			}
+			left--
+			if left == 0 {
+				// The Rust SU's edge case for limit 1 on the first page.
+				out.PageInfo.HasNextPage = to != nil && *to > proc.Timestamp
+				if to == nil || *to >= proc.Timestamp {
+					return out, nil
+				}
+			}
+		}
+	}
+	if left <= 0 {
+		return out, nil
+	}
+	rows, err := s.store.messageRange(ctx, pid, from, to, int(left))
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range rows {
+		if err := add(row); err != nil {
+			return nil, err
+		}
+	}
+	out.PageInfo.HasNextPage = int64(len(rows)) == left
+	return out, nil
+}

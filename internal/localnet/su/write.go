@@ -1,0 +1,373 @@
+package su
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/aocu/aocu/internal/arweave"
+)
+
+// Error messages of the Rust SU (servers/su/src/domain/core/flows.rs and the
+// Debug form of its store errors).
+const (
+	errTypeMissing    = "Type tag not present"
+	errTypeValue      = "Unsupported Type tag value"
+	errProtoMissing   = "Data-Protocol tag not present"
+	errProcessTags    = "Required Module and Scheduler tags for Process type not present"
+	errNotThisSU      = "Process does not belong on this SU"
+	errOnBoot         = "Invalid tx id for On-Boot tag"
+	errBoth           = "If sending assign or process-id, you must send both."
+	errProcNotFound   = `NotFound("Process not found")`
+	errMessageExists  = `MessageExists("Message already exists")`
+	errDeepHashExists = `MessageExists("Deep hash already exists")`
+	errAssignLen      = `error in builder: BuilderError("assign param must be 43 characters")`
+	errAssignTx       = "Invalid gateway tx for assignming"
+	errPayloadTooBig  = "A payload reached size limit."
+)
+
+// builderErr formats a parse/verify failure as the Rust SU does.
+func builderErr(msg string) string {
+	return fmt.Sprintf("error in builder: BuilderError(%q)", "Byte error in builder: ByteError("+strconv.Quote(msg)+")")
+}
+
+func tagValue(tags []arweave.Tag, names ...string) (string, bool) {
+	for _, t := range tags {
+		for _, n := range names {
+			if t.Name == n {
+				return t.Value, true
+			}
+		}
+	}
+	return "", false
+}
+
+// hashChain is the Rust SU's gen_hash_chain: base64url(SHA-256(prevID ||
+// prev)), or SHA-256(seed) when there is no previous assignment.
+func hashChain(prevOrSeed, prevAssignmentID string) (string, error) {
+	prev, err := arweave.B64Decode(prevOrSeed)
+	if err != nil || len(prev) != 32 {
+		return "", fmt.Errorf("su: hash chain: bad previous value %q", prevOrSeed)
+	}
+	h := sha256.New()
+	if prevAssignmentID != "" {
+		id, err := arweave.B64Decode(prevAssignmentID)
+		if err != nil || len(id) != 32 {
+			return "", fmt.Errorf("su: hash chain: bad assignment id %q", prevAssignmentID)
+		}
+		h.Write(id)
+	}
+	h.Write(prev)
+	return arweave.B64Encode(h.Sum(nil)), nil
+}
+
+// pushedDeepHashes are the Rust SU's dedup hashes of a message: the deep hash
+// of ["dataitem","1","1", "", target, anchor, tags without Pushed-For, data],
+// with the tags sorted by name then value, and in their original order.
+func pushedDeepHashes(target, anchor []byte, tags []arweave.Tag, data []byte) (ordered, unordered string) {
+	var filtered []arweave.Tag
+	for _, t := range tags {
+		if t.Name != "Pushed-For" {
+			filtered = append(filtered, t)
+		}
+	}
+	dh := func(ts []arweave.Tag) string {
+		var enc []byte
+		if len(ts) > 0 {
+			enc = arweave.EncodeTags(ts)
+		}
+		h := arweave.DeepHash([]any{[]byte("dataitem"), []byte("1"), []byte("1"), []byte{}, target, anchor, enc, data})
+		return arweave.B64Encode(h[:])
+	}
+	unordered = dh(filtered)
+	sorted := append([]arweave.Tag(nil), filtered...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		if sorted[i].Name != sorted[j].Name {
+			return sorted[i].Name < sorted[j].Name
+		}
+		return sorted[i].Value < sorted[j].Value
+	})
+	return dh(sorted), unordered
+}
+
+// errBad is a client error answered with 400 {"error": msg}.
+type errBad struct{ msg string }
+
+func (e *errBad) Error() string { return e.msg }
+
+func bad(msg string) error { return &errBad{msg} }
+
+func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			_, _ = io.WriteString(w, errPayloadTooBig)
+			return
+		}
+		writeErr(w, fmt.Sprintf("read body: %v", err))
+		return
+	}
+	q := r.URL.Query()
+	pid, assign := q.Get("process-id"), q.Get("assign")
+	var id string
+	var ts int64
+	switch {
+	case q.Has("process-id") != q.Has("assign"):
+		err = bad(errBoth)
+	case q.Has("assign"):
+		var excl []string
+		if e := q.Get("exclude"); e != "" {
+			excl = strings.Split(e, ",")
+		}
+		id, ts, err = s.assignExisting(r.Context(), pid, assign, excl)
+	default:
+		id, ts, err = s.writeItem(r.Context(), body)
+	}
+	if err != nil {
+		var b *errBad
+		if errors.As(err, &b) {
+			writeErr(w, b.msg)
+			return
+		}
+		s.log.Error("su: write item", "err", err)
+		writeErr(w, err.Error())
+		return
+	}
+	if ferr := s.flushUploads(r.Context()); ferr != nil {
+		// Committed already; the background loop retries.
+		s.log.Warn("su: upload to gateway (will retry)", "err", ferr)
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"timestamp": ts, "id": id})
+}
+
+// writeItem schedules a Process or Message item.
+func (s *Server) writeItem(ctx context.Context, body []byte) (string, int64, error) {
+	item, err := arweave.ParseDataItem(body)
+	if err == nil {
+		err = item.Verify()
+	}
+	if err != nil {
+		msg := err.Error()
+		if errors.Is(err, arweave.ErrInvalidSignature) {
+			msg = "Signature verification failed"
+		}
+		return "", 0, bad(builderErr(msg))
+	}
+	typ, ok := tagValue(item.Tags, "Type", "type")
+	if !ok {
+		return "", 0, bad(errTypeMissing)
+	}
+	if typ != "Process" && typ != "Message" {
+		return "", 0, bad(errTypeValue)
+	}
+	if _, ok := tagValue(item.Tags, "Data-Protocol", "data-protocol"); !ok {
+		return "", 0, bad(errProtoMissing)
+	}
+	for _, t := range item.Tags {
+		if strings.HasSuffix(t.Name, "+link") || strings.HasSuffix(t.Value, "+link") {
+			return "", 0, bad(fmt.Sprintf("Tag %s cannot contain +link", t.Name))
+		}
+	}
+	id := item.ID()
+	if typ == "Process" {
+		_, hasMod := tagValue(item.Tags, "Module")
+		sched, hasSched := tagValue(item.Tags, "Scheduler")
+		if !hasMod || !hasSched {
+			return "", 0, bad(errProcessTags)
+		}
+		if sched != s.addr {
+			return "", 0, bad(errNotThisSU)
+		}
+		if boot, ok := tagValue(item.Tags, "On-Boot"); ok && boot != "Data" {
+			found, err := s.gw.exists(ctx, boot)
+			if err != nil {
+				return "", 0, fmt.Errorf("su: check On-Boot tx %s: %w", boot, err)
+			}
+			if !found {
+				return "", 0, bad(errOnBoot)
+			}
+		}
+		ts, err := s.schedule(ctx, id, id, body, true, nil, nil)
+		return id, ts, err
+	}
+	target := arweave.B64Encode(item.Target)
+	if len(item.Target) == 0 {
+		return "", 0, bad(errProcNotFound)
+	}
+	var hashes []string
+	if _, pushed := tagValue(item.Tags, "From-Process"); pushed {
+		o, u := pushedDeepHashes(item.Target, item.Anchor, item.Tags, item.Data)
+		hashes = []string{o, u}
+	}
+	ts, err := s.schedule(ctx, target, id, body, false, hashes, nil)
+	return id, ts, err
+}
+
+// assignExisting assigns a tx the gateway holds to a process.
+func (s *Server) assignExisting(ctx context.Context, pid, txID string, exclude []string) (string, int64, error) {
+	if len(txID) != 43 {
+		return "", 0, bad(errAssignLen)
+	}
+	tx, err := s.gw.tx(ctx, txID)
+	if err != nil {
+		return "", 0, fmt.Errorf("su: look up %s on the gateway: %w", txID, err)
+	}
+	if tx == nil {
+		return "", 0, bad(errAssignTx)
+	}
+	data, err := s.gw.raw(ctx, txID)
+	if err != nil {
+		return "", 0, fmt.Errorf("su: data of %s: %w", txID, err)
+	}
+	target, _ := arweave.B64Decode(tx.Recipient)
+	anchor, aerr := arweave.B64Decode(tx.Anchor)
+	if aerr != nil {
+		anchor = []byte(tx.Anchor)
+	}
+	o, u := pushedDeepHashes(target, anchor, tx.Tags, data)
+	var assignID string
+	ts, err := s.scheduleAssign(ctx, pid, txID, []string{o, u}, exclude, &assignID)
+	return assignID, ts, err
+}
+
+func (s *Server) scheduleAssign(ctx context.Context, pid, txID string, hashes, exclude []string, assignID *string) (int64, error) {
+	return s.schedule(ctx, pid, txID, nil, false, hashes, &assignOpts{exclude: exclude, id: assignID})
+}
+
+type assignOpts struct {
+	exclude []string
+	id      *string // receives the assignment id
+}
+
+// schedule takes the process lock, checks for duplicates, builds and signs
+// the next assignment and commits it with the item. msg is nil for an
+// assignment of an existing tx. It returns the assignment timestamp.
+func (s *Server) schedule(ctx context.Context, pid, msgID string, msg []byte, isProcess bool, hashes []string, ao *assignOpts) (int64, error) {
+	unlock, err := s.locks.lock(ctx, pid)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+
+	if isProcess {
+		exists, err := s.store.processExists(ctx, pid)
+		if err != nil {
+			return 0, err
+		}
+		if exists {
+			return 0, bad(errMessageExists)
+		}
+	} else {
+		exists, err := s.store.processExists(ctx, pid)
+		if err != nil {
+			return 0, err
+		}
+		if !exists {
+			return 0, bad(errProcNotFound)
+		}
+		if msg != nil {
+			dup, err := s.store.messageExists(ctx, pid, msgID)
+			if err != nil {
+				return 0, err
+			}
+			if dup {
+				return 0, bad(errMessageExists)
+			}
+		}
+		if len(hashes) > 0 {
+			dup, err := s.store.deepHashExists(ctx, pid, hashes...)
+			if err != nil {
+				return 0, err
+			}
+			if dup {
+				return 0, bad(errDeepHashExists)
+			}
+		}
+	}
+
+	// Next nonce, hash chain and timestamp.
+	var nonce, epoch int64
+	var chain string
+	ts := s.now().UnixMilli()
+	prev, err := s.store.latest(ctx, pid)
+	if err != nil {
+		return 0, err
+	}
+	if prev == nil {
+		chain, err = hashChain(pid, "")
+	} else {
+		nonce, epoch = prev.Nonce+1, prev.Epoch
+		chain, err = hashChain(prev.HashChain, prev.AssignmentID)
+		if ts <= prev.Timestamp {
+			ts = prev.Timestamp + 1
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	height, err := s.gw.height(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("su: block height: %w", err)
+	}
+
+	tags := []arweave.Tag{
+		{Name: "Process", Value: pid},
+		{Name: "Epoch", Value: strconv.FormatInt(epoch, 10)},
+		{Name: "Nonce", Value: strconv.FormatInt(nonce, 10)},
+		{Name: "Hash-Chain", Value: chain},
+		{Name: "Block-Height", Value: fmt.Sprintf("%012d", height)},
+		{Name: "Timestamp", Value: strconv.FormatInt(ts, 10)},
+		{Name: "Data-Protocol", Value: "ao"},
+		{Name: "Type", Value: "Assignment"},
+		{Name: "Variant", Value: "ao.TN.1"},
+	}
+	if !isProcess {
+		tags = append(tags, arweave.Tag{Name: "Message", Value: msgID})
+	}
+	if ao != nil {
+		for _, e := range ao.exclude {
+			tags = append(tags, arweave.Tag{Name: "Exclude", Value: e})
+		}
+	}
+	a, err := arweave.NewDataItem(nil, "", "", tags)
+	if err != nil {
+		return 0, fmt.Errorf("su: build assignment: %w", err)
+	}
+	if err := a.Sign(s.wallet); err != nil {
+		return 0, fmt.Errorf("su: sign assignment: %w", err)
+	}
+	araw, err := a.Bytes()
+	if err != nil {
+		return 0, fmt.Errorf("su: encode assignment: %w", err)
+	}
+	row := &row{ProcessID: pid, Nonce: nonce, Epoch: epoch, Timestamp: ts, HashChain: chain,
+		AssignmentID: a.ID(), MessageID: msgID, Assignment: araw, Message: msg}
+	uploads := [][]byte{araw}
+	if msg != nil {
+		uploads = [][]byte{msg, araw}
+	}
+	dh := ""
+	if len(hashes) > 0 {
+		dh = hashes[0]
+	}
+	if err := s.store.insert(ctx, row, isProcess, dh, uploads); err != nil {
+		return 0, err
+	}
+	if ao != nil && ao.id != nil {
+		*ao.id = a.ID()
+	}
+	return ts, nil
+}
