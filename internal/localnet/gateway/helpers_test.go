@@ -1,18 +1,18 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/aocu/aocu/internal/localnet/localnettest"
 
 	"github.com/aocu/aocu/internal/arweave"
 )
@@ -98,23 +98,7 @@ func (n *testNet) stop(t *testing.T) {
 
 func do(t *testing.T, method, url, ctype string, body []byte) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return localnettest.Do(t, method, url, ctype, body)
 }
 
 func (n *testNet) post(t *testing.T, raw []byte) PostResponse {

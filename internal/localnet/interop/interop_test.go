@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aocu/aocu/internal/localnet/localnettest"
 
 	"github.com/aocu/aocu/internal/arweave"
 	"github.com/aocu/aocu/internal/localnet/gateway"
@@ -72,22 +73,7 @@ func startNet(t *testing.T) *net {
 
 func httpDo(t *testing.T, method, url, ctype string, body []byte) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := localnettest.Do(t, method, url, ctype, body)
 	return resp.StatusCode, b
 }
 

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aocu/aocu/internal/localnet/localnettest"
+
 	"github.com/aocu/aocu/internal/arweave"
 	"github.com/aocu/aocu/internal/localnet/gateway"
 )
@@ -126,20 +128,7 @@ func (n *testNet) stopSU() {
 
 func do(t *testing.T, method, url string, body []byte) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := localnettest.Do(t, method, url, "application/octet-stream", body)
 	return resp.StatusCode, b
 }
 
