@@ -5,13 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aocu/aocu/internal/localnet/localnettest"
 
 	"github.com/aocu/aocu/internal/arweave"
 )
@@ -105,15 +106,7 @@ func doRange(t *testing.T, url, rng string) (int, []byte) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Range", rng)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := localnettest.DoRequest(t, req)
 	return resp.StatusCode, b
 }
 

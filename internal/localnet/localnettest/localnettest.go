@@ -20,6 +20,13 @@ func Do(t testing.TB, method, url, contentType string, body []byte) (*http.Respo
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	return DoRequest(t, req)
+}
+
+// DoRequest sends req and returns the response with its whole body read; any
+// transport error fails the test.
+func DoRequest(t testing.TB, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
