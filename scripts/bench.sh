@@ -2,9 +2,10 @@
 # Benchmarks aocu's loader against the reference loader (@permaweb/ao-loader
 # 0.0.49 in node) on this machine, in one run, on the same scenario files, and
 # prints a markdown table with ratios (reference time / aocu time: >1 means
-# aocu is faster).
+# aocu is faster). Every measurement runs ROUNDS times (default 3), the two
+# implementations alternating, and the table shows the median of the rounds.
 #
-#   ./scripts/bench.sh [results.jsonl]
+#   ROUNDS=3 ./scripts/bench.sh [results.jsonl]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -15,7 +16,9 @@ bin="$(mktemp -d)/aocu-bench"
 go build -o "$bin" ./tools/bench
 S=tools/refloader/scenarios
 CU_MSGS="${CU_MSGS:-50}"   # the reference's CU mode copies ~110 MB twice per message: keep it short
+ROUNDS="${ROUNDS:-3}"
 
+for round in $(seq "$ROUNDS"); do
 for spec in aos2_0_6:wasm64-unknown-emscripten-draft_2024_02_15:env-wasm64 aos2_0_4_32:wasm32-unknown-emscripten4:env-wasm32; do
   IFS=: read -r mod fmt env <<<"$spec"
   m=".fixtures/modules/$mod.wasm"
@@ -36,12 +39,24 @@ for spec in aos2_0_6:wasm64-unknown-emscripten-draft_2024_02_15:env-wasm64 aos2_
   run grow grow 3 1000 aocu
   run grow grow 3 1000 ref unsafe
 done
+done
 
 node - "$out" <<'EOF_NODE'
 const rows = require('fs').readFileSync(process.argv[2], 'utf8').trim().split('\n').map(JSON.parse)
-const get = (mod, label, impl, mode) => rows.find(r => r.mod === mod && r.label === label && r.impl === impl && (!mode || r.mode === mode))
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1] }
+// The median of every numeric field (and of every element of numeric arrays) over the rounds.
+const get = (mod, label, impl, mode) => {
+  const rs = rows.filter(r => r.mod === mod && r.label === label && r.impl === impl && (!mode || r.mode === mode))
+  const out = { ...rs[0] }
+  for (const k of Object.keys(out)) {
+    if (typeof out[k] === 'number') out[k] = median(rs.map(r => r[k]))
+    if (Array.isArray(out[k])) out[k] = out[k].map((_, i) => median(rs.map(r => r[k][i])))
+  }
+  return out
+}
 const f = (x) => x === undefined ? 'n/a' : (x >= 100 ? x.toFixed(0) : x.toFixed(2))
 const ratio = (ref, ours) => (ref && ours) ? (ref / ours).toFixed(2) + '×' : 'n/a'
+console.log(`Median of ${Math.max(...rows.map(r => rows.filter(x => x.mod === r.mod && x.label === r.label && x.impl === r.impl && x.mode === r.mode).length))} rounds.\n`)
 console.log('| module | measurement | aocu | reference loader | ratio (ref/aocu) |')
 console.log('|---|---|---|---|---|')
 for (const mod of [...new Set(rows.map(r => r.mod))]) {

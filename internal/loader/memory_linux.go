@@ -18,3 +18,11 @@ func allocImage(n int) (buf []byte, release func()) {
 	}
 	return b, func() { _ = unix.Munmap(b) }
 }
+
+// populate asks the kernel to back a range with writable pages in one call
+// (MADV_POPULATE_WRITE); it is only an optimisation, so errors are ignored.
+func populate(b []byte) {
+	if len(b) > 0 {
+		_ = unix.Madvise(b, unix.MADV_POPULATE_WRITE)
+	}
+}

@@ -54,6 +54,23 @@ func newSnapshotBuffer(n int) *snapshotBuffer {
 
 // fill makes the buffer an exact copy of src (same length as the buffer).
 func (s *snapshotBuffer) fill(src []byte) {
+	// Pages about to receive data for the first time are populated in one call
+	// per run: demand-faulting them one by one costs far more.
+	run := -1
+	for i := 0; i <= len(s.written); i++ {
+		fresh := false
+		if i < len(s.written) {
+			off := i * copyPage
+			fresh = !s.written[i] && !isZero(src[off:min(off+copyPage, len(src))])
+		}
+		switch {
+		case fresh && run < 0:
+			run = i
+		case !fresh && run >= 0:
+			populate(s.buf[run*copyPage : min(i*copyPage, len(s.buf))])
+			run = -1
+		}
+	}
 	for i := range s.written {
 		off := i * copyPage
 		end := min(off+copyPage, len(src))
