@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/aocu/aocu/internal/arweave"
+	"github.com/aocu/aocu/internal/localnet/localnettest"
 )
 
 // fixture posts a small ao world: a module, a process, a scheduler location
@@ -19,29 +20,29 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{n: startServer(t, Config{DataDir: t.TempDir()}), su: edSigner("su"), cu: edSigner("cu")}
-	w := testWallet(t)
+	f := &fixture{n: startServer(t, Config{DataDir: t.TempDir()}), su: localnettest.EDSigner("su"), cu: localnettest.EDSigner("cu")}
+	w := localnettest.Wallet(t)
 	var raw []byte
-	f.location, raw = signItem(t, f.su, "", "", "", tags("Data-Protocol", "ao", "Variant", "ao.LN.1",
+	f.location, raw = signItem(t, f.su, "", "", "", localnettest.Tags("Data-Protocol", "ao", "Variant", "ao.LN.1",
 		"Type", "Scheduler-Location", "Url", "http://localhost:4003", "Time-To-Live", "1"))
 	f.n.post(t, raw)
-	f.module, raw = signItem(t, w, "\x00asm", "", "", tags("Data-Protocol", "ao", "Variant", "ao.TN.1",
+	f.module, raw = signItem(t, w, "\x00asm", "", "", localnettest.Tags("Data-Protocol", "ao", "Variant", "ao.TN.1",
 		"Type", "Module", "Module-Format", "wasm64-unknown-emscripten-draft_2024_02_15",
 		"Input-Encoding", "JSON-1", "Output-Encoding", "JSON-1", "Content-Type", "application/wasm"))
 	f.n.post(t, raw)
 	f.n.mine(t) // block 1
-	f.process, raw = signItem(t, w, "print('hi')", "", anchor32, tags("Data-Protocol", "ao", "Variant", "ao.TN.1",
+	f.process, raw = signItem(t, w, "print('hi')", "", anchor32, localnettest.Tags("Data-Protocol", "ao", "Variant", "ao.TN.1",
 		"Type", "Process", "Module", f.module.ID(), "Scheduler", f.su.Address(), "Content-Type", "text/plain"))
 	f.n.post(t, raw)
 	f.n.mine(t) // block 2
-	f.cp1, raw = signItem(t, f.cu, "memory1", "", "", tags("Data-Protocol", "ao", "Type", "Checkpoint",
+	f.cp1, raw = signItem(t, f.cu, "memory1", "", "", localnettest.Tags("Data-Protocol", "ao", "Type", "Checkpoint",
 		"Process", f.process.ID(), "Nonce", "1", "Timestamp", "1000"))
 	f.n.post(t, raw)
 	f.n.mine(t) // block 3
-	f.cp2, raw = signItem(t, f.cu, "memory2", "", "", tags("Data-Protocol", "ao", "Type", "Checkpoint",
+	f.cp2, raw = signItem(t, f.cu, "memory2", "", "", localnettest.Tags("Data-Protocol", "ao", "Type", "Checkpoint",
 		"Process", f.process.ID(), "Nonce", "2", "Timestamp", "2000"))
 	f.n.post(t, raw)
-	f.other, raw = signItem(t, edSigner("someone"), "x", "", "", tags("Data-Protocol", "ao", "Type", "Checkpoint",
+	f.other, raw = signItem(t, localnettest.EDSigner("someone"), "x", "", "", localnettest.Tags("Data-Protocol", "ao", "Type", "Checkpoint",
 		"Process", f.process.ID()))
 	f.n.post(t, raw) // pending
 	return f
@@ -239,7 +240,7 @@ const loadProcessQuery = `query ($ids: [ID!]!) { transactions(ids: $ids) { pageI
 func TestGraphQLReferenceQueries(t *testing.T) {
 	f := newFixture(t)
 	n := f.n
-	w := testWallet(t)
+	w := localnettest.Wallet(t)
 
 	t.Run("CU GetProcesses", func(t *testing.T) {
 		vars := map[string]any{"processIds": []string{f.process.ID()}, "skipTags": false, "skipSignature": false, "skipAnchor": false}
@@ -286,7 +287,7 @@ func TestGraphQLReferenceQueries(t *testing.T) {
 
 	t.Run("scheduler-utils GetSchedulerLocation", func(t *testing.T) {
 		// A newer location wins (HEIGHT_DESC, first: 1).
-		_, raw := signItem(t, f.su, "", "", "", tags("Data-Protocol", "ao", "Variant", "ao.LN.1",
+		_, raw := signItem(t, f.su, "", "", "", localnettest.Tags("Data-Protocol", "ao", "Variant", "ao.LN.1",
 			"Type", "Scheduler-Location", "Url", "http://localhost:9999", "Time-To-Live", "1000"))
 		n.post(t, raw)
 		data := n.gqlOK(t, schedulerUtilsGetSchedulerLocation, map[string]any{"owner": f.su.Address()})
@@ -360,14 +361,14 @@ func TestGraphQLReferenceQueries(t *testing.T) {
 
 func TestGraphQLFiltersSortPagination(t *testing.T) {
 	n := startServer(t, Config{DataDir: t.TempDir()})
-	alice, bob := edSigner("alice"), edSigner("bob")
+	alice, bob := localnettest.EDSigner("alice"), localnettest.EDSigner("bob")
 	var ids []string // in posting order
 	for i := range 7 {
 		s, target := alice, ""
 		if i%2 == 1 {
 			s, target = bob, alice.Address()
 		}
-		d, raw := signItem(t, s, "item", target, "", tags("Type", []string{"Message", "Process", "Checkpoint"}[i%3], "Index", string(rune('0'+i))))
+		d, raw := signItem(t, s, "item", target, "", localnettest.Tags("Type", []string{"Message", "Process", "Checkpoint"}[i%3], "Index", string(rune('0'+i))))
 		n.post(t, raw)
 		ids = append(ids, d.ID())
 		if i == 2 || i == 4 {
@@ -463,7 +464,7 @@ func TestGraphQLFiltersSortPagination(t *testing.T) {
 
 func TestGraphQLDirectivesFragmentsAliases(t *testing.T) {
 	n := startServer(t, Config{DataDir: t.TempDir()})
-	d, raw := signItem(t, edSigner("a"), "x", "", "", tags("K", "V"))
+	d, raw := signItem(t, localnettest.EDSigner("a"), "x", "", "", localnettest.Tags("K", "V"))
 	n.post(t, raw)
 	q := `
 query Q($id: ID!, $withTags: Boolean = true, $noOwner: Boolean!) {
@@ -500,7 +501,7 @@ fragment Fields on Transaction { id tags @include(if: $withTags) { name } }
 	// Variables off: with the defaults.
 	data = n.gqlOK(t, q, map[string]any{"id": d.ID(), "noOwner": false, "withTags": false})
 	first = data["first"].(map[string]any)
-	if _, ok := first["tags"]; ok || path(t, first, "owner", "address") != edSigner("a").Address() {
+	if _, ok := first["tags"]; ok || path(t, first, "owner", "address") != localnettest.EDSigner("a").Address() {
 		t.Fatalf("withTags false: %v", first)
 	}
 	// GET /graphql and application/graphql bodies work too.

@@ -2,52 +2,16 @@ package gateway
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aocu/aocu/internal/localnet/localnettest"
 
 	"github.com/aocu/aocu/internal/arweave"
 )
-
-var (
-	walletOnce sync.Once
-	walletVal  *arweave.Wallet
-	walletErr  error
-)
-
-// testWallet is the RSA wallet of internal/arweave's tests.
-func testWallet(t *testing.T) *arweave.Wallet {
-	t.Helper()
-	walletOnce.Do(func() {
-		walletVal, walletErr = arweave.LoadWalletFile(filepath.Join("..", "..", "arweave", "testdata", "wallet.json"))
-	})
-	if walletErr != nil {
-		t.Fatal(walletErr)
-	}
-	return walletVal
-}
-
-// edSigner is a fast deterministic ED25519 signer.
-func edSigner(seed string) arweave.ED25519Signer {
-	s := sha256.Sum256([]byte(seed))
-	return arweave.ED25519Signer{Key: ed25519.NewKeyFromSeed(s[:])}
-}
-
-func tags(kv ...string) []arweave.Tag {
-	out := make([]arweave.Tag, 0, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		out = append(out, arweave.Tag{Name: kv[i], Value: kv[i+1]})
-	}
-	return out
-}
 
 func signItem(t *testing.T, s arweave.Signer, data string, target, anchor string, tg []arweave.Tag) (*arweave.DataItem, []byte) {
 	t.Helper()

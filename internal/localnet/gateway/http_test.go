@@ -21,10 +21,10 @@ const anchor32 = "anchor-anchor-anchor-anchor-0001"
 
 func TestPostAndReadBack(t *testing.T) {
 	n := startServer(t, Config{DataDir: t.TempDir()})
-	w := testWallet(t)
-	target := edSigner("target").Address()
+	w := localnettest.Wallet(t)
+	target := localnettest.EDSigner("target").Address()
 	d, raw := signItem(t, w, "hello, gateway", target, anchor32,
-		tags("Content-Type", "text/plain", "Data-Protocol", "ao", "Type", "Message"))
+		localnettest.Tags("Content-Type", "text/plain", "Data-Protocol", "ao", "Type", "Message"))
 	before := time.Now().UnixMilli()
 	pr := n.post(t, raw)
 	if pr.ID != d.ID() || pr.Timestamp < before-1000 || pr.Timestamp > time.Now().UnixMilli()+1000 {
@@ -112,14 +112,14 @@ func doRange(t *testing.T, url, rng string) (int, []byte) {
 
 func TestDataWithoutContentType(t *testing.T) {
 	n := startServer(t, Config{DataDir: t.TempDir()})
-	d, raw := signItem(t, edSigner("a"), "\x00\x01binary", "", "", nil)
+	d, raw := signItem(t, localnettest.EDSigner("a"), "\x00\x01binary", "", "", nil)
 	n.post(t, raw)
 	resp, b := do(t, "GET", n.url+"/"+d.ID(), "", nil)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/octet-stream" || string(b) != "\x00\x01binary" {
 		t.Fatalf("%d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	}
 	// Empty data: HEAD says 0.
-	e, raw := signItem(t, edSigner("a"), "", "", "", tags("Type", "Empty"))
+	e, raw := signItem(t, localnettest.EDSigner("a"), "", "", "", localnettest.Tags("Type", "Empty"))
 	n.post(t, raw)
 	resp, _ = do(t, "HEAD", n.url+"/"+e.ID(), "", nil)
 	if resp.StatusCode != 200 || resp.ContentLength != 0 {
@@ -129,10 +129,10 @@ func TestDataWithoutContentType(t *testing.T) {
 
 func TestRejectsBadItems(t *testing.T) {
 	n := startServer(t, Config{DataDir: t.TempDir()})
-	_, raw := signItem(t, edSigner("a"), "some data", "", "", tags("A", "b"))
+	_, raw := signItem(t, localnettest.EDSigner("a"), "some data", "", "", localnettest.Tags("A", "b"))
 	tampered := bytes.Clone(raw)
 	tampered[len(tampered)-1] ^= 1 // change the data: the signature no longer matches
-	_, rsaRaw := signItem(t, testWallet(t), "rsa data", "", "", nil)
+	_, rsaRaw := signItem(t, localnettest.Wallet(t), "rsa data", "", "", nil)
 	rsaTampered := bytes.Clone(rsaRaw)
 	rsaTampered[10] ^= 1 // change the signature
 	cases := []struct {
@@ -163,16 +163,16 @@ func TestRejectsBadItems(t *testing.T) {
 
 func TestBundles(t *testing.T) {
 	n := startServer(t, Config{DataDir: t.TempDir()})
-	a, _ := signItem(t, edSigner("a"), "first", "", "", tags("Content-Type", "text/plain", "N", "1"))
-	b, _ := signItem(t, testWallet(t), "second", "", "", tags("N", "2"))
+	a, _ := signItem(t, localnettest.EDSigner("a"), "first", "", "", localnettest.Tags("Content-Type", "text/plain", "N", "1"))
+	b, _ := signItem(t, localnettest.Wallet(t), "second", "", "", localnettest.Tags("N", "2"))
 	bundle, err := arweave.BuildBundle([]*arweave.DataItem{a, b})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// A bundle data item (as the SU and bundlers make them).
-	outer, raw := signItem(t, edSigner("bundler"), string(bundle), "", "",
-		tags("Bundle-Format", "binary", "Bundle-Version", "2.0.0"))
+	outer, raw := signItem(t, localnettest.EDSigner("bundler"), string(bundle), "", "",
+		localnettest.Tags("Bundle-Format", "binary", "Bundle-Version", "2.0.0"))
 	pr := n.post(t, raw)
 	if pr.ID != outer.ID() || joinIDs(pr.Items) != a.ID()+","+b.ID() {
 		t.Fatalf("POST bundle item: %+v", pr)
@@ -198,7 +198,7 @@ func TestBundles(t *testing.T) {
 	}
 
 	// A bare bundle (detected, and by Content-Type); its id is sha256 of it.
-	c, _ := signItem(t, edSigner("c"), "third", "", "", nil)
+	c, _ := signItem(t, localnettest.EDSigner("c"), "third", "", "", nil)
 	bare, err := arweave.BuildBundle([]*arweave.DataItem{c})
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +216,7 @@ func TestBundles(t *testing.T) {
 	}
 
 	// A bundle item whose data is not a bundle, or holding a bad item: 400.
-	_, notBundle := signItem(t, edSigner("x"), "not a bundle", "", "", tags("Bundle-Format", "binary", "Bundle-Version", "2.0.0"))
+	_, notBundle := signItem(t, localnettest.EDSigner("x"), "not a bundle", "", "", localnettest.Tags("Bundle-Format", "binary", "Bundle-Version", "2.0.0"))
 	if resp, body := do(t, "POST", n.url+"/tx", "", notBundle); resp.StatusCode != 400 || !strings.Contains(string(body), "tagged as an ANS-104 bundle") {
 		t.Fatalf("bad bundle item: %d %s", resp.StatusCode, body)
 	}
@@ -276,7 +276,7 @@ func TestBlocksAndInfo(t *testing.T) {
 
 func TestBlockTimer(t *testing.T) {
 	n := startServer(t, Config{DataDir: t.TempDir(), BlockInterval: 20 * time.Millisecond})
-	_, raw := signItem(t, edSigner("a"), "x", "", "", nil)
+	_, raw := signItem(t, localnettest.EDSigner("a"), "x", "", "", nil)
 	pr := n.post(t, raw)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -334,7 +334,7 @@ func TestContextStopsTimer(t *testing.T) {
 
 func TestMineOnWrite(t *testing.T) {
 	n := startServer(t, Config{DataDir: t.TempDir(), MineOnWrite: true})
-	d, raw := signItem(t, edSigner("a"), "x", "", "", nil)
+	d, raw := signItem(t, localnettest.EDSigner("a"), "x", "", "", nil)
 	n.post(t, raw)
 	var st struct {
 		Height int64 `json:"block_height"`
@@ -347,11 +347,11 @@ func TestMineOnWrite(t *testing.T) {
 func TestRestartPersistence(t *testing.T) {
 	dir := t.TempDir()
 	n := startServer(t, Config{DataDir: dir})
-	w := testWallet(t)
-	d, raw := signItem(t, w, "persisted", "", anchor32, tags("Content-Type", "text/plain", "Type", "Process"))
+	w := localnettest.Wallet(t)
+	d, raw := signItem(t, w, "persisted", "", anchor32, localnettest.Tags("Content-Type", "text/plain", "Type", "Process"))
 	pr := n.post(t, raw)
 	n.mine(t)
-	p, raw2 := signItem(t, edSigner("p"), "pending", "", "", tags("Type", "Message"))
+	p, raw2 := signItem(t, localnettest.EDSigner("p"), "pending", "", "", localnettest.Tags("Type", "Message"))
 	n.post(t, raw2)
 	var info Info
 	getJSON(t, n.url+"/info", &info)
@@ -398,9 +398,9 @@ func TestConcurrentPostsWhileMining(t *testing.T) {
 	ids := make(chan string, workers*each)
 	for w := range workers {
 		go func() {
-			s := edSigner("worker" + strconv.Itoa(w))
+			s := localnettest.EDSigner("worker" + strconv.Itoa(w))
 			for i := range each {
-				d, err := arweave.NewDataItem([]byte("x"), "", "", tags("I", strconv.Itoa(i)))
+				d, err := arweave.NewDataItem([]byte("x"), "", "", localnettest.Tags("I", strconv.Itoa(i)))
 				if err == nil {
 					err = d.Sign(s)
 				}

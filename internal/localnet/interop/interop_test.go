@@ -38,10 +38,7 @@ type net struct {
 func startNet(t *testing.T) *net {
 	t.Helper()
 	ctx := context.Background()
-	w, err := arweave.LoadWalletFile(filepath.Join("..", "..", "arweave", "testdata", "wallet.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := localnettest.Wallet(t)
 	gw, err := gateway.New(ctx, gateway.Config{DataDir: t.TempDir(), BlockInterval: -1, MineOnWrite: true})
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package su
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -23,36 +21,6 @@ import (
 	"github.com/aocu/aocu/internal/arweave"
 	"github.com/aocu/aocu/internal/localnet/gateway"
 )
-
-var (
-	walletOnce sync.Once
-	walletVal  *arweave.Wallet
-	walletErr  error
-)
-
-func testWallet(t *testing.T) *arweave.Wallet {
-	t.Helper()
-	walletOnce.Do(func() {
-		walletVal, walletErr = arweave.LoadWalletFile(filepath.Join("..", "..", "arweave", "testdata", "wallet.json"))
-	})
-	if walletErr != nil {
-		t.Fatal(walletErr)
-	}
-	return walletVal
-}
-
-func edSigner(seed string) arweave.ED25519Signer {
-	s := sha256.Sum256([]byte(seed))
-	return arweave.ED25519Signer{Key: ed25519.NewKeyFromSeed(s[:])}
-}
-
-func tags(kv ...string) []arweave.Tag {
-	out := make([]arweave.Tag, 0, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		out = append(out, arweave.Tag{Name: kv[i], Value: kv[i+1]})
-	}
-	return out
-}
 
 func signItem(t *testing.T, s arweave.Signer, data, target, anchor string, tg []arweave.Tag) (*arweave.DataItem, []byte) {
 	t.Helper()
@@ -87,7 +55,7 @@ func startNet(t *testing.T) *testNet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &testNet{gw: gw, gwHS: httptest.NewServer(gw), dir: t.TempDir(), user: edSigner("user")}
+	n := &testNet{gw: gw, gwHS: httptest.NewServer(gw), dir: t.TempDir(), user: localnettest.EDSigner("user")}
 	t.Cleanup(func() {
 		n.gwHS.Close()
 		gw.Close()
@@ -106,7 +74,7 @@ func (n *testNet) startSU(t *testing.T) {
 		defer mu.RUnlock()
 		h.ServeHTTP(w, r)
 	}))
-	su, err := New(context.Background(), Config{DataDir: n.dir, Wallet: testWallet(t), GatewayURL: n.gwHS.URL, URL: hs.URL})
+	su, err := New(context.Background(), Config{DataDir: n.dir, Wallet: localnettest.Wallet(t), GatewayURL: n.gwHS.URL, URL: hs.URL})
 	if err != nil {
 		hs.Close()
 		t.Fatal(err)
@@ -159,7 +127,7 @@ func (n *testNet) mustPost(t *testing.T, raw []byte) postResp {
 
 func (n *testNet) spawn(t *testing.T, extra ...string) string {
 	t.Helper()
-	tg := tags(append([]string{"Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Process", "Module", "mod-" + strconv.Itoa(len(extra)), "Scheduler", n.su.Address()}, extra...)...)
+	tg := localnettest.Tags(append([]string{"Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Process", "Module", "mod-" + strconv.Itoa(len(extra)), "Scheduler", n.su.Address()}, extra...)...)
 	d, raw := signItem(t, n.user, "spawn "+time.Now().String(), "", "", tg)
 	pr := n.mustPost(t, raw)
 	if pr.ID != d.ID() {
@@ -179,7 +147,7 @@ func (n *testNet) message(t *testing.T, pid string, extra ...string) string {
 	msgCounter.n++
 	c := msgCounter.n
 	msgCounter.Unlock()
-	tg := tags(append([]string{"Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Message", "Action", "Eval"}, extra...)...)
+	tg := localnettest.Tags(append([]string{"Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Message", "Action", "Eval"}, extra...)...)
 	d, raw := signItem(t, n.user, fmt.Sprintf("msg %d", c), pid, "", tg)
 	pr := n.mustPost(t, raw)
 	if pr.ID != d.ID() {
@@ -445,19 +413,19 @@ func TestRejections(t *testing.T) {
 	pid := n.spawn(t)
 	base := []string{"Data-Protocol", "ao", "Type", "Message"}
 
-	_, good := signItem(t, n.user, "x", pid, "", tags(base...))
+	_, good := signItem(t, n.user, "x", pid, "", localnettest.Tags(base...))
 	tampered := append([]byte(nil), good...)
 	tampered[len(tampered)-1] ^= 1
 
-	_, noType := signItem(t, n.user, "x", pid, "", tags("Data-Protocol", "ao"))
-	_, badType := signItem(t, n.user, "x", pid, "", tags("Data-Protocol", "ao", "Type", "Module"))
-	_, noProto := signItem(t, n.user, "x", pid, "", tags("Type", "Message"))
-	_, link := signItem(t, n.user, "x", pid, "", tags("Data-Protocol", "ao", "Type", "Message", "A", "b+link"))
-	_, noMod := signItem(t, n.user, "x", "", "", tags("Data-Protocol", "ao", "Type", "Process", "Scheduler", n.su.Address()))
-	_, otherSU := signItem(t, n.user, "x", "", "", tags("Data-Protocol", "ao", "Type", "Process", "Module", "m", "Scheduler", n.user.Address()))
-	_, unknown := signItem(t, n.user, "x", arweave.B64Encode(make([]byte, 32)), "", tags(base...))
-	_, noTarget := signItem(t, n.user, "x", "", "", tags(base...))
-	_, badBoot := signItem(t, n.user, "x", "", "", tags("Data-Protocol", "ao", "Type", "Process", "Module", "m", "Scheduler", n.su.Address(), "On-Boot", arweave.B64Encode(make([]byte, 32))))
+	_, noType := signItem(t, n.user, "x", pid, "", localnettest.Tags("Data-Protocol", "ao"))
+	_, badType := signItem(t, n.user, "x", pid, "", localnettest.Tags("Data-Protocol", "ao", "Type", "Module"))
+	_, noProto := signItem(t, n.user, "x", pid, "", localnettest.Tags("Type", "Message"))
+	_, link := signItem(t, n.user, "x", pid, "", localnettest.Tags("Data-Protocol", "ao", "Type", "Message", "A", "b+link"))
+	_, noMod := signItem(t, n.user, "x", "", "", localnettest.Tags("Data-Protocol", "ao", "Type", "Process", "Scheduler", n.su.Address()))
+	_, otherSU := signItem(t, n.user, "x", "", "", localnettest.Tags("Data-Protocol", "ao", "Type", "Process", "Module", "m", "Scheduler", n.user.Address()))
+	_, unknown := signItem(t, n.user, "x", arweave.B64Encode(make([]byte, 32)), "", localnettest.Tags(base...))
+	_, noTarget := signItem(t, n.user, "x", "", "", localnettest.Tags(base...))
+	_, badBoot := signItem(t, n.user, "x", "", "", localnettest.Tags("Data-Protocol", "ao", "Type", "Process", "Module", "m", "Scheduler", n.su.Address(), "On-Boot", arweave.B64Encode(make([]byte, 32))))
 
 	for _, c := range []struct {
 		name string
@@ -509,7 +477,7 @@ func TestRejections(t *testing.T) {
 func TestOnBootAndDedup(t *testing.T) {
 	n := startNet(t)
 	// On-Boot naming a tx the gateway has is accepted.
-	src, srcRaw := signItem(t, n.user, "boot code", "", "", tags("Content-Type", "text/lua"))
+	src, srcRaw := signItem(t, n.user, "boot code", "", "", localnettest.Tags("Content-Type", "text/lua"))
 	if code, b := do(t, "POST", n.gwHS.URL+"/tx", srcRaw); code != 200 {
 		t.Fatalf("gateway post: %d %s", code, b)
 	}
@@ -519,7 +487,7 @@ func TestOnBootAndDedup(t *testing.T) {
 	// A pushed message (From-Process) re-signed by another MU is a
 	// duplicate by deep hash; Pushed-For and tag order do not matter.
 	mk := func(signer string, kv ...string) []byte {
-		_, raw := signItem(t, edSigner(signer), "hello", pid, "", tags(kv...))
+		_, raw := signItem(t, localnettest.EDSigner(signer), "hello", pid, "", localnettest.Tags(kv...))
 		return raw
 	}
 	n.mustPost(t, mk("mu1", "Data-Protocol", "ao", "Type", "Message", "From-Process", "p1", "Pushed-For", "a"))
@@ -641,7 +609,7 @@ func TestHashChainFunction(t *testing.T) {
 // postConcurrent posts one message without calling t.Fatal (it runs on its
 // own goroutine).
 func postConcurrent(n *testNet, pid string) error {
-	d, err := arweave.NewDataItem([]byte("concurrent"), pid, "", tags("Data-Protocol", "ao", "Type", "Message", "N", strconv.Itoa(rand.Int())))
+	d, err := arweave.NewDataItem([]byte("concurrent"), pid, "", localnettest.Tags("Data-Protocol", "ao", "Type", "Message", "N", strconv.Itoa(rand.Int())))
 	if err != nil {
 		return err
 	}
@@ -681,7 +649,7 @@ func TestUploadRetry(t *testing.T) {
 		gw.ServeHTTP(w, r)
 	}))
 	defer gwHS.Close()
-	n := &testNet{gwHS: gwHS, dir: t.TempDir(), user: edSigner("user")}
+	n := &testNet{gwHS: gwHS, dir: t.TempDir(), user: localnettest.EDSigner("user")}
 	n.startSU(t)
 	refuse.Store(true)
 	pid := n.spawn(t)
