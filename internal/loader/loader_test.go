@@ -466,25 +466,6 @@ func TestJSTruthy(t *testing.T) {
 	}
 }
 
-func TestDecodeWHATWG(t *testing.T) {
-	cases := map[string]string{
-		"abc":                  "abc",
-		"\xe2\x82\x41":         "\ufffdA", // truncated 3-byte sequence: one replacement
-		"\xff\xfe":             "\ufffd\ufffd",
-		"\xf0\x9f\x98\x80":     "😀",
-		"\xed\xa0\x80":         "\ufffd\ufffd\ufffd", // surrogate code point
-		"\xf0\x9f\x98":         "\ufffd",
-		"a\xc3":                "a\ufffd",
-		"\xe0\x80\x80":         "\ufffd\ufffd\ufffd", // overlong
-		"\xc3\xa9\xe2\x82\xac": "é€",
-	}
-	for in, want := range cases {
-		if got := decodeWHATWG([]byte(in)); got != want {
-			t.Errorf("decode(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestTrapKeepsState: a trap inside handle (here: out of gas in a metered
 // format) is a rejected result; the next message must run exactly as on a
 // fresh instance restored from the previous memory, also when a snapshot makes
