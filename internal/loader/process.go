@@ -1,12 +1,14 @@
 package loader
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aocu/aocu/internal/weavedrive"
@@ -195,6 +197,67 @@ func (h *instance) restore(img []byte, exact bool) error {
 // ErrTimeout, ErrMessageTooLarge, a cancelled context, or a broken process
 // (its state could not be rebuilt; it must be discarded).
 func (p *Process) Handle(ctx context.Context, msg, env []byte) (*Result, error) {
+	return p.handle(ctx, msg, env, false)
+}
+
+// HandleReadOnly evaluates one message and then brings the process back to
+// its state before it, whatever the result: the reference's dry-run, which
+// runs on a fresh instance over a copy of the memory and keeps nothing.
+func (p *Process) HandleReadOnly(ctx context.Context, msg, env []byte) (*Result, error) {
+	// The rollback replays the log since the last snapshot; when that costs
+	// more than a snapshot, take one first (later messages profit from it too).
+	if len(p.log) > 0 && p.inst != nil && p.broken == nil && p.snapCost < p.logCost {
+		p.takeSnapshot()
+	}
+	return p.handle(ctx, msg, env, true)
+}
+
+// BeginStream makes the next message run as on the reference's new instance
+// for a new evaluation stream: the memory is kept, the glue's JavaScript state
+// (clock, tempRet0, tzset) and its file system restart as loading leaves them.
+func (p *Process) BeginStream() {
+	if p.inst == nil || p.broken != nil {
+		return
+	}
+	p.resetGlue(p.inst)
+	if len(p.log) > 0 {
+		p.log = append(p.log, logEntry{}) // replayed as the same reset
+	} else {
+		p.base.glue = nil
+		p.base.files, p.base.open = nil, nil
+	}
+}
+
+func (p *Process) resetGlue(inst *instance) {
+	inst.glueState = inst.fresh
+	inst.files = map[int32]*openFile{}
+	inst.opened = map[string]weavedrive.File{}
+}
+
+// outputSignalsOOM reports the reference CU's rule for older modules: an
+// Output (its text, or an aos object's data.output) ending in "not enough
+// memory for buffer allocation" keeps the previous memory, without an Error.
+func outputSignalsOOM(out json.RawMessage) bool {
+	const suffix = "not enough memory for buffer allocation"
+	if len(out) == 0 || !bytes.Contains(out, []byte("buffer allocation")) {
+		return false
+	}
+	var s string
+	if json.Unmarshal(out, &s) == nil {
+		return strings.HasSuffix(s, suffix)
+	}
+	var obj struct {
+		Data struct {
+			Output json.RawMessage `json:"output"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(out, &obj) == nil && json.Unmarshal(obj.Data.Output, &s) == nil {
+		return strings.HasSuffix(s, suffix)
+	}
+	return false
+}
+
+func (p *Process) handle(ctx context.Context, msg, env []byte, readOnly bool) (*Result, error) {
 	if p.broken != nil {
 		return nil, p.broken
 	}
@@ -226,7 +289,7 @@ func (p *Process) Handle(ctx context.Context, msg, env []byte) (*Result, error) 
 	if trapped {
 		res, err = rejected(te.msg), nil
 	}
-	if err == nil && !res.Failed() {
+	if err == nil && !res.Failed() && !readOnly && !outputSignalsOOM(res.Output) {
 		p.hasMemory = true
 		p.record(msg, env, dur)
 		return res, nil
@@ -328,6 +391,10 @@ func (p *Process) rollback(clean bool) error {
 	}
 	inst = p.inst
 	for i, e := range p.log {
+		if e.msg == nil {
+			p.resetGlue(inst)
+			continue
+		}
 		inst.driveReq = p.driveRequest(e.msg, e.env)
 		out, err := inst.call(e.msg, e.env, 0)
 		if err != nil {
@@ -341,9 +408,7 @@ func (p *Process) rollback(clean bool) error {
 	// The reference now builds a new instance around the kept memory: the
 	// glue's JavaScript state (clock, tempRet0, tzset) is what loading leaves
 	// and the JS file system is empty.
-	inst.glueState = inst.fresh
-	inst.files = map[int32]*openFile{}
-	inst.opened = map[string]weavedrive.File{}
+	p.resetGlue(inst)
 	if len(p.log) > 0 {
 		p.takeSnapshot()
 	} else {
