@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/aocu/aocu/internal/evalcmd"
+	"github.com/aocu/aocu/internal/servecmd"
 )
 
 const usage = `aocu: an ao Compute Unit
@@ -16,6 +17,7 @@ const usage = `aocu: an ao Compute Unit
 usage: aocu <command> [flags]
 
 commands:
+  serve   run an ao Compute Unit (the reference CU's HTTP API and env vars)
   eval    run an ao module on messages from the shell (the loader alone)
 
 Run "aocu <command> --help" for a command's flags.
@@ -35,6 +37,8 @@ func run(ctx context.Context, args []string) int {
 	switch args[0] {
 	case "eval":
 		return evalcmd.Run(ctx, args[1:], os.Stdin, os.Stdout, os.Stderr)
+	case "serve":
+		return servecmd.Run(ctx, args[1:], os.Stdout, os.Stderr)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return 0

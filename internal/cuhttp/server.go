@@ -1,0 +1,440 @@
+// Package cuhttp is the Compute Unit's HTTP API (the reference CU's routes):
+// it validates requests, applies the access rules and rate limits, and
+// answers with the reference's JSON shapes around the engine's results.
+package cuhttp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/engine"
+	"github.com/aocu/aocu/internal/jsjson"
+)
+
+// Engine is what the routes need from the evaluation engine.
+type Engine interface {
+	ReadResult(ctx context.Context, pid, messageID string, busy time.Duration) ([]byte, error)
+	ReadState(ctx context.Context, pid string, to *int64, busy time.Duration) (*engine.State, error)
+	Results(ctx context.Context, q engine.ResultsQuery) ([]byte, error)
+	ReadCron(ctx context.Context, q engine.ResultsQuery) ([]byte, error)
+	DryRun(ctx context.Context, req engine.DryRunRequest, busy time.Duration) ([]byte, bool, error)
+}
+
+// Options configures the routes.
+type Options struct {
+	Engine  Engine
+	Address string // the CU wallet's address, for GET /
+	Logger  *slog.Logger
+	// ReadUnit is UNIT_MODE=ru: /result, /results, /state and /cron answer 404.
+	ReadUnit            bool
+	BusyThreshold       time.Duration
+	RestrictProcesses   []string
+	AllowProcesses      []string
+	DryRunDefaultMaxAge time.Duration
+	RateLimitWindow     time.Duration
+	RateLimitMax        int // 0 disables the limit
+	MaxBodyBytes        int64
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+	// Wrap, when set, wraps every route (HTTP metrics).
+	Wrap func(http.Handler) http.Handler
+	Now  func() time.Time
+}
+
+// Server is the CU's http.Handler.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	mux     *http.ServeMux
+	limiter *rateLimiter
+}
+
+// New makes the handler. Close stops its rate-limit janitor.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.DryRunDefaultMaxAge <= 0 {
+		opts.DryRunDefaultMaxAge = 100 * time.Millisecond
+	}
+	s := &Server{opts: opts, log: opts.Logger}
+	if opts.RateLimitMax > 0 && opts.RateLimitWindow > 0 {
+		s.limiter = newRateLimiter(opts.RateLimitWindow, opts.RateLimitMax, opts.Now)
+	}
+	m := http.NewServeMux()
+	handle := func(pattern string, h http.HandlerFunc) {
+		var hh http.Handler = h
+		if opts.Wrap != nil {
+			hh = opts.Wrap(hh)
+		}
+		m.Handle(pattern, hh)
+	}
+	handle("GET /{$}", s.health)
+	handle("GET /state/{pid}", s.cuOnly(s.state))
+	handle("GET /result/{id}", s.cuOnly(s.result))
+	handle("POST /dry-run", s.dryRun)
+	handle("GET /results/{pid}", s.cuOnly(s.results))
+	handle("GET /cron/{pid}", s.cuOnly(s.cron))
+	if opts.Metrics != nil {
+		m.Handle("GET /metrics", opts.Metrics)
+	}
+	handle("/", s.notFound)
+	s.mux = m
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	// helmet()'s defaults and cors()'s.
+	h.Set("Content-Security-Policy", "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	h.Set("Origin-Agent-Cluster", "?1")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-DNS-Prefetch-Control", "off")
+	h.Set("X-Download-Options", "noopen")
+	h.Set("X-Frame-Options", "SAMEORIGIN")
+	h.Set("X-Permitted-Cross-Domain-Policies", "none")
+	h.Set("X-XSS-Protection", "0")
+	h.Set("Access-Control-Allow-Origin", "*")
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET,HEAD,PUT,PATCH,POST,DELETE")
+		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+			h.Set("Access-Control-Allow-Headers", req)
+			h.Set("Vary", "Access-Control-Request-Headers")
+		}
+		h.Set("Content-Length", "0")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// Close stops background work.
+func (s *Server) Close() {
+	if s.limiter != nil {
+		s.limiter.close()
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	var o jsjson.Object
+	o.String("error", msg)
+	writeJSON(w, status, o.Bytes())
+}
+
+// fail answers an error with its status; 5xx are logged.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := ao.StatusOf(err)
+	switch {
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		status = 499 // the client went away; nobody reads this
+	case errors.Is(err, context.DeadlineExceeded):
+		status = http.StatusGatewayTimeout
+	}
+	if status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	writeError(w, status, err.Error())
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	var o jsjson.Object
+	o.String("message", fmt.Sprintf("Route %s:%s not found", r.Method, r.URL.Path))
+	o.String("error", "Not Found")
+	o.Number("statusCode", 404)
+	writeJSON(w, http.StatusNotFound, o.Bytes())
+}
+
+func (s *Server) cuOnly(h http.HandlerFunc) http.HandlerFunc {
+	if !s.opts.ReadUnit {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, "Not Found")
+	}
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+
+// checkID validates an Arweave id parameter.
+func checkID(name, v string) error {
+	if v == "" {
+		return ao.Errorf(400, "'%s': Required.", name)
+	}
+	if !idPattern.MatchString(v) {
+		return ao.Errorf(400, "'%s': %q is not a transaction id (43 base64url characters).", name, v)
+	}
+	return nil
+}
+
+// restricted applies RESTRICT_PROCESSES and ALLOW_PROCESSES.
+func (s *Server) restricted(pid string) error {
+	if slices.Contains(s.opts.RestrictProcesses, pid) ||
+		(len(s.opts.AllowProcesses) > 0 && !slices.Contains(s.opts.AllowProcesses, pid)) {
+		return ao.Errorf(403, "Access denied for process %s", pid)
+	}
+	return nil
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	var o jsjson.Object
+	o.String("address", s.opts.Address)
+	o.Number("timestamp", float64(s.opts.Now().UnixMilli()))
+	writeJSON(w, http.StatusOK, o.Bytes())
+}
+
+func busyBody(pid, to string) []byte {
+	var o jsjson.Object
+	o.String("message", fmt.Sprintf("Evaluation of process %q to %q is in progress.", pid, to))
+	return o.Bytes()
+}
+
+func (s *Server) result(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	q := r.URL.Query()
+	pid := q.Get("process-id")
+	if !q.Has("process-id") {
+		s.fail(w, r, ao.Errorf(400, "'processId': Required. (a process-id query parameter is required)"))
+		return
+	}
+	for _, err := range []error{checkID("processId", pid), checkID("messageTxId", id), s.restricted(pid)} {
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	busy := s.opts.BusyThreshold
+	if q.Has("no-busy") {
+		busy = 0
+	}
+	out, err := s.opts.Engine.ReadResult(r.Context(), pid, id, busy)
+	if errors.Is(err, engine.ErrBusy) {
+		writeJSON(w, http.StatusAccepted, busyBody(pid, id))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) state(w http.ResponseWriter, r *http.Request) {
+	pid := r.PathValue("pid")
+	for _, err := range []error{checkID("processId", pid), s.restricted(pid)} {
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	var to *int64
+	if v := r.URL.Query().Get("to"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			s.fail(w, r, ao.Errorf(400, "'to': Expected number, received %q.", v))
+			return
+		}
+		to = &n
+	}
+	st, err := s.opts.Engine.ReadState(r.Context(), pid, to, s.opts.BusyThreshold)
+	if errors.Is(err, engine.ErrBusy) {
+		writeJSON(w, http.StatusAccepted, busyBody(pid, r.URL.Query().Get("to")))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	if st.Timestamp != 0 {
+		h.Set("Last-Timestamp", strconv.FormatInt(st.Timestamp, 10))
+	}
+	if st.Ordinate != "" {
+		h.Set("Last-Ordinate", st.Ordinate)
+	}
+	if st.BlockHeight != 0 {
+		h.Set("Last-Block-Height", strconv.FormatInt(st.BlockHeight, 10))
+	}
+	h.Set("Content-Length", strconv.Itoa(len(st.Memory)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(st.Memory)
+}
+
+// resultsQuery parses from, to, sort and limit.
+func resultsQuery(r *http.Request, pid string, defLimit, maxLimit int) (engine.ResultsQuery, error) {
+	q := r.URL.Query()
+	rq := engine.ResultsQuery{ProcessID: pid, Sort: "ASC", Limit: defLimit,
+		From: engine.ParseCursor(q.Get("from")), To: engine.ParseCursor(q.Get("to"))}
+	if q.Has("sort") {
+		rq.Sort = q.Get("sort")
+		if rq.Sort != "ASC" && rq.Sort != "DESC" {
+			return rq, ao.Errorf(400, "'sort': Invalid enum value. Expected 'ASC' | 'DESC', received '%s'.", rq.Sort)
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return rq, ao.Errorf(400, "'limit': Expected a non-negative integer, received %q.", v)
+		}
+		rq.Limit = n
+	}
+	if maxLimit > 0 {
+		rq.Limit = min(rq.Limit, maxLimit)
+	}
+	return rq, nil
+}
+
+func (s *Server) results(w http.ResponseWriter, r *http.Request) {
+	s.list(w, r, 25, 10_000, s.opts.Engine.Results)
+}
+
+func (s *Server) cron(w http.ResponseWriter, r *http.Request) {
+	s.list(w, r, 500, 1000, s.opts.Engine.ReadCron)
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request, def, max int, get func(context.Context, engine.ResultsQuery) ([]byte, error)) {
+	pid := r.PathValue("pid")
+	for _, err := range []error{checkID("processId", pid), s.restricted(pid)} {
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	q, err := resultsQuery(r, pid, def, max)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out, err := get(r.Context(), q)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) dryRun(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	pid := q.Get("process-id")
+	if err := checkID("processId", pid); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.restricted(pid); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	to := q.Get("to")
+	if to != "" {
+		if err := checkID("to", to); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	client := clientIP(r)
+	if s.limiter != nil && !s.limiter.allow(client) {
+		s.fail(w, r, ao.Errorf(429, "Rate limit exceeded"))
+		return
+	}
+	body, err := s.readBody(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	maxAge := s.opts.DryRunDefaultMaxAge
+	if v := r.Header.Get("x-max-age"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			s.fail(w, r, ao.Errorf(400, "'x-max-age': Expected a non-negative number of milliseconds, received %q.", v))
+			return
+		}
+		maxAge = time.Duration(n) * time.Millisecond
+	}
+	if s.limiter != nil {
+		s.limiter.record(client)
+	}
+	out, cached, err := s.opts.Engine.DryRun(r.Context(), engine.DryRunRequest{ProcessID: pid, To: to, Body: body, MaxAge: maxAge}, s.opts.BusyThreshold)
+	if cached && s.limiter != nil {
+		s.limiter.remove(client)
+	}
+	if errors.Is(err, engine.ErrBusy) {
+		writeJSON(w, http.StatusAccepted, busyBody(pid, to))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// readBody reads a JSON (or text) body within the size limit.
+func (s *Server) readBody(r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasPrefix(mt, "text/")) {
+			return nil, ao.Errorf(415, "Unsupported Media Type: %s", ct)
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxBodyBytes+1))
+	if err != nil {
+		return nil, ao.Errorf(400, "read the request body: %v", err)
+	}
+	if int64(len(b)) > s.opts.MaxBodyBytes {
+		return nil, ao.Errorf(413, "Request body is too large (over %d bytes)", s.opts.MaxBodyBytes)
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil, ao.Errorf(400, "'dryRun': Required. (the body must be the JSON message)")
+	}
+	if !json.Valid(b) {
+		return nil, ao.Errorf(400, "the body is not valid JSON")
+	}
+	return b, nil
+}
+
+// clientIP is the first X-Forwarded-For entry, else X-Real-IP, else the peer.
+func clientIP(r *http.Request) string {
+	if v := r.Header.Get("X-Forwarded-For"); v != "" {
+		return strings.TrimSpace(strings.Split(v, ",")[0])
+	}
+	if v := r.Header.Get("X-Real-IP"); v != "" {
+		return strings.TrimSpace(v)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,233 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aocu/aocu/internal/ao"
+)
+
+// acquirePrimary takes a primary worker slot and the process lock.
+func (e *Engine) acquirePrimary(ctx context.Context, p *proc) (func(), error) {
+	select {
+	case e.primary <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if err := p.acquire(ctx); err != nil {
+		<-e.primary
+		return nil, err
+	}
+	return func() {
+		e.touched(p)
+		p.release()
+		<-e.primary
+	}, nil
+}
+
+// checkHydration refuses a request that would chain far ahead of a running
+// stream (HYDRATION_MODE_NONCE_LIMIT).
+func (e *Engine) checkHydration(p *proc, nonce int64) error {
+	limit := e.opts.HydrationNonceLimit
+	if limit <= 0 || !p.running.Load() || nonce < 0 {
+		return nil
+	}
+	cur := p.currentNonce.Load()
+	if cur != 0 && nonce-cur > limit {
+		return ao.Errorf(503, "Nonce limit exceeded: process %s is currently hydrating with >%d nonces remaining (%d remaining). Please try again later.", p.id, limit, nonce-cur)
+	}
+	return nil
+}
+
+func (e *Engine) closed() error {
+	if e.ctx.Err() != nil {
+		return ao.Errorf(503, "the compute unit is shutting down")
+	}
+	return nil
+}
+
+// messageMeta locates a message: the process itself (AOP-6: nonce 0 at the
+// process's timestamp) or a scheduled message.
+func (e *Engine) messageMeta(ctx context.Context, pid, messageID string) (*ao.MessageMeta, error) {
+	proc, su, err := e.loadProcessRecord(ctx, pid)
+	if err != nil {
+		return nil, err
+	}
+	if messageID == pid {
+		return &ao.MessageMeta{ProcessID: pid, Timestamp: proc.Block.Timestamp, Nonce: 0}, nil
+	}
+	meta, err := e.opts.Scheduler.Message(ctx, su, messageID, pid)
+	if err != nil {
+		return nil, err
+	}
+	if meta.ProcessID != "" && meta.ProcessID != pid {
+		return nil, ao.Errorf(404, "message %s does not belong to process %s", messageID, pid)
+	}
+	return meta, nil
+}
+
+// ReadResult returns the result of a message (the reference's /result):
+// stored, or evaluated up to it. busy > 0 gives up waiting with ErrBusy
+// after that long; the evaluation goes on.
+func (e *Engine) ReadResult(ctx context.Context, pid, messageID string, busy time.Duration) ([]byte, error) {
+	if err := e.closed(); err != nil {
+		return nil, err
+	}
+	meta, err := e.messageMeta(ctx, pid, messageID)
+	if err != nil {
+		return nil, err
+	}
+	ord := strconv.FormatInt(meta.Nonce, 10)
+	id := ao.EvaluationID(pid, strconv.FormatInt(meta.Timestamp, 10), ord)
+	if ev, err := e.opts.Store.FindEvaluation(ctx, id); err == nil {
+		return ev.Output, nil
+	} else if !errors.Is(err, ao.ErrNotFound) {
+		return nil, fmt.Errorf("read evaluation %s: %w", id, err)
+	}
+	p := e.process(pid)
+	if err := e.checkHydration(p, meta.Nonce); err != nil {
+		return nil, err
+	}
+	v, err := e.share(ctx, "result,"+id, busy, func(ctx context.Context) (any, error) {
+		release, err := e.acquirePrimary(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		if ev, err := e.opts.Store.FindEvaluation(ctx, id); err == nil {
+			return ev.Output, nil
+		}
+		st, err := e.runStream(ctx, p, target{Timestamp: meta.Timestamp, Ordinate: ord}, id)
+		if err != nil {
+			return nil, err
+		}
+		if st.wanted != nil {
+			return st.wanted, nil
+		}
+		if ev, err := e.opts.Store.FindEvaluation(ctx, id); err == nil {
+			return ev.Output, nil
+		}
+		if st.lastOutput != nil {
+			return st.lastOutput, nil
+		}
+		return []byte("{}"), nil // the reference's answer when the state sits exactly there without a stored row
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]byte), nil
+}
+
+// State is a process's memory and where it stands.
+type State struct {
+	Memory      []byte
+	Timestamp   int64
+	Ordinate    string
+	BlockHeight int64
+}
+
+// ReadState evaluates the process to `to` (a timestamp; nil: latest) and
+// returns a copy of its memory (the reference's /state).
+func (e *Engine) ReadState(ctx context.Context, pid string, to *int64, busy time.Duration) (*State, error) {
+	if err := e.closed(); err != nil {
+		return nil, err
+	}
+	t := target{latest: to == nil}
+	key := "state," + pid + ","
+	if to != nil {
+		t.Timestamp = *to
+		key += strconv.FormatInt(*to, 10)
+	}
+	p := e.process(pid)
+	v, err := e.share(ctx, key, busy, func(ctx context.Context) (any, error) {
+		release, err := e.acquirePrimary(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		if _, err := e.runStream(ctx, p, t, ""); err != nil {
+			return nil, err
+		}
+		s := &State{Timestamp: p.pos.Timestamp, Ordinate: p.pos.Ordinate, BlockHeight: p.pos.BlockHeight}
+		if p.lp != nil {
+			s.Memory = append([]byte(nil), p.lp.Memory()...)
+		}
+		return s, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*State), nil
+}
+
+// ResultsQuery is a /results or /cron request.
+type ResultsQuery struct {
+	ProcessID string
+	From, To  *Cursor
+	Sort      string // ASC or DESC
+	Limit     int
+}
+
+// Results lists stored evaluations (the reference's /results: no evaluation).
+func (e *Engine) Results(ctx context.Context, q ResultsQuery) ([]byte, error) {
+	return e.results(ctx, q, false)
+}
+
+func (e *Engine) results(ctx context.Context, q ResultsQuery, onlyCron bool) ([]byte, error) {
+	sort := q.Sort
+	switch {
+	case q.From != nil && q.From.Sort != "":
+		sort = q.From.Sort
+	case q.To != nil && q.To.Sort != "":
+		sort = q.To.Sort
+	}
+	if onlyCron {
+		sort = "ASC"
+	}
+	if sort != "ASC" && sort != "DESC" {
+		return nil, ao.Errorf(400, "'sort': Invalid enum value. Expected 'ASC' | 'DESC', received '%s'.", sort)
+	}
+	rows, err := e.opts.Store.Evaluations(ctx, ao.RangeQuery{
+		ProcessID: q.ProcessID, After: lowerBound(q.ProcessID, q.From), Through: upperBound(q.ProcessID, q.To),
+		OnlyCron: onlyCron, Desc: sort == "DESC", Limit: q.Limit + 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read results of process %s: %w", q.ProcessID, err)
+	}
+	return resultsPage(rows, q.Limit, sort), nil
+}
+
+// ReadCron evaluates the process (to `to`, else latest with crons up to the
+// SU's clock) and lists its cron results (the reference's /cron).
+func (e *Engine) ReadCron(ctx context.Context, q ResultsQuery) ([]byte, error) {
+	if err := e.closed(); err != nil {
+		return nil, err
+	}
+	t := target{latest: q.To == nil}
+	key := "cron," + q.ProcessID + ","
+	if q.To != nil {
+		ts, err := strconv.ParseInt(q.To.Timestamp, 10, 64)
+		if err != nil {
+			return nil, ao.Errorf(400, "'to': %q is not a timestamp or a cursor", q.To.Timestamp)
+		}
+		t.Timestamp, t.Ordinate, t.Cron = ts, q.To.Ordinate, q.To.Cron
+		key += fmt.Sprint(ts, ",", t.Ordinate, ",", t.Cron)
+	}
+	p := e.process(q.ProcessID)
+	_, err := e.share(ctx, key, 0, func(ctx context.Context) (any, error) {
+		release, err := e.acquirePrimary(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		_, err = e.runStream(ctx, p, t, "")
+		return nil, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.results(ctx, q, true)
+}

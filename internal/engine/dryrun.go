@@ -1,0 +1,270 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/jsjson"
+)
+
+// DryRunRequest is a POST /dry-run.
+type DryRunRequest struct {
+	ProcessID string
+	To        string        // a message id to evaluate to first ("": latest)
+	Body      []byte        // the JSON message
+	MaxAge    time.Duration // x-max-age: how stale the process state may be
+}
+
+// DryRun evaluates a message on the process's latest state (or its state at
+// req.To) without keeping anything: the reference's dry-run. cached reports a
+// hit of the result cache (the reference does not count those against the
+// rate limit).
+func (e *Engine) DryRun(ctx context.Context, req DryRunRequest, busy time.Duration) (out []byte, cached bool, err error) {
+	if err := e.closed(); err != nil {
+		return nil, false, err
+	}
+	body, err := parseDryRunBody(req.Body)
+	if err != nil {
+		return nil, false, err
+	}
+	norm, _ := jsjson.Normalize(req.Body)
+	sum := sha256.Sum256([]byte(req.ProcessID + "\x00" + req.To + "\x00" + string(norm)))
+	key := hex.EncodeToString(sum[:])
+	if out, ok := e.dryResults.get(key, e.opts.DryRunResultMaxAge, e.opts.Now()); ok {
+		return out, true, nil
+	}
+	var t target
+	if req.To != "" {
+		meta, err := e.messageMeta(ctx, req.ProcessID, req.To)
+		if err != nil {
+			return nil, false, err
+		}
+		t = target{Timestamp: meta.Timestamp, Ordinate: strconv.FormatInt(meta.Nonce, 10)}
+	} else {
+		t = target{latest: true}
+	}
+	if n := e.dryWait.Add(1); n > int64(e.opts.DryRunMaxQueue) {
+		e.dryWait.Add(-1)
+		return nil, false, ao.Errorf(429, "Dry-Run enqueue limit exceeded")
+	}
+	p := e.process(req.ProcessID)
+	v, err := e.share(ctx, "dry-run,"+key, busy, func(ctx context.Context) (any, error) {
+		defer e.dryWait.Add(-1)
+		select {
+		case e.dryRun <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		defer func() { <-e.dryRun }()
+		if err := p.acquire(ctx); err != nil {
+			return nil, err
+		}
+		defer func() {
+			e.touched(p)
+			p.release()
+		}()
+		fresh := t.latest && p.lp != nil && !p.syncedAt.IsZero() && e.opts.Now().Sub(p.syncedAt) <= min(req.MaxAge, e.opts.DryRunProcessCacheTTL)
+		if !fresh {
+			if _, err := e.runStream(ctx, p, t, ""); err != nil {
+				return nil, err
+			}
+		}
+		if !t.latest && !t.equalTo(p.pos) && !p.pos.cold {
+			return nil, ao.Errorf(425, "message at nonce %s not found cached, and earlier than latest known nonce %s", t.Ordinate, p.pos.Ordinate)
+		}
+		msg := body.message(req.ProcessID, p.pos)
+		p.lp.BeginStream()
+		res, err := p.lp.HandleReadOnly(ctx, msg, p.meta.env)
+		if err != nil {
+			return nil, fmt.Errorf("dry-run on process %s: %w", req.ProcessID, err)
+		}
+		if e.opts.Observer != nil {
+			e.opts.Observer.Evaluated("dry-run", "dry-run", res.Failed())
+		}
+		out := outputJSON(res)
+		e.dryResults.put(key, out, e.opts.Now())
+		return out, nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return v.([]byte), false, nil
+}
+
+// dryRunBody is a validated dry-run message: every member as its JSON text
+// (nil: absent).
+type dryRunBody map[string][]byte
+
+// parseDryRunBody validates the body as the reference's message schema does
+// (with a 400 for what it rejects).
+func parseDryRunBody(raw []byte) (dryRunBody, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return nil, ao.Errorf(400, "the dry-run body must be a JSON object (the message)")
+	}
+	b := dryRunBody{}
+	var errs []string
+	str := func(key string, required, nullable bool) {
+		v, ok := m[key]
+		switch {
+		case !ok:
+			if required {
+				errs = append(errs, fmt.Sprintf("'%s': Required.", key))
+			}
+			return
+		case string(v) == "null":
+			if !nullable {
+				errs = append(errs, fmt.Sprintf("'%s': Expected string, received null.", key))
+				return
+			}
+			b[key] = []byte("null")
+			return
+		}
+		s, err := jsjson.Unquote(v)
+		if err != nil || len(v) == 0 || v[0] != '"' {
+			errs = append(errs, fmt.Sprintf("'%s': Expected string.", key))
+			return
+		}
+		if key == "Owner" && s == "" {
+			errs = append(errs, "'Owner': String must contain at least 1 character(s).")
+			return
+		}
+		b[key] = jsjson.AppendString(nil, s)
+	}
+	num := func(key string, coerce bool) {
+		v, ok := m[key]
+		if !ok {
+			return
+		}
+		f, valid := jsNumber(v, coerce)
+		if string(v) == "null" && !coerce {
+			b[key] = []byte("null")
+			return
+		}
+		if !valid {
+			errs = append(errs, fmt.Sprintf("'%s': Expected number.", key))
+			return
+		}
+		b[key] = jsjson.AppendNumber(nil, f)
+	}
+	str("Id", false, true)
+	str("Signature", false, true)
+	if v, ok := m["Data"]; ok {
+		b["Data"], _ = jsjson.Normalize(v)
+	}
+	str("Owner", true, false)
+	str("Target", false, false)
+	str("Anchor", false, true)
+	str("Forwarded-By", false, true)
+	num("Epoch", false)
+	num("Nonce", false)
+	num("Timestamp", true)
+	num("Block-Height", true)
+	str("Hash-Chain", false, true)
+	if v, ok := m["Cron"]; ok {
+		if string(v) != "true" && string(v) != "false" {
+			errs = append(errs, "'Cron': Expected boolean.")
+		} else {
+			b["Cron"] = v
+		}
+	}
+	if v, ok := m["Tags"]; ok {
+		var tags []ao.Tag
+		var rawTags []map[string]json.RawMessage
+		if json.Unmarshal(v, &rawTags) != nil {
+			errs = append(errs, "'Tags': Expected array of {name, value}.")
+		} else {
+			for i, t := range rawTags {
+				n, err1 := jsjson.Unquote(t["name"])
+				val, err2 := jsjson.Unquote(t["value"])
+				if err1 != nil || err2 != nil || t["name"][0] != '"' || t["value"][0] != '"' {
+					errs = append(errs, fmt.Sprintf("'Tags.%d': name and value must be strings.", i))
+					continue
+				}
+				tags = append(tags, ao.Tag{Name: n, Value: val})
+			}
+			if tags == nil {
+				tags = []ao.Tag{}
+			}
+			b["Tags"] = tagsJSON(tags)
+			owner := ""
+			if o, ok := b["Owner"]; ok {
+				owner, _ = jsjson.Unquote(o)
+			}
+			b["From"] = jsjson.AppendString(nil, mapFrom(tags, owner))
+		}
+	} else {
+		errs = append(errs, "'Tags': Required.")
+	}
+	if len(errs) > 0 {
+		return nil, ao.Errorf(400, "%s", strings.Join(errs, " | "))
+	}
+	return b, nil
+}
+
+// jsNumber reads a JSON number, or with coerce what Number(v) gives.
+func jsNumber(v json.RawMessage, coerce bool) (float64, bool) {
+	s := string(v)
+	if f, err := strconv.ParseFloat(s, 64); err == nil && len(s) > 0 && s[0] != '"' {
+		return f, true
+	}
+	if !coerce {
+		return 0, false
+	}
+	switch s {
+	case "null", "false":
+		return 0, true
+	case "true":
+		return 1, true
+	}
+	str, err := jsjson.Unquote(v)
+	if err != nil {
+		return 0, false
+	}
+	str = strings.TrimSpace(str)
+	if str == "" {
+		return 0, true
+	}
+	f, err := strconv.ParseFloat(str, 64)
+	if err != nil || math.IsNaN(f) {
+		return 0, false
+	}
+	return f, true
+}
+
+// message is the dry-run message JSON over the process's position.
+func (b dryRunBody) message(pid string, pos position) []byte {
+	var o jsjson.Object
+	add := func(key string, def []byte) {
+		if v, ok := b[key]; ok {
+			o.Raw(key, v)
+		} else if def != nil {
+			o.Raw(key, def)
+		}
+	}
+	add("Id", nil)
+	add("Signature", nil)
+	add("Data", nil)
+	add("Owner", nil)
+	add("Target", jsjson.AppendString(nil, pid))
+	add("Anchor", nil)
+	add("From", nil)
+	add("Forwarded-By", nil)
+	add("Tags", nil)
+	add("Epoch", nil)
+	add("Nonce", nil)
+	add("Timestamp", jsjson.AppendNumber(nil, float64(pos.Timestamp)))
+	add("Block-Height", jsjson.AppendNumber(nil, float64(pos.BlockHeight)))
+	add("Hash-Chain", nil)
+	add("Cron", []byte("false"))
+	o.Bool("Read-Only", true)
+	return o.Bytes()
+}

@@ -1,0 +1,378 @@
+// Package engine is the Compute Unit's evaluation pipeline (the reference CU's
+// domain): starting points, SU pages, crons, hydration, evaluation,
+// persistence, memory management and dry-runs. It depends on the domain
+// interfaces of package ao and on the loader, never on an HTTP or database
+// package.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/fsutil"
+	"github.com/aocu/aocu/internal/loader"
+	"github.com/aocu/aocu/internal/weavedrive"
+)
+
+// Options configures an Engine. Zero values take the reference CU's defaults.
+type Options struct {
+	Store     ao.Store
+	Scheduler ao.Scheduler
+	Gateway   ao.Gateway
+	Loader    *loader.Engine
+	// Drive serves WeaveDrive to every process (nil: no WeaveDrive).
+	Drive  weavedrive.Drive
+	Logger *slog.Logger
+
+	PageSize            int   // LOAD_MESSAGES_PAGE_SIZE
+	MemoryLimitMax      int64 // PROCESS_WASM_MEMORY_MAX_LIMIT
+	ComputeLimitMax     int64 // PROCESS_WASM_COMPUTE_MAX_LIMIT
+	SupportedFormats    []string
+	SupportedExtensions []string
+	AllowOwners         []string
+	// DisableEvaluationCache skips the evaluations rows (messages rows are
+	// still written), as DISABLE_PROCESS_EVALUATION_CACHE.
+	DisableEvaluationCache bool
+
+	MemoryCacheMaxSize int64         // PROCESS_MEMORY_CACHE_MAX_SIZE
+	MemoryCacheTTL     time.Duration // PROCESS_MEMORY_CACHE_TTL
+	MemoryCacheFileDir string        // PROCESS_MEMORY_CACHE_FILE_DIR
+	ModuleCacheMaxSize int           // WASM_MODULE_CACHE_MAX_SIZE
+	// InstanceCacheMaxSize bounds the warm instances (WASM_INSTANCE_CACHE_MAX_SIZE
+	// per primary worker); colder processes are drained to files.
+	InstanceCacheMaxSize int
+	WasmBinaryDir        string // WASM_BINARY_FILE_DIRECTORY
+
+	PrimaryWorkers int // evaluation streams running at once
+	DryRunWorkers  int // dry-run evaluations running at once
+	DryRunMaxQueue int // waiting dry-runs before 429
+
+	HydrationNonceLimit   int64         // HYDRATION_MODE_NONCE_LIMIT
+	DryRunProcessCacheTTL time.Duration // DRY_RUN_PROCESS_CACHE_TTL
+	DryRunResultMaxAge    time.Duration // DRY_RUN_RESULT_MAX_AGE
+	// MessageTimeout stops one message that runs longer (0: none).
+	MessageTimeout time.Duration
+	// ProgressInterval is how often a long stream logs its progress.
+	ProgressInterval time.Duration
+	// Observer receives evaluation events for metrics (nil: none).
+	Observer Observer
+	Now      func() time.Time
+}
+
+// Observer is told about evaluations (for metrics).
+type Observer interface {
+	Evaluated(stream, messageType string, failed bool)
+}
+
+// Engine evaluates processes. It is safe for concurrent use.
+type Engine struct {
+	opts Options
+	log  *slog.Logger
+
+	ctx    context.Context // ends when the engine closes: streams stop
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	procs   map[string]*proc
+	modules *moduleCache
+	calls   map[string]*call // identical pending requests share one evaluation
+
+	primary chan struct{} // worker slots
+	dryRun  chan struct{}
+	dryWait atomic.Int64
+
+	dryResults *resultCache
+}
+
+// New makes an Engine. Close it to stop its streams and release instances.
+func New(opts Options) (*Engine, error) {
+	if opts.Store == nil || opts.Scheduler == nil || opts.Gateway == nil || opts.Loader == nil {
+		return nil, errors.New("engine: Store, Scheduler, Gateway and Loader are required")
+	}
+	setDefaults(&opts)
+	for _, dir := range []string{opts.MemoryCacheFileDir, opts.WasmBinaryDir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Engine{
+		opts:       opts,
+		log:        opts.Logger,
+		ctx:        ctx,
+		cancel:     cancel,
+		procs:      map[string]*proc{},
+		calls:      map[string]*call{},
+		primary:    make(chan struct{}, opts.PrimaryWorkers),
+		dryRun:     make(chan struct{}, opts.DryRunWorkers),
+		dryResults: newResultCache(1000),
+	}
+	e.modules = newModuleCache(e, opts.ModuleCacheMaxSize)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.janitor()
+	}()
+	return e, nil
+}
+
+func setDefaults(o *Options) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 1000
+	}
+	if o.MemoryLimitMax <= 0 {
+		o.MemoryLimitMax = 1 << 30
+	}
+	if o.ComputeLimitMax <= 0 {
+		o.ComputeLimitMax = 9_000_000_000_000
+	}
+	if o.SupportedFormats == nil {
+		o.SupportedFormats = []string{"wasm32-unknown-emscripten", "wasm32-unknown-emscripten2", "wasm32-unknown-emscripten3",
+			"wasm32-unknown-emscripten4", "wasm64-unknown-emscripten-draft_2024_02_15", "wasm32-unknown-emscripten-metering",
+			"wasm64-unknown-emscripten-draft_2024_10_16-metering"}
+	}
+	if o.MemoryCacheMaxSize <= 0 {
+		o.MemoryCacheMaxSize = 1 << 30
+	}
+	if o.MemoryCacheTTL <= 0 {
+		o.MemoryCacheTTL = 24 * time.Hour
+	}
+	if o.MemoryCacheFileDir == "" {
+		o.MemoryCacheFileDir = os.TempDir()
+	}
+	if o.WasmBinaryDir == "" {
+		o.WasmBinaryDir = os.TempDir()
+	}
+	if o.ModuleCacheMaxSize <= 0 {
+		o.ModuleCacheMaxSize = 5
+	}
+	if o.InstanceCacheMaxSize <= 0 {
+		o.InstanceCacheMaxSize = 5
+	}
+	if o.PrimaryWorkers <= 0 {
+		o.PrimaryWorkers = 1
+	}
+	if o.DryRunWorkers <= 0 {
+		o.DryRunWorkers = 1
+	}
+	if o.DryRunMaxQueue <= 0 {
+		o.DryRunMaxQueue = 3000
+	}
+	if o.DryRunProcessCacheTTL <= 0 {
+		o.DryRunProcessCacheTTL = 2 * time.Second
+	}
+	if o.DryRunResultMaxAge <= 0 {
+		o.DryRunResultMaxAge = time.Minute
+	}
+	if o.ProgressInterval <= 0 {
+		o.ProgressInterval = 5 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Close stops the running streams (their evaluated messages are stored),
+// drains nothing and releases every instance.
+func (e *Engine) Close() error {
+	e.cancel()
+	e.wg.Wait()
+	e.mu.Lock()
+	procs := e.procs
+	e.procs = map[string]*proc{}
+	e.mu.Unlock()
+	for _, p := range procs {
+		if err := p.acquire(context.Background()); err == nil {
+			p.closeInstance()
+			p.release()
+		}
+	}
+	e.modules.close()
+	return nil
+}
+
+// Stats describes what the engine holds, for metrics.
+type Stats struct {
+	InMemory   int // processes with a warm instance
+	OnFile     int // processes drained to files
+	MemorySize int64
+	Streams    int // streams running
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var s Stats
+	for _, p := range e.procs {
+		switch {
+		case p.live.Load():
+			s.InMemory++
+			s.MemorySize += p.size.Load()
+		case p.drainedTo.Load() != nil:
+			s.OnFile++
+		}
+		if p.running.Load() {
+			s.Streams++
+		}
+	}
+	return s
+}
+
+// janitor drains processes idle longer than the memory TTL.
+func (e *Engine) janitor() {
+	period := min(e.opts.MemoryCacheTTL/4, time.Minute)
+	t := time.NewTicker(max(period, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-t.C:
+			e.evict(0)
+		}
+	}
+}
+
+// proc is the engine's state for one process.
+type proc struct {
+	id   string
+	lock chan struct{} // held by the stream (or dry-run) using the instance
+
+	// Guarded by lock.
+	meta      *procMeta
+	lp        *loader.Process
+	pos       position
+	syncedAt  time.Time // when the state was last brought up to the SU's latest
+	lastUsed  time.Time
+	drainFile string // memory drained to this file, with drainPos
+	drainPos  position
+
+	// Read without the lock.
+	live         atomic.Bool
+	size         atomic.Int64
+	running      atomic.Bool
+	currentNonce atomic.Int64
+	used         atomic.Int64 // unix ns of the last use, for the LRU
+	drainedTo    atomic.Pointer[string]
+}
+
+func (p *proc) acquire(ctx context.Context) error {
+	select {
+	case p.lock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *proc) release() { <-p.lock }
+
+func (p *proc) closeInstance() {
+	if p.lp != nil {
+		p.lp.Close()
+		p.lp = nil
+	}
+	p.live.Store(false)
+	p.size.Store(0)
+}
+
+func (e *Engine) process(id string) *proc {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := e.procs[id]
+	if p == nil {
+		p = &proc{id: id, lock: make(chan struct{}, 1)}
+		e.procs[id] = p
+	}
+	return p
+}
+
+// touched records a use of p's instance and enforces the memory bounds,
+// draining the least recently used other processes.
+func (e *Engine) touched(p *proc) {
+	p.used.Store(e.opts.Now().UnixNano())
+	if p.lp != nil {
+		p.size.Store(int64(len(p.lp.Memory())))
+	}
+	e.evict(0)
+}
+
+// evict drains processes to files while the warm set exceeds its bounds, or
+// (every call) those idle beyond the TTL. Busy processes are skipped.
+func (e *Engine) evict(_ int) {
+	now := e.opts.Now()
+	for {
+		e.mu.Lock()
+		var victim *proc
+		var total int64
+		n := 0
+		for _, p := range e.procs {
+			if !p.live.Load() {
+				continue
+			}
+			n++
+			total += p.size.Load()
+			if now.Sub(time.Unix(0, p.used.Load())) > e.opts.MemoryCacheTTL {
+				victim = p
+				break
+			}
+		}
+		if victim == nil && (n > e.opts.InstanceCacheMaxSize || total > e.opts.MemoryCacheMaxSize) && n > 1 {
+			for _, p := range e.procs {
+				if p.live.Load() && (victim == nil || p.used.Load() < victim.used.Load()) {
+					victim = p
+				}
+			}
+		}
+		e.mu.Unlock()
+		if victim == nil {
+			return
+		}
+		select {
+		case victim.lock <- struct{}{}:
+		default:
+			return // in use; try again after the next stream
+		}
+		if err := e.drain(victim); err != nil {
+			e.log.Error("could not drain process memory to file; keeping it in memory", "process", victim.id, "err", err)
+			victim.release()
+			return
+		}
+		victim.release()
+	}
+}
+
+// drain writes p's memory to PROCESS_MEMORY_CACHE_FILE_DIR/state-<pid>.dat
+// and releases its instance. Caller holds p.lock.
+func (e *Engine) drain(p *proc) error {
+	if p.lp == nil {
+		return nil
+	}
+	mem := p.lp.Memory()
+	if mem == nil {
+		p.closeInstance()
+		return nil
+	}
+	file := filepath.Join(e.opts.MemoryCacheFileDir, "state-"+p.id+".dat")
+	if err := fsutil.WriteFileAtomic(file, mem); err != nil {
+		return err
+	}
+	p.drainFile, p.drainPos = file, p.pos
+	p.drainedTo.Store(&file)
+	p.closeInstance()
+	e.log.Debug("drained process memory to file", "process", p.id, "file", file, "bytes", len(mem))
+	return nil
+}

@@ -1,0 +1,332 @@
+package engine
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/arweave"
+	"github.com/aocu/aocu/internal/jsjson"
+)
+
+// wasmMessage is a message on its way to the module, in the reference's
+// terms: the fields of its messageSchema (nil or unset: undefined, left out
+// of the JSON) and the stream metadata around it.
+type wasmMessage struct {
+	ID        *string
+	Signature json.RawMessage
+	Data      json.RawMessage
+	Owner     string
+	Target    *string
+	Anchor    json.RawMessage
+	From      string
+	Forwarded *string
+	Tags      []ao.Tag
+	Epoch     *int64
+	Nonce     *int64
+	Timestamp int64
+	Block     int64
+	HashChain *string
+	Cron      bool
+	ReadOnly  bool
+
+	// Stream metadata.
+	name         string
+	ordinate     string
+	cronID       string
+	noSave       bool
+	isAssignment bool
+	assignmentID string
+	exclude      []string
+	deepHash     string
+}
+
+// JSON is JSON.stringify of the message after messageSchema.parse: the
+// schema's key order, undefined members left out, From and Owner tags
+// removed (removeInvalidTags).
+func (m *wasmMessage) JSON() []byte {
+	var o jsjson.Object
+	if m.ID != nil {
+		o.String("Id", *m.ID)
+	}
+	if m.Signature != nil {
+		o.Raw("Signature", m.Signature)
+	}
+	if m.Data != nil {
+		o.Raw("Data", m.Data)
+	}
+	o.String("Owner", m.Owner)
+	if m.Target != nil {
+		o.String("Target", *m.Target)
+	}
+	if m.Anchor != nil {
+		o.Raw("Anchor", m.Anchor)
+	}
+	o.String("From", m.From)
+	if m.Forwarded != nil {
+		o.String("Forwarded-By", *m.Forwarded)
+	}
+	o.Raw("Tags", tagsJSON(removeInvalidTags(m.Tags)))
+	if m.Epoch != nil {
+		o.Number("Epoch", float64(*m.Epoch))
+	}
+	if m.Nonce != nil {
+		o.Number("Nonce", float64(*m.Nonce))
+	}
+	o.Number("Timestamp", float64(m.Timestamp))
+	o.Number("Block-Height", float64(m.Block))
+	if m.HashChain != nil {
+		o.String("Hash-Chain", *m.HashChain)
+	}
+	o.Bool("Cron", m.Cron)
+	o.Bool("Read-Only", m.ReadOnly)
+	return o.Bytes()
+}
+
+func tagsJSON(tags []ao.Tag) []byte {
+	var a jsjson.Array
+	for _, t := range tags {
+		var o jsjson.Object
+		o.String("name", t.Name)
+		o.String("value", t.Value)
+		a.Raw(o.Bytes())
+	}
+	b := a.Bytes()
+	return b
+}
+
+func removeInvalidTags(tags []ao.Tag) []ao.Tag {
+	for _, t := range tags {
+		if t.Name == "From" || t.Name == "Owner" {
+			out := make([]ao.Tag, 0, len(tags))
+			for _, t := range tags {
+				if t.Name != "From" && t.Name != "Owner" {
+					out = append(out, t)
+				}
+			}
+			return out
+		}
+	}
+	return tags
+}
+
+// envJSON is the AoGlobal passed with every message of a process.
+func envJSON(p *ao.Process, processOwner string, m *ao.Module, moduleOwner string) []byte {
+	part := func(id, owner string, tags []ao.Tag) []byte {
+		var o jsjson.Object
+		o.String("Id", id)
+		o.String("Owner", owner)
+		o.Raw("Tags", tagsJSON(tags))
+		return o.Bytes()
+	}
+	var o jsjson.Object
+	o.Raw("Process", part(p.ID, processOwner, p.Tags))
+	o.Raw("Module", part(m.ID, moduleOwner, m.Tags))
+	return o.Bytes()
+}
+
+// addressFrom is the reference's owner mapping: a 512-byte key is an Arweave
+// owner (the given address), a 65-byte key an Ethereum one (EIP-55 address).
+func addressFrom(o ao.Owner) string {
+	key, err := arweave.B64Decode(o.Key)
+	if err == nil && len(key) == 65 {
+		if a, err := arweave.EthereumAddress(key); err == nil {
+			return a
+		}
+	}
+	return o.Address
+}
+
+// mapFrom: the From-Process tag if present and non-empty, else the owner.
+func mapFrom(tags []ao.Tag, owner string) string {
+	if v, ok := ao.TagValue(tags, "From-Process"); ok && v != "" {
+		return v
+	}
+	return owner
+}
+
+// mapForwardedBy: the owner (the MU) when a From-Process tag exists.
+func mapForwardedBy(tags []ao.Tag, owner string) *string {
+	if _, ok := ao.TagValue(tags, "From-Process"); ok {
+		return &owner
+	}
+	return nil
+}
+
+func str(s string) *string { return &s }
+
+func i64(n int64) *int64 { return &n }
+
+// parseIntJS is JavaScript's parseInt(s, 10) for the values it can meet here
+// (leading digits, optional sign); ok is false for NaN.
+func parseIntJS(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	end := 0
+	if end < len(s) && (s[end] == '-' || s[end] == '+') {
+		end++
+	}
+	start := end
+	for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+		end++
+	}
+	if end == start {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s[:end], 10, 64)
+	return n, err == nil
+}
+
+// fromEdge maps an SU edge as the reference's mapNode does. Assignments of
+// existing items are completed later by hydration.
+func fromEdge(e *ao.SUEdge) (*wasmMessage, error) {
+	at := e.Assignment.Tags
+	get := func(name string) (string, bool) { return ao.TagValue(at, name) }
+	num := func(name string) (int64, error) {
+		v, _ := get(name)
+		n, ok := parseIntJS(v)
+		if !ok {
+			return 0, fmt.Errorf("assignment %s: tag %s is %q, not a number", e.Assignment.ID, name, v)
+		}
+		return n, nil
+	}
+	m := &wasmMessage{assignmentID: e.Assignment.ID}
+	var err error
+	var epoch, nonce int64
+	if epoch, err = num("Epoch"); err != nil {
+		return nil, err
+	}
+	if nonce, err = num("Nonce"); err != nil {
+		return nil, err
+	}
+	if m.Timestamp, err = num("Timestamp"); err != nil {
+		return nil, err
+	}
+	if m.Block, err = num("Block-Height"); err != nil {
+		return nil, err
+	}
+	m.Epoch, m.Nonce = i64(epoch), i64(nonce)
+	if hc, ok := get("Hash-Chain"); ok {
+		m.HashChain = str(hc)
+	}
+	for _, t := range at {
+		if t.Name == "Exclude" {
+			m.exclude = append(m.exclude, t.Value)
+		}
+	}
+	m.ordinate = strconv.FormatInt(nonce, 10)
+	if e.Message == nil {
+		id, ok := get("Message")
+		if !ok || id == "" {
+			return nil, fmt.Errorf("assignment %s has neither a message nor a Message tag", e.Assignment.ID)
+		}
+		m.isAssignment = true
+		m.ID = str(id)
+		m.name = fmt.Sprintf("Assigned Message %s %d:%d", id, m.Timestamp, nonce)
+		return m, nil
+	}
+	msg := e.Message
+	proc, ok := get("Process")
+	if !ok {
+		return nil, fmt.Errorf("assignment %s has no Process tag", e.Assignment.ID)
+	}
+	owner := addressFrom(msg.Owner)
+	m.ID = str(msg.ID)
+	m.Signature, m.Data, m.Anchor = msg.Signature, msg.Data, msg.Anchor
+	m.Owner = owner
+	m.Target = str(proc)
+	m.From = mapFrom(msg.Tags, owner)
+	m.Forwarded = mapForwardedBy(msg.Tags, owner)
+	m.Tags = msg.Tags
+	if m.Tags == nil {
+		m.Tags = []ao.Tag{}
+	}
+	m.name = fmt.Sprintf("Scheduled Message %s %d:%d", msg.ID, m.Timestamp, nonce)
+	return m, nil
+}
+
+// rawString is JSON.stringify of a string.
+func rawString(s string) json.RawMessage { return jsjson.AppendString(nil, s) }
+
+// hydrate completes an assignment with the assigned item's metadata and data
+// (unless excluded), as the reference's loadFromChain does.
+func hydrate(m *wasmMessage, meta *ao.TxMeta, data []byte) {
+	owner := addressFrom(meta.Owner)
+	m.ID = str(meta.ID)
+	m.Signature = nil
+	if meta.Signature != nil {
+		m.Signature = rawString(*meta.Signature)
+	}
+	m.Owner = owner
+	m.From = mapFrom(meta.Tags, owner)
+	m.Target = str(meta.Recipient)
+	m.Tags = meta.Tags
+	if m.Tags == nil {
+		m.Tags = []ao.Tag{}
+	}
+	m.Anchor = nil
+	if meta.Anchor != nil {
+		m.Anchor = rawString(*meta.Anchor)
+	}
+	m.Data = nil
+	if data != nil {
+		m.Data = rawString(jsjson.DecodeUTF8(data))
+	}
+}
+
+// excludes reports whether an assignment excludes a part (Data, Tags,
+// Signature, Anchor).
+func (m *wasmMessage) excludes(part string) bool {
+	for _, e := range m.exclude {
+		if e == part {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedDeepHash is the reference's id for a pushed message: the std
+// base64 ANS-104 signature data of an item with an empty owner, signature
+// type 1, the message's target, anchor (UTF-8 bytes), tags and data.
+func forwardedDeepHash(m *wasmMessage) (string, error) {
+	var data []byte
+	if m.Data != nil && string(m.Data) != "null" {
+		s, err := jsjson.Unquote(m.Data)
+		if err != nil {
+			return "", fmt.Errorf("deep hash of %s: Data is not a string", deref(m.ID))
+		}
+		data = []byte(s)
+	}
+	target := ""
+	if m.Target != nil {
+		target = *m.Target
+	}
+	anchor := ""
+	if m.Anchor != nil && string(m.Anchor) != "null" {
+		s, err := jsjson.Unquote(m.Anchor)
+		if err != nil {
+			return "", fmt.Errorf("deep hash of %s: Anchor is not a string", deref(m.ID))
+		}
+		anchor = s
+	}
+	tags := make([]arweave.Tag, len(m.Tags))
+	for i, t := range m.Tags {
+		tags[i] = arweave.Tag{Name: t.Name, Value: t.Value}
+	}
+	item, err := arweave.NewDataItem(data, target, anchor, tags)
+	if err != nil {
+		return "", fmt.Errorf("deep hash of %s: %w", deref(m.ID), err)
+	}
+	item.SignatureType = arweave.SigTypeArweave
+	h := item.SignatureData()
+	return base64.StdEncoding.EncodeToString(h[:]), nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

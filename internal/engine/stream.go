@@ -1,0 +1,459 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/cron"
+	"github.com/aocu/aocu/internal/jsjson"
+	"github.com/aocu/aocu/internal/loader"
+)
+
+// hashChainFromHeight is the block height from which the reference verifies
+// the SU's hash chain.
+const hashChainFromHeight = 1_440_000
+
+// flushEvery bounds the evaluations kept before they are written.
+const (
+	flushEvery    = 200
+	flushInterval = time.Second
+)
+
+// streamState is one evaluation stream: the process brought from its
+// position to a target.
+type streamState struct {
+	e      *Engine
+	p      *proc
+	meta   *procMeta
+	wantID string // evaluation id whose output the caller wants
+
+	batch      []*ao.Evaluation
+	lastFlush  time.Time
+	seen       map[string]int64 // messages rows of this stream: id -> nonce
+	cronSeen   map[string]bool
+	lastOutput []byte
+	wanted     []byte
+	evaluated  int
+	started    time.Time
+	lastLog    time.Time
+	goal       int64 // target nonce when known, for progress logs
+}
+
+// ensureInstance gives p a live instance: from its drained file, else cold.
+// Caller holds p.lock.
+func (e *Engine) ensureInstance(ctx context.Context, p *proc, meta *procMeta) error {
+	if p.lp != nil {
+		return nil
+	}
+	opts := loader.ProcessOptions{Drive: e.opts.Drive, Timeout: e.opts.MessageTimeout, GasLimit: float64(meta.computeLimit)}
+	pos := position{cold: true, Ordinate: "0", Timestamp: meta.process.Block.Timestamp, BlockHeight: meta.process.Block.Height}
+	if p.drainFile != "" {
+		mem, err := os.ReadFile(p.drainFile)
+		if err != nil {
+			e.log.Error("drained memory unreadable; starting cold", "process", p.id, "file", p.drainFile, "err", err)
+		} else {
+			opts.Memory, pos = mem, p.drainPos
+		}
+	}
+	lp, err := meta.mod.NewProcess(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("instantiate process %s: %w", p.id, err)
+	}
+	p.lp, p.pos = lp, pos
+	p.drainFile = ""
+	p.drainedTo.Store(nil)
+	p.live.Store(true)
+	return nil
+}
+
+// runStream evaluates the process up to t. Caller holds p.lock.
+func (e *Engine) runStream(ctx context.Context, p *proc, t target, wantID string) (*streamState, error) {
+	meta, err := e.loadMeta(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.ensureInstance(ctx, p, meta); err != nil {
+		return nil, err
+	}
+	st := &streamState{e: e, p: p, meta: meta, wantID: wantID, seen: map[string]int64{}, cronSeen: map[string]bool{},
+		started: time.Now(), lastFlush: time.Now(), lastLog: time.Now(), goal: -1}
+	if !t.latest && !p.pos.cold {
+		if t.equalTo(p.pos) {
+			return st, nil
+		}
+		if t.earlierThan(p.pos) {
+			if t.Ordinate != "" {
+				return nil, ao.Errorf(425, "message at nonce %s not found cached, and earlier than latest known nonce %s", t.Ordinate, p.pos.Ordinate)
+			}
+			return nil, ao.Errorf(425, "message at timestamp %d not found cached, and earlier than latest known nonce %s", t.Timestamp, p.pos.Ordinate)
+		}
+	}
+	if n, err := strconv.ParseInt(t.Ordinate, 10, 64); err == nil {
+		st.goal = n
+	}
+	p.running.Store(true)
+	p.currentNonce.Store(p.pos.Nonce)
+	defer p.running.Store(false)
+	p.lp.BeginStream()
+	err = st.run(ctx, t)
+	if ferr := st.flush(context.WithoutCancel(ctx)); ferr != nil && err == nil {
+		err = ferr
+	}
+	if st.evaluated > 0 {
+		e.log.Debug("evaluation stream done", "process", p.id, "messages", st.evaluated, "took", time.Since(st.started).Round(time.Millisecond))
+	}
+	if t.latest && err == nil {
+		p.syncedAt = e.opts.Now()
+	}
+	return st, err
+}
+
+func (st *streamState) run(ctx context.Context, t target) error {
+	e, p, meta := st.e, st.p, st.meta
+	from, to := "", ""
+	if !p.pos.cold {
+		from = strconv.FormatInt(p.pos.Timestamp, 10)
+	}
+	if !t.latest {
+		to = strconv.FormatInt(t.Timestamp, 10)
+	}
+	// Crons need the right boundary and the blocks in between.
+	var right int64
+	var blocks []ao.Block
+	if !meta.crons.Empty() {
+		if t.latest {
+			ts, _, err := e.opts.Scheduler.Timestamp(ctx, meta.suURL, p.id)
+			if err != nil {
+				return err
+			}
+			right = ts
+		} else {
+			right = t.Timestamp
+		}
+		var err error
+		if blocks, err = e.blocks(ctx, p.pos.BlockHeight, right); err != nil {
+			return err
+		}
+	}
+	src := newPageSource(ctx, e.opts.Scheduler, meta.suURL, p.id, from, to, e.opts.PageSize)
+	defer src.close()
+	if !p.pos.cold {
+		st.cronSeen[strconv.FormatInt(p.pos.Timestamp, 10)+"-"+p.pos.Cron] = true
+	}
+	first := p.pos.cold
+	for {
+		edge, ok, err := src.next(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		m, err := fromEdge(edge)
+		if err != nil {
+			return ao.WithStatus(502, fmt.Errorf("scheduled message of process %s: %w", p.id, err))
+		}
+		if first {
+			first = false
+			if !isProcessMessage(edge) {
+				if err := st.prependProcessMessage(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		if err := st.crons(ctx, m.Timestamp, blocks); err != nil {
+			return err
+		}
+		if err := st.scheduled(ctx, m); err != nil {
+			return err
+		}
+	}
+	if first {
+		if err := st.prependProcessMessage(ctx); err != nil {
+			return err
+		}
+	}
+	if !meta.crons.Empty() && cron.Tail(st.boundary(), right) {
+		return st.crons(ctx, right, blocks)
+	}
+	return nil
+}
+
+func isProcessMessage(e *ao.SUEdge) bool {
+	if e.Message == nil {
+		return false
+	}
+	v, _ := ao.TagValue(e.Message.Tags, "Type")
+	return v == "Process"
+}
+
+func (st *streamState) boundary() cron.Boundary {
+	pos := st.p.pos
+	return cron.Boundary{Timestamp: pos.Timestamp, Ordinate: pos.Ordinate, Block: ao.Block{Height: pos.BlockHeight, Timestamp: pos.Timestamp}}
+}
+
+// crons evaluates the cron messages between the position and right.
+func (st *streamState) crons(ctx context.Context, right int64, blocks []ao.Block) error {
+	if st.meta.crons.Empty() {
+		return nil
+	}
+	for _, c := range st.meta.crons.Between(st.boundary(), right, blocks) {
+		key := strconv.FormatInt(c.Timestamp, 10) + "-" + c.ID
+		if st.cronSeen[key] {
+			continue
+		}
+		st.cronSeen[key] = true
+		if len(st.cronSeen) > 1000 {
+			st.cronSeen = map[string]bool{key: true}
+		}
+		pid := st.p.id
+		m := &wasmMessage{
+			Owner: st.meta.processOwner, Target: &pid, From: st.meta.processOwner, Tags: c.Tags,
+			Timestamp: c.Timestamp, Block: c.BlockHeight, Cron: true,
+			name: fmt.Sprintf("Cron Message %d,%s,%s", c.Timestamp, c.Ordinate, c.ID), ordinate: c.Ordinate, cronID: c.ID,
+		}
+		if m.Tags == nil {
+			m.Tags = []ao.Tag{}
+		}
+		if err := st.evaluate(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prependProcessMessage evaluates the process message on a cold start when the
+// SU does not deliver it (processes before AOP-6). It is not saved.
+func (st *streamState) prependProcessMessage(ctx context.Context) error {
+	proc := st.meta.process
+	data, err := st.e.opts.Gateway.Raw(ctx, proc.ID)
+	if err != nil {
+		return fmt.Errorf("load the data of process %s: %w", proc.ID, err)
+	}
+	pid := proc.ID
+	m := &wasmMessage{
+		ID: &pid, Data: rawString(jsjson.DecodeUTF8(data)), Owner: st.meta.processOwner, Target: &pid,
+		From: mapFrom(proc.Tags, st.meta.processOwner), Tags: proc.Tags,
+		Timestamp: proc.Block.Timestamp, Block: proc.Block.Height,
+		name: "Process Message " + pid, ordinate: "0", noSave: true,
+	}
+	if proc.Signature != "" {
+		m.Signature = rawString(proc.Signature)
+	}
+	if proc.Anchor != "" {
+		m.Anchor = rawString(proc.Anchor)
+	}
+	return st.evaluate(ctx, m)
+}
+
+// scheduled checks, hydrates, deduplicates and evaluates a scheduled message.
+func (st *streamState) scheduled(ctx context.Context, m *wasmMessage) error {
+	e, p := st.e, st.p
+	if st.meta.process.Block.Height >= hashChainFromHeight {
+		if err := verifyHashChain(p.pos, m); err != nil {
+			return err
+		}
+	}
+	if m.Forwarded != nil {
+		h, err := forwardedDeepHash(m)
+		if err != nil {
+			return ao.WithStatus(422, err)
+		}
+		m.deepHash = h
+	}
+	if m.isAssignment {
+		if err := st.hydrate(ctx, m); err != nil {
+			return err
+		}
+	}
+	if m.deepHash != "" || m.isAssignment {
+		id := m.deepHash
+		if m.isAssignment {
+			id = *m.ID
+		}
+		if n, ok := st.seen[id]; ok && n < *m.Nonce {
+			st.skip(m)
+			return nil
+		}
+		dup, err := e.opts.Store.MessageSeenBefore(ctx, p.id, id, *m.Epoch, *m.Nonce)
+		if err != nil {
+			return fmt.Errorf("duplicate check of %s: %w", m.name, err)
+		}
+		if dup {
+			st.skip(m)
+			return nil
+		}
+		st.seen[id] = *m.Nonce
+	}
+	return st.evaluate(ctx, m)
+}
+
+func (st *streamState) skip(m *wasmMessage) {
+	st.e.log.Info("skipping a message already evaluated at a lower nonce", "process", st.p.id, "message", m.name)
+	// The schedule still moves on: the next messages are read after it.
+	st.p.pos.AssignmentID, st.p.pos.HashChain = m.assignmentID, deref(m.HashChain)
+}
+
+// verifyHashChain checks an SU's hash chain link:
+// base64url(sha256(prev assignment id || prev hash chain)).
+func verifyHashChain(prev position, m *wasmMessage) error {
+	actual := deref(m.HashChain)
+	if prev.AssignmentID == "" || prev.HashChain == "" {
+		if actual == "" {
+			return ao.Errorf(422, "HashChain invalid on message %s", deref(m.ID))
+		}
+		return nil
+	}
+	a, err1 := base64.RawURLEncoding.DecodeString(prev.AssignmentID)
+	h, err2 := base64.RawURLEncoding.DecodeString(prev.HashChain)
+	if err1 != nil || err2 != nil {
+		return ao.Errorf(422, "HashChain invalid on message %s", deref(m.ID))
+	}
+	sum := sha256.Sum256(append(a, h...))
+	if base64.RawURLEncoding.EncodeToString(sum[:]) != actual {
+		return ao.Errorf(422, "HashChain invalid on message %s", deref(m.ID))
+	}
+	return nil
+}
+
+// hydrate loads an assigned item from the gateway.
+func (st *streamState) hydrate(ctx context.Context, m *wasmMessage) error {
+	gw := st.e.opts.Gateway
+	meta, err := gw.TransactionMeta(ctx, *m.ID, m.excludes("Tags"), m.excludes("Signature"), m.excludes("Anchor"))
+	if err != nil {
+		return fmt.Errorf("hydrate %s: %w", m.name, err)
+	}
+	var data []byte
+	if !m.excludes("Data") {
+		if data, err = gw.Raw(ctx, *m.ID); err != nil {
+			return fmt.Errorf("hydrate %s: %w", m.name, err)
+		}
+		if data == nil {
+			data = []byte{}
+		}
+	}
+	hydrate(m, meta, data)
+	return nil
+}
+
+// evaluate runs one message and records its result.
+func (st *streamState) evaluate(ctx context.Context, m *wasmMessage) error {
+	e, p := st.e, st.p
+	res, err := p.lp.Handle(ctx, m.JSON(), st.meta.env)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !errors.Is(err, loader.ErrTimeout) && !errors.Is(err, loader.ErrHalt) && !errors.Is(err, loader.ErrMessageTooLarge) {
+			p.closeInstance() // its state is lost; the next stream rebuilds it
+			return fmt.Errorf("evaluate %s: %w", m.name, err)
+		}
+		// The reference turns a thrown error into {Error}: the state is kept.
+		e.log.Warn("message failed", "process", p.id, "message", m.name, "err", err)
+		res = &loader.Result{Error: rawString(err.Error()), Rejected: true}
+	}
+	out := outputJSON(res)
+	kind := "scheduled"
+	switch {
+	case m.cronID != "":
+		kind = "cron"
+	case m.isAssignment:
+		kind = "assignment"
+	}
+	if e.opts.Observer != nil {
+		e.opts.Observer.Evaluated("primary", kind, res.Failed())
+	}
+	st.evaluated++
+	st.lastOutput = out
+	pos := &p.pos
+	pos.cold = false
+	pos.Timestamp, pos.Ordinate, pos.Cron, pos.BlockHeight = m.Timestamp, m.ordinate, m.cronID, m.Block
+	if m.Nonce != nil {
+		pos.Nonce, pos.Epoch = *m.Nonce, *m.Epoch
+		p.currentNonce.Store(*m.Nonce)
+	}
+	if m.ID != nil {
+		pos.MessageID = *m.ID
+	}
+	if !m.noSave && m.cronID == "" {
+		pos.AssignmentID, pos.HashChain = m.assignmentID, deref(m.HashChain)
+	}
+	if !m.noSave {
+		ev := &ao.Evaluation{
+			ProcessID: p.id, MessageID: deref(m.ID), DeepHash: m.deepHash, Nonce: m.Nonce, Epoch: m.Epoch,
+			Timestamp: m.Timestamp, Ordinate: m.ordinate, BlockHeight: m.Block, Cron: m.cronID,
+			Output: out, EvaluatedAt: e.opts.Now().UnixMilli(), IsAssignment: m.isAssignment,
+		}
+		if ev.ID() == st.wantID {
+			st.wanted = out
+		}
+		st.batch = append(st.batch, ev)
+		if len(st.batch) >= flushEvery || time.Since(st.lastFlush) >= flushInterval {
+			if err := st.flush(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	if time.Since(st.lastLog) >= e.opts.ProgressInterval {
+		st.lastLog = time.Now()
+		rate := float64(st.evaluated) / time.Since(st.started).Seconds()
+		args := []any{"process", p.id, "evaluated", st.evaluated, "perSecond", int(rate), "nonce", pos.Nonce}
+		if st.goal > pos.Nonce && rate > 0 {
+			left := st.goal - pos.Nonce
+			args = append(args, "remaining", left, "eta", (time.Duration(float64(left)/rate) * time.Second).Round(time.Second))
+		}
+		e.log.Info("evaluation stream progress", args...)
+	}
+	return nil
+}
+
+// flush writes the batch in one transaction.
+func (st *streamState) flush(ctx context.Context) error {
+	st.lastFlush = time.Now()
+	if len(st.batch) == 0 {
+		return nil
+	}
+	if err := st.e.opts.Store.SaveEvaluations(ctx, st.batch, st.e.opts.DisableEvaluationCache); err != nil {
+		return fmt.Errorf("save evaluations of process %s: %w", st.p.id, err)
+	}
+	st.batch = st.batch[:0]
+	return nil
+}
+
+// blocks returns the block metadata from minHeight up to maxTimestamp: from
+// the DB, completed from the gateway when it has gaps or ends more than 90 s
+// before maxTimestamp (the reference's reconcileBlocks).
+func (e *Engine) blocks(ctx context.Context, minHeight, maxTimestamp int64) ([]ao.Block, error) {
+	have, err := e.opts.Store.Blocks(ctx, minHeight, maxTimestamp)
+	if err != nil {
+		return nil, fmt.Errorf("load blocks: %w", err)
+	}
+	complete := len(have) > 0 && have[0].Height == minHeight && maxTimestamp-have[len(have)-1].Timestamp <= 90_000
+	for i := 1; complete && i < len(have); i++ {
+		complete = have[i].Height == have[i-1].Height+1
+	}
+	if complete {
+		return have, nil
+	}
+	fetched, err := e.opts.Gateway.Blocks(ctx, minHeight, maxTimestamp)
+	if err != nil {
+		return nil, fmt.Errorf("load block metadata from the gateway: %w", err)
+	}
+	if err := e.opts.Store.SaveBlocks(ctx, fetched); err != nil {
+		return nil, fmt.Errorf("save blocks: %w", err)
+	}
+	out := fetched[:0:0]
+	for _, b := range fetched {
+		if b.Timestamp <= maxTimestamp {
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}

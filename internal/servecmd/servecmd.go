@@ -1,0 +1,256 @@
+// Package servecmd implements `aocu serve`: the Compute Unit, configured from
+// the reference CU's environment variables, serving its HTTP API.
+package servecmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/aocu/aocu/internal/arweave"
+	"github.com/aocu/aocu/internal/config"
+	"github.com/aocu/aocu/internal/cuhttp"
+	"github.com/aocu/aocu/internal/engine"
+	"github.com/aocu/aocu/internal/gwclient"
+	"github.com/aocu/aocu/internal/loader"
+	"github.com/aocu/aocu/internal/store/sqlitestore"
+	"github.com/aocu/aocu/internal/suclient"
+	"github.com/aocu/aocu/internal/weavedrive"
+)
+
+const usageText = `usage: aocu serve [--help]
+
+Runs an ao Compute Unit: the reference CU's HTTP API on PORT (default 6363).
+It is configured like the reference CU, by environment variables, read also
+from a .env file in the working directory (the environment wins).
+
+Environment variables:
+
+`
+
+// Run is `aocu serve`.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usageText+config.Usage()) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "aocu serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := config.Load(os.LookupEnv, ".env")
+	if err != nil {
+		fmt.Fprintf(stderr, "aocu serve: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	u, err := Start(ctx, cfg, Options{Logger: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "aocu serve: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "aocu serve: compute unit %s listening on %s\n", u.Address, u.URL)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr2)
+	for {
+		select {
+		case <-usr2:
+			log.Info("SIGUSR2: checkpointing is not available yet; the unit keeps running")
+			continue
+		case <-ctx.Done():
+		case <-u.Done():
+		}
+		break
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := u.Shutdown(sctx); err != nil {
+		fmt.Fprintf(stderr, "aocu serve: shutdown: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// Options are what Start takes besides the configuration.
+type Options struct {
+	Logger *slog.Logger
+	// Listener, when set, is used instead of listening on PORT.
+	Listener net.Listener
+	// Wallet, when set, is used instead of WALLET/WALLET_FILE.
+	Wallet *arweave.Wallet
+}
+
+// Unit is a running Compute Unit.
+type Unit struct {
+	URL     string
+	Address string // the CU wallet's address
+	Engine  *engine.Engine
+
+	log    *slog.Logger
+	srv    *http.Server
+	api    *cuhttp.Server
+	store  *sqlitestore.Store
+	loader *loader.Engine
+	done   chan struct{}
+	err    error
+}
+
+// Start opens the store, builds the engine and serves the API.
+func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	wallet := opts.Wallet
+	if wallet == nil {
+		if err := cfg.RequireWallet(); err != nil {
+			return nil, err
+		}
+		w, err := arweave.LoadWallet(cfg.WalletJWK)
+		if err != nil {
+			return nil, fmt.Errorf("wallet: %w", err)
+		}
+		wallet = w
+	}
+	if cfg.DBIsPostgres() {
+		return nil, errors.New("DB_URL: PostgreSQL is not supported yet; use an embedded SQLite path")
+	}
+	if dir := filepath.Dir(cfg.SQLitePath()); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("database directory: %w", err)
+		}
+	}
+	store, err := sqlitestore.Open(ctx, cfg.SQLitePath(), sqlitestore.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	u := &Unit{Address: wallet.Address(), log: log, store: store, done: make(chan struct{})}
+	fail := func(err error) (*Unit, error) {
+		u.closeBackends()
+		return nil, err
+	}
+	gw, err := gwclient.New(gwclient.Options{ArweaveURL: cfg.ArweaveURL, GraphQLURL: cfg.GraphQLURL, GraphQLURLs: cfg.GraphQLURLs, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
+	su := suclient.New(suclient.Options{Logger: log})
+	u.loader, err = loader.NewEngine(loader.EngineConfig{CacheDir: filepath.Join(cfg.WasmBinaryFileDirectory, "aocu-compiled")})
+	if err != nil {
+		return fail(err)
+	}
+	drive, err := weavedrive.NewGateway(cfg.ArweaveURL, nil, weavedrive.Options{Mode: driveMode(cfg)})
+	if err != nil {
+		return fail(err)
+	}
+	u.Engine, err = engine.New(engine.Options{
+		Store: store, Scheduler: su, Gateway: gw, Loader: u.loader, Drive: drive, Logger: log,
+		PageSize:               cfg.LoadMessagesPageSize,
+		MemoryLimitMax:         cfg.ProcessWasmMemoryMaxLimit,
+		ComputeLimitMax:        cfg.ProcessWasmComputeMaxLimit,
+		SupportedFormats:       cfg.ProcessWasmSupportedFormats,
+		SupportedExtensions:    cfg.ProcessWasmSupportedExtensions,
+		AllowOwners:            cfg.AllowOwners,
+		DisableEvaluationCache: cfg.DisableProcessEvaluationCache,
+		MemoryCacheMaxSize:     cfg.ProcessMemoryCacheMaxSize,
+		MemoryCacheTTL:         cfg.ProcessMemoryCacheTTL,
+		MemoryCacheFileDir:     cfg.ProcessMemoryCacheFileDir,
+		ModuleCacheMaxSize:     cfg.WasmModuleCacheMaxSize,
+		InstanceCacheMaxSize:   cfg.WasmInstanceCacheMaxSize * cfg.PrimaryWorkers(),
+		WasmBinaryDir:          cfg.WasmBinaryFileDirectory,
+		PrimaryWorkers:         cfg.PrimaryWorkers(),
+		DryRunWorkers:          cfg.DryRunWorkers(),
+		DryRunMaxQueue:         cfg.WasmEvaluationWorkersDryRunMaxQueue,
+		HydrationNonceLimit:    int64(cfg.HydrationModeNonceLimit),
+		DryRunProcessCacheTTL:  cfg.DryRunProcessCacheTTL,
+		DryRunResultMaxAge:     cfg.DryRunResultMaxAge,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	u.api = cuhttp.New(cuhttp.Options{
+		Engine: u.Engine, Address: u.Address, Logger: log,
+		ReadUnit:            cfg.UnitMode == config.UnitModeRU,
+		BusyThreshold:       cfg.BusyThreshold,
+		RestrictProcesses:   cfg.RestrictProcesses,
+		AllowProcesses:      cfg.AllowProcesses,
+		DryRunDefaultMaxAge: cfg.DryRunDefaultMaxProcessAge,
+		RateLimitWindow:     cfg.RateLimitWindow,
+		RateLimitMax:        rateLimit(cfg),
+	})
+	ln := opts.Listener
+	if ln == nil {
+		ln, err = net.Listen("tcp", net.JoinHostPort("0.0.0.0", strconv.Itoa(cfg.Port)))
+		if err != nil {
+			return fail(fmt.Errorf("listen on port %d: %w", cfg.Port, err))
+		}
+	}
+	u.URL = "http://" + ln.Addr().String()
+	u.srv = &http.Server{Handler: u.api, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		defer close(u.done)
+		if err := u.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			u.err = err
+			log.Error("HTTP server stopped", "err", err)
+		}
+	}()
+	log.Info("compute unit started", "address", u.Address, "url", u.URL, "db", cfg.SQLitePath(), "gateway", cfg.GatewayURL)
+	return u, nil
+}
+
+func driveMode(cfg *config.Config) string {
+	if cfg.ModuleMode == "llama" {
+		return weavedrive.ModeTest
+	}
+	return ""
+}
+
+func rateLimit(cfg *config.Config) int {
+	if cfg.RateLimitWindow <= 0 || cfg.RateLimitCleanupInterval <= 0 {
+		return 0
+	}
+	return cfg.RateLimitMaxRequests
+}
+
+// Done is closed when the HTTP server stops on its own.
+func (u *Unit) Done() <-chan struct{} { return u.done }
+
+// Shutdown stops accepting requests, lets the running ones finish (until ctx
+// ends), stops the evaluation streams (what they evaluated is stored) and
+// closes the database.
+func (u *Unit) Shutdown(ctx context.Context) error {
+	err := u.srv.Shutdown(ctx)
+	u.api.Close()
+	u.closeBackends()
+	<-u.done
+	u.log.Info("compute unit stopped")
+	return errors.Join(err, u.err)
+}
+
+func (u *Unit) closeBackends() {
+	if u.Engine != nil {
+		u.Engine.Close()
+	}
+	if u.loader != nil {
+		u.loader.Close()
+	}
+	if u.store != nil {
+		u.store.Close()
+	}
+}
