@@ -1,0 +1,286 @@
+package gwclient
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aocu/aocu/internal/ao"
+)
+
+// getTransactionsQuery is ao-scheduler-utils' GetTransactions, verbatim
+// (scheduler-utils/src/client/gateway.js, loadProcessSchedulerWith).
+const getTransactionsQuery = `
+    query GetTransactions ($transactionIds: [ID!]!) {
+      transactions(
+        ids: $transactionIds
+        tags: [
+          { name: "Data-Protocol", values: ["ao"] }
+        ]
+      ) {
+        edges {
+          node {
+            tags {
+              name
+              value
+            }
+          }
+        }
+      }
+    }
+  `
+
+// getSchedulerLocationQuery is ao-scheduler-utils' GetSchedulerLocation,
+// verbatim (scheduler-utils/src/client/gateway.js, loadSchedulerWith).
+const getSchedulerLocationQuery = `
+    query GetSchedulerLocation ($owner: String!) {
+      transactions (
+        owners: [$owner]
+        tags: [
+          { name: "Data-Protocol", values: ["ao"] },
+          { name: "Type", values: ["Scheduler-Location"] }
+        ]
+        # Only need the most recent Scheduler-Location
+        sort: HEIGHT_DESC
+        first: 1
+      ) {
+        edges {
+          node {
+            tags {
+              name
+              value
+            }
+          }
+        }
+      }
+    }
+  `
+
+// location is a scheduler's location: its URL, its wallet address and the
+// Time-To-Live (ms) of its Scheduler-Location record.
+type location struct {
+	url     string
+	address string
+	ttl     time.Duration
+}
+
+// findTag is scheduler-utils' findTagValue: the first tag whose name
+// matches case-insensitively.
+func findTag(tags []ao.Tag, name string) string {
+	for _, t := range tags {
+		if strings.EqualFold(t.Name, name) {
+			return t.Value
+		}
+	}
+	return ""
+}
+
+// trimSlash trims white space and trailing slashes, as scheduler-utils.
+func trimSlash(s string) string {
+	return strings.TrimRight(strings.TrimSpace(s), "/")
+}
+
+// Locate returns the URL of the Scheduler Unit of a process, as
+// ao-scheduler-utils' locate does (followRedirects on, no su-router probe):
+//
+//   - with schedulerHint (the process's Scheduler tag, an SU wallet
+//     address), the SU's latest Scheduler-Location record
+//     (GetSchedulerLocation: tags Url and Time-To-Live);
+//   - without, the process's Scheduler tag from GetTransactions first;
+//   - then GET {url}?process-id={pid} without following redirects: a 301,
+//     302, 307 or 308 answer moves to the origin of its Location.
+//
+// The URL has no trailing slash. It is cached per process (and the record
+// per hinted address) for the record's Time-To-Live in a bounded LRU.
+// Errors: an unknown process (or one without a Scheduler tag) is a 404; a
+// missing or incomplete Scheduler-Location record and gateway failures are
+// 502s.
+func (c *Client) Locate(ctx context.Context, processID, schedulerHint string) (string, error) {
+	if loc, ok := c.cache.get("process\x00" + processID); ok {
+		return loc.url, nil
+	}
+	var (
+		loc location
+		err error
+	)
+	if schedulerHint != "" {
+		var ok bool
+		if loc, ok = c.cache.get("owner\x00" + schedulerHint); !ok {
+			if loc, err = c.loadScheduler(ctx, schedulerHint); err != nil {
+				return "", err
+			}
+			c.cache.set("owner\x00"+schedulerHint, loc)
+		}
+	} else if loc, err = c.loadProcessScheduler(ctx, processID); err != nil {
+		return "", err
+	}
+	final, err := c.checkForRedirect(ctx, loc.url, processID)
+	if err != nil {
+		return "", err
+	}
+	loc.url = trimSlash(final)
+	c.cache.set("process\x00"+processID, loc)
+	return loc.url, nil
+}
+
+// loadProcessScheduler finds the process's Scheduler tag, then its
+// location.
+func (c *Client) loadProcessScheduler(ctx context.Context, processID string) (location, error) {
+	var r gqlTransactions
+	err := c.query(ctx, "process "+processID, []string{c.graphqlURL}, getTransactionsQuery,
+		map[string]any{"transactionIds": []string{processID}}, &r)
+	if err != nil {
+		return location{}, fail(err, "Error Encountered when locating the Scheduler Unit of process '%s'", processID)
+	}
+	n := r.first()
+	if n == nil {
+		return location{}, ao.Errorf(http.StatusNotFound, "Process %s was not found on gateway", processID)
+	}
+	addr := findTag(n.Tags, "Scheduler")
+	if addr == "" {
+		return location{}, ao.Errorf(http.StatusNotFound, `No "Scheduler" tag found on process %s`, processID)
+	}
+	return c.loadScheduler(ctx, addr)
+}
+
+// loadScheduler reads the latest Scheduler-Location record of a wallet.
+func (c *Client) loadScheduler(ctx context.Context, address string) (location, error) {
+	var r gqlTransactions
+	err := c.query(ctx, "scheduler location "+address, []string{c.graphqlURL}, getSchedulerLocationQuery,
+		map[string]any{"owner": address}, &r)
+	if err != nil {
+		return location{}, fail(err, "Error Encountered when loading the Scheduler-Location of wallet %s", address)
+	}
+	n := r.first()
+	if n == nil {
+		return location{}, ao.Errorf(http.StatusBadGateway, "Could not find 'Scheduler-Location' owned by wallet %s", address)
+	}
+	u, ttl := findTag(n.Tags, "Url"), findTag(n.Tags, "Time-To-Live")
+	if u == "" {
+		return location{}, ao.Errorf(http.StatusBadGateway, `No "Url" tag found on the Scheduler-Location of wallet %s`, address)
+	}
+	if ttl == "" {
+		return location{}, ao.Errorf(http.StatusBadGateway, `No "Time-To-Live" tag found on the Scheduler-Location of wallet %s`, address)
+	}
+	loc := location{url: u, address: address}
+	// An unreadable or non-positive TTL is not cached.
+	if ms, err := strconv.ParseInt(strings.TrimSpace(ttl), 10, 64); err == nil && ms > 0 {
+		loc.ttl = time.Duration(min(ms, int64(time.Duration(1<<62)/time.Millisecond))) * time.Millisecond
+	}
+	return loc, nil
+}
+
+// checkForRedirect is GET {u}?process-id={pid} without following
+// redirects: a 301, 302, 307 or 308 gives the origin of its Location, any
+// other answer u itself. Only network failures are retried.
+func (c *Client) checkForRedirect(ctx context.Context, u, processID string) (string, error) {
+	target := u + "?process-id=" + url.QueryEscape(processID)
+	var result string
+	err := c.withRetries(ctx, "redirect check "+u, func(int) (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := c.noRedirect.Do(req)
+		if err != nil {
+			return true, err
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		switch resp.StatusCode {
+		case http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+			loc, err := resp.Location()
+			if err != nil {
+				return false, fmt.Errorf("redirect %d without a usable Location: %w", resp.StatusCode, err)
+			}
+			if loc.Scheme == "" || loc.Host == "" {
+				return false, fmt.Errorf("redirect %d to %q, which has no origin", resp.StatusCode, loc)
+			}
+			result = loc.Scheme + "://" + loc.Host
+		default:
+			result = u
+		}
+		return false, nil
+	})
+	if err != nil {
+		return "", fail(err, "Error Encountered when checking for a redirect from Scheduler Unit '%s'", u)
+	}
+	return result, nil
+}
+
+// lru is a bounded cache of locations with expiry; a nil *lru caches
+// nothing.
+type lru struct {
+	mu  sync.Mutex
+	max int
+	ll  *list.List // front: most recently used
+	m   map[string]*list.Element
+	now func() time.Time
+}
+
+type lruEntry struct {
+	key     string
+	val     location
+	expires time.Time
+}
+
+func newLRU(size int) *lru {
+	return &lru{max: size, ll: list.New(), m: map[string]*list.Element{}, now: time.Now}
+}
+
+func (l *lru) get(key string) (location, bool) {
+	if l == nil {
+		return location{}, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	el, ok := l.m[key]
+	if !ok {
+		return location{}, false
+	}
+	e := el.Value.(*lruEntry)
+	if !l.now().Before(e.expires) {
+		l.ll.Remove(el)
+		delete(l.m, key)
+		return location{}, false
+	}
+	l.ll.MoveToFront(el)
+	return e.val, true
+}
+
+// set caches val for its ttl (not at all when the ttl is not positive).
+func (l *lru) set(key string, val location) {
+	if l == nil || val.ttl <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := &lruEntry{key: key, val: val, expires: l.now().Add(val.ttl)}
+	if el, ok := l.m[key]; ok {
+		el.Value = e
+		l.ll.MoveToFront(el)
+		return
+	}
+	l.m[key] = l.ll.PushFront(e)
+	for l.ll.Len() > l.max {
+		old := l.ll.Back()
+		l.ll.Remove(old)
+		delete(l.m, old.Value.(*lruEntry).key)
+	}
+}
+
+func (l *lru) len() int {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ll.Len()
+}

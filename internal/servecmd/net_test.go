@@ -1,0 +1,295 @@
+package servecmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aocu/aocu/internal/arweave"
+	"github.com/aocu/aocu/internal/config"
+	"github.com/aocu/aocu/internal/localnet/gateway"
+	"github.com/aocu/aocu/internal/localnet/localnettest"
+	"github.com/aocu/aocu/internal/localnet/su"
+)
+
+// clock is a settable clock shared by the local gateway and SU, so that
+// message timestamps (and crons) are under the test's control.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Millisecond) // every reading moves on: distinct timestamps
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// testNet is a local gateway and SU over real HTTP, and `aocu serve` on them.
+type testNet struct {
+	clock  *clock
+	gw     *gateway.Server
+	gwURL  string
+	su     *su.Server
+	suURL  string
+	cu     *Unit
+	cuURL  string
+	user   *arweave.Wallet
+	mu     *arweave.Wallet // a messenger unit's wallet, for pushed messages
+	dir    string
+	mod    string // module id
+	format string
+}
+
+func repoRoot(t testing.TB) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// moduleFixture returns the bytes of an npm fixture module, skipping the test
+// when scripts/fixtures.sh has not been run.
+func moduleFixture(t testing.TB, name string) []byte {
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), ".fixtures", "modules", name))
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("fixture %s missing in CI: %v", name, err)
+		}
+		t.Skipf("fixture %s missing (run scripts/fixtures.sh): %v", name, err)
+	}
+	return b
+}
+
+var testWallets struct {
+	once      sync.Once
+	user, mu  *arweave.Wallet
+	cu        *arweave.Wallet
+	err       error
+}
+
+func wallets(t testing.TB) (user, mu, cu *arweave.Wallet) {
+	testWallets.once.Do(func() {
+		for _, w := range []**arweave.Wallet{&testWallets.user, &testWallets.mu, &testWallets.cu} {
+			if *w, testWallets.err = arweave.GenerateWallet(); testWallets.err != nil {
+				return
+			}
+		}
+	})
+	if testWallets.err != nil {
+		t.Fatal(testWallets.err)
+	}
+	return testWallets.user, testWallets.mu, testWallets.cu
+}
+
+type netOptions struct {
+	env map[string]string // extra CU env
+}
+
+func startNet(t testing.TB, moduleFile, format string, o netOptions) *testNet {
+	t.Helper()
+	ctx := context.Background()
+	user, muW, cuW := wallets(t)
+	n := &testNet{clock: &clock{t: time.UnixMilli(1700000000123)}, user: user, mu: muW, dir: t.TempDir(), format: format}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	gw, err := gateway.New(ctx, gateway.Config{DataDir: filepath.Join(n.dir, "gw"), BlockInterval: -1, MineOnWrite: true, Now: n.clock.Now, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwHS := httptest.NewServer(gw)
+	n.gw, n.gwURL = gw, gwHS.URL
+	t.Cleanup(func() { gwHS.Close(); gw.Close() })
+
+	var h http.Handler
+	var hmu sync.RWMutex
+	suHS := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hmu.RLock()
+		defer hmu.RUnlock()
+		h.ServeHTTP(w, r)
+	}))
+	s, err := su.New(ctx, su.Config{DataDir: filepath.Join(n.dir, "su"), Wallet: localnettest.Wallet(t), GatewayURL: n.gwURL, URL: suHS.URL, Now: n.clock.Now, Logger: quiet})
+	if err != nil {
+		suHS.Close()
+		t.Fatal(err)
+	}
+	hmu.Lock()
+	h = s
+	hmu.Unlock()
+	n.su, n.suURL = s, suHS.URL
+	t.Cleanup(func() { suHS.Close(); s.Close() })
+
+	n.mod = n.publish(t, moduleFixture(t, moduleFile), "Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Module",
+		"Module-Format", format, "Input-Encoding", "JSON-1", "Output-Encoding", "JSON-1",
+		"Memory-Limit", "1-gb", "Compute-Limit", "9000000000000")
+
+	env := map[string]string{
+		"GATEWAY_URL":                   n.gwURL,
+		"DB_URL":                        filepath.Join(n.dir, "cu", "ao-cache"),
+		"PROCESS_MEMORY_CACHE_FILE_DIR": filepath.Join(n.dir, "cu", "memory"),
+		"WASM_BINARY_FILE_DIRECTORY":    filepath.Join(repoRoot(t), ".fixtures", "cu-wasm-cache"),
+		"RATE_LIMIT_MAX_REQUESTS":       "1000",
+	}
+	for k, v := range o.env {
+		env[k] = v
+	}
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := Start(ctx, cfg, Options{Logger: quiet, Listener: ln, Wallet: cuW})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.cu, n.cuURL = u, u.URL
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := u.Shutdown(sctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return n
+}
+
+func sign(t testing.TB, s arweave.Signer, data []byte, target string, tags ...string) (*arweave.DataItem, []byte) {
+	t.Helper()
+	d, err := arweave.NewDataItem(data, target, "", localnettest.Tags(tags...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Sign(s); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := d.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, raw
+}
+
+// publish posts a signed item to the gateway and returns its id.
+func (n *testNet) publish(t testing.TB, data []byte, tags ...string) string {
+	t.Helper()
+	_, raw := sign(t, n.user, data, "", tags...)
+	resp, body := localnettest.Do(t, "POST", n.gwURL+"/tx", "application/octet-stream", raw)
+	if resp.StatusCode != 200 {
+		t.Fatalf("publish: %d %s", resp.StatusCode, body)
+	}
+	var r struct{ ID string }
+	if err := json.Unmarshal(body, &r); err != nil || r.ID == "" {
+		t.Fatalf("publish: %s", body)
+	}
+	return r.ID
+}
+
+// post sends a signed item to the SU.
+func (n *testNet) post(t testing.TB, raw []byte) string {
+	t.Helper()
+	resp, body := localnettest.Do(t, "POST", n.suURL+"/", "application/octet-stream", raw)
+	if resp.StatusCode != 200 {
+		t.Fatalf("SU POST: %d %s", resp.StatusCode, body)
+	}
+	var r struct{ ID string }
+	if err := json.Unmarshal(body, &r); err != nil || r.ID == "" {
+		t.Fatalf("SU POST: %s", body)
+	}
+	return r.ID
+}
+
+func (n *testNet) spawn(t testing.TB, data string, tags ...string) string {
+	t.Helper()
+	base := []string{"Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Process", "Module", n.mod, "Scheduler", n.su.Address(), "Name", "e2e"}
+	_, raw := sign(t, n.user, []byte(data), "", append(base, tags...)...)
+	return n.post(t, raw)
+}
+
+func (n *testNet) send(t testing.TB, pid, data string, tags ...string) string {
+	t.Helper()
+	base := []string{"Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Message"}
+	_, raw := sign(t, n.user, []byte(data), pid, append(base, tags...)...)
+	return n.post(t, raw)
+}
+
+func (n *testNet) eval(t testing.TB, pid, code string) string {
+	t.Helper()
+	return n.send(t, pid, code, "Action", "Eval")
+}
+
+// get calls the CU.
+func (n *testNet) get(t testing.TB, path string) (int, []byte) {
+	t.Helper()
+	resp, body := localnettest.Do(t, "GET", n.cuURL+path, "", nil)
+	return resp.StatusCode, body
+}
+
+// result is GET /result and its decoded body; it fails on a non-200.
+func (n *testNet) result(t testing.TB, pid, id string) map[string]json.RawMessage {
+	t.Helper()
+	code, body := n.get(t, "/result/"+id+"?process-id="+pid)
+	if code != 200 {
+		t.Fatalf("GET /result/%s: %d %s", id, code, body)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("result: %s", body)
+	}
+	return m
+}
+
+// outputData is the aos Output.data of a result.
+func outputData(t testing.TB, res map[string]json.RawMessage) string {
+	t.Helper()
+	var o struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(res["Output"], &o); err != nil {
+		t.Fatalf("Output %s: %v", res["Output"], err)
+	}
+	var s string
+	if json.Unmarshal(o.Data, &s) == nil {
+		return s
+	}
+	return string(o.Data)
+}
+
+func noError(t testing.TB, res map[string]json.RawMessage) {
+	t.Helper()
+	if e, ok := res["Error"]; ok {
+		t.Fatalf("unexpected Error %s (Output %s)", e, res["Output"])
+	}
+}
+
+func must(t testing.TB, ok bool, format string, args ...any) {
+	t.Helper()
+	if !ok {
+		t.Fatalf(format, args...)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+var _ = fmt.Sprint
