@@ -79,10 +79,10 @@ func moduleFixture(t testing.TB, name string) []byte {
 }
 
 var testWallets struct {
-	once      sync.Once
-	user, mu  *arweave.Wallet
-	cu        *arweave.Wallet
-	err       error
+	once     sync.Once
+	user, mu *arweave.Wallet
+	cu       *arweave.Wallet
+	err      error
 }
 
 func wallets(t testing.TB) (user, mu, cu *arweave.Wallet) {
@@ -293,3 +293,8 @@ func must(t testing.TB, ok bool, format string, args ...any) {
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 var _ = fmt.Sprint
+
+func localnettestDo(t testing.TB, url string) (int, []byte) {
+	resp, body := localnettest.Do(t, "GET", url, "", nil)
+	return resp.StatusCode, body
+}
