@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"time"
@@ -427,31 +428,38 @@ func (st *streamState) flush(ctx context.Context) error {
 	return nil
 }
 
-// blocks returns the block metadata from minHeight up to maxTimestamp: from
-// the DB, completed from the gateway when it has gaps or ends more than 90 s
-// before maxTimestamp (the reference's reconcileBlocks).
+// blocks returns the block metadata from minHeight up to maxTimestamp. The
+// DB's blocks are used when they run without a gap from minHeight past
+// maxTimestamp; otherwise the missing tail is fetched from the gateway and
+// stored. Unlike the reference (which trusts its DB when its last block is
+// within 90 s of maxTimestamp), the blocks a window sees do not depend on when
+// the CU happened to evaluate: crons are the same on every CU.
 func (e *Engine) blocks(ctx context.Context, minHeight, maxTimestamp int64) ([]ao.Block, error) {
-	have, err := e.opts.Store.Blocks(ctx, minHeight, maxTimestamp)
+	have, err := e.opts.Store.Blocks(ctx, minHeight, math.MaxInt64)
 	if err != nil {
 		return nil, fmt.Errorf("load blocks: %w", err)
 	}
-	complete := len(have) > 0 && have[0].Height == minHeight && maxTimestamp-have[len(have)-1].Timestamp <= 90_000
-	for i := 1; complete && i < len(have); i++ {
-		complete = have[i].Height == have[i-1].Height+1
+	next := minHeight // the first height not known contiguously
+	var out []ao.Block
+	for _, b := range have {
+		if b.Height != next {
+			break
+		}
+		if b.Timestamp > maxTimestamp {
+			return out, nil // the window is closed: every block in it is known
+		}
+		out = append(out, b)
+		next++
 	}
-	if complete {
-		return have, nil
-	}
-	fetched, err := e.opts.Gateway.Blocks(ctx, minHeight, maxTimestamp)
+	fetched, err := e.opts.Gateway.Blocks(ctx, next, maxTimestamp)
 	if err != nil {
 		return nil, fmt.Errorf("load block metadata from the gateway: %w", err)
 	}
 	if err := e.opts.Store.SaveBlocks(ctx, fetched); err != nil {
 		return nil, fmt.Errorf("save blocks: %w", err)
 	}
-	out := fetched[:0:0]
 	for _, b := range fetched {
-		if b.Timestamp <= maxTimestamp {
+		if b.Height >= next && b.Timestamp <= maxTimestamp {
 			out = append(out, b)
 		}
 	}

@@ -100,7 +100,8 @@ func wallets(t testing.TB) (user, mu, cu *arweave.Wallet) {
 }
 
 type netOptions struct {
-	env map[string]string // extra CU env
+	env          map[string]string // extra CU env
+	manualBlocks bool              // blocks only when the test mines them
 }
 
 func startNet(t testing.TB, moduleFile, format string, o netOptions) *testNet {
@@ -112,7 +113,7 @@ func startNet(t testing.TB, moduleFile, format string, o netOptions) *testNet {
 	if testing.Verbose() {
 		quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	gw, err := gateway.New(ctx, gateway.Config{DataDir: filepath.Join(n.dir, "gw"), BlockInterval: -1, MineOnWrite: true, Now: n.clock.Now, Logger: quiet})
+	gw, err := gateway.New(ctx, gateway.Config{DataDir: filepath.Join(n.dir, "gw"), BlockInterval: -1, MineOnWrite: !o.manualBlocks, Now: n.clock.Now, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,6 +25,8 @@ import (
 	"github.com/aocu/aocu/internal/engine"
 	"github.com/aocu/aocu/internal/gwclient"
 	"github.com/aocu/aocu/internal/loader"
+	"github.com/aocu/aocu/internal/logging"
+	"github.com/aocu/aocu/internal/metrics"
 	"github.com/aocu/aocu/internal/store/sqlitestore"
 	"github.com/aocu/aocu/internal/suclient"
 	"github.com/aocu/aocu/internal/weavedrive"
@@ -59,7 +62,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "aocu serve: %v\n", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	level, err := logging.ParseLevel(cfg.DefaultLogLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "aocu serve: DEFAULT_LOG_LEVEL: %v\n", err)
+		return 2
+	}
+	log, lv := logging.New(stderr, level, logging.RootName())
+	wctx, stopWatch := context.WithCancel(ctx)
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		logging.WatchLevelFile(wctx, cfg.LogConfigPath, level, lv, log, 0)
+	}()
+	defer func() { stopWatch(); <-watchDone }()
 	u, err := Start(ctx, cfg, Options{Logger: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "aocu serve: %v\n", err)
@@ -159,7 +174,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 	if err != nil {
 		return fail(err)
 	}
+	observer := &lateObserver{}
 	u.Engine, err = engine.New(engine.Options{
+		Observer: observer,
 		Store: store, Scheduler: su, Gateway: gw, Loader: u.loader, Drive: drive, Logger: log,
 		PageSize:               cfg.LoadMessagesPageSize,
 		MemoryLimitMax:         cfg.ProcessWasmMemoryMaxLimit,
@@ -184,7 +201,23 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 	if err != nil {
 		return fail(err)
 	}
+	var metricsHandler http.Handler
+	var wrap func(http.Handler) http.Handler
+	if cfg.EnableMetricsEndpoint {
+		m := metrics.New()
+		eng := u.Engine
+		m.OnCollect(func() {
+			st := eng.Stats()
+			m.SetProcesses(st.InMemory, st.OnFile)
+			m.SetWorkers("primary", cfg.PrimaryWorkers(), 0, st.Streams)
+			m.SetWorkers("dry-run", cfg.DryRunWorkers(), 0, 0)
+		})
+		observer.set(m)
+		metricsHandler = m.Handler()
+		wrap = func(h http.Handler) http.Handler { return m.Middleware(nil, h) }
+	}
 	u.api = cuhttp.New(cuhttp.Options{
+		Metrics: metricsHandler, Wrap: wrap,
 		Engine: u.Engine, Address: u.Address, Logger: log,
 		ReadUnit:            cfg.UnitMode == config.UnitModeRU,
 		BusyThreshold:       cfg.BusyThreshold,
@@ -252,5 +285,17 @@ func (u *Unit) closeBackends() {
 	}
 	if u.store != nil {
 		u.store.Close()
+	}
+}
+
+// lateObserver forwards evaluation events to the metrics once they exist
+// (they are made after the engine, which they observe).
+type lateObserver struct{ m atomic.Pointer[metrics.Metrics] }
+
+func (o *lateObserver) set(m *metrics.Metrics) { o.m.Store(m) }
+
+func (o *lateObserver) Evaluated(stream, messageType string, failed bool) {
+	if m := o.m.Load(); m != nil {
+		m.Evaluated(stream, messageType, failed)
 	}
 }
