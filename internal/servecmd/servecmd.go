@@ -177,7 +177,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 	observer := &lateObserver{}
 	u.Engine, err = engine.New(engine.Options{
 		Observer: observer,
-		Store: store, Scheduler: su, Gateway: gw, Loader: u.loader, Drive: drive, Logger: log,
+		Store:    store, Scheduler: su, Gateway: gw, Loader: u.loader, Drive: drive, Logger: log,
 		PageSize:               cfg.LoadMessagesPageSize,
 		MemoryLimitMax:         cfg.ProcessWasmMemoryMaxLimit,
 		ComputeLimitMax:        cfg.ProcessWasmComputeMaxLimit,
@@ -290,7 +290,9 @@ func (u *Unit) closeBackends() {
 
 // lateObserver forwards evaluation events to the metrics once they exist
 // (they are made after the engine, which they observe).
-type lateObserver struct{ m atomic.Pointer[metrics.Metrics] }
+type lateObserver struct {
+	m atomic.Pointer[metrics.Metrics]
+}
 
 func (o *lateObserver) set(m *metrics.Metrics) { o.m.Store(m) }
 
