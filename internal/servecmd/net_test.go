@@ -46,18 +46,20 @@ func (c *clock) Advance(d time.Duration) {
 
 // testNet is a local gateway and SU over real HTTP, and `aocu serve` on them.
 type testNet struct {
-	clock  *clock
-	gw     *gateway.Server
-	gwURL  string
-	su     *su.Server
-	suURL  string
-	cu     *Unit
-	cuURL  string
-	user   *arweave.Wallet
-	mu     *arweave.Wallet // a messenger unit's wallet, for pushed messages
-	dir    string
-	mod    string // module id
-	format string
+	clock      *clock
+	gw         *gateway.Server
+	gwURL      string
+	su         *su.Server
+	suURL      string
+	cu         *Unit
+	cuURL      string
+	user       *arweave.Wallet
+	mu         *arweave.Wallet // a messenger unit's wallet, for pushed messages
+	dir        string
+	mod        string // module id
+	suMu       *sync.RWMutex
+	suRedirect func(*http.Request) string // answers 307 to the returned base URL
+	format     string
 }
 
 func repoRoot(t testing.TB) string {
@@ -125,9 +127,17 @@ func startNet(t testing.TB, moduleFile, format string, o netOptions) *testNet {
 	var hmu sync.RWMutex
 	suHS := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hmu.RLock()
-		defer hmu.RUnlock()
-		h.ServeHTTP(w, r)
+		redirect, handler := n.suRedirect, h
+		hmu.RUnlock()
+		if redirect != nil {
+			if to := redirect(r); to != "" {
+				http.Redirect(w, r, to+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+				return
+			}
+		}
+		handler.ServeHTTP(w, r)
 	}))
+	n.suMu = &hmu
 	s, err := su.New(ctx, su.Config{DataDir: filepath.Join(n.dir, "su"), Wallet: localnettest.Wallet(t), GatewayURL: n.gwURL, URL: suHS.URL, Now: n.clock.Now, Logger: quiet})
 	if err != nil {
 		suHS.Close()
@@ -299,3 +309,13 @@ func localnettestDo(t testing.TB, url string) (int, []byte) {
 	resp, body := localnettest.Do(t, "GET", url, "", nil)
 	return resp.StatusCode, body
 }
+
+// redirect makes the SU answer 307 to another base URL where f says so.
+func (n *testNet) redirect(f func(*http.Request) string) {
+	n.suMu.Lock()
+	n.suRedirect = f
+	n.suMu.Unlock()
+}
+
+// suHandler is the real SU, bypassing redirects.
+func (n *testNet) suHandler() http.Handler { return n.su }
