@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -293,3 +294,57 @@ func breakHashChain(t testing.TB, body []byte, id string) []byte {
 }
 
 var _ = url.QueryEscape
+
+// TestServeDrainToFile: beyond WASM_INSTANCE_CACHE_MAX_SIZE warm processes, the
+// least recently used one is drained to PROCESS_MEMORY_CACHE_FILE_DIR and read
+// back on demand, where it carries on from its state.
+func TestServeDrainToFile(t *testing.T) {
+	m := e2eModules[0]
+	n := startNet(t, m.file, m.format, netOptions{env: map[string]string{"WASM_INSTANCE_CACHE_MAX_SIZE": "1", "WASM_EVALUATION_MAX_WORKERS": "1"}})
+	a, b := n.spawn(t, ""), n.spawn(t, "")
+	for i := 1; i <= 3; i++ {
+		for _, pid := range []string{a, b} {
+			r := n.result(t, pid, n.eval(t, pid, "N = (N or 0) + 1; return N"))
+			must(t, outputData(t, r) == strconv.Itoa(i), "process %s step %d: %s", pid[:6], i, r["Output"])
+		}
+	}
+	st := n.cu.Engine.Stats()
+	must(t, st.InMemory == 1 && st.OnFile == 1, "warm %d, on file %d", st.InMemory, st.OnFile)
+	files, _ := filepath.Glob(filepath.Join(n.dir, "cu", "memory", "state-*.dat"))
+	must(t, len(files) >= 1, "no drained memory file")
+	// The drained process's state equals an independent replay.
+	must(t, sha(n.state(t, a)) == sha(n.replay(t, a)), "state of a drained process")
+}
+
+// TestServeRateLimitAndMetrics: the dry-run rate limit (cached answers are
+// free) and the Prometheus endpoint with the reference's metric names.
+func TestServeRateLimitAndMetrics(t *testing.T) {
+	m := e2eModules[0]
+	n := startNet(t, m.file, m.format, netOptions{env: map[string]string{"RATE_LIMIT_MAX_REQUESTS": "2", "ENABLE_METRICS_ENDPOINT": "true"}})
+	pid := n.spawn(t, "")
+	noError(t, n.result(t, pid, pid))
+	body := func(i int) []byte {
+		return []byte(`{"Owner":"o","Tags":[{"name":"Action","value":"Info"},{"name":"N","value":"` + strconv.Itoa(i) + `"}]}`)
+	}
+	post := func(b []byte) int {
+		resp, _ := localnettest.Do(t, "POST", n.cuURL+"/dry-run?process-id="+pid, "application/json", b)
+		return resp.StatusCode
+	}
+	must(t, post(body(1)) == 200, "first dry-run")
+	must(t, post(body(1)) == 200, "cached dry-run")
+	must(t, post(body(1)) == 200, "cached dry-runs do not count")
+	must(t, post(body(2)) == 200, "second distinct dry-run")
+	code := post(body(3))
+	must(t, code == 429, "third distinct dry-run: %d", code)
+
+	resp, metrics := localnettest.Do(t, "GET", n.cuURL+"/metrics", "", nil)
+	must(t, resp.StatusCode == 200, "/metrics: %d", resp.StatusCode)
+	for _, want := range []string{
+		`ao_cu_ao_process_total_evaluations_total{message_type="scheduled",process_error="false",stream_type="primary"}`,
+		`ao_cu_ao_process_total_evaluations_total{message_type="dry-run",process_error="false",stream_type="dry-run"}`,
+		`ao_cu_ao_process_total{cache_type="memory"} 1`,
+		`ao_cu_http_request_duration_seconds_bucket{method="GET",route="/result/:id",status="200",statusGroup="2xx"`,
+	} {
+		must(t, strings.Contains(string(metrics), want), "/metrics lacks %s:\n%s", want, metrics)
+	}
+}
