@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -288,8 +289,12 @@ func (m *wasmMessage) excludes(part string) bool {
 }
 
 // forwardedDeepHash is the reference's id for a pushed message: the std
-// base64 ANS-104 signature data of an item with an empty owner, signature
-// type 1, the message's target, anchor (UTF-8 bytes), tags and data.
+// base64 of what warp-arbundles' createData(data, {publicKey: empty,
+// ownerLength: 0, signatureLength: 512, signatureType: 1}, {tags, target,
+// anchor}).getSignatureData() returns. createData lays the item out with an
+// empty owner, but DataItem's getters read it back with the lengths of
+// signature type 1 (a 512-byte owner), so the hashed fields are slices of the
+// binary at those offsets; this reproduces that layout and those reads.
 func forwardedDeepHash(m *wasmMessage) (string, error) {
 	var data []byte
 	if m.Data != nil && string(m.Data) != "null" {
@@ -299,28 +304,102 @@ func forwardedDeepHash(m *wasmMessage) (string, error) {
 		}
 		data = []byte(s)
 	}
-	target := ""
-	if m.Target != nil {
-		target = *m.Target
+	var target, anchor []byte
+	if m.Target != nil && *m.Target != "" {
+		t, err := arweave.B64Decode(*m.Target)
+		if err != nil || len(t) != 32 {
+			return "", fmt.Errorf("deep hash of %s: Target %q is not a 32-byte address", deref(m.ID), *m.Target)
+		}
+		target = t
 	}
-	anchor := ""
 	if m.Anchor != nil && string(m.Anchor) != "null" {
 		s, err := jsjson.Unquote(m.Anchor)
 		if err != nil {
 			return "", fmt.Errorf("deep hash of %s: Anchor is not a string", deref(m.ID))
 		}
-		anchor = s
+		if s != "" {
+			if len(s) != 32 {
+				return "", fmt.Errorf("deep hash of %s: Anchor is %d bytes, not 32", deref(m.ID), len(s))
+			}
+			anchor = []byte(s)
+		}
 	}
-	tags := make([]arweave.Tag, len(m.Tags))
-	for i, t := range m.Tags {
-		tags[i] = arweave.Tag{Name: t.Name, Value: t.Value}
+	var tags []byte
+	if len(m.Tags) > 0 {
+		at := make([]arweave.Tag, len(m.Tags))
+		for i, t := range m.Tags {
+			at[i] = arweave.Tag{Name: t.Name, Value: t.Value}
+		}
+		tags = arweave.EncodeTags(at)
 	}
-	item, err := arweave.NewDataItem(data, target, anchor, tags)
-	if err != nil {
-		return "", fmt.Errorf("deep hash of %s: %w", deref(m.ID), err)
+	// createData's layout with signatureLength 512 and ownerLength 0.
+	const sigLen, cfgOwnerLen = 512, 512
+	var b []byte
+	b = append(b, 1, 0) // signature type 1, little endian
+	b = append(b, make([]byte, sigLen)...)
+	if target != nil {
+		b = append(b, 1)
+		b = append(b, target...)
+	} else {
+		b = append(b, 0)
 	}
-	item.SignatureType = arweave.SigTypeArweave
-	h := item.SignatureData()
+	if anchor != nil {
+		b = append(b, 1)
+		b = append(b, anchor...)
+	} else {
+		b = append(b, 0)
+	}
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(m.Tags)))
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(tags)))
+	b = append(b, tags...)
+	b = append(b, data...)
+	// DataItem's getters, with type 1's lengths.
+	sub := func(from, to int) []byte {
+		from, to = min(max(from, 0), len(b)), min(max(to, 0), len(b))
+		if from >= to {
+			return []byte{}
+		}
+		return b[from:to]
+	}
+	at := func(i int) byte {
+		if i < 0 || i >= len(b) {
+			return 0
+		}
+		return b[i]
+	}
+	le := func(x []byte) uint64 { // byteArrayToLong over at most 8 bytes
+		var v float64
+		for i := len(x) - 1; i >= 0; i-- {
+			v = v*256 + float64(x[i])
+		}
+		if v > 1<<53 {
+			return 1 << 53
+		}
+		return uint64(v)
+	}
+	owner := sub(2+sigLen, 2+sigLen+cfgOwnerLen)
+	targetStart := 2 + sigLen + cfgOwnerLen
+	rawTarget := []byte{}
+	if at(targetStart) == 1 {
+		rawTarget = sub(targetStart+1, targetStart+33)
+	}
+	anchorStart := targetStart + 1
+	if at(targetStart) == 1 {
+		anchorStart += 32
+	}
+	rawAnchor := []byte{}
+	if at(anchorStart) == 1 {
+		rawAnchor = sub(anchorStart+1, anchorStart+33)
+	}
+	tagsStart := anchorStart + 1
+	if at(anchorStart) == 1 {
+		tagsStart += 32
+	}
+	n := le(sub(tagsStart+8, tagsStart+16))
+	tagsEnd := tagsStart + 16 + int(min(n, uint64(len(b))))
+	rawTags := sub(tagsStart+16, tagsEnd)
+	rawData := sub(tagsEnd, len(b))
+	h := arweave.DeepHash([]any{[]byte("dataitem"), []byte("1"), []byte("1"), owner, rawTarget, rawAnchor, rawTags, rawData})
 	return base64.StdEncoding.EncodeToString(h[:]), nil
 }
 

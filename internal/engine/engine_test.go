@@ -1,0 +1,160 @@
+package engine
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/jsjson"
+	"github.com/aocu/aocu/internal/loader"
+)
+
+// The deep hash of a pushed message equals warp-arbundles' createData(...)
+// .getSignatureData() with the reference's empty signer (vectors made with
+// arbundles 0.11.2 and warp-arbundles 1.0.4, the reference CU's, in node).
+func TestForwardedDeepHash(t *testing.T) {
+	target, anchor := strings.Repeat("T", 43), strings.Repeat("0", 32)
+	m := &wasmMessage{
+		Data:   rawString("hello ✓ pushed"),
+		Target: &target, Anchor: rawString(anchor),
+		Tags: []ao.Tag{{Name: "Data-Protocol", Value: "ao"}, {Name: "Type", Value: "Message"}, {Name: "From-Process", Value: strings.Repeat("P", 43)}, {Name: "Owner", Value: "x"}},
+	}
+	got, err := forwardedDeepHash(m)
+	if err != nil || got != "PCvLV5sxV9z7zg4c+9ZKZX0QBJX060VWFcHu2n9DXxPiY6UE5uZM9eiGD9cUGceZ" {
+		t.Fatalf("deep hash %s %v", got, err)
+	}
+	empty := &wasmMessage{Tags: []ao.Tag{}}
+	if got, _ := forwardedDeepHash(empty); got != "3gk/eHgElQmbVrKmPH2Ds7Af58NjPeBAp++uNZvPvaZxUR1SdCSMAhvtiGpasYoy" {
+		t.Fatalf("empty deep hash %s", got)
+	}
+}
+
+// The message JSON follows the reference's schema order, leaves undefined
+// members out, keeps nulls and drops From/Owner tags.
+func TestMessageJSON(t *testing.T) {
+	e := &ao.SUEdge{
+		Message: &ao.SUMessage{ID: "M", Owner: ao.Owner{Address: "addr", Key: "k"}, Data: []byte(`"d<&>\u2028"`), Anchor: []byte("null"),
+			Signature: []byte(`"sig"`), Tags: []ao.Tag{{Name: "Action", Value: "Eval"}, {Name: "From", Value: "spoof"}, {Name: "From-Process", Value: "P2"}, {Name: "Owner", Value: "spoof"}}},
+		Assignment: ao.SUAssignment{ID: "A", Tags: []ao.Tag{{Name: "Process", Value: "P"}, {Name: "Epoch", Value: "0"}, {Name: "Nonce", Value: "7"}, {Name: "Hash-Chain", Value: "h"},
+			{Name: "Block-Height", Value: "000000000101"}, {Name: "Timestamp", Value: "1700000000123"}}},
+	}
+	m, err := fromEdge(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"Id":"M","Signature":"sig","Data":"d<&>\u2028","Owner":"addr","Target":"P","Anchor":null,"From":"P2","Forwarded-By":"addr",` +
+		`"Tags":[{"name":"Action","value":"Eval"},{"name":"From-Process","value":"P2"}],"Epoch":0,"Nonce":7,"Timestamp":1700000000123,` +
+		`"Block-Height":101,"Hash-Chain":"h","Cron":false,"Read-Only":false}`
+	if got := string(m.JSON()); got != want {
+		t.Fatalf("message JSON\n got %s\nwant %s", got, want)
+	}
+	if m.ordinate != "7" || m.name != "Scheduled Message M 1700000000123:7" {
+		t.Fatalf("stream metadata %q %q", m.ordinate, m.name)
+	}
+	e.Message = nil
+	e.Assignment.Tags = append(e.Assignment.Tags, ao.Tag{Name: "Message", Value: "X"}, ao.Tag{Name: "Exclude", Value: "Data"})
+	a, err := fromEdge(e)
+	if err != nil || !a.isAssignment || *a.ID != "X" || !a.excludes("Data") || a.excludes("Tags") {
+		t.Fatalf("assignment %+v %v", a, err)
+	}
+}
+
+func TestOutputJSON(t *testing.T) {
+	cases := []struct {
+		res  loader.Result
+		want string
+	}{
+		{loader.Result{Output: []byte(`{"data":"x"}`), Messages: []byte(`[{"Target":"T"}]`), GasUsed: 12},
+			`{"Messages":[{"Target":"T"}],"Assignments":[],"Spawns":[],"Output":{"data":"x"},"GasUsed":12}`},
+		{loader.Result{Output: []byte(`42.5`)}, `{"Messages":[],"Assignments":[],"Spawns":[],"Output":"42.5","GasUsed":0}`},
+		{loader.Result{Output: []byte(`null`), Error: []byte(`"boom"`), GasUsed: 3},
+			`{"Messages":[],"Assignments":[],"Spawns":[],"Output":"","GasUsed":3,"Error":"boom"}`},
+		{loader.Result{Error: []byte(`"trap"`), Rejected: true}, `{"Messages":[],"Assignments":[],"Spawns":[],"Output":"","Error":"trap"}`},
+	}
+	for _, c := range cases {
+		if got := string(outputJSON(&c.res)); got != c.want {
+			t.Errorf("got %s\nwant %s", got, c.want)
+		}
+	}
+}
+
+func TestCursors(t *testing.T) {
+	ev := &ao.Evaluation{ProcessID: "P", Timestamp: 1700000000123, Ordinate: "0"}
+	c := encodeCursor(ev, "ASC")
+	raw, _ := base64.StdEncoding.DecodeString(c)
+	if string(raw) != `{"timestamp":1700000000123,"ordinate":"0","cron":null,"sort":"ASC"}` {
+		t.Fatalf("cursor %s", raw)
+	}
+	p := ParseCursor(c)
+	if lowerBound("P", p) != "P,1700000000123,0" || p.Sort != "ASC" {
+		t.Fatalf("parsed %+v -> %s", p, lowerBound("P", p))
+	}
+	cron := ParseCursor(encodeCursor(&ao.Evaluation{ProcessID: "P", Timestamp: 5, Ordinate: "1", Cron: "0-10-seconds"}, "DESC"))
+	if upperBound("P", cron) != "P,5,1,0-10-seconds" {
+		t.Fatalf("upper %s", upperBound("P", cron))
+	}
+	// A plain timestamp: inclusive from (no ordinate), inclusive to.
+	ts := ParseCursor("1700000000123")
+	if lowerBound("P", ts) != "P,1700000000123" || upperBound("P", ts) != "P,1700000000123,"+maxCodePoint {
+		t.Fatalf("timestamp bounds %s %s", lowerBound("P", ts), upperBound("P", ts))
+	}
+	if lowerBound("P", nil) != "P," || upperBound("P", nil) != "P,"+maxCodePoint {
+		t.Fatal("open bounds")
+	}
+}
+
+func TestResultsPageDropsErrorsAfterLimit(t *testing.T) {
+	row := func(ord, out string) *ao.Evaluation {
+		return &ao.Evaluation{ProcessID: "P", Timestamp: 1, Ordinate: ord, Output: []byte(out)}
+	}
+	rows := []*ao.Evaluation{
+		row("1", `{"Messages":[],"Assignments":[],"Spawns":[],"Output":"a","GasUsed":1}`),
+		row("2", `{"Messages":[],"Assignments":[],"Spawns":[],"Output":"","GasUsed":1,"Error":"x"}`),
+		row("3", `{"Messages":[],"Assignments":[],"Spawns":[],"Output":{"data":1},"GasUsed":1}`),
+	}
+	page := string(resultsPage(rows, 2, "ASC"))
+	if !strings.HasPrefix(page, `{"pageInfo":{"hasNextPage":false},"edges":[{"cursor":`) || strings.Count(page, `"cursor"`) != 2 ||
+		strings.Contains(page, "GasUsed") || strings.Contains(page, `"Error"`) {
+		t.Fatalf("page %s", page)
+	}
+}
+
+func TestParseDryRunBody(t *testing.T) {
+	b, err := parseDryRunBody([]byte(`{"Id":"1234","Owner":"1234","Target":"P","Data":"1234","Anchor":"0","Tags":[{"name":"Action","value":"Info"}],"Extra":1,"Timestamp":"17"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b.message("P", position{Timestamp: 99, BlockHeight: 101, Ordinate: "3"}))
+	want := `{"Id":"1234","Data":"1234","Owner":"1234","Target":"P","Anchor":"0","From":"1234","Tags":[{"name":"Action","value":"Info"}],"Timestamp":17,"Block-Height":101,"Cron":false,"Read-Only":true}`
+	if got != want {
+		t.Fatalf("dry-run message\n got %s\nwant %s", got, want)
+	}
+	for _, bad := range []string{`[]`, `{"Tags":[]}`, `{"Owner":""}`, `{"Owner":"o","Tags":"x"}`, `{"Owner":"o","Tags":[],"Nonce":"1"}`, `{"Owner":"o","Tags":[],"Cron":1}`} {
+		if _, err := parseDryRunBody([]byte(bad)); ao.StatusOf(err) != 400 {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
+
+func TestParseBytesJS(t *testing.T) {
+	for in, want := range map[string]int64{"500mb": 500 << 20, "1gb": 1 << 30, "1.5KB": 1536, "1024": 1024, "16": 16} {
+		if got, ok := parseBytesJS(in); !ok || got != want {
+			t.Errorf("%s: %d %v", in, got, ok)
+		}
+	}
+	if _, ok := parseBytesJS("lots"); ok {
+		t.Error("garbage parsed")
+	}
+}
+
+func TestPositionOrder(t *testing.T) {
+	p := position{Timestamp: 20, Ordinate: "2", Cron: "0-1-seconds"}
+	if !(target{Timestamp: 10}).earlierThan(p) || (target{Timestamp: 30}).earlierThan(p) || (target{Timestamp: 20, Cron: "1-x"}).earlierThan(p) {
+		t.Fatal("earlierThan")
+	}
+	if !(target{Timestamp: 20, Ordinate: "2", Cron: "0-1-seconds"}).equalTo(p) {
+		t.Fatal("equalTo")
+	}
+	_ = jsjson.Truthy
+}
