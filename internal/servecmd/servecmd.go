@@ -35,10 +35,7 @@ import (
 const usageText = `usage: aocu serve [--help]
 
 Runs an ao Compute Unit: the reference CU's HTTP API on PORT (default 6363).
-It is configured like the reference CU, by environment variables, read also
-from a .env file in the working directory (the environment wins).
-
-Environment variables:
+It is configured like the reference CU, by environment variables.
 
 `
 
