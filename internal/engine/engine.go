@@ -64,6 +64,8 @@ type Options struct {
 	ProgressInterval time.Duration
 	// Observer receives evaluation events for metrics (nil: none).
 	Observer Observer
+	// Checkpoints configures file and Arweave checkpoints.
+	Checkpoints CheckpointOptions
 	Now      func() time.Time
 }
 
@@ -91,6 +93,7 @@ type Engine struct {
 	dryWait atomic.Int64
 
 	dryResults *resultCache
+	evaluated  atomic.Int64
 }
 
 // New makes an Engine. Close it to stop its streams and release instances.
@@ -184,11 +187,16 @@ func setDefaults(o *Options) {
 	}
 }
 
-// Close stops the running streams (their evaluated messages are stored),
-// drains nothing and releases every instance.
-func (e *Engine) Close() error {
+// Stop stops the running streams (what they evaluated is stored) and refuses
+// new requests; the processes stay in memory (for CheckpointAll).
+func (e *Engine) Stop() {
 	e.cancel()
 	e.wg.Wait()
+}
+
+// Close stops the running streams and releases every instance.
+func (e *Engine) Close() error {
+	e.Stop()
 	e.mu.Lock()
 	procs := e.procs
 	e.procs = map[string]*proc{}
@@ -208,14 +216,15 @@ type Stats struct {
 	InMemory   int // processes with a warm instance
 	OnFile     int // processes drained to files
 	MemorySize int64
-	Streams    int // streams running
+	Streams    int   // streams running
+	Evaluated  int64 // messages evaluated since the engine started (dry-runs excluded)
 }
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var s Stats
+	s := Stats{Evaluated: e.evaluated.Load()}
 	for _, p := range e.procs {
 		switch {
 		case p.live.Load():
@@ -259,6 +268,11 @@ type proc struct {
 	lastUsed  time.Time
 	drainFile string // memory drained to this file, with drainPos
 	drainPos  position
+	// Checkpoint bookkeeping.
+	checkpointed position      // position of the last file checkpoint
+	gasSince     float64       // gas evaluated since the last eager checkpoint
+	evalSince    time.Duration // evaluation time since then
+	uploadedAt   time.Time     // last Arweave checkpoint
 
 	// Read without the lock.
 	live         atomic.Bool

@@ -55,13 +55,23 @@ func (e *Engine) ensureInstance(ctx context.Context, p *proc, meta *procMeta) er
 	}
 	opts := loader.ProcessOptions{Drive: e.opts.Drive, Timeout: e.opts.MessageTimeout, GasLimit: float64(meta.computeLimit)}
 	pos := position{cold: true, Ordinate: "0", Timestamp: meta.process.Block.Timestamp, BlockHeight: meta.process.Block.Height}
+	src := "cold_start"
 	if p.drainFile != "" {
 		mem, err := os.ReadFile(p.drainFile)
 		if err != nil {
-			e.log.Error("drained memory unreadable; starting cold", "process", p.id, "file", p.drainFile, "err", err)
+			e.log.Error("drained memory unreadable", "process", p.id, "file", p.drainFile, "err", err)
 		} else {
-			opts.Memory, pos = mem, p.drainPos
+			opts.Memory, pos, src = mem, p.drainPos, "memory"
 		}
+	}
+	if opts.Memory == nil {
+		if mem, cpPos, from := e.startingPoint(ctx, p, meta); mem != nil {
+			opts.Memory, pos, src = mem, *cpPos, from
+			p.checkpointed = pos
+		}
+	}
+	if src != "memory" {
+		e.log.Info("process starting point", "process", p.id, "src", src, "nonce", pos.Nonce, "timestamp", pos.Timestamp)
 	}
 	lp, err := meta.mod.NewProcess(ctx, opts)
 	if err != nil {
@@ -106,6 +116,9 @@ func (e *Engine) runStream(ctx context.Context, p *proc, t target, wantID string
 	err = st.run(ctx, t)
 	if ferr := st.flush(context.WithoutCancel(ctx)); ferr != nil && err == nil {
 		err = ferr
+	}
+	if err == nil {
+		e.maybeEagerCheckpoint(ctx, p)
 	}
 	if st.evaluated > 0 {
 		e.log.Debug("evaluation stream done", "process", p.id, "messages", st.evaluated, "took", time.Since(st.started).Round(time.Millisecond))
@@ -361,6 +374,7 @@ func (st *streamState) evaluate(ctx context.Context, m *wasmMessage) error {
 		res = &loader.Result{Error: rawString(err.Error()), Rejected: true}
 	}
 	out := outputJSON(res)
+	p.gasSince += res.GasUsed
 	kind := "scheduled"
 	switch {
 	case m.cronID != "":
@@ -372,6 +386,7 @@ func (st *streamState) evaluate(ctx context.Context, m *wasmMessage) error {
 		e.opts.Observer.Evaluated("primary", kind, res.Failed())
 	}
 	st.evaluated++
+	e.evaluated.Add(1)
 	st.lastOutput = out
 	pos := &p.pos
 	pos.cold = false
@@ -400,6 +415,7 @@ func (st *streamState) evaluate(ctx context.Context, m *wasmMessage) error {
 			if err := st.flush(ctx); err != nil {
 				return err
 			}
+			e.maybeEagerCheckpoint(ctx, p)
 		}
 	}
 	if time.Since(st.lastLog) >= e.opts.ProgressInterval {
@@ -417,6 +433,7 @@ func (st *streamState) evaluate(ctx context.Context, m *wasmMessage) error {
 
 // flush writes the batch in one transaction.
 func (st *streamState) flush(ctx context.Context) error {
+	st.p.evalSince += time.Since(st.lastFlush)
 	st.lastFlush = time.Now()
 	if len(st.batch) == 0 {
 		return nil

@@ -51,6 +51,10 @@ type Options struct {
 	// GraphQLURL is the GraphQL endpoint of TransactionMeta and Locate
 	// (ArweaveURL + "/graphql" if empty).
 	GraphQLURL string
+	// CheckpointGraphQLURL is the fallback endpoint of FindCheckpoints.
+	CheckpointGraphQLURL string
+	// UploaderURL receives Upload's items at /tx/arweave.
+	UploaderURL string
 	// GraphQLURLs are the endpoints of Blocks, tried in turn on retries
 	// ([GraphQLURL] if empty).
 	GraphQLURLs []string
@@ -73,16 +77,18 @@ type Options struct {
 
 // Client is an ao.Gateway over HTTP. It is safe for concurrent use.
 type Client struct {
-	arweaveURL  string
-	graphqlURL  string
-	graphqlURLs []string
-	http        *http.Client
-	noRedirect  *http.Client
-	retries     int
-	delay       time.Duration
-	log         *slog.Logger
-	maxRaw      int64
-	cache       *lru
+	arweaveURL    string
+	graphqlURL    string
+	graphqlURLs   []string
+	checkpointURL string
+	uploaderURL   string
+	http          *http.Client
+	noRedirect    *http.Client
+	retries       int
+	delay         time.Duration
+	log           *slog.Logger
+	maxRaw        int64
+	cache         *lru
 }
 
 var _ ao.Gateway = (*Client)(nil)
@@ -98,14 +104,16 @@ func checkURL(name, s string) error {
 // New makes a Client.
 func New(opts Options) (*Client, error) {
 	c := &Client{
-		arweaveURL:  strings.TrimRight(opts.ArweaveURL, "/"),
-		graphqlURL:  opts.GraphQLURL,
-		graphqlURLs: append([]string(nil), opts.GraphQLURLs...),
-		http:        opts.HTTPClient,
-		retries:     opts.Retries,
-		delay:       opts.Delay,
-		log:         opts.Logger,
-		maxRaw:      opts.MaxRawSize,
+		arweaveURL:    strings.TrimRight(opts.ArweaveURL, "/"),
+		graphqlURL:    opts.GraphQLURL,
+		graphqlURLs:   append([]string(nil), opts.GraphQLURLs...),
+		checkpointURL: opts.CheckpointGraphQLURL,
+		uploaderURL:   strings.TrimRight(opts.UploaderURL, "/"),
+		http:          opts.HTTPClient,
+		retries:       opts.Retries,
+		delay:         opts.Delay,
+		log:           opts.Logger,
+		maxRaw:        opts.MaxRawSize,
 	}
 	if err := checkURL("ArweaveURL", c.arweaveURL); err != nil {
 		return nil, err

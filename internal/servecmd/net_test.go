@@ -57,6 +57,9 @@ type testNet struct {
 	mu         *arweave.Wallet // a messenger unit's wallet, for pushed messages
 	dir        string
 	mod        string // module id
+	env        map[string]string
+	log        *slog.Logger
+	cuWallet   *arweave.Wallet
 	suMu       *sync.RWMutex
 	suRedirect func(*http.Request) string // answers 307 to the returned base URL
 	format     string
@@ -154,16 +157,26 @@ func startNet(t testing.TB, moduleFile, format string, o netOptions) *testNet {
 		"Memory-Limit", "1-gb", "Compute-Limit", "9000000000000")
 
 	env := map[string]string{
-		"GATEWAY_URL":                   n.gwURL,
-		"DB_URL":                        filepath.Join(n.dir, "cu", "ao-cache"),
-		"PROCESS_MEMORY_CACHE_FILE_DIR": filepath.Join(n.dir, "cu", "memory"),
-		"WASM_BINARY_FILE_DIRECTORY":    filepath.Join(repoRoot(t), ".fixtures", "cu-wasm-cache"),
-		"RATE_LIMIT_MAX_REQUESTS":       "1000",
+		"GATEWAY_URL":                         n.gwURL,
+		"DB_URL":                              filepath.Join(n.dir, "cu", "ao-cache"),
+		"PROCESS_MEMORY_CACHE_FILE_DIR":       filepath.Join(n.dir, "cu", "memory"),
+		"PROCESS_MEMORY_FILE_CHECKPOINTS_DIR": filepath.Join(n.dir, "cu", "checkpoints"),
+		"WASM_BINARY_FILE_DIRECTORY":          filepath.Join(repoRoot(t), ".fixtures", "cu-wasm-cache"),
+		"RATE_LIMIT_MAX_REQUESTS":             "1000",
 	}
 	for k, v := range o.env {
 		env[k] = v
 	}
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, "")
+	n.env, n.log, n.cuWallet = env, quiet, cuW
+	n.startCU(t)
+	t.Cleanup(func() { n.stopCU(t) })
+	return n
+}
+
+// startCU starts `aocu serve` on the net with n.env.
+func (n *testNet) startCU(t testing.TB) {
+	t.Helper()
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := n.env[k]; return v, ok }, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,19 +184,25 @@ func startNet(t testing.TB, moduleFile, format string, o netOptions) *testNet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := Start(ctx, cfg, Options{Logger: quiet, Listener: ln, Wallet: cuW})
+	u, err := Start(context.Background(), cfg, Options{Logger: n.log, Listener: ln, Wallet: n.cuWallet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.cu, n.cuURL = u, u.URL
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := u.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return n
+}
+
+// stopCU shuts the CU down gracefully (as on SIGTERM).
+func (n *testNet) stopCU(t testing.TB) {
+	t.Helper()
+	if n.cu == nil {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.cu.Shutdown(sctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	n.cu = nil
 }
 
 func sign(t testing.TB, s arweave.Signer, data []byte, target string, tags ...string) (*arweave.DataItem, []byte) {

@@ -4,6 +4,7 @@ package servecmd
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -84,7 +85,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for {
 		select {
 		case <-usr2:
-			log.Info("SIGUSR2: checkpointing is not available yet; the unit keeps running")
+			log.Info("SIGUSR2: checkpointing every process in memory to file")
+			if err := u.Checkpoint(ctx); err != nil {
+				log.Error("SIGUSR2 checkpoints", "err", err)
+			}
 			continue
 		case <-ctx.Done():
 		case <-u.Done():
@@ -122,6 +126,46 @@ type Unit struct {
 	loader *loader.Engine
 	done   chan struct{}
 	err    error
+
+	stopInterval chan struct{}
+	intervalDone chan struct{}
+}
+
+// checkpointLoop checkpoints every process in memory to file every interval
+// (PROCESS_MEMORY_CACHE_CHECKPOINT_INTERVAL; 0: never).
+func (u *Unit) checkpointLoop(interval time.Duration) {
+	defer close(u.intervalDone)
+	if interval <= 0 {
+		<-u.stopInterval
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-u.stopInterval:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), interval)
+			if err := u.Engine.CheckpointAll(ctx); err != nil {
+				u.log.Error("interval checkpoints", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// Checkpoint writes a file checkpoint of every process in memory now (SIGUSR2).
+func (u *Unit) Checkpoint(ctx context.Context) error { return u.Engine.CheckpointAll(ctx) }
+
+func newUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "00000000-0000-4000-8000-000000000000"
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // Start opens the store, builds the engine and serves the API.
@@ -158,7 +202,8 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 		u.closeBackends()
 		return nil, err
 	}
-	gw, err := gwclient.New(gwclient.Options{ArweaveURL: cfg.ArweaveURL, GraphQLURL: cfg.GraphQLURL, GraphQLURLs: cfg.GraphQLURLs, Logger: log})
+	gw, err := gwclient.New(gwclient.Options{ArweaveURL: cfg.ArweaveURL, GraphQLURL: cfg.GraphQLURL, GraphQLURLs: cfg.GraphQLURLs,
+		CheckpointGraphQLURL: cfg.CheckpointGraphQLURL, UploaderURL: cfg.UploaderURL, Logger: log})
 	if err != nil {
 		return fail(err)
 	}
@@ -174,7 +219,22 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 	observer := &lateObserver{}
 	u.Engine, err = engine.New(engine.Options{
 		Observer: observer,
-		Store:    store, Scheduler: su, Gateway: gw, Loader: u.loader, Drive: drive, Logger: log,
+		Checkpoints: engine.CheckpointOptions{
+			Store: store, Gateway: gw, Signer: wallet,
+			FileDir:          cfg.ProcessMemoryFileCheckpointsDir,
+			EagerFile:        !cfg.DisableProcessFileCheckpointCreation,
+			EagerArweave:     !cfg.DisableProcessCheckpointCreation,
+			GasThreshold:     float64(cfg.EagerCheckpointAccumulatedGasThreshold),
+			TimeThreshold:    cfg.EagerCheckpointEvalTimeThreshold,
+			Throttle:         cfg.ProcessCheckpointCreationThrottle,
+			IgnoreLocal:      cfg.IgnoreLocalCheckpoints,
+			IgnoreArweaveFor: cfg.ProcessIgnoreArweaveCheckpoints,
+			IgnoreTx:         cfg.IgnoreArweaveCheckpoints,
+			TrustedOwners:    cfg.ProcessCheckpointTrustedOwners,
+			PreferredOwners:  cfg.ProcessCheckpointPreferredOwners,
+			UnitID:           newUUID(),
+		},
+		Store: store, Scheduler: su, Gateway: gw, Loader: u.loader, Drive: drive, Logger: log,
 		PageSize:               cfg.LoadMessagesPageSize,
 		MemoryLimitMax:         cfg.ProcessWasmMemoryMaxLimit,
 		ComputeLimitMax:        cfg.ProcessWasmComputeMaxLimit,
@@ -240,6 +300,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 			log.Error("HTTP server stopped", "err", err)
 		}
 	}()
+	u.stopInterval = make(chan struct{})
+	u.intervalDone = make(chan struct{})
+	go u.checkpointLoop(cfg.ProcessMemoryCacheCheckpointInterval)
 	log.Info("compute unit started", "address", u.Address, "url", u.URL, "db", cfg.SQLitePath(), "gateway", cfg.GatewayURL)
 	return u, nil
 }
@@ -267,6 +330,16 @@ func (u *Unit) Done() <-chan struct{} { return u.done }
 func (u *Unit) Shutdown(ctx context.Context) error {
 	err := u.srv.Shutdown(ctx)
 	u.api.Close()
+	close(u.stopInterval)
+	<-u.intervalDone
+	u.Engine.Stop()
+	// Every process in memory is checkpointed to file, so that a restart
+	// resumes where this run stopped.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	if cerr := u.Engine.CheckpointAll(cctx); cerr != nil {
+		u.log.Error("checkpoints at shutdown", "err", cerr)
+	}
 	u.closeBackends()
 	<-u.done
 	u.log.Info("compute unit stopped")

@@ -1,0 +1,401 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/arweave"
+	"github.com/aocu/aocu/internal/fsutil"
+	"github.com/klauspost/compress/gzip"
+)
+
+// CheckpointOptions configures checkpoints. The zero value keeps none.
+type CheckpointOptions struct {
+	Store   ao.CheckpointStore
+	Gateway ao.CheckpointGateway // Arweave checkpoints (nil: none)
+	Signer  arweave.Signer       // signs Arweave checkpoints
+	// FileDir holds file checkpoints (PROCESS_MEMORY_FILE_CHECKPOINTS_DIR).
+	FileDir string
+	// EagerFile and EagerArweave enable the checkpoints taken when the
+	// accumulated gas or evaluation time of a process crosses a threshold
+	// (the reference's DISABLE_PROCESS_FILE_CHECKPOINT_CREATION and
+	// DISABLE_PROCESS_CHECKPOINT_CREATION, inverted).
+	EagerFile    bool
+	EagerArweave bool
+	GasThreshold float64       // EAGER_CHECKPOINT_ACCUMULATED_GAS_THRESHOLD
+	TimeThreshold time.Duration // EAGER_CHECKPOINT_EVAL_TIME_THRESHOLD
+	// Throttle is the least time between two Arweave checkpoints of a process.
+	Throttle time.Duration
+	// IgnoreLocal skips file and record checkpoints when loading.
+	IgnoreLocal bool
+	// IgnoreArweaveFor lists processes whose record and Arweave checkpoints
+	// are not used; IgnoreTx lists checkpoint ids never to use.
+	IgnoreArweaveFor []string
+	IgnoreTx         []string
+	// TrustedOwners are the owners whose Arweave checkpoints are used (the
+	// CU's own address when empty); PreferredOwners, when they have any, win.
+	TrustedOwners   []string
+	PreferredOwners []string
+	// UnitID is the Unit-Identifier tag (a random UUID per boot).
+	UnitID string
+}
+
+func (e *Engine) cp() *CheckpointOptions { return &e.opts.Checkpoints }
+
+// checkpointEvaluation describes p's current position.
+func (e *Engine) checkpointEvaluation(p *proc, mem []byte) ao.CheckpointEvaluation {
+	sum := sha256.Sum256(mem)
+	pos := p.pos
+	return ao.CheckpointEvaluation{
+		ProcessID: p.id, ModuleID: p.meta.module.ID, AssignmentID: pos.AssignmentID, HashChain: pos.HashChain,
+		Timestamp: pos.Timestamp, Epoch: pos.Epoch, Nonce: pos.Nonce, BlockHeight: pos.BlockHeight,
+		Ordinate: pos.Ordinate, Cron: pos.Cron, SHA256: hex.EncodeToString(sum[:]), MessageID: pos.MessageID,
+	}
+}
+
+func positionOf(ev *ao.CheckpointEvaluation) position {
+	return position{Timestamp: ev.Timestamp, Ordinate: ev.Ordinate, Cron: ev.Cron, BlockHeight: ev.BlockHeight,
+		Nonce: ev.Nonce, Epoch: ev.Epoch, MessageID: ev.MessageID, AssignmentID: ev.AssignmentID, HashChain: ev.HashChain}
+}
+
+// writeFileCheckpoint writes p's memory to FileDir/state-<pid>.dat (temp
+// file, fsync, rename) and records it. Caller holds p.lock.
+func (e *Engine) writeFileCheckpoint(ctx context.Context, p *proc) error {
+	cp := e.cp()
+	if cp.Store == nil || cp.FileDir == "" || p.lp == nil || p.pos.cold || p.meta == nil {
+		return nil
+	}
+	if p.checkpointed == p.pos {
+		return nil // nothing new since the last one
+	}
+	mem := p.lp.Memory()
+	if mem == nil {
+		return nil
+	}
+	start := time.Now()
+	name := "state-" + p.id + ".dat"
+	if err := os.MkdirAll(cp.FileDir, 0o755); err != nil {
+		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
+	}
+	if err := fsutil.WriteFileAtomic(filepath.Join(cp.FileDir, name), mem); err != nil {
+		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
+	}
+	ev := e.checkpointEvaluation(p, mem)
+	if err := cp.Store.SaveFileCheckpoint(ctx, &ao.FileCheckpoint{File: name, Evaluation: ev, CachedAt: e.opts.Now().UnixMilli()}); err != nil {
+		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
+	}
+	p.checkpointed = p.pos
+	e.log.Info("file checkpoint written", "process", p.id, "nonce", ev.Nonce, "timestamp", ev.Timestamp,
+		"bytes", len(mem), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// CheckpointAll writes a file checkpoint of every process in memory (on
+// SIGTERM, SIGUSR2 and PROCESS_MEMORY_CACHE_CHECKPOINT_INTERVAL). It waits
+// for running streams (until ctx ends).
+func (e *Engine) CheckpointAll(ctx context.Context) error {
+	e.mu.Lock()
+	procs := make([]*proc, 0, len(e.procs))
+	for _, p := range e.procs {
+		procs = append(procs, p)
+	}
+	e.mu.Unlock()
+	var errs []error
+	n := 0
+	for _, p := range procs {
+		if err := p.acquire(ctx); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		if p.lp == nil && p.drainFile != "" {
+			// Bring a drained process back just long enough to checkpoint it.
+			if meta, err := e.loadMeta(ctx, p); err == nil {
+				if err := e.ensureInstance(ctx, p, meta); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		before := p.checkpointed
+		if err := e.writeFileCheckpoint(ctx, p); err != nil {
+			errs = append(errs, err)
+		} else if p.checkpointed != before {
+			n++
+		}
+		p.release()
+	}
+	e.log.Info("checkpointed processes to file", "count", n)
+	return errors.Join(errs...)
+}
+
+// maybeEagerCheckpoint takes the eager checkpoints when the process's
+// accumulated gas or evaluation time crosses its threshold. Caller holds
+// p.lock; the evaluations up to the position are stored.
+func (e *Engine) maybeEagerCheckpoint(ctx context.Context, p *proc) {
+	cp := e.cp()
+	if !cp.EagerFile && !cp.EagerArweave {
+		return
+	}
+	gasHit := cp.GasThreshold > 0 && p.gasSince >= cp.GasThreshold
+	timeHit := cp.TimeThreshold > 0 && p.evalSince >= cp.TimeThreshold
+	if !gasHit && !timeHit {
+		return
+	}
+	p.gasSince, p.evalSince = 0, 0
+	if cp.EagerFile {
+		if err := e.writeFileCheckpoint(ctx, p); err != nil {
+			e.log.Error("eager file checkpoint failed", "process", p.id, "err", err)
+		}
+	}
+	if cp.EagerArweave {
+		if err := e.uploadCheckpoint(ctx, p); err != nil {
+			e.log.Error("Arweave checkpoint failed", "process", p.id, "err", err)
+		}
+	}
+}
+
+// checkpointTags are the reference's tags of an Arweave checkpoint, in order.
+func checkpointTags(ev *ao.CheckpointEvaluation, unitID string) []arweave.Tag {
+	nonce := strconv.FormatInt(ev.Nonce, 10)
+	if ev.Cron != "" {
+		nonce = ev.Ordinate // the reference's `nonce || ordinate`: crons carry no nonce
+	}
+	tags := []arweave.Tag{
+		{Name: "Data-Protocol", Value: "ao"}, {Name: "Variant", Value: "ao.TN.1"}, {Name: "Type", Value: "Checkpoint"},
+		{Name: "Module", Value: ev.ModuleID}, {Name: "Process", Value: ev.ProcessID}, {Name: "Nonce", Value: nonce},
+		{Name: "Timestamp", Value: strconv.FormatInt(ev.Timestamp, 10)}, {Name: "Block-Height", Value: strconv.FormatInt(ev.BlockHeight, 10)},
+		{Name: "Content-Type", Value: "application/octet-stream"}, {Name: "SHA-256", Value: ev.SHA256},
+		{Name: "Content-Encoding", Value: "gzip"}, {Name: "Unit-Identifier", Value: unitID},
+		{Name: "Ordinate", Value: ev.Ordinate},
+	}
+	if ev.AssignmentID != "" {
+		tags = append(tags, arweave.Tag{Name: "Assignment", Value: ev.AssignmentID})
+	}
+	if ev.HashChain != "" {
+		tags = append(tags, arweave.Tag{Name: "Hash-Chain", Value: ev.HashChain})
+	}
+	if ev.Epoch != 0 {
+		tags = append(tags, arweave.Tag{Name: "Epoch", Value: strconv.FormatInt(ev.Epoch, 10)})
+	}
+	if ev.Cron != "" {
+		tags = append(tags, arweave.Tag{Name: "Cron-Interval", Value: ev.Cron})
+	}
+	return tags
+}
+
+// uploadCheckpoint uploads p's memory as an Arweave checkpoint (gzip level
+// 9, signed by the CU) at most once per Throttle, and records it.
+func (e *Engine) uploadCheckpoint(ctx context.Context, p *proc) error {
+	cp := e.cp()
+	if cp.Gateway == nil || cp.Signer == nil || cp.Store == nil || p.lp == nil || p.pos.cold {
+		return nil
+	}
+	if !p.uploadedAt.IsZero() && e.opts.Now().Sub(p.uploadedAt) < cp.Throttle {
+		return nil
+	}
+	mem := p.lp.Memory()
+	ev := e.checkpointEvaluation(p, mem)
+	ev.Encoding = "gzip"
+	start := time.Now()
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if _, err := zw.Write(mem); err != nil {
+		return fmt.Errorf("gzip checkpoint: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("gzip checkpoint: %w", err)
+	}
+	item, err := arweave.NewDataItem(buf.Bytes(), "", "", checkpointTags(&ev, cp.UnitID))
+	if err != nil {
+		return err
+	}
+	if err := item.Sign(cp.Signer); err != nil {
+		return fmt.Errorf("sign checkpoint: %w", err)
+	}
+	raw, err := item.Bytes()
+	if err != nil {
+		return err
+	}
+	id, err := cp.Gateway.Upload(ctx, raw)
+	if err != nil {
+		return fmt.Errorf("upload checkpoint: %w", err)
+	}
+	if err := cp.Store.SaveCheckpoint(ctx, &ao.Checkpoint{TxID: id, Encoding: "gzip", Evaluation: ev}); err != nil {
+		return err
+	}
+	p.uploadedAt = e.opts.Now()
+	e.log.Info("Arweave checkpoint uploaded", "process", p.id, "tx", id, "nonce", ev.Nonce, "bytes", len(mem),
+		"gzipped", buf.Len(), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// startingPoint finds the latest checkpoint of p, in the reference's order
+// (file, record, Arweave), verified: a checkpoint whose memory does not match
+// its SHA-256 is refused with a log line and the next source is tried.
+// It returns nil memory for a cold start.
+func (e *Engine) startingPoint(ctx context.Context, p *proc, meta *procMeta) ([]byte, *position, string) {
+	cp := e.cp()
+	if cp.Store == nil {
+		return nil, nil, "cold_start"
+	}
+	if !cp.IgnoreLocal {
+		if fc, err := cp.Store.FindFileCheckpoint(ctx, p.id); err == nil {
+			mem, err := os.ReadFile(filepath.Join(cp.FileDir, filepath.Base(fc.File)))
+			if err == nil && verifyMemory(mem, fc.Evaluation.SHA256) {
+				pos := positionOf(&fc.Evaluation)
+				return mem, &pos, "file"
+			}
+			e.log.Warn("file checkpoint refused", "process", p.id, "file", fc.File, "err", errOr(err, "sha256 mismatch"))
+		} else if !errors.Is(err, ao.ErrNotFound) {
+			e.log.Warn("file checkpoint lookup failed", "process", p.id, "err", err)
+		}
+	}
+	ignoreArweave := slices.Contains(cp.IgnoreArweaveFor, p.id)
+	if !cp.IgnoreLocal && !ignoreArweave {
+		recs, err := cp.Store.Checkpoints(ctx, p.id, e.opts.Now().UnixMilli(), 5)
+		if err != nil {
+			e.log.Warn("checkpoint records lookup failed", "process", p.id, "err", err)
+		}
+		for _, r := range recs {
+			if slices.Contains(cp.IgnoreTx, r.TxID) {
+				continue
+			}
+			mem, err := e.fetchCheckpoint(ctx, r.TxID, r.Encoding, r.Evaluation.SHA256)
+			if err == nil {
+				pos := positionOf(&r.Evaluation)
+				return mem, &pos, "record"
+			}
+			e.log.Warn("checkpoint record refused", "process", p.id, "tx", r.TxID, "err", err)
+		}
+	}
+	if cp.Gateway != nil && !ignoreArweave {
+		if mem, pos := e.arweaveCheckpoint(ctx, p, meta); mem != nil {
+			return mem, pos, "arweave"
+		}
+	}
+	return nil, nil, "cold_start"
+}
+
+func errOr(err error, msg string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return msg
+}
+
+func verifyMemory(mem []byte, want string) bool {
+	if want == "" {
+		return false // never trusted without a hash to check
+	}
+	sum := sha256.Sum256(mem)
+	return hex.EncodeToString(sum[:]) == want
+}
+
+// fetchCheckpoint downloads a checkpoint's data, gunzips it and checks it.
+func (e *Engine) fetchCheckpoint(ctx context.Context, txID, encoding, sha string) ([]byte, error) {
+	if encoding != "" && encoding != "gzip" {
+		return nil, fmt.Errorf("unsupported Content-Encoding %q", encoding)
+	}
+	data, err := e.opts.Gateway.Raw(ctx, txID)
+	if err != nil {
+		return nil, err
+	}
+	if encoding == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("gunzip: %w", err)
+		}
+		if data, err = io.ReadAll(io.LimitReader(zr, e.opts.MemoryLimitMax+1)); err != nil {
+			return nil, fmt.Errorf("gunzip: %w", err)
+		}
+		if int64(len(data)) > e.opts.MemoryLimitMax {
+			return nil, fmt.Errorf("memory larger than PROCESS_WASM_MEMORY_MAX_LIMIT")
+		}
+	}
+	if !verifyMemory(data, sha) {
+		return nil, fmt.Errorf("SHA-256 mismatch (or no SHA-256 tag)")
+	}
+	return data, nil
+}
+
+// arweaveCheckpoint queries the trusted (or preferred) owners' checkpoints
+// and takes the one with the highest nonce whose memory checks out.
+func (e *Engine) arweaveCheckpoint(ctx context.Context, p *proc, meta *procMeta) ([]byte, *position) {
+	cp := e.cp()
+	owners := cp.TrustedOwners
+	if len(owners) == 0 && cp.Signer != nil {
+		owners = []string{signerAddress(cp.Signer)}
+	}
+	if len(owners) == 0 {
+		return nil, nil
+	}
+	txs, err := cp.Gateway.FindCheckpoints(ctx, p.id, owners, 50)
+	if err != nil {
+		e.log.Warn("Arweave checkpoint query failed", "process", p.id, "err", err)
+		return nil, nil
+	}
+	if len(cp.PreferredOwners) > 0 {
+		if pref, err := cp.Gateway.FindCheckpoints(ctx, p.id, cp.PreferredOwners, 50); err == nil && len(pref) > 0 {
+			txs = pref
+		}
+	}
+	type cand struct {
+		tx    ao.CheckpointTx
+		nonce int64
+	}
+	var cands []cand
+	for _, tx := range txs {
+		if slices.Contains(cp.IgnoreTx, tx.ID) {
+			continue
+		}
+		if m, _ := ao.TagValue(tx.Tags, "Module"); m != meta.module.ID {
+			continue
+		}
+		v, _ := ao.TagValue(tx.Tags, "Nonce")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			continue
+		}
+		cands = append(cands, cand{tx, n})
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].nonce > cands[j].nonce })
+	for _, c := range cands {
+		tag := func(n string) string { v, _ := ao.TagValue(c.tx.Tags, n); return v }
+		enc := tag("Content-Encoding")
+		mem, err := e.fetchCheckpoint(ctx, c.tx.ID, enc, tag("SHA-256"))
+		if err != nil {
+			e.log.Warn("Arweave checkpoint refused", "process", p.id, "tx", c.tx.ID, "err", err)
+			continue
+		}
+		ts, _ := strconv.ParseInt(tag("Timestamp"), 10, 64)
+		bh, _ := strconv.ParseInt(tag("Block-Height"), 10, 64)
+		ep, _ := strconv.ParseInt(tag("Epoch"), 10, 64)
+		pos := &position{Timestamp: ts, Ordinate: tag("Nonce"), Cron: tag("Cron-Interval"), BlockHeight: bh,
+			Nonce: c.nonce, Epoch: ep, AssignmentID: tag("Assignment"), HashChain: tag("Hash-Chain")}
+		if o := tag("Ordinate"); o != "" {
+			pos.Ordinate = o
+		}
+		return mem, pos
+	}
+	return nil, nil
+}
+
+type addressed interface{ Address() string }
+
+func signerAddress(s arweave.Signer) string {
+	if a, ok := s.(addressed); ok {
+		return a.Address()
+	}
+	return ""
+}
