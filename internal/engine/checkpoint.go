@@ -32,9 +32,9 @@ type CheckpointOptions struct {
 	// accumulated gas or evaluation time of a process crosses a threshold
 	// (the reference's DISABLE_PROCESS_FILE_CHECKPOINT_CREATION and
 	// DISABLE_PROCESS_CHECKPOINT_CREATION, inverted).
-	EagerFile    bool
-	EagerArweave bool
-	GasThreshold float64       // EAGER_CHECKPOINT_ACCUMULATED_GAS_THRESHOLD
+	EagerFile     bool
+	EagerArweave  bool
+	GasThreshold  float64       // EAGER_CHECKPOINT_ACCUMULATED_GAS_THRESHOLD
 	TimeThreshold time.Duration // EAGER_CHECKPOINT_EVAL_TIME_THRESHOLD
 	// Throttle is the least time between two Arweave checkpoints of a process.
 	Throttle time.Duration

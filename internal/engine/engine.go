@@ -66,7 +66,7 @@ type Options struct {
 	Observer Observer
 	// Checkpoints configures file and Arweave checkpoints.
 	Checkpoints CheckpointOptions
-	Now      func() time.Time
+	Now         func() time.Time
 }
 
 // Observer is told about evaluations (for metrics).

@@ -480,7 +480,7 @@ func (s *Store) FindEvaluation(ctx context.Context, id string) (*ao.Evaluation, 
 // idRange is the reference's id range, compared byte-wise as SQLite does
 // (the reference's Postgres SQL has no COLLATE); idx_evaluations_id_collate_c
 // serves it.
-const idRange = `id > $1 AND id <= $2`
+const idRange = `id COLLATE "C" > $1 AND id COLLATE "C" <= $2`
 
 // orderBy is the reference's ORDER BY timestamp, ordinate, cron in SQLite's
 // order: text byte-wise, NULLs the smallest values (the reference's Postgres
