@@ -1,10 +1,21 @@
 package servecmd
 
 import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/gwclient"
 )
 
 // TestServeRestartFromFileCheckpoint: a graceful shutdown checkpoints every
@@ -50,4 +61,128 @@ func TestServeRestartFromFileCheckpoint(t *testing.T) {
 	must(t, st.Evaluated > 1, "the corrupt checkpoint was used (%d evaluated)", st.Evaluated)
 	must(t, sha(n.state(t, pid)) == sha(n.replay(t, pid)), "state after refusing a corrupt checkpoint")
 	_ = strconv.Itoa
+}
+
+// TestServeArweaveCheckpoint: eager Arweave checkpoints carry the reference's
+// tags and gzip encoding, their memory restores in @permaweb/ao-loader (node)
+// with the same results as aocu, and a restart that ignores local checkpoints
+// resumes from the Arweave one.
+func TestServeArweaveCheckpoint(t *testing.T) {
+	m := e2eModules[0]
+	n := startNet(t, m.file, m.format, netOptions{env: map[string]string{
+		"DISABLE_PROCESS_CHECKPOINT_CREATION":  "false",
+		"EAGER_CHECKPOINT_EVAL_TIME_THRESHOLD": "1",
+		"PROCESS_CHECKPOINT_CREATION_THROTTLE": "1",
+	}})
+	pid := n.spawn(t, "")
+	var last string
+	for i := 1; i <= 3; i++ {
+		last = n.eval(t, pid, "N = (N or 0) + 1; return N")
+		n.result(t, pid, last)
+		time.Sleep(5 * time.Millisecond) // past the throttle
+	}
+	state := n.state(t, pid)
+
+	gw, err := gwclient.New(gwclient.Options{ArweaveURL: n.gwURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs, err := gw.FindCheckpoints(context.Background(), pid, []string{n.cuWallet.Address()}, 50)
+	if err != nil || len(txs) == 0 {
+		t.Fatalf("checkpoints on the gateway: %v %v", txs, err)
+	}
+	var latest ao.CheckpointTx
+	for _, tx := range txs {
+		if v, _ := ao.TagValue(tx.Tags, "Nonce"); v == "3" {
+			latest = tx
+		}
+	}
+	must(t, latest.ID != "", "no checkpoint at nonce 3 among %d", len(txs))
+	var names []string
+	for _, tg := range latest.Tags {
+		names = append(names, tg.Name)
+	}
+	must(t, strings.Join(names, ",") == "Data-Protocol,Variant,Type,Module,Process,Nonce,Timestamp,Block-Height,Content-Type,SHA-256,Content-Encoding,Unit-Identifier,Ordinate,Assignment,Hash-Chain",
+		"checkpoint tags %v", names)
+	tag := func(k string) string { v, _ := ao.TagValue(latest.Tags, k); return v }
+	must(t, tag("Type") == "Checkpoint" && tag("Module") == n.mod && tag("Process") == pid && tag("Content-Encoding") == "gzip" &&
+		tag("SHA-256") == sha(state) && tag("Ordinate") == "3" && latest.Owner == n.cuWallet.Address(), "checkpoint tags %v", latest.Tags)
+	raw, err := gw.Raw(context.Background(), latest.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := io.ReadAll(zr)
+	if err != nil || sha(mem) != sha(state) {
+		t.Fatalf("checkpoint data is not the gzipped state: %v", err)
+	}
+
+	// The next message, from the checkpoint, in aocu and in the reference loader.
+	next := n.eval(t, pid, "N = (N or 0) + 1; return 'n=' .. N")
+	r := n.result(t, pid, next)
+	must(t, outputData(t, r) == "n=4", "next: %s", r["Output"])
+	after := sha(n.state(t, pid))
+	env, msgs := n.replayMessages(t, pid)
+	ref := runReferenceLoader(t, n, mem, env, msgs[len(msgs)-1])
+	var refLine struct {
+		Output       json.RawMessage
+		MemorySha256 string
+	}
+	if err := json.Unmarshal([]byte(ref), &refLine); err != nil {
+		t.Fatalf("reference output %s", ref)
+	}
+	var refOut, cuOut any
+	json.Unmarshal(refLine.Output, &refOut)
+	json.Unmarshal(r["Output"], &cuOut)
+	a, _ := json.Marshal(refOut)
+	b, _ := json.Marshal(cuOut)
+	must(t, string(a) == string(b), "Output from the checkpoint: reference %s, aocu %s", a, b)
+	must(t, refLine.MemorySha256 == after, "memory after the next message: reference %s, aocu %s", refLine.MemorySha256, after)
+
+	// A restart that ignores local checkpoints finds the Arweave one.
+	n.stopCU(t)
+	n.env["IGNORE_LOCAL_CHECKPOINTS"] = "true"
+	n.env["DISABLE_PROCESS_CHECKPOINT_CREATION"] = "true"
+	n.startCU(t)
+	r = n.result(t, pid, n.eval(t, pid, "N = (N or 0) + 1; return 'n=' .. N"))
+	must(t, outputData(t, r) == "n=5", "after restart: %s", r["Output"])
+	st := n.cu.Engine.Stats()
+	must(t, st.Evaluated <= 2, "evaluated after a restart from an Arweave checkpoint: %d", st.Evaluated)
+	must(t, sha(n.state(t, pid)) == sha(n.replay(t, pid)), "state after a restart from an Arweave checkpoint")
+}
+
+// runReferenceLoader evaluates one message on a memory image with
+// @permaweb/ao-loader in node (tools/refloader/run.cjs) and returns its line.
+func runReferenceLoader(t testing.TB, n *testNet, mem, env, msg []byte) string {
+	t.Helper()
+	root := repoRoot(t)
+	if _, err := os.Stat(filepath.Join(root, "tools", "refloader", "node_modules", "@permaweb", "ao-loader")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("reference loader missing in CI: %v", err)
+		}
+		t.Skipf("reference loader not installed (run scripts/fixtures.sh): %v", err)
+	}
+	dir := t.TempDir()
+	memFile, envFile := filepath.Join(dir, "mem"), filepath.Join(dir, "env.json")
+	if err := os.WriteFile(memFile, mem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(envFile, env, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := map[string]string{"wasm64-unknown-emscripten-draft_2024_02_15": "aos2_0_6.wasm", "wasm32-unknown-emscripten-metering": "aos2_0_4_32.wasm"}[n.format]
+	cmd := exec.Command("node", filepath.Join(root, "tools", "refloader", "run.cjs"), "--quiet",
+		"--module", filepath.Join(root, ".fixtures", "modules", file), "--format", n.format, "--env", envFile, "--memory-in", memFile)
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	cmd.Stdin = bytes.NewReader(append(msg, '\n'))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("run.cjs: %v\n%s", err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
 }

@@ -61,6 +61,34 @@ func marshalJS(t testing.TB, v any) []byte {
 // instance and returns the memory.
 func (n *testNet) replay(t testing.TB, pid string) []byte {
 	t.Helper()
+	envJSON, msgs := n.replayMessages(t, pid)
+	eng, err := loader.NewEngine(loader.EngineConfig{CacheDir: filepath.Join(repoRoot(t), ".fixtures", "cu-wasm-cache", "aocu-compiled")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	file := map[string]string{"wasm64-unknown-emscripten-draft_2024_02_15": "aos2_0_6.wasm", "wasm32-unknown-emscripten-metering": "aos2_0_4_32.wasm"}[n.format]
+	mod, _, err := eng.Compile(context.Background(), moduleFixture(t, file), loader.Format(n.format))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := mod.NewProcess(context.Background(), loader.ProcessOptions{GasLimit: 9e12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for i, msg := range msgs {
+		if _, err := p.Handle(context.Background(), msg, envJSON); err != nil {
+			t.Fatalf("replay message %d: %v", i, err)
+		}
+	}
+	return append([]byte(nil), p.Memory()...)
+}
+
+// replayMessages maps the SU's schedule of the process to the env and the
+// message JSONs the module receives.
+func (n *testNet) replayMessages(t testing.TB, pid string) ([]byte, [][]byte) {
+	t.Helper()
 	var page struct {
 		Edges []struct {
 			Node struct {
@@ -122,27 +150,7 @@ func (n *testNet) replay(t testing.TB, pid string) []byte {
 		}
 		msgs = append(msgs, marshalJS(t, rm))
 	}
-	eng, err := loader.NewEngine(loader.EngineConfig{CacheDir: filepath.Join(repoRoot(t), ".fixtures", "cu-wasm-cache", "aocu-compiled")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
-	file := map[string]string{"wasm64-unknown-emscripten-draft_2024_02_15": "aos2_0_6.wasm", "wasm32-unknown-emscripten-metering": "aos2_0_4_32.wasm"}[n.format]
-	mod, _, err := eng.Compile(context.Background(), moduleFixture(t, file), loader.Format(n.format))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := mod.NewProcess(context.Background(), loader.ProcessOptions{GasLimit: 9e12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	for i, msg := range msgs {
-		if _, err := p.Handle(context.Background(), msg, envJSON); err != nil {
-			t.Fatalf("replay message %d: %v", i, err)
-		}
-	}
-	return append([]byte(nil), p.Memory()...)
+	return envJSON, msgs
 }
 
 func doGet(t testing.TB, url string) (int, []byte) {

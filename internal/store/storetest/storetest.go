@@ -76,6 +76,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"StoresShareADatabase", testStoresShareADatabase},
 		{"ReopenKeepsData", testReopenKeepsData},
+		{"Checkpoints", testCheckpoints},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
@@ -967,5 +968,123 @@ func testReopenKeepsData(t *testing.T, open OpenFunc) {
 	}
 	if latest, err := s.LatestEvaluation(ctx, "P"); err != nil || latest.ID() != e.ID() {
 		t.Errorf("after reopen: latest %v, %v", latest, err)
+	}
+}
+
+// testCheckpoints covers ao.CheckpointStore, for the stores that have it.
+func testCheckpoints(t *testing.T, open OpenFunc) {
+	s, ok := open(t).(ao.CheckpointStore)
+	if !ok {
+		t.Skip("not an ao.CheckpointStore")
+	}
+	ctx := t.Context()
+	cev := func(pid string, ts int64, ordinate, cron string) ao.CheckpointEvaluation {
+		n, _ := strconv.ParseInt(ordinate, 10, 64)
+		return ao.CheckpointEvaluation{ProcessID: pid, ModuleID: "M", Timestamp: ts, Epoch: 0, Nonce: n,
+			BlockHeight: 1500000, Ordinate: ordinate, Cron: cron, SHA256: fmt.Sprintf("sha-%d", ts),
+			MessageID: "msg<&>é", HashChain: "hc", AssignmentID: "as"}
+	}
+
+	// File checkpoints: one row per process, replaced.
+	if _, err := s.FindFileCheckpoint(ctx, "P"); !errors.Is(err, ao.ErrNotFound) {
+		t.Fatalf("FindFileCheckpoint(missing) = %v, want ErrNotFound", err)
+	}
+	first := &ao.FileCheckpoint{File: "state-P.dat", Evaluation: cev("P", 1700000000100, "3", ""), CachedAt: 1700000000200}
+	if err := s.SaveFileCheckpoint(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.FindFileCheckpoint(ctx, "P"); err != nil || !reflect.DeepEqual(got, first) {
+		t.Errorf("FindFileCheckpoint = %+v, %v; want %+v", got, err, first)
+	}
+	later := &ao.FileCheckpoint{File: "state-P.dat", Evaluation: cev("P", 1700000000500, "4", "1-minute"), CachedAt: 1700000000600}
+	if err := s.SaveFileCheckpoint(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.FindFileCheckpoint(ctx, "P"); err != nil || !reflect.DeepEqual(got, later) {
+		t.Errorf("FindFileCheckpoint after replace = %+v, %v; want %+v", got, err, later)
+	}
+	// Saving the same position again replaces too.
+	again := *later
+	again.CachedAt++
+	if err := s.SaveFileCheckpoint(ctx, &again); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.FindFileCheckpoint(ctx, "P"); err != nil || got.CachedAt != again.CachedAt {
+		t.Errorf("FindFileCheckpoint after same-id replace = %+v, %v", got, err)
+	}
+	other := &ao.FileCheckpoint{File: "state-Q.dat", Evaluation: cev("Q", 1, "1", ""), CachedAt: 2}
+	if err := s.SaveFileCheckpoint(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.FindFileCheckpoint(ctx, "P"); err != nil || got.Evaluation.Timestamp != 1700000000500 {
+		t.Errorf("P's file checkpoint after Q's = %+v, %v", got, err)
+	}
+
+	// Arweave checkpoint records: INSERT OR IGNORE, latest first, before
+	// exclusive, limit.
+	if got, err := s.Checkpoints(ctx, "P", math.MaxInt64, 5); err != nil || len(got) != 0 {
+		t.Errorf("Checkpoints(none) = %v, %v", got, err)
+	}
+	var recs []*ao.Checkpoint
+	for i, ts := range []int64{300, 100, 500, 200, 400} {
+		enc := "gzip"
+		if i%2 == 1 {
+			enc = ""
+		}
+		recs = append(recs, &ao.Checkpoint{TxID: fmt.Sprintf("tx-%d", ts), Encoding: enc, Evaluation: cev("P", ts, "1", "")})
+	}
+	recs = append(recs, &ao.Checkpoint{TxID: "tx-q", Encoding: "gzip", Evaluation: cev("Q", 250, "1", "")})
+	for _, r := range recs {
+		if err := s.SaveCheckpoint(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dup := *recs[0]
+	dup.TxID = "tx-dup"
+	if err := s.SaveCheckpoint(ctx, &dup); err != nil {
+		t.Fatal(err)
+	}
+	txs := func(cs []*ao.Checkpoint) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.TxID)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		before int64
+		limit  int
+		want   []string
+	}{
+		{math.MaxInt64, 5, []string{"tx-500", "tx-400", "tx-300", "tx-200", "tx-100"}},
+		{math.MaxInt64, 2, []string{"tx-500", "tx-400"}},
+		{400, 5, []string{"tx-300", "tx-200", "tx-100"}},
+		{401, 1, []string{"tx-400"}},
+		{100, 5, nil},
+		{math.MaxInt64, 0, nil},
+	} {
+		got, err := s.Checkpoints(ctx, "P", c.before, c.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := txs(got); !slices.Equal(g, c.want) {
+			t.Errorf("Checkpoints(P, %d, %d) = %q, want %q", c.before, c.limit, g, c.want)
+		}
+	}
+	got, err := s.Checkpoints(ctx, "P", 301, 1)
+	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], recs[0]) {
+		t.Errorf("Checkpoints(P, 301, 1) = %+v, %v; want %+v", got, err, recs[0])
+	}
+	if got, err := s.Checkpoints(ctx, "P", 201, 1); err != nil || len(got) != 1 || got[0].Encoding != "" {
+		t.Errorf("Checkpoints(P, 201, 1) = %+v, %v; want no encoding", got, err)
+	}
+	// Rows of one timestamp: by id, descending.
+	for _, ord := range []string{"10", "9", "2"} {
+		if err := s.SaveCheckpoint(ctx, &ao.Checkpoint{TxID: "tx-600-" + ord, Evaluation: cev("P", 600, ord, "")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.Checkpoints(ctx, "P", 601, 3); err != nil || !slices.Equal(txs(got), []string{"tx-600-9", "tx-600-2", "tx-600-10"}) {
+		t.Errorf("Checkpoints(P, 601, 3) = %q, %v", txs(got), err)
 	}
 }

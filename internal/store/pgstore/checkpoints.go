@@ -1,0 +1,129 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/jsjson"
+)
+
+var _ ao.CheckpointStore = (*Store)(nil)
+
+// SaveFileCheckpoint is the reference's INSERT OR REPLACE INTO
+// checkpoint_files (which its Postgres client cannot run: toOrdinals only
+// rewrites INSERT OR IGNORE). SQLite's REPLACE deletes the rows that
+// conflict on the primary key id or on the UNIQUE processId, then inserts;
+// here, in one transaction, a row with the id under another processId (which
+// ids, "<pid>,…", never are) is deleted, and the row is upserted on
+// processId, which is atomic against another CU replacing it at once.
+func (s *Store) SaveFileCheckpoint(ctx context.Context, c *ao.FileCheckpoint) error {
+	ev, err := json.Marshal(c.Evaluation)
+	if err != nil {
+		return fmt.Errorf("pgstore: save file checkpoint: %w", err)
+	}
+	e := c.Evaluation
+	id := e.ID()
+	err = s.inTx(ctx, "save file checkpoint", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM checkpoint_files WHERE id = $1 AND "processId" IS DISTINCT FROM $2;`, id, e.ProcessID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO checkpoint_files
+    (id, "processId", timestamp, ordinate, cron, file, evaluation, "cachedAt") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ON CONFLICT ("processId") DO UPDATE SET
+      id = EXCLUDED.id, timestamp = EXCLUDED.timestamp, ordinate = EXCLUDED.ordinate, cron = EXCLUDED.cron,
+      file = EXCLUDED.file, evaluation = EXCLUDED.evaluation, "cachedAt" = EXCLUDED."cachedAt";`,
+			id, e.ProcessID, e.Timestamp, e.Ordinate, nullString(e.Cron), c.File, string(ev), c.CachedAt)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("pgstore: save file checkpoint of %s: %w", e.ProcessID, err)
+	}
+	return nil
+}
+
+// FindFileCheckpoint returns the process's checkpoint_files row, or
+// ao.ErrNotFound.
+func (s *Store) FindFileCheckpoint(ctx context.Context, processID string) (*ao.FileCheckpoint, error) {
+	var (
+		file, ev string
+		cached   *int64
+	)
+	err := s.pool.QueryRow(ctx, `SELECT file, evaluation, "cachedAt" FROM checkpoint_files WHERE "processId" = $1`, processID).
+		Scan(&file, &ev, &cached)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("pgstore: file checkpoint of %s: %w", processID, ao.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: file checkpoint of %s: %w", processID, err)
+	}
+	c := &ao.FileCheckpoint{File: file, CachedAt: num(cached)}
+	if err := json.Unmarshal([]byte(ev), &c.Evaluation); err != nil {
+		return nil, fmt.Errorf("pgstore: file checkpoint of %s: evaluation: %w", processID, err)
+	}
+	return c, nil
+}
+
+// SaveCheckpoint is the reference's INSERT OR IGNORE INTO checkpoints, with
+// memory = {"id":"<txid>","encoding":"gzip"}.
+func (s *Store) SaveCheckpoint(ctx context.Context, c *ao.Checkpoint) error {
+	ev, err := json.Marshal(c.Evaluation)
+	if err != nil {
+		return fmt.Errorf("pgstore: save checkpoint: %w", err)
+	}
+	var mem jsjson.Object
+	mem.String("id", c.TxID)
+	if c.Encoding != "" {
+		mem.String("encoding", c.Encoding)
+	}
+	e := c.Evaluation
+	_, err = s.pool.Exec(ctx, `INSERT INTO checkpoints
+    (id, "processId", timestamp, ordinate, cron, memory, evaluation) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT DO NOTHING;`,
+		e.ID(), e.ProcessID, e.Timestamp, e.Ordinate, nullString(e.Cron), string(mem.Bytes()), string(ev))
+	if err != nil {
+		return fmt.Errorf("pgstore: save checkpoint of %s: %w", e.ProcessID, err)
+	}
+	return nil
+}
+
+// Checkpoints is the reference's query: timestamp < before, latest first, at
+// most limit rows (none for 0, all for a negative limit, as SQLite's LIMIT).
+// Rows of one timestamp come by id, descending byte-wise: the order of
+// SQLite's backward scan of idx_checkpoints_processId_timestamp, which the
+// reference's SQL leaves open. Rows whose JSON does not parse are skipped (a NULL is an
+// error, as in sqlitestore).
+func (s *Store) Checkpoints(ctx context.Context, processID string, before int64, limit int) ([]*ao.Checkpoint, error) {
+	var lim any // NULL: LIMIT ALL
+	if limit >= 0 {
+		lim = int64(limit)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT memory, evaluation FROM checkpoints
+    WHERE "processId" = $1 AND timestamp < $2 ORDER BY timestamp DESC, id COLLATE "C" DESC LIMIT $3`, processID, before, lim)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: checkpoints of %s: %w", processID, err)
+	}
+	defer rows.Close()
+	var out []*ao.Checkpoint
+	for rows.Next() {
+		var mem, ev string
+		if err := rows.Scan(&mem, &ev); err != nil {
+			return nil, fmt.Errorf("pgstore: checkpoints of %s: %w", processID, err)
+		}
+		var m struct{ ID, Encoding string }
+		c := &ao.Checkpoint{}
+		if json.Unmarshal([]byte(mem), &m) != nil || json.Unmarshal([]byte(ev), &c.Evaluation) != nil {
+			continue // a row another writer mangled: skip it, as a missing checkpoint
+		}
+		c.TxID, c.Encoding = m.ID, m.Encoding
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: checkpoints of %s: %w", processID, err)
+	}
+	return out, nil
+}
