@@ -88,9 +88,9 @@ func suDuplicate(err error) error {
 		_ = json.Unmarshal([]byte(he.Body), &e)
 		switch e.Error {
 		case suMessageExists:
-			return fmt.Errorf("%w (%v)", errDuplicate, err)
+			return fmt.Errorf("%w: %w", errDuplicate, err)
 		case suDeepHashExists:
-			return fmt.Errorf("%w (%v)", errDuplicateContent, err)
+			return fmt.Errorf("%w: %w", errDuplicateContent, err)
 		}
 	}
 	return err
@@ -123,7 +123,8 @@ func (s *Server) do(ctx context.Context, op, method, u, contentType string, body
 	}
 	defer resp.Body.Close()
 	status = strconv.Itoa(resp.StatusCode)
-	if resp.StatusCode/100 != 2 {
+	// A GET answered 202 (a busy CU) has no answer yet: retried later.
+	if resp.StatusCode/100 != 2 || (method == http.MethodGet && resp.StatusCode == http.StatusAccepted) {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		return nil, &httpError{Op: op + " " + u, Status: resp.StatusCode, Body: strings.TrimSpace(string(b))}
 	}

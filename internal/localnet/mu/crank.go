@@ -252,7 +252,7 @@ func (s *Server) locate(ctx context.Context, pid string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	u, err := s.gw.Locate(ctx, pid, hint)
+	u, err := s.locateHint(ctx, pid, hint)
 	if err != nil {
 		if ao.StatusOf(err) == http.StatusNotFound {
 			return "", ao.WithStatus(http.StatusNotFound, fmt.Errorf("%w: %s: %v", errNotProcess, pid, err))
@@ -260,6 +260,13 @@ func (s *Server) locate(ctx context.Context, pid string) (string, error) {
 		return "", fmt.Errorf("locate the SU of %s: %w", pid, err)
 	}
 	return u, nil
+}
+
+// locateHint is the gateway client's Locate within RequestTimeout.
+func (s *Server) locateHint(ctx context.Context, pid, schedulerHint string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	return s.gw.Locate(ctx, pid, schedulerHint)
 }
 
 // destination returns the SU URL of a target, or wallet=true for an id that
@@ -446,7 +453,7 @@ func (s *Server) pushSpawn(ctx context.Context, t *task) error {
 	if err := s.store.rememberProcess(ctx, child, sched); err != nil {
 		return err
 	}
-	suURL, err := s.gw.Locate(ctx, child, sched)
+	suURL, err := s.locateHint(ctx, child, sched)
 	if err != nil {
 		if ao.StatusOf(err) == http.StatusNotFound {
 			return permanent(fmt.Errorf("locate scheduler %s: %w", sched, err))

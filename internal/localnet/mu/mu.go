@@ -402,7 +402,7 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, "No Scheduler tag found on 'Process' DataItem")
 			return
 		}
-		if suURL, err = s.gw.Locate(ctx, id, sched); err != nil {
+		if suURL, err = s.locateHint(ctx, id, sched); err != nil {
 			writeError(w, failStatus(err), "locate the scheduler "+sched+": "+err.Error())
 			return
 		}
@@ -524,6 +524,10 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleMonitor(w http.ResponseWriter, r *http.Request) {
 	pid := r.PathValue("pid")
 	if _, _, ok := readItem(w, r); !ok {
+		return
+	}
+	if _, err := s.locate(r.Context(), pid); err != nil {
+		writeError(w, failStatus(err), err.Error())
 		return
 	}
 	added, err := s.store.addMonitor(r.Context(), pid, s.now().UnixMilli())

@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -439,11 +440,14 @@ func (n *testNet) evalOK(t testing.TB, pid, code string) (string, string) {
 	return id, outputData(t, n.result(t, pid, id))
 }
 
-// query runs Lua in a dry-run and returns its output.
+var queries atomic.Int64
+
+// query runs Lua in a dry-run and returns its output. Each has an Id of its
+// own: the CU caches dry-run answers by body.
 func (n *testNet) query(t testing.TB, pid, code string) string {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{
-		"Owner": n.user.Address(), "Target": pid, "Data": code,
+		"Id": "query-" + strconv.FormatInt(queries.Add(1), 10), "Owner": n.user.Address(), "Target": pid, "Data": code,
 		"Tags": []map[string]string{{"name": "Action", "value": "Eval"}},
 	})
 	resp, out := localnettest.Do(t, "POST", n.cuURL+"/dry-run?process-id="+pid, "application/json", body)

@@ -2,6 +2,8 @@ package mu
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -137,5 +139,28 @@ func TestItemType(t *testing.T) {
 		if (err != nil) != (c.want == "") || got != c.want {
 			t.Errorf("%v: %q, %v; want %q", c.tags, got, err, c.want)
 		}
+	}
+}
+
+func TestErrorClasses(t *testing.T) {
+	su := func(status int, body string) error {
+		return suDuplicate(&httpError{Op: "su_write", Status: status, Body: body})
+	}
+	if err := su(400, `{"error":"MessageExists(\"Message already exists\")"}`); !errors.Is(err, errDuplicate) {
+		t.Errorf("message exists: %v", err)
+	}
+	if err := su(400, `{"error":"MessageExists(\"Deep hash already exists\")"}`); !errors.Is(err, errDuplicateContent) {
+		t.Errorf("deep hash exists: %v", err)
+	}
+	if err := su(400, `{"error":"Process does not belong on this SU"}`); errors.Is(err, errDuplicate) || !isPermanent(err) {
+		t.Errorf("other 400: %v, permanent %v", err, isPermanent(err))
+	}
+	for _, st := range []int{202, 404, 408, 429, 500, 502, 503} {
+		if isPermanent(&httpError{Status: st}) {
+			t.Errorf("%d is permanent", st)
+		}
+	}
+	if !isPermanent(fmt.Errorf("wrapped: %w", permanent(errors.New("bad")))) || isPermanent(errors.New("network")) {
+		t.Error("permanent marks")
 	}
 }

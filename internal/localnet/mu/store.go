@@ -270,6 +270,7 @@ func (s *store) claimable(ctx context.Context, now int64, limit int) ([]*task, i
 	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("mu: read queue: %w", err)
 	}
+	rows.Close() // frees the one connection for the next query
 	var next sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, `SELECT MIN(t.next_at)`+heads+` AND t.next_at > ?`, now).Scan(&next); err != nil {
 		return nil, 0, fmt.Errorf("mu: read queue: %w", err)

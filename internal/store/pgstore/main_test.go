@@ -146,8 +146,14 @@ func withParams(base string, params map[string]string) string {
 		}
 		q := u.Query()
 		for k, v := range params {
-			if k == "dbname" {
+			switch k {
+			case "dbname":
 				u.Path = "/" + v
+				continue
+			case "user":
+				u.User = url.UserPassword(v, params["password"])
+				continue
+			case "password":
 				continue
 			}
 			q.Set(k, v)

@@ -98,6 +98,16 @@ const IDIndexSQL = `CREATE INDEX IF NOT EXISTS idx_evaluations_id_collate_c
     ON evaluations
     (id COLLATE "C");`
 
+// schemaObjects are the tables and indexes that schema creates (the index
+// names folded to lower case, as PostgreSQL stores them). When all are in the
+// current schema, Open runs no DDL, so that a role without CREATE on the
+// schema can use a database made beforehand.
+var schemaObjects = []string{
+	"processes", "blocks", "modules", "evaluations", "messages", "checkpoints", "checkpoint_files",
+	"idx_blocks_height_timestamp", "idx_messages_id_processid_seq", "idx_checkpoints_processid_timestamp",
+	"idx_checkpoint_files_processid_timestamp", "idx_evaluations_id_collate_c",
+}
+
 // schemaLockKey is the pg_advisory_xact_lock key that serialises schema
 // creation between CUs starting at once on a new database (concurrent
 // CREATE TABLE IF NOT EXISTS of one table can fail on pg_type's unique

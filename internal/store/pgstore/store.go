@@ -3,7 +3,7 @@
 // its queries (ao-*.js, turned from SQLite's dialect as pg.js's toOrdinals
 // does: `?` → `$n`, `INSERT OR IGNORE` → `INSERT … ON CONFLICT DO NOTHING`),
 // so that several `aocu serve` instances, and the reference CU, can share one
-// database.
+// database. It is also the ao.CheckpointStore (checkpoints.go).
 //
 // The results are sqlitestore's, row for row and byte for byte, whatever the
 // database's collation: the contract of ao.Store is SQLite's behaviour, so
@@ -92,7 +92,10 @@ var _ ao.Store = (*Store)(nil)
 // Open connects to the database at url (a postgres:// URL or a libpq
 // keyword/value string, as pgx reads them, including pgx's pool_* and
 // runtime parameters such as search_path), checks it, and creates the
-// reference's tables and indexes (and IDIndexSQL) if missing.
+// reference's tables and indexes (and IDIndexSQL) in the current schema if
+// any is missing, under an advisory lock so that CUs starting together on a
+// new database do not collide. When all are there it runs no DDL, so a role
+// without CREATE on the schema can use a database made beforehand.
 //
 // TLS follows the URL's sslmode, pgx's default being "prefer" (TLS when the
 // server offers it, unverified, else plain); the reference's Postgres client
@@ -139,6 +142,15 @@ func (s *Store) init(ctx context.Context) error {
 	// stores the bytes as given, which is as good).
 	if enc != "UTF8" && enc != "SQL_ASCII" {
 		return fmt.Errorf("database encoding is %s, want UTF8", enc)
+	}
+	var have int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = current_schema() AND c.relname = ANY($1)`, schemaObjects).Scan(&have)
+	if err != nil {
+		return err
+	}
+	if have == len(schemaObjects) {
+		return nil
 	}
 	return s.inTx(ctx, "create schema", func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, schemaLockKey); err != nil {
@@ -389,6 +401,9 @@ func (s *Store) SaveEvaluations(ctx context.Context, evals []*ao.Evaluation, ski
 		if mid := e.MessageRowID(); mid != "" {
 			msgRows = append(msgRows, messageRow{mid, e.ProcessID, e.Seq()})
 		}
+	}
+	if len(evRows)+len(msgRows) == 0 {
+		return nil // crons with skipEvaluations: nothing to write
 	}
 	// Stable: of two rows with one key, the first is inserted.
 	slices.SortStableFunc(evRows, func(a, b evalRow) int { return strings.Compare(a.id, b.id) })

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Measures `aocu serve` (a separate process, env config only) the way the
+# reference CU was measured on this machine (research/ref-cu-bench.md): cold
+# replay, hot /result, repeat GETs, dry-runs (sequential, identical,
+# concurrent), /state and a cold restart, with aocu's peak RSS per phase. It
+# prints a markdown table against the reference's figures and writes the raw
+# JSON to OUT.
+#
+#   N=1000 MODULE=aos2_0_6 ./scripts/cubench.sh [extra tools/cubench flags]
+#   MODULE=aos2_0_4_32 ./scripts/cubench.sh          # wasm32-unknown-emscripten-metering
+#   N=100 ./scripts/cubench.sh -dry-seq 10 -dry-clients 4 -dry-per 2 -keep
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+N="${N:-1000}"
+MODULE="${MODULE:-aos2_0_6}"
+MODULE="${MODULE%.wasm}"
+OUT="${OUT:-$(mktemp -t cubench-XXXX.json)}"
+
+[[ -f ".fixtures/modules/$MODULE.wasm" ]] || ./scripts/fixtures.sh
+export CGO_ENABLED=1
+mkdir -p bin
+go build -o bin/aocu ./cmd/aocu
+bench="$(mktemp -d)/cubench"
+trap 'rm -rf "$(dirname "$bench")"' EXIT
+go build -o "$bench" ./tools/cubench
+echo "cubench: aocu at $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (dirty tree)'), load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+"$bench" -aocu bin/aocu -n "$N" -module "$MODULE.wasm" -json "$OUT" "$@"

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aocu/aocu/internal/arweave"
+	"github.com/aocu/aocu/internal/localnet/gateway"
+	"github.com/aocu/aocu/internal/localnet/su"
+)
+
+// kvCode is the Eval of the reference bench (research/ao-loader.md §6.1):
+// Set/Get handlers that answer with msg.reply.
+const kvCode = `KV = KV or {}
+Handlers.add("Set", Handlers.utils.hasMatchingTag("Action", "Set"),
+  function (msg) KV[msg.Tags.Key] = msg.Data; msg.reply({ Action = "Set-Result", Key = msg.Tags.Key, Data = "OK" }) end)
+Handlers.add("Get", Handlers.utils.hasMatchingTag("Action", "Get"),
+  function (msg) msg.reply({ Action = "Get-Result", Key = msg.Tags.Key, Data = KV[msg.Tags.Key] or "" }) end)
+return "kv handlers loaded"`
+
+const evalOutput = "kv handlers loaded"
+
+// clock is the local gateway's and SU's clock. The bench sets it before every
+// post, so that message n has the timestamp T0 + n·1000 ms, as in the
+// reference bench's stub.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// localNet is the repository's local gateway and SU on loopback HTTP, in
+// this process, with one aos process on them.
+type localNet struct {
+	clock  *clock
+	t0     time.Time
+	gwURL  string
+	suURL  string
+	suAddr string
+	user   *arweave.Wallet // the process owner
+	client *http.Client
+	closes []func()
+
+	module string // module id
+	pid    string
+	next   int64 // the nonce the next posted message will get
+}
+
+func serveLoopback(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// startNet starts the gateway (a block on every write) and the SU under dir.
+// t0 is the timestamp of nonce 0.
+func startNet(ctx context.Context, dir string, t0 time.Time, suWallet, user *arweave.Wallet, client *http.Client) (_ *localNet, err error) {
+	n := &localNet{clock: &clock{t: t0}, t0: t0, user: user, client: client}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	gw, err := gateway.New(ctx, gateway.Config{DataDir: filepath.Join(dir, "gateway"), BlockInterval: -1, MineOnWrite: true, Now: n.clock.Now, Logger: quiet})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	n.closes = append(n.closes, func() { gw.Close() })
+	gwURL, gwClose, err := serveLoopback(gw)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	n.closes = append(n.closes, gwClose)
+	n.gwURL = gwURL
+
+	// The SU publishes its own URL, so it needs its listener before New.
+	var (
+		mu sync.RWMutex
+		h  http.Handler = http.NotFoundHandler()
+	)
+	suURL, suClose, err := serveLoopback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.RLock()
+		hh := h
+		mu.RUnlock()
+		hh.ServeHTTP(w, r)
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("su: %w", err)
+	}
+	n.closes = append(n.closes, suClose)
+	s, err := su.New(ctx, su.Config{DataDir: filepath.Join(dir, "su"), Wallet: suWallet, GatewayURL: gwURL, URL: suURL, Now: n.clock.Now, Logger: quiet})
+	if err != nil {
+		return nil, fmt.Errorf("su: %w", err)
+	}
+	n.closes = append(n.closes, func() { s.Close() })
+	mu.Lock()
+	h = s
+	mu.Unlock()
+	n.suURL, n.suAddr = suURL, s.Address()
+	return n, nil
+}
+
+// Close stops the servers, last started first.
+func (n *localNet) Close() {
+	for i := len(n.closes) - 1; i >= 0; i-- {
+		n.closes[i]()
+	}
+	n.closes = nil
+}
+
+func tags(kv ...string) []arweave.Tag {
+	out := make([]arweave.Tag, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, arweave.Tag{Name: kv[i], Value: kv[i+1]})
+	}
+	return out
+}
+
+// signItem makes a signed ANS-104 data item.
+func signItem(s arweave.Signer, data []byte, target string, kv ...string) ([]byte, error) {
+	d, err := arweave.NewDataItem(data, target, "", tags(kv...))
+	if err != nil {
+		return nil, fmt.Errorf("data item: %w", err)
+	}
+	if err := d.Sign(s); err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	raw, err := d.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("data item bytes: %w", err)
+	}
+	return raw, nil
+}
+
+// postItem POSTs a signed item and returns the id the server answers.
+func (n *localNet) postItem(ctx context.Context, url string, raw []byte) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(raw))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("POST %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("POST %s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("POST %s: %d %s", url, resp.StatusCode, b)
+	}
+	var r struct{ ID string }
+	if err := json.Unmarshal(b, &r); err != nil || r.ID == "" {
+		return "", fmt.Errorf("POST %s: no id in %q", url, b)
+	}
+	return r.ID, nil
+}
+
+// publishModule posts the module to the gateway with the reference bench's
+// module tags.
+func (n *localNet) publishModule(ctx context.Context, wasm []byte, format string) error {
+	raw, err := signItem(n.user, wasm, "",
+		"Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Module",
+		"Module-Format", format, "Input-Encoding", "JSON-V1", "Output-Encoding", "JSON-V1",
+		"Memory-Limit", "1-gb", "Compute-Limit", "9000000000000", "Content-Type", "application/wasm")
+	if err != nil {
+		return fmt.Errorf("module: %w", err)
+	}
+	if n.module, err = n.postItem(ctx, n.gwURL+"/tx", raw); err != nil {
+		return fmt.Errorf("module: %w", err)
+	}
+	return nil
+}
+
+// toSU signs an item and posts it to the SU at the timestamp of the next
+// nonce, T0 + nonce·1000 ms.
+func (n *localNet) toSU(ctx context.Context, data []byte, target string, kv ...string) (string, error) {
+	raw, err := signItem(n.user, data, target, kv...)
+	if err != nil {
+		return "", err
+	}
+	n.clock.Set(n.t0.Add(time.Duration(n.next) * time.Second))
+	id, err := n.postItem(ctx, n.suURL+"/", raw)
+	if err != nil {
+		return "", err
+	}
+	n.next++
+	return id, nil
+}
+
+// spawn posts the process message (AOP-6: it is also the process's first
+// message, nonce 0), with the reference bench's process tags.
+func (n *localNet) spawn(ctx context.Context) error {
+	id, err := n.toSU(ctx, nil, "",
+		"Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Process",
+		"Module", n.module, "Scheduler", n.suAddr, "Authority", n.user.Address(),
+		"Name", "kv-bench", "SDK", "aoconnect", "Content-Type", "text/plain")
+	if err != nil {
+		return fmt.Errorf("spawn: %w", err)
+	}
+	n.pid = id
+	return nil
+}
+
+func (n *localNet) message(ctx context.Context, data string, kv ...string) (string, error) {
+	base := []string{"Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Message"}
+	return n.toSU(ctx, []byte(data), n.pid, append(base, kv...)...)
+}
+
+// kvOp is the i-th (from 1) Set/Get message of the stream: odd i is
+// Set k<j> = value(j), even i is Get k<j>, with j = (i+1)/2.
+type kvOp struct {
+	i   int
+	set bool
+	key string
+	j   int
+}
+
+func opAt(i int) kvOp {
+	j := (i + 1) / 2
+	return kvOp{i: i, set: i%2 == 1, key: "k" + strconv.Itoa(j), j: j}
+}
+
+func value(j int) string { return "value-" + strconv.Itoa(j) + "-" + strings.Repeat("x", 32) }
+
+// send posts the i-th Set/Get message.
+func (n *localNet) send(ctx context.Context, op kvOp) (string, error) {
+	if op.set {
+		return n.message(ctx, value(op.j), "Action", "Set", "Key", op.key)
+	}
+	return n.message(ctx, "", "Action", "Get", "Key", op.key)
+}
+
+// seed spawns the process, evaluates the KV code and posts count Set/Get
+// messages. It returns the Eval's id and the id of the last message.
+func (n *localNet) seed(ctx context.Context, count int, progress func(done int)) (evalID, lastID string, err error) {
+	if err := n.spawn(ctx); err != nil {
+		return "", "", err
+	}
+	if evalID, err = n.message(ctx, kvCode, "Action", "Eval"); err != nil {
+		return "", "", fmt.Errorf("eval: %w", err)
+	}
+	lastID = evalID
+	for i := 1; i <= count; i++ {
+		if lastID, err = n.send(ctx, opAt(i)); err != nil {
+			return "", "", fmt.Errorf("message %d: %w", i, err)
+		}
+		if progress != nil && i%200 == 0 {
+			progress(i)
+		}
+	}
+	return evalID, lastID, nil
+}
