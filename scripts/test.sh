@@ -25,6 +25,23 @@ fi
 echo "test: go vet" >&2
 go vet ./...
 
+# A PostgreSQL server for the PostgreSQL store and the CU's end-to-end suite on
+# PostgreSQL (installed with apt-get and started privately when missing).
+if [[ -z "${AOCU_TEST_POSTGRES_URL:-}" ]]; then
+  if url="$(bash ./scripts/postgres.sh)"; then
+    export AOCU_TEST_POSTGRES_URL="$url"
+  elif [[ "${CI:-}" == "true" ]]; then
+    echo "test: CI=true and no PostgreSQL server could be started" >&2
+    exit 1
+  else
+    echo "test: no PostgreSQL server: its tests are skipped" >&2
+  fi
+fi
+
 echo "test: go test" >&2
 go test -count=1 -timeout 40m "$@" ./...
+if [[ -n "${AOCU_TEST_POSTGRES_URL:-}" ]]; then
+  echo "test: the CU's end-to-end suite on PostgreSQL" >&2
+  AOCU_TEST_DB=postgres go test -count=1 -timeout 40m "$@" ./internal/servecmd/
+fi
 echo "test: ok" >&2

@@ -264,7 +264,7 @@ return "ready"`, pid, "Type", "Message", "Action", "Eval")
 			dir := filepath.Join(n.dir, fmt.Sprint("variant", i))
 			os.MkdirAll(dir, 0o755)
 			env := map[string]string{
-				"GATEWAY_URL": n.gwURL, "WALLET_FILE": wallet, "DB_URL": filepath.Join(dir, "ao-cache"),
+				"GATEWAY_URL": n.gwURL, "WALLET_FILE": wallet, "DB_URL": testDB(t, dir),
 				"PROCESS_MEMORY_CACHE_FILE_DIR": filepath.Join(dir, "mem"), "PROCESS_MEMORY_FILE_CHECKPOINTS_DIR": filepath.Join(dir, "cp"),
 				"WASM_BINARY_FILE_DIRECTORY": filepath.Join(repoRoot(t), ".fixtures", "cu-wasm-cache"),
 				"DEFAULT_LOG_LEVEL":          "info", "LOG_CONFIG_PATH": filepath.Join(dir, ".loglevel"),

@@ -158,7 +158,7 @@ func startNet(t testing.TB, moduleFile, format string, o netOptions) *testNet {
 
 	env := map[string]string{
 		"GATEWAY_URL":                         n.gwURL,
-		"DB_URL":                              filepath.Join(n.dir, "cu", "ao-cache"),
+		"DB_URL":                              testDB(t, filepath.Join(n.dir, "cu")),
 		"PROCESS_MEMORY_CACHE_FILE_DIR":       filepath.Join(n.dir, "cu", "memory"),
 		"PROCESS_MEMORY_FILE_CHECKPOINTS_DIR": filepath.Join(n.dir, "cu", "checkpoints"),
 		"WASM_BINARY_FILE_DIRECTORY":          filepath.Join(repoRoot(t), ".fixtures", "cu-wasm-cache"),

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/arweave"
 	"github.com/aocu/aocu/internal/config"
 	"github.com/aocu/aocu/internal/cuhttp"
@@ -28,6 +29,7 @@ import (
 	"github.com/aocu/aocu/internal/loader"
 	"github.com/aocu/aocu/internal/logging"
 	"github.com/aocu/aocu/internal/metrics"
+	"github.com/aocu/aocu/internal/store/pgstore"
 	"github.com/aocu/aocu/internal/store/sqlitestore"
 	"github.com/aocu/aocu/internal/suclient"
 	"github.com/aocu/aocu/internal/weavedrive"
@@ -122,7 +124,7 @@ type Unit struct {
 	log    *slog.Logger
 	srv    *http.Server
 	api    *cuhttp.Server
-	store  *sqlitestore.Store
+	store  store
 	loader *loader.Engine
 	done   chan struct{}
 	err    error
@@ -185,15 +187,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 		}
 		wallet = w
 	}
-	if cfg.DBIsPostgres() {
-		return nil, errors.New("DB_URL: PostgreSQL is not supported yet; use an embedded SQLite path")
-	}
-	if dir := filepath.Dir(cfg.SQLitePath()); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("database directory: %w", err)
-		}
-	}
-	store, err := sqlitestore.Open(ctx, cfg.SQLitePath(), sqlitestore.Options{Logger: log})
+	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +297,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 	u.stopInterval = make(chan struct{})
 	u.intervalDone = make(chan struct{})
 	go u.checkpointLoop(cfg.ProcessMemoryCacheCheckpointInterval)
-	log.Info("compute unit started", "address", u.Address, "url", u.URL, "db", cfg.SQLitePath(), "gateway", cfg.GatewayURL)
+	log.Info("compute unit started", "address", u.Address, "url", u.URL, "db", cfg.Redacted()["DB_URL"], "gateway", cfg.GatewayURL)
 	return u, nil
 }
 
@@ -319,6 +313,24 @@ func rateLimit(cfg *config.Config) int {
 		return 0
 	}
 	return cfg.RateLimitMaxRequests
+}
+
+// store is what the CU persists to: SQLite, or PostgreSQL for DB_URL=postgres://….
+type store interface {
+	ao.Store
+	ao.CheckpointStore
+}
+
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store, error) {
+	if cfg.DBIsPostgres() {
+		return pgstore.Open(ctx, cfg.DBURL, pgstore.Options{Logger: log})
+	}
+	if dir := filepath.Dir(cfg.SQLitePath()); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("database directory: %w", err)
+		}
+	}
+	return sqlitestore.Open(ctx, cfg.SQLitePath(), sqlitestore.Options{Logger: log})
 }
 
 // Done is closed when the HTTP server stops on its own.
