@@ -76,6 +76,18 @@ func (e *Engine) ReadResult(ctx context.Context, pid, messageID string, busy tim
 	if err := e.closed(); err != nil {
 		return nil, err
 	}
+	cacheKey := pid + "," + messageID
+	if out, ok := e.resultCache.get(cacheKey); ok {
+		return out, nil
+	}
+	out, err := e.readResult(ctx, pid, messageID, busy)
+	if err == nil {
+		e.resultCache.put(cacheKey, out)
+	}
+	return out, err
+}
+
+func (e *Engine) readResult(ctx context.Context, pid, messageID string, busy time.Duration) ([]byte, error) {
 	meta, err := e.messageMeta(ctx, pid, messageID)
 	if err != nil {
 		return nil, err

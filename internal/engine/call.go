@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"sync"
@@ -97,4 +98,55 @@ func (c *resultCache) put(key string, out []byte, now time.Time) {
 		delete(c.m, oldest)
 	}
 	c.m[key] = cachedResult{out, now}
+}
+
+// lruBytes is a size-bounded LRU of byte values (results are immutable once
+// stored, so entries never go stale).
+type lruBytes struct {
+	mu    sync.Mutex
+	max   int
+	size  int
+	order *list.List // front: most recent
+	items map[string]*list.Element
+}
+
+type lruEntry struct {
+	key string
+	val []byte
+}
+
+func newLRUBytes(max int) *lruBytes {
+	return &lruBytes{max: max, order: list.New(), items: map[string]*list.Element{}}
+}
+
+func (c *lruBytes) get(key string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[key]
+	if !ok {
+		return nil, false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*lruEntry).val, true
+}
+
+func (c *lruBytes) put(key string, val []byte) {
+	if len(val) > c.max/4 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[key]; ok {
+		c.order.MoveToFront(el)
+		return
+	}
+	c.items[key] = c.order.PushFront(&lruEntry{key, val})
+	c.size += len(key) + len(val)
+	for c.size > c.max {
+		el := c.order.Back()
+		ent := el.Value.(*lruEntry)
+		c.order.Remove(el)
+		delete(c.items, ent.key)
+		c.size -= len(ent.key) + len(ent.val)
+	}
 }

@@ -92,8 +92,9 @@ type Engine struct {
 	dryRun  chan struct{}
 	dryWait atomic.Int64
 
-	dryResults *resultCache
-	evaluated  atomic.Int64
+	dryResults  *resultCache
+	resultCache *lruBytes // /result answers by process and message (the reference's ~10 MB cache)
+	evaluated   atomic.Int64
 }
 
 // New makes an Engine. Close it to stop its streams and release instances.
@@ -109,15 +110,16 @@ func New(opts Options) (*Engine, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
-		opts:       opts,
-		log:        opts.Logger,
-		ctx:        ctx,
-		cancel:     cancel,
-		procs:      map[string]*proc{},
-		calls:      map[string]*call{},
-		primary:    make(chan struct{}, opts.PrimaryWorkers),
-		dryRun:     make(chan struct{}, opts.DryRunWorkers),
-		dryResults: newResultCache(1000),
+		opts:        opts,
+		log:         opts.Logger,
+		ctx:         ctx,
+		cancel:      cancel,
+		procs:       map[string]*proc{},
+		calls:       map[string]*call{},
+		primary:     make(chan struct{}, opts.PrimaryWorkers),
+		dryRun:      make(chan struct{}, opts.DryRunWorkers),
+		dryResults:  newResultCache(1000),
+		resultCache: newLRUBytes(10 << 20),
 	}
 	e.modules = newModuleCache(e, opts.ModuleCacheMaxSize)
 	e.wg.Add(1)
