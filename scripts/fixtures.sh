@@ -6,6 +6,7 @@
 #   tools/refloader/node_modules the reference loader @permaweb/ao-loader@0.0.49 (+ wasm-metering)
 #   tools/arweave-vectors/node_modules  arbundles and @permaweb/aoconnect (ANS-104 reference)
 #   tools/localnet-client/node_modules  @permaweb/ao-scheduler-utils and arbundles (clients of the local SU)
+#   tools/aoconnect-e2e/node_modules    @permaweb/aoconnect and arweave, pinned (examples/ and test/aoconnect)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fx="$root/.fixtures"
@@ -70,4 +71,16 @@ if [[ ! -f "$lc/node_modules/@permaweb/ao-scheduler-utils/dist/index.cjs" || ! -
   (cd "$lc" && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
 fi
 check "$lc/node_modules/@permaweb/ao-scheduler-utils/dist/index.cjs" cba2802389925bf62ed9efef1cd92d458cada4fbd86947c9f9176a748e3892c6
+# aoconnect and arweave at the versions package.json pins: the client of examples/ and test/aoconnect.
+ae="$root/tools/aoconnect-e2e"
+pinned() { # package: the version tools/aoconnect-e2e/package.json pins, and the installed one
+  node -e 'const [dir, name] = process.argv.slice(1); const want = require(dir + "/package.json").dependencies[name];
+    let got = ""; try { got = require(dir + "/node_modules/" + name + "/package.json").version } catch {}
+    process.exit(want === got ? 0 : 1)' "$ae" "$1"
+}
+if ! pinned @permaweb/aoconnect || ! pinned arweave; then
+  echo "fixtures: npm install in tools/aoconnect-e2e" >&2
+  (cd "$ae" && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
+  pinned @permaweb/aoconnect && pinned arweave || { echo "fixtures: tools/aoconnect-e2e: installed versions differ from package.json" >&2; exit 1; }
+fi
 echo "fixtures: ok ($fx/modules, $ldr/node_modules)" >&2
