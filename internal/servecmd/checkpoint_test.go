@@ -16,6 +16,7 @@ import (
 
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/gwclient"
+	"github.com/aocu/aocu/internal/localnet/localnettest"
 )
 
 // TestServeRestartFromFileCheckpoint: a graceful shutdown checkpoints every
@@ -185,4 +186,98 @@ func runReferenceLoader(t testing.TB, n *testNet, mem, env, msg []byte) string {
 		t.Fatalf("run.cjs: %v\n%s", err, stderr.String())
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// TestServeReferenceCheckpoint: a checkpoint made the reference's way — the
+// memory computed by @permaweb/ao-loader in node, gzipped, in an item with
+// the reference CU's tags signed by a trusted owner — restores in aocu.
+func TestServeReferenceCheckpoint(t *testing.T) {
+	m := e2eModules[0]
+	n := startNet(t, m.file, m.format, netOptions{})
+	pid := n.spawn(t, "")
+	for i := 1; i <= 3; i++ {
+		n.eval(t, pid, "N = (N or 0) + 1; return N")
+	}
+	// The reference loader evaluates the whole schedule.
+	env, msgs := n.replayMessages(t, pid)
+	mem := runReferenceStream(t, n, env, msgs)
+	// The position of the last message, from the SU.
+	var page struct {
+		Edges []struct {
+			Node struct {
+				Assignment struct {
+					ID   string      `json:"id"`
+					Tags []replayTag `json:"tags"`
+				} `json:"assignment"`
+			} `json:"node"`
+		} `json:"edges"`
+	}
+	code, body := doGet(t, n.suURL+"/"+pid+"?process-id="+pid)
+	if code != 200 || json.Unmarshal(body, &page) != nil {
+		t.Fatalf("SU: %d %s", code, body)
+	}
+	last := page.Edges[len(page.Edges)-1].Node.Assignment
+	at := map[string]string{}
+	for _, tg := range last.Tags {
+		at[tg.Name] = tg.Value
+	}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw.Write(mem)
+	zw.Close()
+	height, _ := strconv.ParseInt(at["Block-Height"], 10, 64)
+	signer := n.user // a trusted owner other than the CU
+	d, raw := sign(t, signer, gz.Bytes(), "",
+		"Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Checkpoint", "Module", n.mod, "Process", pid,
+		"Nonce", at["Nonce"], "Timestamp", at["Timestamp"], "Block-Height", strconv.FormatInt(height, 10),
+		"Content-Type", "application/octet-stream", "SHA-256", sha(mem), "Content-Encoding", "gzip",
+		"Unit-Identifier", "7c1b2b9e-0000-4000-8000-000000000000", "Ordinate", at["Nonce"],
+		"Assignment", last.ID, "Hash-Chain", at["Hash-Chain"])
+	resp, b := localnettest.Do(t, "POST", n.gwURL+"/tx/arweave", "application/octet-stream", raw)
+	must(t, resp.StatusCode == 200, "upload: %d %s", resp.StatusCode, b)
+
+	// A fresh CU (new database) that trusts that owner starts from it.
+	n.stopCU(t)
+	n.env["DB_URL"] = testDB(t, filepath.Join(n.dir, "cu2"))
+	n.env["PROCESS_MEMORY_FILE_CHECKPOINTS_DIR"] = filepath.Join(n.dir, "cu2", "checkpoints")
+	n.env["PROCESS_CHECKPOINT_TRUSTED_OWNERS"] = signer.Address()
+	n.startCU(t)
+	r := n.result(t, pid, n.eval(t, pid, "N = (N or 0) + 1; return 'n=' .. N"))
+	must(t, outputData(t, r) == "n=4", "from the reference's checkpoint: %s", r["Output"])
+	st := n.cu.Engine.Stats()
+	must(t, st.Evaluated == 1, "evaluated from checkpoint %s: %d (want 1)", d.ID(), st.Evaluated)
+	must(t, sha(n.state(t, pid)) == sha(n.replay(t, pid)), "state after the reference's checkpoint")
+}
+
+// runReferenceStream runs messages on a fresh process in @permaweb/ao-loader
+// and returns the memory after them.
+func runReferenceStream(t testing.TB, n *testNet, env []byte, msgs [][]byte) []byte {
+	t.Helper()
+	root := repoRoot(t)
+	if _, err := os.Stat(filepath.Join(root, "tools", "refloader", "node_modules", "@permaweb", "ao-loader")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("reference loader missing in CI: %v", err)
+		}
+		t.Skipf("reference loader not installed (run scripts/fixtures.sh): %v", err)
+	}
+	dir := t.TempDir()
+	envFile, memFile := filepath.Join(dir, "env.json"), filepath.Join(dir, "mem")
+	if err := os.WriteFile(envFile, env, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := map[string]string{"wasm64-unknown-emscripten-draft_2024_02_15": "aos2_0_6.wasm", "wasm32-unknown-emscripten-metering": "aos2_0_4_32.wasm"}[n.format]
+	cmd := exec.Command("node", filepath.Join(root, "tools", "refloader", "run.cjs"), "--quiet", "--unsafe-memory",
+		"--module", filepath.Join(root, ".fixtures", "modules", file), "--format", n.format, "--env", envFile, "--memory-out", memFile)
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	cmd.Stdin = bytes.NewReader(append(bytes.Join(msgs, []byte("\n")), '\n'))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if _, err := cmd.Output(); err != nil {
+		t.Fatalf("run.cjs: %v\n%s", err, stderr.String())
+	}
+	mem, err := os.ReadFile(memFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mem
 }
