@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,7 +23,7 @@ const epochTick = 10 * time.Millisecond
 
 // cacheVersion changes whenever the compiled artifact would change for the same
 // input: the wasmtime version, the engine settings below, the metering transform.
-const cacheVersion = "aocu-wasmtime-v39.0.1-epoch-mem64-simd-v1"
+const cacheVersion = "aocu-wasmtime-v39.0.1-epoch-mem64-simd-v2-inline-gas"
 
 // EngineConfig configures an Engine.
 type EngineConfig struct {
@@ -110,7 +111,10 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, format Format) (*Modu
 	hash := hex.EncodeToString(sum[:])
 	code := wasm
 	if spec.meterType != "" {
-		code, err = metering.Meter(wasm, spec.meterType)
+		code, err = metering.MeterInline(wasm, spec.meterType)
+		if errors.Is(err, metering.ErrNoInline) {
+			code, err = metering.Meter(wasm, spec.meterType)
+		}
 		if err != nil {
 			return nil, st, fmt.Errorf("%w: metering for %s: %v", ErrInvalidModule, format, err)
 		}

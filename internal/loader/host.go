@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aocu/aocu/internal/metering"
+
 	"github.com/bytecodealliance/wasmtime-go/v39"
 )
 
@@ -342,9 +344,17 @@ func (h *instance) hostFuncs() map[string]hostFn {
 	m["__asyncjs__weavedrive_read"] = h.driveRead
 	m["__asyncjs__weavedrive_close"] = h.driveClose
 	m["metering_gasUsed"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		return int64(math.Float64bits(h.gas.Used)), nil
+		return int64(math.Float64bits(h.gasUsed())), nil
 	}
 	m["usegas"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		if h.gasUsedG != nil {
+			// Inlined metering calls here only past the limit, with the
+			// amount already counted.
+			if h.gasUsed() > h.gas.Limit {
+				return 0, h.trapWith(&abortError{metering.ErrOutOfGas.Error()})
+			}
+			return 0, nil
+		}
 		// The glue receives an i32 as a signed JS number, an i64 as a BigInt.
 		n := int64(0)
 		if a[0].Kind() == wasmtime.KindI64 {

@@ -57,10 +57,14 @@ type instance struct {
 	ex    exportFuncs
 
 	glueState
-	fresh   glueState // the glue state right after loading
-	gas     *metering.Gas
-	pending error // the Go error behind the last host trap
-	async   struct {
+	fresh glueState // the glue state right after loading
+	gas   *metering.Gas
+	// gasUsedG and gasLimitG are the globals of a module metered with
+	// metering.MeterInline: the gas is counted in wasm, Gas.Used is synced
+	// from gasUsedG (nil for other modules).
+	gasUsedG, gasLimitG *wasmtime.Global
+	pending             error // the Go error behind the last host trap
+	async               struct {
 		state asyncState
 		data  uint64
 		value int64
@@ -149,6 +153,10 @@ func (m *Module) newInstance(drive weavedrive.Drive, logf func(string), gasLimit
 		main: get("main"), fflush: get("fflush"), errnoLocation: get("__errno_location"),
 		startUnwind: get("asyncify_start_unwind"), stopUnwind: get("asyncify_stop_unwind"),
 		startRewind: get("asyncify_start_rewind"), stopRewind: get("asyncify_stop_rewind"),
+	}
+	if u, l := inst.GetExport(h.store, metering.InlineUsedGlobal), inst.GetExport(h.store, metering.InlineLimitGlobal); u != nil && l != nil {
+		h.gasUsedG, h.gasLimitG = u.Global(), l.Global()
+		h.gasRefill()
 	}
 	if err := h.initialise(); err != nil {
 		return nil, err
@@ -451,7 +459,7 @@ var ErrMessageTooLarge = errors.New("message too large for the module's stack")
 // Asyncify unwind/rewind loop, and returns the response string.
 func (h *instance) call(msg, env []byte, deadlineTicks uint64) (string, error) {
 	h.pending = nil
-	h.gas.Refill()
+	h.gasRefill()
 	sp, err := h.callPtr(h.store, h.ex.stackCurrent)
 	if err != nil {
 		return "", fmt.Errorf("loader: stackSave: %w", err)
@@ -564,4 +572,26 @@ func (h *instance) classify(err error) error {
 		return &trapError{"RuntimeError: " + tr.Message()}
 	}
 	return fmt.Errorf("loader: %w", err)
+}
+
+// gasRefill is gas.refill(): the used gas restarts at 0 for a call.
+func (h *instance) gasRefill() {
+	h.gas.Refill()
+	if h.gasUsedG != nil {
+		limit := int64(math.MaxInt64)
+		if f := math.Floor(h.gas.Limit); f < math.MaxInt64 {
+			limit = int64(f) // an integer count exceeds Limit iff it exceeds floor(Limit)
+		}
+		h.gasUsedG.Set(h.store, wasmtime.ValI64(0))
+		h.gasLimitG.Set(h.store, wasmtime.ValI64(limit))
+	}
+}
+
+// gasUsed is gas.used, synced from the module's counter when it has one
+// (integer sums are exact below 2^53, beyond any limit used).
+func (h *instance) gasUsed() float64 {
+	if h.gasUsedG != nil {
+		h.gas.Used = float64(h.gasUsedG.Get(h.store).I64())
+	}
+	return h.gas.Used
 }

@@ -10,6 +10,7 @@
 package metering
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -95,12 +96,77 @@ func Meter(wasm []byte, meterType string) ([]byte, error) {
 	return m.encode(len(wasm))
 }
 
+// MeterInline meters wasm as Meter does, but the inserted calls go to a
+// function appended to the module instead of the import: it adds the cost to
+// the exported i64 global InlineUsedGlobal and calls metering.usegas (whose
+// host side then throws "out of gas!") only when the global exceeds
+// InlineLimitGlobal. The gas counted is the same as Meter's module counts
+// through the import; a host call per metered segment is what this saves.
+// Modules without function, global, export and code sections are refused
+// (ErrNoInline); use Meter for them.
+func MeterInline(wasm []byte, meterType string) ([]byte, error) {
+	m, err := parseModule(wasm)
+	if err != nil {
+		return nil, err
+	}
+	have := map[byte]bool{}
+	for _, s := range m.sections {
+		have[s.id] = true
+	}
+	if !have[secFunction] || !have[secGlobal] || !have[secExport] || !have[secCode] || !have[secType] || !have[secImport] {
+		return nil, ErrNoInline
+	}
+	var meterByte byte
+	switch meterType {
+	case "i32":
+		meterByte = 0x7f
+	case "i64":
+		meterByte = 0x7e
+	default:
+		return nil, &Error{Kind: KindBadMeterType, Offset: -1, Msg: "meterType must be \"i32\" or \"i64\", not " + strconv.Quote(meterType)}
+	}
+	m.inline = true
+	if err := m.meter(meterByte); err != nil {
+		return nil, err
+	}
+	return m.encode(len(wasm))
+}
+
+// ErrNoInline is MeterInline's refusal of a module it cannot extend.
+var ErrNoInline = errors.New("metering: the module lacks a section needed to inline gas counting")
+
+// inlineBody is the appended function (param meterType):
+//
+//	used += n (sign-extended); if used > limit { usegas(n) }
+func (m *module) inlineBody() []byte {
+	g := m.importedGlobals + m.definedGlobals
+	used, limit := appendULEB(nil, g), appendULEB(nil, g+1)
+	b := []byte{0x00} // no locals
+	b = append(b, 0x23)
+	b = append(b, used...)
+	b = append(b, 0x20, 0x00) // local.get 0
+	if m.meterByte == 0x7f {
+		b = append(b, 0xac) // i64.extend_i32_s
+	}
+	b = append(b, 0x7c, 0x24) // i64.add, global.set
+	b = append(b, used...)
+	b = append(b, 0x23)
+	b = append(b, used...)
+	b = append(b, 0x23)
+	b = append(b, limit...)
+	b = append(b, 0x55, 0x04, 0x40, 0x20, 0x00, 0x10) // i64.gt_s, if, local.get 0, call
+	b = appendULEB(b, m.funcIndex)
+	b = append(b, 0x0b, 0x0b) // end if, end
+	return b
+}
+
 // Section ids (json2wasm SECTION_IDS).
 const (
 	secCustom    = 0
 	secType      = 1
 	secImport    = 2
 	secFunction  = 3
+	secGlobal    = 6
 	secStart     = 8
 	secElement   = 9
 	secCode      = 10
@@ -115,6 +181,28 @@ type module struct {
 	meterByte     byte
 	funcIndex     uint64 // index of the metering import (= imported functions counted so far)
 	importTypeIdx uint64 // type index of the metering import (last type section wins)
+
+	// Inline mode (MeterInline): the inserted calls go to an appended function
+	// that counts gas in a global and calls the import only past the limit.
+	inline          bool
+	definedFuncs    uint64
+	importedGlobals uint64
+	definedGlobals  uint64
+}
+
+// Names of the globals MeterInline exports: the gas used in the current call
+// and the limit above which the module calls metering.usegas (which throws).
+const (
+	InlineUsedGlobal  = "aocu_gas_used"
+	InlineLimitGlobal = "aocu_gas_limit"
+)
+
+// callTarget is the function index the inserted calls go to.
+func (m *module) callTarget() uint64 {
+	if m.inline {
+		return m.funcIndex + 1 + m.definedFuncs
+	}
+	return m.funcIndex
 }
 
 type section struct {
@@ -143,6 +231,7 @@ type section struct {
 type importInfo struct {
 	isMetering bool // module "metering", field "usegas"
 	isFunc     bool
+	isGlobal   bool
 	offset     int64
 }
 
@@ -382,6 +471,7 @@ func parseImport(r *reader, s *section) error {
 		s.imports = append(s.imports, importInfo{
 			isMetering: string(mod) == ImportModule && string(field) == ImportField,
 			isFunc:     kind == 0,
+			isGlobal:   kind == 3,
 			offset:     off,
 		})
 	}
@@ -735,6 +825,9 @@ func (m *module) meter(meterByte byte) error {
 			haveType = true
 		case secFunction:
 			haveFunc = true
+			m.definedFuncs = uint64(s.count)
+		case secGlobal:
+			m.definedGlobals = uint64(s.count)
 		case secImport:
 			for _, im := range s.imports {
 				if im.isMetering {
@@ -742,6 +835,9 @@ func (m *module) meter(meterByte byte) error {
 				}
 				if im.isFunc {
 					m.funcIndex++
+				}
+				if im.isGlobal {
+					m.importedGlobals++
 				}
 			}
 			s.addImport = true
@@ -818,7 +914,7 @@ func (m *module) meterBody(cb *codeBody) error {
 			out = append(out, constOp)
 			out = appendSLEB(out, cost)
 			out = append(out, 0x10)
-			out = appendULEB(out, m.funcIndex)
+			out = appendULEB(out, m.callTarget())
 		}
 		// copy the segment, writing the (remapped) call immediates
 		k := 0
@@ -920,7 +1016,20 @@ func (m *module) encode(sizeHint int) ([]byte, error) {
 				p = appendULEB(p, m.importTypeIdx)
 			}
 		case secExport:
-			p = appendULEB(p, uint64(len(s.exports)))
+			n := len(s.exports)
+			if m.inline {
+				n += 2
+			}
+			p = appendULEB(p, uint64(n))
+			if m.inline {
+				g := m.importedGlobals + m.definedGlobals
+				for i, name := range []string{InlineUsedGlobal, InlineLimitGlobal} {
+					p = appendULEB(p, uint64(len(name)))
+					p = append(p, name...)
+					p = append(p, 3)
+					p = appendULEB(p, g+uint64(i))
+				}
+			}
 			for _, e := range s.exports {
 				if e.index >= maxSafe {
 					return nil, errAt(KindNumberTooLarge, -1, refAssert, "export index 2^53 after the shift")
@@ -942,10 +1051,34 @@ func (m *module) encode(sizeHint int) ([]byte, error) {
 				}
 			}
 		case secCode:
-			p = appendULEB(p, uint64(len(s.bodies)))
+			n := len(s.bodies)
+			if m.inline {
+				n++
+			}
+			p = appendULEB(p, uint64(n))
 			for _, b := range s.bodies {
 				p = appendULEB(p, uint64(len(b.out)))
 				p = append(p, b.out...)
+			}
+			if m.inline {
+				b := m.inlineBody()
+				p = appendULEB(p, uint64(len(b)))
+				p = append(p, b...)
+			}
+		case secFunction, secGlobal:
+			n := uint64(s.count)
+			if m.inline && s.id == secFunction {
+				n++
+			} else if m.inline {
+				n += 2
+			}
+			p = appendULEB(p, n)
+			p = append(p, s.body...)
+			if m.inline && s.id == secFunction {
+				p = appendULEB(p, m.importTypeIdx)
+			} else if m.inline {
+				// (global (mut i64) (i64.const 0)) twice: used, limit
+				p = append(p, 0x7e, 0x01, 0x42, 0x00, 0x0b, 0x7e, 0x01, 0x42, 0x00, 0x0b)
 			}
 		default: // function, table, memory, global, data
 			p = appendULEB(p, uint64(s.count))

@@ -654,3 +654,30 @@ func TestGas(t *testing.T) {
 		t.Fatal("unmetered format")
 	}
 }
+
+// MeterInline keeps Meter's output for everything but the inserted calls'
+// target and the appended function, globals and exports; the loader's tests
+// and test/difftest check that the gas counted and the results are the
+// reference's.
+func TestMeterInlineShape(t *testing.T) {
+	wasm := readFixture(t, "aos2_0_4_32.wasm")
+	plain, err := Meter(wasm, "i32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inl, err := MeterInline(wasm, "i32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inl) <= len(plain) {
+		t.Fatalf("inline output %d bytes, plain %d", len(inl), len(plain))
+	}
+	for _, name := range []string{InlineUsedGlobal, InlineLimitGlobal} {
+		if !bytes.Contains(inl, []byte(name)) {
+			t.Fatalf("no %s export", name)
+		}
+	}
+	if _, err := MeterInline([]byte("\x00asm\x01\x00\x00\x00"), "i32"); !errors.Is(err, ErrNoInline) {
+		t.Fatalf("a module without sections: %v", err)
+	}
+}
