@@ -158,3 +158,24 @@ func TestPositionOrder(t *testing.T) {
 	}
 	_ = jsjson.Truthy
 }
+
+func TestCheckHydration(t *testing.T) {
+	e := &Engine{opts: Options{HydrationNonceLimit: 200}}
+	p := &proc{id: "P"}
+	if err := e.checkHydration(p, 10_000); err != nil {
+		t.Fatalf("no stream running: %v", err)
+	}
+	p.running.Store(true)
+	p.currentNonce.Store(100)
+	if err := e.checkHydration(p, 250); err != nil {
+		t.Fatalf("within the limit: %v", err)
+	}
+	err := e.checkHydration(p, 514)
+	if ao.StatusOf(err) != 503 || !strings.Contains(err.Error(), "Nonce limit exceeded: process P is currently hydrating with >200 nonces remaining (414 remaining)") {
+		t.Fatalf("beyond the limit: %v", err)
+	}
+	p.currentNonce.Store(0) // the reference lets a stream that has not started through
+	if err := e.checkHydration(p, 514); err != nil {
+		t.Fatalf("nonce 0: %v", err)
+	}
+}
