@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -134,20 +135,33 @@ type Unit struct {
 }
 
 // checkpointLoop checkpoints every process in memory to file every interval
-// (PROCESS_MEMORY_CACHE_CHECKPOINT_INTERVAL; 0: never).
-func (u *Unit) checkpointLoop(interval time.Duration) {
+// (PROCESS_MEMORY_CACHE_CHECKPOINT_INTERVAL; 0: never) and logs the memory use
+// every monitor period (MEM_MONITOR_INTERVAL; 0: never).
+func (u *Unit) checkpointLoop(interval, monitor time.Duration) {
 	defer close(u.intervalDone)
-	if interval <= 0 {
-		<-u.stopInterval
-		return
+	var tick, mon <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	if monitor > 0 {
+		t := time.NewTicker(monitor)
+		defer t.Stop()
+		mon = t.C
+	}
 	for {
 		select {
 		case <-u.stopInterval:
 			return
-		case <-t.C:
+		case <-mon:
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			st := u.Engine.Stats()
+			u.log.Info("Stats Usage", "processesInMemory", st.InMemory, "processesOnFile", st.OnFile,
+				"processMemoryBytes", st.MemorySize, "streams", st.Streams, "evaluated", st.Evaluated,
+				"goHeapBytes", ms.HeapAlloc, "goSysBytes", ms.Sys)
+		case <-tick:
 			ctx, cancel := context.WithTimeout(context.Background(), interval)
 			if err := u.Engine.CheckpointAll(ctx); err != nil {
 				u.log.Error("interval checkpoints", "err", err)
@@ -296,7 +310,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 	}()
 	u.stopInterval = make(chan struct{})
 	u.intervalDone = make(chan struct{})
-	go u.checkpointLoop(cfg.ProcessMemoryCacheCheckpointInterval)
+	go u.checkpointLoop(cfg.ProcessMemoryCacheCheckpointInterval, cfg.MemMonitorInterval)
 	log.Info("compute unit started", "address", u.Address, "url", u.URL, "db", cfg.Redacted()["DB_URL"], "gateway", cfg.GatewayURL)
 	return u, nil
 }
