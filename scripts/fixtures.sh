@@ -78,7 +78,7 @@ pinned() { # package: the version tools/aoconnect-e2e/package.json pins, and the
     let got = ""; try { got = require(dir + "/node_modules/" + name + "/package.json").version } catch {}
     process.exit(want === got ? 0 : 1)' "$ae" "$1"
 }
-if ! pinned @permaweb/aoconnect || ! pinned arweave; then
+if [[ -f "$ae/package.json" ]] && { ! pinned @permaweb/aoconnect || ! pinned arweave; }; then
   echo "fixtures: npm install in tools/aoconnect-e2e" >&2
   (cd "$ae" && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
   pinned @permaweb/aoconnect && pinned arweave || { echo "fixtures: tools/aoconnect-e2e: installed versions differ from package.json" >&2; exit 1; }

@@ -110,7 +110,7 @@ func (e *Engine) readResult(ctx context.Context, pid, messageID string, busy tim
 		}
 		defer release()
 		if ev, err := e.opts.Store.FindEvaluation(ctx, id); err == nil {
-			return ev.Output, nil
+			return []byte(ev.Output), nil
 		}
 		st, err := e.runStream(ctx, p, target{Timestamp: meta.Timestamp, Ordinate: ord}, id)
 		if err != nil {
@@ -120,7 +120,7 @@ func (e *Engine) readResult(ctx context.Context, pid, messageID string, busy tim
 			return st.wanted, nil
 		}
 		if ev, err := e.opts.Store.FindEvaluation(ctx, id); err == nil {
-			return ev.Output, nil
+			return []byte(ev.Output), nil
 		}
 		if st.lastOutput != nil {
 			return st.lastOutput, nil

@@ -3,6 +3,7 @@ package servecmd
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -346,5 +347,36 @@ func TestServeRateLimitAndMetrics(t *testing.T) {
 		`ao_cu_http_request_duration_seconds_bucket{method="GET",route="/result/:id",status="200",statusGroup="2xx"`,
 	} {
 		must(t, strings.Contains(string(metrics), want), "/metrics lacks %s:\n%s", want, metrics)
+	}
+}
+
+// TestServeConcurrentResults: many clients asking for the same and for later
+// messages at once share the evaluations and all get the stored answers.
+func TestServeConcurrentResults(t *testing.T) {
+	m := e2eModules[0]
+	n := startNet(t, m.file, m.format, netOptions{})
+	pid := n.spawn(t, "")
+	var ids []string
+	for i := 1; i <= 4; i++ {
+		ids = append(ids, n.eval(t, pid, "N = (N or 0) + 1; return N"))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 40)
+	for c := 0; c < 10; c++ {
+		for i, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, body := localnettest.Do(t, "GET", n.cuURL+"/result/"+id+"?process-id="+pid, "", nil)
+				if resp.StatusCode != 200 || !strings.Contains(string(body), `"data":"`+strconv.Itoa(i+1)+`"`) {
+					errs <- fmt.Sprintf("%s: %d %s", id, resp.StatusCode, body)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
