@@ -167,6 +167,10 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 		"RATE_LIMIT_MAX_REQUESTS":             "0",
 		"DRY_RUN_RESULT_MAX_AGE":              "1",
 		"ENABLE_METRICS_ENDPOINT":             "true",
+		// A developer runs many aos processes (110 MB each): keep more warm
+		// than a production CU's defaults do.
+		"PROCESS_MEMORY_CACHE_MAX_SIZE": "8gb",
+		"WASM_INSTANCE_CACHE_MAX_SIZE":  "20",
 	}
 	for k, v := range o.CUEnv {
 		env[k] = v
@@ -195,8 +199,32 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 	}
 	serve(muLn, n.mu)
 	n.MUURL, n.MUAddress = muURL, n.mu.Address()
+	if err := n.writeDescription(filepath.Join(o.DataDir, "network.json")); err != nil {
+		return nil, err
+	}
 	ok = true
 	return n, nil
+}
+
+// writeDescription writes the network's URLs, addresses and module ids for
+// clients (the examples read it).
+func (n *Network) writeDescription(path string) error {
+	def := DefaultModule
+	if n.Modules[def] == "" {
+		for name := range n.Modules {
+			def = name
+			break
+		}
+	}
+	b, err := json.MarshalIndent(map[string]any{
+		"gatewayUrl": n.GatewayURL, "graphqlUrl": n.GatewayURL + "/graphql", "muUrl": n.MUURL, "suUrl": n.SUURL,
+		"cuUrl": n.CUURL, "muAddress": n.MUAddress, "suAddress": n.SUAddress, "cuAddress": n.CUAddress,
+		"modules": n.Modules, "defaultModule": def,
+	}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(path, b)
 }
 
 // Shutdown stops the units in reverse order: MU, CU (which checkpoints its
@@ -362,6 +390,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.CUPort, "cu-port", 4004, "compute unit port")
 	fs.DurationVar(&o.BlockInterval, "block-interval", 10*time.Second, "time between mined blocks")
 	logLevel := fs.String("log-level", "info", "error, warn, info, http, verbose, debug or silly")
+	o.CUEnv = map[string]string{}
+	fs.Func("cu-env", "KEY=VALUE: a variable of `aocu serve` for the CU (repeatable)", func(v string) error {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("want KEY=VALUE, got %q", v)
+		}
+		o.CUEnv[k] = val
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

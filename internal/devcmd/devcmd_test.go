@@ -78,6 +78,17 @@ func TestDevNetwork(t *testing.T) {
 			t.Fatalf("gateway: %s", b)
 		}
 	}
+	var desc struct {
+		MUAddress     string            `json:"muAddress"`
+		CUURL         string            `json:"cuUrl"`
+		Modules       map[string]string `json:"modules"`
+		DefaultModule string            `json:"defaultModule"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "network.json"))
+	if err != nil || json.Unmarshal(b, &desc) != nil || desc.MUAddress != n.MUAddress || desc.CUURL != n.CUURL ||
+		desc.Modules[desc.DefaultModule] != n.Modules[DefaultModule] {
+		t.Fatalf("network.json: %v %s", err, b)
+	}
 	banner := n.Banner(dir)
 	for _, want := range []string{n.MUAddress, n.SUAddress, n.Modules[DefaultModule], "createDataItemSigner", "Authority"} {
 		if !strings.Contains(banner, want) {
