@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/httpretry"
 )
 
 var _ ao.CheckpointGateway = (*Client)(nil)
@@ -99,10 +99,10 @@ func (c *Client) Upload(ctx context.Context, item []byte) (string, error) {
 			return true, err
 		}
 		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		if resp.StatusCode/100 != 2 {
-			return retryableStatus(resp.StatusCode), &HTTPError{Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
+		if retry, err := httpretry.Check(resp); err != nil {
+			return retry, err
 		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, httpretry.MaxErrorBody))
 		var r struct {
 			ID string `json:"id"`
 		}

@@ -21,17 +21,17 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/httpretry"
 )
 
 // Defaults of Options.
 const (
-	DefaultRetries         = 5
-	DefaultDelay           = 500 * time.Millisecond
+	DefaultRetries         = httpretry.DefaultRetries
+	DefaultDelay           = httpretry.DefaultDelay
 	DefaultLocateCacheSize = 100
 	DefaultMaxRawSize      = 2 << 30
 	DefaultTimeout         = 5 * time.Minute
@@ -39,10 +39,7 @@ const (
 	BlocksPageSize = 90
 )
 
-const (
-	maxGraphQLBody = 16 << 20
-	maxErrorBody   = 4 << 10
-)
+const maxGraphQLBody = 16 << 20
 
 // Options configures a Client.
 type Options struct {
@@ -110,11 +107,10 @@ func New(opts Options) (*Client, error) {
 		checkpointURL: opts.CheckpointGraphQLURL,
 		uploaderURL:   strings.TrimRight(opts.UploaderURL, "/"),
 		http:          opts.HTTPClient,
-		retries:       opts.Retries,
-		delay:         opts.Delay,
-		log:           opts.Logger,
 		maxRaw:        opts.MaxRawSize,
 	}
+	retry := httpretry.Policy{Retries: opts.Retries, Delay: opts.Delay, Logger: opts.Logger}.WithDefaults()
+	c.retries, c.delay, c.log = retry.Retries, retry.Delay, retry.Logger
 	if err := checkURL("ArweaveURL", c.arweaveURL); err != nil {
 		return nil, err
 	}
@@ -138,18 +134,6 @@ func New(opts Options) (*Client, error) {
 	nr := *c.http
 	nr.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.noRedirect = &nr
-	switch {
-	case c.retries == 0:
-		c.retries = DefaultRetries
-	case c.retries < 0:
-		c.retries = 0
-	}
-	if c.delay <= 0 {
-		c.delay = DefaultDelay
-	}
-	if c.log == nil {
-		c.log = slog.Default()
-	}
 	if c.maxRaw <= 0 {
 		c.maxRaw = DefaultMaxRawSize
 	}
@@ -166,23 +150,7 @@ func New(opts Options) (*Client, error) {
 // HTTPError is an answer of the gateway (or of an SU, for Locate) with a
 // status other than 2xx. The errors of Client wrap it (errors.As) when the
 // server answered.
-type HTTPError struct {
-	Status int
-	Body   string // at most 4 KiB of the body, white space trimmed
-}
-
-func (e *HTTPError) Error() string { return strconv.Itoa(e.Status) + ": " + e.Body }
-
-func retryableStatus(code int) bool {
-	return code >= 500 || code == http.StatusTooManyRequests
-}
-
-// errTooLarge is a body larger than allowed.
-type errTooLarge struct{ limit int64 }
-
-func (e *errTooLarge) Error() string {
-	return fmt.Sprintf("response body exceeds %d bytes", e.limit)
-}
+type HTTPError = httpretry.HTTPError
 
 // fetch makes one request and returns its 2xx body, read up to limit
 // bytes; retry tells whether a failure may be retried.
@@ -204,80 +172,20 @@ func (c *Client) fetch(ctx context.Context, hc *http.Client, method, u string, b
 		return nil, true, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return nil, retryableStatus(resp.StatusCode), &HTTPError{Status: resp.StatusCode, Body: strings.TrimSpace(string(b))}
-	}
-	if resp.ContentLength > limit {
-		return nil, false, &errTooLarge{limit}
-	}
-	data, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, true, err
-	}
-	if int64(len(data)) > limit {
-		return nil, false, &errTooLarge{limit}
-	}
-	return data, false, nil
+	return httpretry.Read(resp, limit)
 }
 
 // withRetries calls f (try = 0, 1, ...) until it succeeds, fails for good
 // or the retries run out, sleeping the backoff between tries.
 func (c *Client) withRetries(ctx context.Context, what string, f func(try int) (retry bool, err error)) error {
-	delay := c.delay
-	for try := 0; ; try++ {
-		retry, err := f(try)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctxErr(ctx, err)
-		}
-		if !retry || try >= c.retries {
-			return err
-		}
-		c.log.Warn("gwclient: retrying", "call", what, "retry", try+1, "of", c.retries, "delay", delay, "err", err)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctxErr(ctx, err)
-		case <-t.C:
-		}
-		delay *= 2
-	}
-}
-
-// ctxError is the end of a call's context, with the failure seen before.
-type ctxError struct {
-	cause, last error
-}
-
-func (e *ctxError) Error() string {
-	if e.last != nil && !errors.Is(e.last, e.cause) {
-		return e.cause.Error() + " (last error: " + e.last.Error() + ")"
-	}
-	return e.cause.Error()
-}
-
-func (e *ctxError) Unwrap() error { return e.cause }
-
-func ctxErr(ctx context.Context, last error) error {
-	return &ctxError{cause: ctx.Err(), last: last}
+	p := httpretry.Policy{Retries: c.retries, Delay: c.delay, Logger: c.log, Name: "gwclient"}
+	return p.Do(ctx, what, f)
 }
 
 // fail prefixes err and gives it its status: 504 for a deadline, none
 // (500) for a cancelled context, else 502.
 func fail(err error, format string, args ...any) error {
-	err = fmt.Errorf(format+": %w", append(args, err)...)
-	var ce *ctxError
-	switch {
-	case errors.As(err, &ce) && errors.Is(ce.cause, context.DeadlineExceeded):
-		return ao.WithStatus(http.StatusGatewayTimeout, err)
-	case errors.As(err, &ce):
-		return err
-	}
-	return ao.WithStatus(http.StatusBadGateway, err)
+	return httpretry.Fail(fmt.Errorf(format+": %w", append(args, err)...))
 }
 
 // Raw is GET {ArweaveURL}/raw/{id}: the data of a transaction.

@@ -1,12 +1,9 @@
 package gwclient
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +11,7 @@ import (
 	"github.com/aocu/aocu/internal/arweave"
 	"github.com/aocu/aocu/internal/localnet/gateway"
 	"github.com/aocu/aocu/internal/localnet/localnettest"
+	"github.com/aocu/aocu/internal/localnet/localnettest/gwsu"
 	"github.com/aocu/aocu/internal/localnet/su"
 )
 
@@ -33,61 +31,21 @@ type testNet struct {
 
 func startNet(t *testing.T) *testNet {
 	t.Helper()
-	ctx := context.Background()
 	n := &testNet{user: localnettest.EDSigner("gwclient user")}
-	gw, err := gateway.New(ctx, gateway.Config{DataDir: t.TempDir(), BlockInterval: -1, MineOnWrite: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.gw = gw
-	gwHS := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/graphql" {
-			n.gqlHits.Add(1)
-		}
-		gw.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { gwHS.Close(); gw.Close() })
-	// The handler is set after New so the SU can publish its own URL.
-	var (
-		mu sync.RWMutex
-		h  http.Handler = http.NotFoundHandler()
-	)
-	suHS := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/" && r.URL.Query().Has("process-id") {
-			n.suRootHits.Add(1)
-		}
-		mu.RLock()
-		hh := h
-		mu.RUnlock()
-		hh.ServeHTTP(w, r)
-	}))
-	s, err := su.New(ctx, su.Config{DataDir: t.TempDir(), Wallet: localnettest.Wallet(t), GatewayURL: gwHS.URL, URL: suHS.URL})
-	if err != nil {
-		suHS.Close()
-		t.Fatal(err)
-	}
-	mu.Lock()
-	h = s
-	mu.Unlock()
-	t.Cleanup(func() { suHS.Close(); s.Close() })
-	n.gwURL, n.suURL, n.su = gwHS.URL, suHS.URL, s
+	net := gwsu.Start(t, gwsu.Hooks{
+		Gateway: func(r *http.Request) {
+			if r.URL.Path == "/graphql" {
+				n.gqlHits.Add(1)
+			}
+		},
+		SU: func(r *http.Request) {
+			if r.URL.Path == "/" && r.URL.Query().Has("process-id") {
+				n.suRootHits.Add(1)
+			}
+		},
+	})
+	n.gw, n.gwURL, n.suURL, n.su = net.Gateway, net.GatewayURL, net.SUURL, net.SU
 	return n
-}
-
-func signed(t *testing.T, s arweave.Signer, data, target, anchor string, tags []arweave.Tag) (*arweave.DataItem, []byte) {
-	t.Helper()
-	d, err := arweave.NewDataItem([]byte(data), target, anchor, tags)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Sign(s); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := d.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d, raw
 }
 
 func post(t *testing.T, url string, raw []byte) string {
@@ -108,7 +66,7 @@ func processTags(scheduler string) []arweave.Tag {
 // spawn schedules a process on the SU (which uploads it to the gateway).
 func (n *testNet) spawn(t *testing.T, data string) *arweave.DataItem {
 	t.Helper()
-	d, raw := signed(t, n.user, data, "", "", processTags(n.su.Address()))
+	d, raw := localnettest.Signed(t, n.user, data, "", "", processTags(n.su.Address()))
 	if id := post(t, n.suURL+"/", raw); id != d.ID() {
 		t.Fatalf("spawn id %s, want %s", id, d.ID())
 	}
@@ -118,7 +76,7 @@ func (n *testNet) spawn(t *testing.T, data string) *arweave.DataItem {
 // upload posts an item to the gateway directly.
 func (n *testNet) upload(t *testing.T, s arweave.Signer, data, target, anchor string, tags []arweave.Tag) *arweave.DataItem {
 	t.Helper()
-	d, raw := signed(t, s, data, target, anchor, tags)
+	d, raw := localnettest.Signed(t, s, data, target, anchor, tags)
 	post(t, n.gwURL+"/tx", raw)
 	return d
 }

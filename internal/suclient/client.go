@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -26,20 +25,17 @@ import (
 	"time"
 
 	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/httpretry"
 )
 
 // Defaults of Options.
 const (
-	DefaultRetries     = 5
-	DefaultDelay       = 500 * time.Millisecond
+	DefaultRetries     = httpretry.DefaultRetries
+	DefaultDelay       = httpretry.DefaultDelay
 	DefaultMaxBodySize = 1 << 20   // a process, a message, latest, timestamp
 	DefaultMaxPageSize = 256 << 20 // a page of scheduled messages
 	DefaultTimeout     = 5 * time.Minute
 )
-
-// maxErrorBody bounds how much of a failed answer's body is read and quoted
-// in the error.
-const maxErrorBody = 4 << 10
 
 // Options configures a Client. The zero value is usable.
 type Options struct {
@@ -63,9 +59,7 @@ type Options struct {
 // Client is an ao.Scheduler over HTTP. It is safe for concurrent use.
 type Client struct {
 	http    *http.Client
-	retries int
-	delay   time.Duration
-	log     *slog.Logger
+	retry   httpretry.Policy
 	maxBody int64
 	maxPage int64
 }
@@ -74,22 +68,10 @@ var _ ao.Scheduler = (*Client)(nil)
 
 // New makes a Client.
 func New(opts Options) *Client {
-	c := &Client{http: opts.HTTPClient, retries: opts.Retries, delay: opts.Delay, log: opts.Logger,
-		maxBody: opts.MaxBodySize, maxPage: opts.MaxPageSize}
+	c := &Client{http: opts.HTTPClient, maxBody: opts.MaxBodySize, maxPage: opts.MaxPageSize,
+		retry: httpretry.Policy{Retries: opts.Retries, Delay: opts.Delay, Logger: opts.Logger, Name: "suclient", Key: "url"}.WithDefaults()}
 	if c.http == nil {
 		c.http = &http.Client{Timeout: DefaultTimeout}
-	}
-	switch {
-	case c.retries == 0:
-		c.retries = DefaultRetries
-	case c.retries < 0:
-		c.retries = 0
-	}
-	if c.delay <= 0 {
-		c.delay = DefaultDelay
-	}
-	if c.log == nil {
-		c.log = slog.Default()
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxBodySize
@@ -111,68 +93,27 @@ const (
 
 // HTTPError is an answer of the SU with a status other than 2xx. The
 // errors of Client wrap it (errors.As) when the SU answered.
-type HTTPError struct {
-	Status int
-	Body   string // at most 4 KiB of the body, white space trimmed
-}
-
-func (e *HTTPError) Error() string { return strconv.Itoa(e.Status) + ": " + e.Body }
+type HTTPError = httpretry.HTTPError
 
 // notFound tells whether the SU's answer means an unknown process or
 // message: a 404, or the Rust SU's 400 {"error": "... not found"}.
-func (e *HTTPError) notFound() bool {
+func notFound(e *HTTPError) bool {
 	return e.Status == http.StatusNotFound ||
 		e.Status == http.StatusBadRequest && strings.Contains(strings.ToLower(e.Body), "not found")
-}
-
-func retryableStatus(code int) bool {
-	return code >= 500 || code == http.StatusTooManyRequests
-}
-
-// errTooLarge is a body larger than allowed.
-type errTooLarge struct{ limit int64 }
-
-func (e *errTooLarge) Error() string {
-	return fmt.Sprintf("response body exceeds %d bytes", e.limit)
-}
-
-// readLimited reads r whole, failing with errTooLarge past limit bytes.
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, &errTooLarge{limit}
-	}
-	return b, nil
 }
 
 // get fetches u and returns its 2xx body, retrying as the package comment
 // says. Every error is prefixed with prefix and carries its status.
 func (c *Client) get(ctx context.Context, prefix, u string, limit int64) ([]byte, error) {
-	delay := c.delay
-	for attempt := 0; ; attempt++ {
-		body, retry, err := c.try(ctx, u, limit)
-		if err == nil {
-			return body, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctxErr(ctx, prefix, err)
-		}
-		if !retry || attempt >= c.retries {
-			return nil, failure(prefix, err)
-		}
-		c.log.Warn("suclient: retrying", "url", u, "retry", attempt+1, "of", c.retries, "delay", delay, "err", err)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctxErr(ctx, prefix, err)
-		case <-t.C:
-		}
-		delay *= 2
+	var body []byte
+	err := c.retry.Do(ctx, u, func(int) (retry bool, err error) {
+		body, retry, err = c.try(ctx, u, limit)
+		return retry, err
+	})
+	if err != nil {
+		return nil, failure(prefix, err)
 	}
+	return body, nil
 }
 
 // try makes one attempt; retry tells whether a failure may be retried.
@@ -187,45 +128,19 @@ func (c *Client) try(ctx context.Context, u string, limit int64) (body []byte, r
 		return nil, true, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return nil, retryableStatus(resp.StatusCode), &HTTPError{Status: resp.StatusCode, Body: strings.TrimSpace(string(b))}
-	}
-	if resp.ContentLength > limit {
-		return nil, false, &errTooLarge{limit}
-	}
-	body, err = readLimited(resp.Body, limit)
-	if err != nil {
-		var tl *errTooLarge
-		return nil, !errors.As(err, &tl), err
-	}
-	return body, false, nil
+	return httpretry.Read(resp, limit)
 }
 
-// failure gives the final error of a call its status.
+// failure gives the final error of a call its status: 404 when the SU says
+// the process or message is unknown, else httpretry.Fail's (504 for the
+// context's deadline, 502 for a failure of the SU).
 func failure(prefix string, err error) error {
 	err = fmt.Errorf("%s: %w", prefix, err)
 	var he *HTTPError
-	if errors.As(err, &he) && he.notFound() {
+	if errors.As(err, &he) && notFound(he) {
 		return ao.WithStatus(http.StatusNotFound, err)
 	}
-	return ao.WithStatus(http.StatusBadGateway, err)
-}
-
-// ctxErr is the error of a call whose context ended; last is the failure
-// seen before, if any.
-func ctxErr(ctx context.Context, prefix string, last error) error {
-	cause := ctx.Err()
-	var err error
-	if last != nil && !errors.Is(last, cause) {
-		err = fmt.Errorf("%s: %w (last error: %v)", prefix, cause, last)
-	} else {
-		err = fmt.Errorf("%s: %w", prefix, cause)
-	}
-	if errors.Is(cause, context.DeadlineExceeded) {
-		return ao.WithStatus(http.StatusGatewayTimeout, err)
-	}
-	return err
+	return httpretry.Fail(err)
 }
 
 // decode unmarshals an SU answer; malformed JSON is a 502.

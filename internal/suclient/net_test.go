@@ -1,19 +1,15 @@
 package suclient
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aocu/aocu/internal/arweave"
-	"github.com/aocu/aocu/internal/localnet/gateway"
 	"github.com/aocu/aocu/internal/localnet/localnettest"
+	"github.com/aocu/aocu/internal/localnet/localnettest/gwsu"
 	"github.com/aocu/aocu/internal/localnet/su"
 )
 
@@ -28,34 +24,8 @@ type testNet struct {
 
 func startNet(t *testing.T) *testNet {
 	t.Helper()
-	ctx := context.Background()
-	gw, err := gateway.New(ctx, gateway.Config{DataDir: t.TempDir(), BlockInterval: -1, MineOnWrite: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gwHS := httptest.NewServer(gw)
-	t.Cleanup(func() { gwHS.Close(); gw.Close() })
-	// The handler is set after New so the SU can publish its own URL.
-	var (
-		mu sync.RWMutex
-		h  http.Handler = http.NotFoundHandler()
-	)
-	suHS := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.RLock()
-		hh := h
-		mu.RUnlock()
-		hh.ServeHTTP(w, r)
-	}))
-	s, err := su.New(ctx, su.Config{DataDir: t.TempDir(), Wallet: localnettest.Wallet(t), GatewayURL: gwHS.URL, URL: suHS.URL})
-	if err != nil {
-		suHS.Close()
-		t.Fatal(err)
-	}
-	mu.Lock()
-	h = s
-	mu.Unlock()
-	t.Cleanup(func() { suHS.Close(); s.Close() })
-	return &testNet{gwURL: gwHS.URL, suURL: suHS.URL, su: s, user: localnettest.EDSigner("suclient user")}
+	n := gwsu.Start(t, gwsu.Hooks{})
+	return &testNet{gwURL: n.GatewayURL, suURL: n.SUURL, su: n.SU, user: localnettest.EDSigner("suclient user")}
 }
 
 type postReply struct {
@@ -75,18 +45,7 @@ func (n *testNet) postSU(t *testing.T, query string, raw []byte) postReply {
 
 func (n *testNet) item(t *testing.T, data, target string, tags []arweave.Tag) (*arweave.DataItem, []byte) {
 	t.Helper()
-	d, err := arweave.NewDataItem([]byte(data), target, "", tags)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Sign(n.user); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := d.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d, raw
+	return localnettest.Signed(t, n.user, data, target, "", tags)
 }
 
 // spawn schedules a process on the SU.

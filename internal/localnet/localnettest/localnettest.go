@@ -70,3 +70,20 @@ func Tags(kv ...string) []arweave.Tag {
 	}
 	return out
 }
+
+// Signed makes a data item signed by s and returns it with its bytes.
+func Signed(t testing.TB, s arweave.Signer, data, target, anchor string, tags []arweave.Tag) (*arweave.DataItem, []byte) {
+	t.Helper()
+	d, err := arweave.NewDataItem([]byte(data), target, anchor, tags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Sign(s); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := d.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, raw
+}

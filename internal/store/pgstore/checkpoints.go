@@ -2,14 +2,13 @@ package pgstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/aocu/aocu/internal/ao"
-	"github.com/aocu/aocu/internal/jsjson"
+	"github.com/aocu/aocu/internal/store/rowcodec"
 )
 
 var _ ao.CheckpointStore = (*Store)(nil)
@@ -22,7 +21,7 @@ var _ ao.CheckpointStore = (*Store)(nil)
 // ids, "<pid>,…", never are) is deleted, and the row is upserted on
 // processId, which is atomic against another CU replacing it at once.
 func (s *Store) SaveFileCheckpoint(ctx context.Context, c *ao.FileCheckpoint) error {
-	ev, err := json.Marshal(c.Evaluation)
+	args, err := rowcodec.FileCheckpointArgs(c)
 	if err != nil {
 		return fmt.Errorf("pgstore: save file checkpoint: %w", err)
 	}
@@ -37,7 +36,7 @@ func (s *Store) SaveFileCheckpoint(ctx context.Context, c *ao.FileCheckpoint) er
     ON CONFLICT ("processId") DO UPDATE SET
       id = EXCLUDED.id, timestamp = EXCLUDED.timestamp, ordinate = EXCLUDED.ordinate, cron = EXCLUDED.cron,
       file = EXCLUDED.file, evaluation = EXCLUDED.evaluation, "cachedAt" = EXCLUDED."cachedAt";`,
-			id, e.ProcessID, e.Timestamp, e.Ordinate, nullString(e.Cron), c.File, string(ev), c.CachedAt)
+			args...)
 		return err
 	})
 	if err != nil {
@@ -61,9 +60,9 @@ func (s *Store) FindFileCheckpoint(ctx context.Context, processID string) (*ao.F
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: file checkpoint of %s: %w", processID, err)
 	}
-	c := &ao.FileCheckpoint{File: file, CachedAt: num(cached)}
-	if err := json.Unmarshal([]byte(ev), &c.Evaluation); err != nil {
-		return nil, fmt.Errorf("pgstore: file checkpoint of %s: evaluation: %w", processID, err)
+	c, err := rowcodec.FileCheckpoint(file, ev, rowcodec.Deref(cached))
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: file checkpoint of %s: %w", processID, err)
 	}
 	return c, nil
 }
@@ -71,22 +70,15 @@ func (s *Store) FindFileCheckpoint(ctx context.Context, processID string) (*ao.F
 // SaveCheckpoint is the reference's INSERT OR IGNORE INTO checkpoints, with
 // memory = {"id":"<txid>","encoding":"gzip"}.
 func (s *Store) SaveCheckpoint(ctx context.Context, c *ao.Checkpoint) error {
-	ev, err := json.Marshal(c.Evaluation)
+	args, err := rowcodec.CheckpointArgs(c)
 	if err != nil {
 		return fmt.Errorf("pgstore: save checkpoint: %w", err)
 	}
-	var mem jsjson.Object
-	mem.String("id", c.TxID)
-	if c.Encoding != "" {
-		mem.String("encoding", c.Encoding)
-	}
-	e := c.Evaluation
 	_, err = s.pool.Exec(ctx, `INSERT INTO checkpoints
     (id, "processId", timestamp, ordinate, cron, memory, evaluation) VALUES ($1, $2, $3, $4, $5, $6, $7)
-    ON CONFLICT DO NOTHING;`,
-		e.ID(), e.ProcessID, e.Timestamp, e.Ordinate, nullString(e.Cron), string(mem.Bytes()), string(ev))
+    ON CONFLICT DO NOTHING;`, args...)
 	if err != nil {
-		return fmt.Errorf("pgstore: save checkpoint of %s: %w", e.ProcessID, err)
+		return fmt.Errorf("pgstore: save checkpoint of %s: %w", c.Evaluation.ProcessID, err)
 	}
 	return nil
 }
@@ -108,21 +100,8 @@ func (s *Store) Checkpoints(ctx context.Context, processID string, before int64,
 		return nil, fmt.Errorf("pgstore: checkpoints of %s: %w", processID, err)
 	}
 	defer rows.Close()
-	var out []*ao.Checkpoint
-	for rows.Next() {
-		var mem, ev string
-		if err := rows.Scan(&mem, &ev); err != nil {
-			return nil, fmt.Errorf("pgstore: checkpoints of %s: %w", processID, err)
-		}
-		var m struct{ ID, Encoding string }
-		c := &ao.Checkpoint{}
-		if json.Unmarshal([]byte(mem), &m) != nil || json.Unmarshal([]byte(ev), &c.Evaluation) != nil {
-			continue // a row another writer mangled: skip it, as a missing checkpoint
-		}
-		c.TxID, c.Encoding = m.ID, m.Encoding
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowcodec.ScanCheckpoints(rows)
+	if err != nil {
 		return nil, fmt.Errorf("pgstore: checkpoints of %s: %w", processID, err)
 	}
 	return out, nil

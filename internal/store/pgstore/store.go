@@ -34,10 +34,8 @@
 package pgstore
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,7 +49,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/aocu/aocu/internal/ao"
-	"github.com/aocu/aocu/internal/jsjson"
+	"github.com/aocu/aocu/internal/store/rowcodec"
 )
 
 // Defaults of Options, the reference's pg.Pool: at most 10 connections,
@@ -60,10 +58,6 @@ const (
 	DefaultMaxConns        int32 = 10
 	DefaultMaxConnIdleTime       = 10 * time.Second
 )
-
-// collationMaxChar ends an id range: the reference's
-// COLLATION_SEQUENCE_MAX_CHAR, '\u{10FFFF}'.
-const collationMaxChar = "\U0010FFFF"
 
 // maxTxAttempts bounds the tries of a write transaction that PostgreSQL
 // aborts with a deadlock or a serialization failure.
@@ -201,63 +195,6 @@ func retryable(err error) bool {
 	return false
 }
 
-// ---- JSON columns, written as the reference's JSON.stringify writes them ----
-
-func ownerJSON(o ao.Owner) string {
-	var b jsjson.Object
-	b.String("address", o.Address)
-	b.String("key", o.Key)
-	return string(b.Bytes())
-}
-
-func tagsJSON(tags []ao.Tag) string {
-	var a jsjson.Array
-	for _, t := range tags {
-		var o jsjson.Object
-		o.String("name", t.Name)
-		o.String("value", t.Value)
-		a.Raw(o.Bytes())
-	}
-	return string(a.Bytes())
-}
-
-func blockJSON(b ao.Block) string {
-	var o jsjson.Object
-	o.Number("height", float64(b.Height))
-	o.Number("timestamp", float64(b.Timestamp))
-	return string(o.Bytes())
-}
-
-// nullString is s, or NULL when s is empty.
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-// nullInt is *p, or NULL when p is nil.
-func nullInt(p *int64) any {
-	if p == nil {
-		return nil
-	}
-	return *p
-}
-
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-func num(p *int64) int64 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
 // ---- processes ----
 
 // FindProcess returns the processes row. As the reference does, a row whose
@@ -276,21 +213,15 @@ func (s *Store) FindProcess(ctx context.Context, id string) (*ao.Process, error)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: find process %s: %w", id, err)
 	}
-	if !json.Valid(owner) {
+	p, err := rowcodec.Process(id, rowcodec.Deref(sig), rowcodec.Deref(anchor), owner, tags, blck)
+	if errors.Is(err, rowcodec.ErrInvalidOwner) {
 		if _, err := s.pool.Exec(ctx, `DELETE FROM processes WHERE id = $1;`, id); err != nil {
 			return nil, fmt.Errorf("pgstore: delete invalid process %s: %w", id, err)
 		}
 		return nil, fmt.Errorf("pgstore: find process %s: invalid record: %w", id, ao.ErrNotFound)
 	}
-	p := &ao.Process{ID: id, Signature: str(sig), Anchor: str(anchor)}
-	if err := json.Unmarshal(owner, &p.Owner); err != nil {
-		return nil, fmt.Errorf("pgstore: find process %s: owner: %w", id, err)
-	}
-	if err := json.Unmarshal(tags, &p.Tags); err != nil {
-		return nil, fmt.Errorf("pgstore: find process %s: tags: %w", id, err)
-	}
-	if err := json.Unmarshal(blck, &p.Block); err != nil {
-		return nil, fmt.Errorf("pgstore: find process %s: block: %w", id, err)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: find process %s: %w", id, err)
 	}
 	return p, nil
 }
@@ -303,7 +234,7 @@ func (s *Store) SaveProcess(ctx context.Context, p *ao.Process) error {
 	}
 	_, err := s.pool.Exec(ctx,
 		`INSERT INTO processes (id, signature, data, anchor, owner, tags, block) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING;`,
-		p.ID, nullString(p.Signature), nil, nullString(p.Anchor), ownerJSON(p.Owner), tagsJSON(p.Tags), blockJSON(p.Block))
+		rowcodec.ProcessArgs(p)...)
 	if err != nil {
 		return fmt.Errorf("pgstore: save process %s: %w", p.ID, err)
 	}
@@ -323,18 +254,15 @@ func (s *Store) FindModule(ctx context.Context, id string) (*ao.Module, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: find module %s: %w", id, err)
 	}
-	if !json.Valid(owner) {
+	m, err := rowcodec.Module(id, owner, tags)
+	if errors.Is(err, rowcodec.ErrInvalidOwner) {
 		if _, err := s.pool.Exec(ctx, `DELETE FROM modules WHERE id = $1;`, id); err != nil {
 			return nil, fmt.Errorf("pgstore: delete invalid module %s: %w", id, err)
 		}
 		return nil, fmt.Errorf("pgstore: find module %s: invalid record: %w", id, ao.ErrNotFound)
 	}
-	m := &ao.Module{ID: id}
-	if err := json.Unmarshal(owner, &m.Owner); err != nil {
-		return nil, fmt.Errorf("pgstore: find module %s: owner: %w", id, err)
-	}
-	if err := json.Unmarshal(tags, &m.Tags); err != nil {
-		return nil, fmt.Errorf("pgstore: find module %s: tags: %w", id, err)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: find module %s: %w", id, err)
 	}
 	return m, nil
 }
@@ -345,7 +273,7 @@ func (s *Store) SaveModule(ctx context.Context, m *ao.Module) error {
 		return errors.New("pgstore: save module: empty id")
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO modules (id, tags, owner) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING;`,
-		m.ID, tagsJSON(m.Tags), ownerJSON(m.Owner))
+		m.ID, rowcodec.TagsJSON(m.Tags), rowcodec.OwnerJSON(m.Owner))
 	if err != nil {
 		return fmt.Errorf("pgstore: save module %s: %w", m.ID, err)
 	}
@@ -393,7 +321,7 @@ func (s *Store) SaveEvaluations(ctx context.Context, evals []*ao.Evaluation, ski
 		}
 		id := e.ID()
 		if !skipEvaluations {
-			if err := checkOutput(e.Output); err != nil {
+			if err := rowcodec.CheckOutput(e.Output); err != nil {
 				return fmt.Errorf("pgstore: save evaluations: %s: %w", id, err)
 			}
 			evRows = append(evRows, evalRow{id, e})
@@ -414,10 +342,7 @@ func (s *Store) SaveEvaluations(ctx context.Context, evals []*ao.Evaluation, ski
 	err := s.inTx(ctx, "save evaluations", func(tx pgx.Tx) error {
 		var b pgx.Batch
 		for _, r := range evRows {
-			e := r.e
-			b.Queue(insertEvaluationSQL, r.id, e.ProcessID, nullString(e.MessageID), nullString(e.DeepHash),
-				nullInt(e.Nonce), nullInt(e.Epoch), e.Timestamp, e.Ordinate, e.BlockHeight, nullString(e.Cron),
-				e.EvaluatedAt, string(e.Output))
+			b.Queue(insertEvaluationSQL, rowcodec.EvaluationArgs(r.id, r.e)...)
 		}
 		for _, m := range msgRows {
 			b.Queue(insertMessageSQL, m.id, m.processID, m.seq)
@@ -441,48 +366,10 @@ func (s *Store) SaveEvaluations(ctx context.Context, evals []*ao.Evaluation, ski
 	return nil
 }
 
-// checkOutput is sqlitestore's: any JSON value but a bare number (which
-// SQLite's NUMERIC affinity would not keep as given). The output is an object
-// in practice.
-func checkOutput(out []byte) error {
-	if !json.Valid(out) {
-		return errors.New("output is not valid JSON")
-	}
-	if t := bytes.TrimLeft(out, " \t\r\n"); t[0] == '-' || (t[0] >= '0' && t[0] <= '9') {
-		return errors.New("output is a bare JSON number")
-	}
-	return nil
-}
-
-func scanEvaluation(row pgx.Row) (*ao.Evaluation, error) {
-	var (
-		id                          string
-		pid, mid, dh, ord, cron     *string
-		nonce, epoch, ts, bh, evaAt *int64
-		output                      []byte
-	)
-	if err := row.Scan(&id, &pid, &mid, &dh, &nonce, &epoch, &ts, &ord, &bh, &cron, &evaAt, &output); err != nil {
-		return nil, err
-	}
-	return &ao.Evaluation{
-		ProcessID:   str(pid),
-		MessageID:   str(mid),
-		DeepHash:    str(dh),
-		Nonce:       nonce,
-		Epoch:       epoch,
-		Timestamp:   num(ts),
-		Ordinate:    str(ord),
-		BlockHeight: num(bh),
-		Cron:        str(cron),
-		Output:      output,
-		EvaluatedAt: num(evaAt),
-	}, nil
-}
-
 // FindEvaluation returns the evaluation with the id
 // "<pid>,<timestamp>,<ordinate>[,<cron>]", or ao.ErrNotFound.
 func (s *Store) FindEvaluation(ctx context.Context, id string) (*ao.Evaluation, error) {
-	e, err := scanEvaluation(s.pool.QueryRow(ctx, `SELECT `+evaluationCols+` FROM evaluations WHERE id = $1;`, id))
+	e, err := rowcodec.ScanEvaluation(s.pool.QueryRow(ctx, `SELECT `+evaluationCols+` FROM evaluations WHERE id = $1;`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("pgstore: find evaluation %s: %w", id, ao.ErrNotFound)
 	}
@@ -519,17 +406,9 @@ func orderBy(desc bool) string {
 // An empty After or Through is the reference's default bound for the whole
 // process: "<pid>," and "<pid>,\U0010FFFF". Limit <= 0 means no limit.
 func (s *Store) Evaluations(ctx context.Context, q ao.RangeQuery) ([]*ao.Evaluation, error) {
-	after, through := q.After, q.Through
-	if after == "" || through == "" {
-		if q.ProcessID == "" {
-			return nil, errors.New("pgstore: evaluations: no process id for an empty bound")
-		}
-		if after == "" {
-			after = q.ProcessID + ","
-		}
-		if through == "" {
-			through = q.ProcessID + "," + collationMaxChar
-		}
+	after, through, err := rowcodec.EvaluationRange(q)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: evaluations: %w", err)
 	}
 	cronFilter := ""
 	if q.OnlyCron {
@@ -552,15 +431,8 @@ func (s *Store) Evaluations(ctx context.Context, q ao.RangeQuery) ([]*ao.Evaluat
 		return nil, fmt.Errorf("pgstore: evaluations of %s: %w", q.ProcessID, err)
 	}
 	defer rows.Close()
-	var out []*ao.Evaluation
-	for rows.Next() {
-		e, err := scanEvaluation(rows)
-		if err != nil {
-			return nil, fmt.Errorf("pgstore: evaluations of %s: %w", q.ProcessID, err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowcodec.ScanEvaluations(rows)
+	if err != nil {
 		return nil, fmt.Errorf("pgstore: evaluations of %s: %w", q.ProcessID, err)
 	}
 	return out, nil
@@ -570,14 +442,15 @@ func (s *Store) Evaluations(ctx context.Context, q ao.RangeQuery) ([]*ao.Evaluat
 // ordinate, cron) order, or ao.ErrNotFound. The order is found on the key
 // columns over the process's id range; only the winning row is read whole.
 func (s *Store) LatestEvaluation(ctx context.Context, processID string) (*ao.Evaluation, error) {
-	e, err := scanEvaluation(s.pool.QueryRow(ctx, `SELECT `+evaluationCols+`
+	after, through := rowcodec.ProcessRange(processID)
+	e, err := rowcodec.ScanEvaluation(s.pool.QueryRow(ctx, `SELECT `+evaluationCols+`
   FROM evaluations
   WHERE id = (
     SELECT id FROM evaluations
     WHERE `+idRange+`
     ORDER BY `+orderBy(true)+`
     LIMIT 1
-  );`, processID+",", processID+","+collationMaxChar))
+  );`, after, through))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("pgstore: latest evaluation of %s: %w", processID, ao.ErrNotFound)
 	}
@@ -670,15 +543,8 @@ func (s *Store) Blocks(ctx context.Context, minHeight, maxTimestamp int64) ([]ao
 		return nil, fmt.Errorf("pgstore: blocks from %d to %d: %w", minHeight, maxTimestamp, err)
 	}
 	defer rows.Close()
-	var out []ao.Block
-	for rows.Next() {
-		var b ao.Block
-		if err := rows.Scan(&b.Height, &b.Timestamp); err != nil {
-			return nil, fmt.Errorf("pgstore: blocks from %d to %d: %w", minHeight, maxTimestamp, err)
-		}
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowcodec.ScanBlocks(rows)
+	if err != nil {
 		return nil, fmt.Errorf("pgstore: blocks from %d to %d: %w", minHeight, maxTimestamp, err)
 	}
 	return out, nil

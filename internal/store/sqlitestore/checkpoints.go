@@ -3,35 +3,25 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/aocu/aocu/internal/ao"
-	"github.com/aocu/aocu/internal/jsjson"
+	"github.com/aocu/aocu/internal/store/rowcodec"
 )
 
 var _ ao.CheckpointStore = (*Store)(nil)
 
-func nullCron(c string) any {
-	if c == "" {
-		return nil
-	}
-	return c
-}
-
 // SaveFileCheckpoint is the reference's INSERT OR REPLACE INTO checkpoint_files.
 func (s *Store) SaveFileCheckpoint(ctx context.Context, c *ao.FileCheckpoint) error {
-	ev, err := json.Marshal(c.Evaluation)
+	args, err := rowcodec.FileCheckpointArgs(c)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: save file checkpoint: %w", err)
 	}
-	e := c.Evaluation
 	_, err = s.w.ExecContext(ctx, `INSERT OR REPLACE INTO checkpoint_files
-    (id, processId, timestamp, ordinate, cron, file, evaluation, cachedAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID(), e.ProcessID, e.Timestamp, e.Ordinate, nullCron(e.Cron), c.File, string(ev), c.CachedAt)
+    (id, processId, timestamp, ordinate, cron, file, evaluation, cachedAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
-		return fmt.Errorf("sqlitestore: save file checkpoint of %s: %w", e.ProcessID, err)
+		return fmt.Errorf("sqlitestore: save file checkpoint of %s: %w", c.Evaluation.ProcessID, err)
 	}
 	return nil
 }
@@ -47,9 +37,9 @@ func (s *Store) FindFileCheckpoint(ctx context.Context, processID string) (*ao.F
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: file checkpoint of %s: %w", processID, err)
 	}
-	c := &ao.FileCheckpoint{File: file, CachedAt: cached.Int64}
-	if err := json.Unmarshal([]byte(ev), &c.Evaluation); err != nil {
-		return nil, fmt.Errorf("sqlitestore: file checkpoint of %s: evaluation: %w", processID, err)
+	c, err := rowcodec.FileCheckpoint(file, ev, cached.Int64)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: file checkpoint of %s: %w", processID, err)
 	}
 	return c, nil
 }
@@ -57,21 +47,14 @@ func (s *Store) FindFileCheckpoint(ctx context.Context, processID string) (*ao.F
 // SaveCheckpoint is the reference's INSERT OR IGNORE INTO checkpoints, with
 // memory = {"id":"<txid>","encoding":"gzip"}.
 func (s *Store) SaveCheckpoint(ctx context.Context, c *ao.Checkpoint) error {
-	ev, err := json.Marshal(c.Evaluation)
+	args, err := rowcodec.CheckpointArgs(c)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: save checkpoint: %w", err)
 	}
-	var mem jsjson.Object
-	mem.String("id", c.TxID)
-	if c.Encoding != "" {
-		mem.String("encoding", c.Encoding)
-	}
-	e := c.Evaluation
 	_, err = s.w.ExecContext(ctx, `INSERT OR IGNORE INTO checkpoints
-    (id, processId, timestamp, ordinate, cron, memory, evaluation) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		e.ID(), e.ProcessID, e.Timestamp, e.Ordinate, nullCron(e.Cron), string(mem.Bytes()), string(ev))
+    (id, processId, timestamp, ordinate, cron, memory, evaluation) VALUES (?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
-		return fmt.Errorf("sqlitestore: save checkpoint of %s: %w", e.ProcessID, err)
+		return fmt.Errorf("sqlitestore: save checkpoint of %s: %w", c.Evaluation.ProcessID, err)
 	}
 	return nil
 }
@@ -84,19 +67,9 @@ func (s *Store) Checkpoints(ctx context.Context, processID string, before int64,
 		return nil, fmt.Errorf("sqlitestore: checkpoints of %s: %w", processID, err)
 	}
 	defer rows.Close()
-	var out []*ao.Checkpoint
-	for rows.Next() {
-		var mem, ev string
-		if err := rows.Scan(&mem, &ev); err != nil {
-			return nil, fmt.Errorf("sqlitestore: checkpoints of %s: %w", processID, err)
-		}
-		var m struct{ ID, Encoding string }
-		c := &ao.Checkpoint{}
-		if json.Unmarshal([]byte(mem), &m) != nil || json.Unmarshal([]byte(ev), &c.Evaluation) != nil {
-			continue // a row another writer mangled: skip it, as a missing checkpoint
-		}
-		c.TxID, c.Encoding = m.ID, m.Encoding
-		out = append(out, c)
+	out, err := rowcodec.ScanCheckpoints(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: checkpoints of %s: %w", processID, err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -11,10 +11,8 @@
 package sqlitestore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,7 +25,7 @@ import (
 	"time"
 
 	"github.com/aocu/aocu/internal/ao"
-	"github.com/aocu/aocu/internal/jsjson"
+	"github.com/aocu/aocu/internal/store/rowcodec"
 
 	_ "github.com/mattn/go-sqlite3" // SQLite driver
 )
@@ -38,10 +36,6 @@ const (
 	DefaultWALCheckpointInterval       = 5 * time.Second
 	DefaultWALCheckpointBytes    int64 = 100 << 20
 )
-
-// collationMaxChar ends an id range: the reference's
-// COLLATION_SEQUENCE_MAX_CHAR, '\u{10FFFF}'.
-const collationMaxChar = "\U0010FFFF"
 
 // busyTimeoutMS bounds how long a connection waits for a lock held by
 // another connection (readers during a RESTART checkpoint, another process).
@@ -223,49 +217,6 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// ---- JSON columns, written as the reference's JSON.stringify writes them ----
-
-func ownerJSON(o ao.Owner) string {
-	var b jsjson.Object
-	b.String("address", o.Address)
-	b.String("key", o.Key)
-	return string(b.Bytes())
-}
-
-func tagsJSON(tags []ao.Tag) string {
-	var a jsjson.Array
-	for _, t := range tags {
-		var o jsjson.Object
-		o.String("name", t.Name)
-		o.String("value", t.Value)
-		a.Raw(o.Bytes())
-	}
-	return string(a.Bytes())
-}
-
-func blockJSON(b ao.Block) string {
-	var o jsjson.Object
-	o.Number("height", float64(b.Height))
-	o.Number("timestamp", float64(b.Timestamp))
-	return string(o.Bytes())
-}
-
-// nullString is s, or NULL when s is empty.
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-// nullInt is *p, or NULL when p is nil.
-func nullInt(p *int64) any {
-	if p == nil {
-		return nil
-	}
-	return *p
-}
-
 // ---- processes ----
 
 // FindProcess returns the processes row. As the reference does, a row whose
@@ -284,21 +235,15 @@ func (s *Store) FindProcess(ctx context.Context, id string) (*ao.Process, error)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: find process %s: %w", id, err)
 	}
-	if !json.Valid(owner) {
+	p, err := rowcodec.Process(id, sig.String, anchor.String, owner, tags, blck)
+	if errors.Is(err, rowcodec.ErrInvalidOwner) {
 		if _, err := s.w.ExecContext(ctx, `DELETE FROM processes WHERE id = ?;`, id); err != nil {
 			return nil, fmt.Errorf("sqlitestore: delete invalid process %s: %w", id, err)
 		}
 		return nil, fmt.Errorf("sqlitestore: find process %s: invalid record: %w", id, ao.ErrNotFound)
 	}
-	p := &ao.Process{ID: id, Signature: sig.String, Anchor: anchor.String}
-	if err := json.Unmarshal(owner, &p.Owner); err != nil {
-		return nil, fmt.Errorf("sqlitestore: find process %s: owner: %w", id, err)
-	}
-	if err := json.Unmarshal(tags, &p.Tags); err != nil {
-		return nil, fmt.Errorf("sqlitestore: find process %s: tags: %w", id, err)
-	}
-	if err := json.Unmarshal(blck, &p.Block); err != nil {
-		return nil, fmt.Errorf("sqlitestore: find process %s: block: %w", id, err)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: find process %s: %w", id, err)
 	}
 	return p, nil
 }
@@ -311,7 +256,7 @@ func (s *Store) SaveProcess(ctx context.Context, p *ao.Process) error {
 	}
 	_, err := s.w.ExecContext(ctx,
 		`INSERT OR IGNORE INTO processes (id, signature, data, anchor, owner, tags, block) VALUES (?, ?, ?, ?, ?, ?, ?);`,
-		p.ID, nullString(p.Signature), nil, nullString(p.Anchor), ownerJSON(p.Owner), tagsJSON(p.Tags), blockJSON(p.Block))
+		rowcodec.ProcessArgs(p)...)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: save process %s: %w", p.ID, err)
 	}
@@ -331,18 +276,15 @@ func (s *Store) FindModule(ctx context.Context, id string) (*ao.Module, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: find module %s: %w", id, err)
 	}
-	if !json.Valid(owner) {
+	m, err := rowcodec.Module(id, owner, tags)
+	if errors.Is(err, rowcodec.ErrInvalidOwner) {
 		if _, err := s.w.ExecContext(ctx, `DELETE FROM modules WHERE id = ?;`, id); err != nil {
 			return nil, fmt.Errorf("sqlitestore: delete invalid module %s: %w", id, err)
 		}
 		return nil, fmt.Errorf("sqlitestore: find module %s: invalid record: %w", id, ao.ErrNotFound)
 	}
-	m := &ao.Module{ID: id}
-	if err := json.Unmarshal(owner, &m.Owner); err != nil {
-		return nil, fmt.Errorf("sqlitestore: find module %s: owner: %w", id, err)
-	}
-	if err := json.Unmarshal(tags, &m.Tags); err != nil {
-		return nil, fmt.Errorf("sqlitestore: find module %s: tags: %w", id, err)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: find module %s: %w", id, err)
 	}
 	return m, nil
 }
@@ -353,7 +295,7 @@ func (s *Store) SaveModule(ctx context.Context, m *ao.Module) error {
 		return errors.New("sqlitestore: save module: empty id")
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT OR IGNORE INTO modules (id, tags, owner) VALUES (?, ?, ?)`,
-		m.ID, tagsJSON(m.Tags), ownerJSON(m.Owner))
+		m.ID, rowcodec.TagsJSON(m.Tags), rowcodec.OwnerJSON(m.Owner))
 	if err != nil {
 		return fmt.Errorf("sqlitestore: save module %s: %w", m.ID, err)
 	}
@@ -395,7 +337,7 @@ func (s *Store) SaveEvaluations(ctx context.Context, evals []*ao.Evaluation, ski
 		}
 		id := e.ID()
 		if !skipEvaluations {
-			if err = checkOutput(e.Output); err != nil {
+			if err = rowcodec.CheckOutput(e.Output); err != nil {
 				return fmt.Errorf("sqlitestore: save evaluations: %s: %w", id, err)
 			}
 			if evStmt == nil {
@@ -403,10 +345,7 @@ func (s *Store) SaveEvaluations(ctx context.Context, evals []*ao.Evaluation, ski
 					return fmt.Errorf("sqlitestore: save evaluations: %w", err)
 				}
 			}
-			_, err = evStmt.ExecContext(ctx, id, e.ProcessID, nullString(e.MessageID), nullString(e.DeepHash),
-				nullInt(e.Nonce), nullInt(e.Epoch), e.Timestamp, e.Ordinate, e.BlockHeight, nullString(e.Cron),
-				e.EvaluatedAt, string(e.Output))
-			if err != nil {
+			if _, err = evStmt.ExecContext(ctx, rowcodec.EvaluationArgs(id, e)...); err != nil {
 				return fmt.Errorf("sqlitestore: save evaluations: %s: %w", id, err)
 			}
 		}
@@ -427,49 +366,10 @@ func (s *Store) SaveEvaluations(ctx context.Context, evals []*ao.Evaluation, ski
 	return nil
 }
 
-// checkOutput accepts any JSON value but a bare number: the output column is
-// declared JSONB, which has NUMERIC affinity, and SQLite would store a numeric
-// literal as INTEGER or REAL instead of the bytes given. (The output is an
-// object in practice.)
-func checkOutput(out []byte) error {
-	if !json.Valid(out) {
-		return errors.New("output is not valid JSON")
-	}
-	if t := bytes.TrimLeft(out, " \t\r\n"); t[0] == '-' || (t[0] >= '0' && t[0] <= '9') {
-		return errors.New("output is a bare JSON number")
-	}
-	return nil
-}
-
-type scanner interface{ Scan(...any) error }
-
-func scanEvaluation(sc scanner) (*ao.Evaluation, error) {
-	var (
-		e                           ao.Evaluation
-		pid, mid, dh, ord, cron     sql.NullString
-		nonce, epoch, ts, bh, evaAt sql.NullInt64
-		id                          string
-		output                      []byte
-	)
-	if err := sc.Scan(&id, &pid, &mid, &dh, &nonce, &epoch, &ts, &ord, &bh, &cron, &evaAt, &output); err != nil {
-		return nil, err
-	}
-	e.ProcessID, e.MessageID, e.DeepHash = pid.String, mid.String, dh.String
-	if nonce.Valid {
-		e.Nonce = &nonce.Int64
-	}
-	if epoch.Valid {
-		e.Epoch = &epoch.Int64
-	}
-	e.Timestamp, e.Ordinate, e.BlockHeight = ts.Int64, ord.String, bh.Int64
-	e.Cron, e.EvaluatedAt, e.Output = cron.String, evaAt.Int64, output
-	return &e, nil
-}
-
 // FindEvaluation returns the evaluation with the id
 // "<pid>,<timestamp>,<ordinate>[,<cron>]", or ao.ErrNotFound.
 func (s *Store) FindEvaluation(ctx context.Context, id string) (*ao.Evaluation, error) {
-	e, err := scanEvaluation(s.r.QueryRowContext(ctx, `SELECT `+evaluationCols+` FROM evaluations WHERE id = ?;`, id))
+	e, err := rowcodec.ScanEvaluation(s.r.QueryRowContext(ctx, `SELECT `+evaluationCols+` FROM evaluations WHERE id = ?;`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlitestore: find evaluation %s: %w", id, ao.ErrNotFound)
 	}
@@ -486,17 +386,9 @@ func (s *Store) FindEvaluation(ctx context.Context, id string) (*ao.Evaluation, 
 // An empty After or Through is the reference's default bound for the whole
 // process: "<pid>," and "<pid>,\U0010FFFF". Limit <= 0 means no limit.
 func (s *Store) Evaluations(ctx context.Context, q ao.RangeQuery) ([]*ao.Evaluation, error) {
-	after, through := q.After, q.Through
-	if after == "" || through == "" {
-		if q.ProcessID == "" {
-			return nil, errors.New("sqlitestore: evaluations: no process id for an empty bound")
-		}
-		if after == "" {
-			after = q.ProcessID + ","
-		}
-		if through == "" {
-			through = q.ProcessID + "," + collationMaxChar
-		}
+	after, through, err := rowcodec.EvaluationRange(q)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: evaluations: %w", err)
 	}
 	sort := "ASC"
 	if q.Desc {
@@ -525,15 +417,8 @@ func (s *Store) Evaluations(ctx context.Context, q ao.RangeQuery) ([]*ao.Evaluat
 		return nil, fmt.Errorf("sqlitestore: evaluations of %s: %w", q.ProcessID, err)
 	}
 	defer rows.Close()
-	var out []*ao.Evaluation
-	for rows.Next() {
-		e, err := scanEvaluation(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: evaluations of %s: %w", q.ProcessID, err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowcodec.ScanEvaluations(rows)
+	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: evaluations of %s: %w", q.ProcessID, err)
 	}
 	return out, nil
@@ -544,11 +429,12 @@ func (s *Store) Evaluations(ctx context.Context, q ao.RangeQuery) ([]*ao.Evaluat
 // columns alone over the process's primary-key range; only the winning row's
 // output is read.
 func (s *Store) LatestEvaluation(ctx context.Context, processID string) (*ao.Evaluation, error) {
+	after, through := rowcodec.ProcessRange(processID)
 	var id string
 	err := s.r.QueryRowContext(ctx, `SELECT id FROM evaluations
   WHERE id > ? AND id <= ?
   ORDER BY timestamp DESC, ordinate DESC, cron DESC
-  LIMIT 1;`, processID+",", processID+","+collationMaxChar).Scan(&id)
+  LIMIT 1;`, after, through).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlitestore: latest evaluation of %s: %w", processID, ao.ErrNotFound)
 	}
@@ -648,15 +534,8 @@ func (s *Store) Blocks(ctx context.Context, minHeight, maxTimestamp int64) ([]ao
 		return nil, fmt.Errorf("sqlitestore: blocks from %d to %d: %w", minHeight, maxTimestamp, err)
 	}
 	defer rows.Close()
-	var out []ao.Block
-	for rows.Next() {
-		var b ao.Block
-		if err := rows.Scan(&b.Height, &b.Timestamp); err != nil {
-			return nil, fmt.Errorf("sqlitestore: blocks from %d to %d: %w", minHeight, maxTimestamp, err)
-		}
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowcodec.ScanBlocks(rows)
+	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: blocks from %d to %d: %w", minHeight, maxTimestamp, err)
 	}
 	return out, nil
