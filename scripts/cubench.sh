@@ -9,6 +9,14 @@
 #   N=1000 MODULE=aos2_0_6 ./scripts/cubench.sh [extra tools/cubench flags]
 #   MODULE=aos2_0_4_32 ./scripts/cubench.sh          # wasm32-unknown-emscripten-metering
 #   N=100 ./scripts/cubench.sh -dry-seq 10 -dry-clients 4 -dry-per 2 -keep
+#
+# With -coldstart it measures instead the time a fresh aocu process takes to
+# serve a new message of the process: (a) from nothing, (b) from the file
+# checkpoint a SIGTERM writes, (c) from an Arweave checkpoint uploaded to the
+# local gateway, with each one's starting point, messages evaluated and peak
+# RSS (-situations cold,file,arweave picks them):
+#
+#   N=10000 ./scripts/cubench.sh -coldstart
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"

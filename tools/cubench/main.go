@@ -14,7 +14,11 @@
 // reference bench does, prints a markdown table against the reference's
 // figures and writes the raw figures as JSON.
 //
-//	go build -o bin/aocu ./cmd/aocu && go run ./tools/cubench -aocu bin/aocu [-n 1000] [-module aos2_0_6.wasm]
+// With -coldstart it measures instead the time a fresh aocu process takes to
+// serve a new message of that process, from nothing, from a file checkpoint
+// and from an Arweave checkpoint on the local gateway (see coldstart.go).
+//
+//	go build -o bin/aocu ./cmd/aocu && go run ./tools/cubench -aocu bin/aocu [-n 1000] [-module aos2_0_6.wasm] [-coldstart]
 package main
 
 import (
@@ -44,6 +48,8 @@ type options struct {
 	drySeq, drySame           int
 	dryClients, dryPer, state int
 	keep, restartKill         bool
+	coldstart                 bool
+	situations, arweavePrep   string
 	env                       envFlag
 	timeout                   time.Duration
 }
@@ -87,10 +93,22 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (databases, aocu.log)")
 	flag.BoolVar(&o.restartKill, "restart-kill", false, "cold-restart: stop aocu with SIGKILL (a crash) instead of SIGTERM")
 	flag.Var(&o.env, "env", "extra KEY=VALUE for aocu's environment (repeatable)")
+	flag.BoolVar(&o.coldstart, "coldstart", false, "instead of the phases: time a fresh aocu serving a new message from nothing, a file checkpoint, an Arweave checkpoint")
+	flag.StringVar(&o.situations, "situations", "cold,file,arweave", "-coldstart: the situations to measure, comma-separated (cold, file, arweave)")
+	flag.StringVar(&o.arweavePrep, "arweave-prep", "file", "-coldstart: the run that uploads the Arweave checkpoint starts from the file checkpoint and evaluates one new message (file), "+
+		"or replays the whole stream on a new DB (replay: the checkpoint is then the first one past the threshold, as PROCESS_CHECKPOINT_CREATION_THROTTLE holds back the later ones)")
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Hour, "give up after this long")
 	flag.Parse()
 	if flag.NArg() > 0 || o.n < 2 || o.hot < 0 || o.repeat < 0 || o.drySeq < 0 || o.drySame < 0 || o.dryClients < 0 || o.dryPer < 0 || o.state < 0 {
 		flag.Usage()
+		os.Exit(2)
+	}
+	if _, err := parseSituations(o.situations); err != nil {
+		fmt.Fprintln(os.Stderr, "-situations:", err)
+		os.Exit(2)
+	}
+	if o.arweavePrep != "file" && o.arweavePrep != "replay" {
+		fmt.Fprintln(os.Stderr, "-arweave-prep: want file or replay")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -198,6 +216,10 @@ func run(ctx context.Context, o options) (err error) {
 		"dry_seq": o.drySeq, "dry_same": o.drySame, "dry_clients": o.dryClients, "dry_per": o.dryPer, "state": o.state,
 		"extra_env": []string(o.env), "dir": o.dir, "restart_kill": o.restartKill,
 	}}
+	if o.coldstart {
+		res.Config = map[string]any{"n": o.n, "module": filepath.Base(o.module), "format": o.format, "aocu": o.aocu,
+			"coldstart": true, "situations": o.situations, "arweave_prep": o.arweavePrep, "extra_env": []string(o.env), "dir": o.dir}
+	}
 	samp := newSampler()
 	sctx, stopSampler := context.WithCancel(ctx)
 	var sampWG sync.WaitGroup
@@ -239,6 +261,9 @@ func run(ctx context.Context, o options) (err error) {
 	// Every timestamp is in the recent past: the last message (the restart
 	// phase's) is about a minute before now.
 	total := o.n + 2 + o.hot + 1
+	if o.coldstart {
+		total = o.n + 2 + coldStartPosts
+	}
 	t0 := time.Now().Truncate(time.Second).Add(-time.Duration(total+60) * time.Second)
 	ln, err := startNet(ctx, o.dir, t0, suW, user, client)
 	if err != nil {
@@ -257,20 +282,12 @@ func run(ctx context.Context, o options) (err error) {
 	res.SeedMs = ms(time.Since(seedStart))
 	res.Config["process"], res.Config["module_id"] = ln.pid, ln.module
 
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + os.Getenv("HOME"),
-		"TMPDIR=" + filepath.Join(o.dir, "tmp"),
-		"TZ=UTC",
-		"GATEWAY_URL=" + ln.gwURL,
-		"DB_URL=" + filepath.Join(o.dir, "cu", "ao-cache"),
-		"WALLET_FILE=" + walletFile,
-		"PROCESS_MEMORY_CACHE_FILE_DIR=" + filepath.Join(o.dir, "cu", "memory"),
-		"WASM_BINARY_FILE_DIRECTORY=" + filepath.Join(o.dir, "cu", "wasm"),
-		"RATE_LIMIT_MAX_REQUESTS=0",
-		"DEFAULT_LOG_LEVEL=info",
+	if o.coldstart {
+		cs := &coldStart{o: o, net: ln, client: client, samp: samp, res: res, walletFile: walletFile, ops: o.n, lastID: lastID}
+		return cs.run(ctx)
 	}
-	env = append(env, o.env...)
+
+	env := append(cuEnv(ln.gwURL, walletFile, o.dir), o.env...)
 	res.Config["aocu_env"] = env
 
 	log.Printf("starting %s serve (log %s)", o.aocu, o.logPath)
@@ -303,6 +320,24 @@ func run(ctx context.Context, o options) (err error) {
 	return nil
 }
 
+// cuEnv is aocu's environment with its data (DB, memory files, module
+// binaries, temporary files) under dir/cu and dir/tmp.
+func cuEnv(gwURL, walletFile, dir string) []string {
+	return []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + os.Getenv("HOME"),
+		"TMPDIR=" + filepath.Join(dir, "tmp"),
+		"TZ=UTC",
+		"GATEWAY_URL=" + gwURL,
+		"DB_URL=" + filepath.Join(dir, "cu", "ao-cache"),
+		"WALLET_FILE=" + walletFile,
+		"PROCESS_MEMORY_CACHE_FILE_DIR=" + filepath.Join(dir, "cu", "memory"),
+		"WASM_BINARY_FILE_DIRECTORY=" + filepath.Join(dir, "cu", "wasm"),
+		"RATE_LIMIT_MAX_REQUESTS=0",
+		"DEFAULT_LOG_LEVEL=info",
+	}
+}
+
 func writeJSON(path string, res *Result) error {
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
@@ -318,6 +353,10 @@ func writeJSON(path string, res *Result) error {
 // report prints the table and the checks on stdout.
 func report(res *Result, o options) {
 	w := os.Stdout
+	if o.coldstart {
+		reportColdStart(w, res, o)
+		return
+	}
 	fmt.Fprintf(w, "\n`aocu serve` (%s, %s) against the reference CU (research/ref-cu-bench.md, WORKERS=1 column). "+
 		"Stream: process + Eval + %d Set/Get messages, module %s (%s). Machine: %v CPUs, %v. "+
 		"Load average (1 min) during the run: %.2f–%.2f. Started %s, %.0f s in all.\n\n",

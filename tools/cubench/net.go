@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,7 +90,10 @@ func startNet(ctx context.Context, dir string, t0 time.Time, suWallet, user *arw
 		}
 	}()
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	gw, err := gateway.New(ctx, gateway.Config{DataDir: filepath.Join(dir, "gateway"), BlockInterval: -1, MineOnWrite: true, Now: n.clock.Now, Logger: quiet})
+	// MaxItemSize: -coldstart uploads checkpoints (a gzipped process memory of
+	// up to PROCESS_WASM_MEMORY_MAX_LIMIT) to the gateway.
+	gw, err := gateway.New(ctx, gateway.Config{DataDir: filepath.Join(dir, "gateway"), BlockInterval: -1, MineOnWrite: true,
+		MaxItemSize: 1 << 30, Now: n.clock.Now, Logger: quiet})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -209,6 +213,12 @@ func (n *localNet) toSU(ctx context.Context, data []byte, target string, kv ...s
 	if err != nil {
 		return "", err
 	}
+	return n.postSU(ctx, raw)
+}
+
+// postSU posts a signed item to the SU at the timestamp of the next nonce.
+// Posts are sequential: each sets the clock first.
+func (n *localNet) postSU(ctx context.Context, raw []byte) (string, error) {
 	n.clock.Set(n.t0.Add(time.Duration(n.next) * time.Second))
 	id, err := n.postItem(ctx, n.suURL+"/", raw)
 	if err != nil {
@@ -233,8 +243,11 @@ func (n *localNet) spawn(ctx context.Context) error {
 }
 
 func (n *localNet) message(ctx context.Context, data string, kv ...string) (string, error) {
-	base := []string{"Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Message"}
-	return n.toSU(ctx, []byte(data), n.pid, append(base, kv...)...)
+	return n.toSU(ctx, []byte(data), n.pid, messageTags(kv...)...)
+}
+
+func messageTags(kv ...string) []string {
+	return append([]string{"Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Message"}, kv...)
 }
 
 // kvOp is the i-th (from 1) Set/Get message of the stream: odd i is
@@ -253,16 +266,33 @@ func opAt(i int) kvOp {
 
 func value(j int) string { return "value-" + strconv.Itoa(j) + "-" + strings.Repeat("x", 32) }
 
+// sign signs the i-th Set/Get message.
+func (n *localNet) sign(op kvOp) ([]byte, error) {
+	if op.set {
+		return signItem(n.user, []byte(value(op.j)), n.pid, messageTags("Action", "Set", "Key", op.key)...)
+	}
+	return signItem(n.user, []byte(""), n.pid, messageTags("Action", "Get", "Key", op.key)...)
+}
+
 // send posts the i-th Set/Get message.
 func (n *localNet) send(ctx context.Context, op kvOp) (string, error) {
-	if op.set {
-		return n.message(ctx, value(op.j), "Action", "Set", "Key", op.key)
+	raw, err := n.sign(op)
+	if err != nil {
+		return "", err
 	}
-	return n.message(ctx, "", "Action", "Get", "Key", op.key)
+	return n.postSU(ctx, raw)
 }
+
+// signAhead is how many Set/Get messages seed signs ahead of the posts.
+const signAhead = 256
 
 // seed spawns the process, evaluates the KV code and posts count Set/Get
 // messages. It returns the Eval's id and the id of the last message.
+//
+// The posts are sequential (each sets the SU's clock to its nonce's
+// timestamp, and the SU assigns nonces in arrival order), but the messages
+// are signed ahead by one goroutine per CPU, so that the owner's RSA
+// signatures overlap the SU's work on the previous posts.
 func (n *localNet) seed(ctx context.Context, count int, progress func(done int)) (evalID, lastID string, err error) {
 	if err := n.spawn(ctx); err != nil {
 		return "", "", err
@@ -270,12 +300,63 @@ func (n *localNet) seed(ctx context.Context, count int, progress func(done int))
 	if evalID, err = n.message(ctx, kvCode, "Action", "Eval"); err != nil {
 		return "", "", fmt.Errorf("eval: %w", err)
 	}
+	type signed struct {
+		raw []byte
+		err error
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel, which stops the signers
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	items := make([]chan signed, count+1) // items[i] receives message i's item
+	for i := range items {
+		items[i] = make(chan signed, 1)
+	}
+	jobs := make(chan int)
+	window := make(chan struct{}, signAhead) // a slot per item signed and not yet posted
+	wg.Go(func() {
+		defer close(jobs)
+		for i := 1; i <= count; i++ {
+			select {
+			case window <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	for range runtime.NumCPU() {
+		wg.Go(func() {
+			for i := range jobs {
+				raw, err := n.sign(opAt(i))
+				items[i] <- signed{raw, err}
+			}
+		})
+	}
+	every := 200
+	if count > 4000 {
+		every = 1000
+	}
 	lastID = evalID
 	for i := 1; i <= count; i++ {
-		if lastID, err = n.send(ctx, opAt(i)); err != nil {
+		var it signed
+		select {
+		case it = <-items[i]:
+		case <-ctx.Done():
+			return "", "", ctx.Err()
+		}
+		<-window
+		if it.err != nil {
+			return "", "", fmt.Errorf("message %d: %w", i, it.err)
+		}
+		if lastID, err = n.postSU(ctx, it.raw); err != nil {
 			return "", "", fmt.Errorf("message %d: %w", i, err)
 		}
-		if progress != nil && i%200 == 0 {
+		if progress != nil && (i%every == 0 || i == count) {
 			progress(i)
 		}
 	}

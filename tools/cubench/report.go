@@ -110,24 +110,25 @@ type check struct {
 
 // Result is the raw JSON the bench writes.
 type Result struct {
-	Started     time.Time       `json:"started"`
-	Machine     map[string]any  `json:"machine"`
-	Config      map[string]any  `json:"config"`
-	SeedMs      float64         `json:"seed_ms"` // spawning and posting the stream, before aocu starts
-	StartupMs   float64         `json:"startup_ms"`
-	Cold        *coldPhase      `json:"cold,omitempty"`
-	Hot         *hotPhase       `json:"hot,omitempty"`
-	Repeat      *latencyPhase   `json:"repeat,omitempty"`
-	DrySeq      *ratePhase      `json:"dryrun_seq,omitempty"`
-	DrySame     *identicalPhase `json:"dryrun_identical,omitempty"`
-	DryConc     *concPhase      `json:"dryrun_concurrent,omitempty"`
-	State       *statePhase     `json:"state,omitempty"`
-	Restart     *restartPhase   `json:"cold_restart,omitempty"`
-	Processes   []cpuUsage      `json:"aocu_processes"` // one per aocu run, from the kernel at exit
-	Load1       [2]float64      `json:"load1_min_max"`  // over the whole run, sampled every 200 ms
-	Checks      []check         `json:"checks"`
-	Error       string          `json:"error,omitempty"`
-	DurationSec float64         `json:"duration_s"`
+	Started     time.Time        `json:"started"`
+	Machine     map[string]any   `json:"machine"`
+	Config      map[string]any   `json:"config"`
+	SeedMs      float64          `json:"seed_ms"` // spawning and posting the stream, before aocu starts
+	StartupMs   float64          `json:"startup_ms"`
+	Cold        *coldPhase       `json:"cold,omitempty"`
+	Hot         *hotPhase        `json:"hot,omitempty"`
+	Repeat      *latencyPhase    `json:"repeat,omitempty"`
+	DrySeq      *ratePhase       `json:"dryrun_seq,omitempty"`
+	DrySame     *identicalPhase  `json:"dryrun_identical,omitempty"`
+	DryConc     *concPhase       `json:"dryrun_concurrent,omitempty"`
+	State       *statePhase      `json:"state,omitempty"`
+	Restart     *restartPhase    `json:"cold_restart,omitempty"`
+	ColdStart   *coldStartResult `json:"coldstart,omitempty"`
+	Processes   []cpuUsage       `json:"aocu_processes"` // one per aocu run, from the kernel at exit
+	Load1       [2]float64       `json:"load1_min_max"`  // over the whole run, sampled every 200 ms
+	Checks      []check          `json:"checks"`
+	Error       string           `json:"error,omitempty"`
+	DurationSec float64          `json:"duration_s"`
 }
 
 func (r *Result) check(name string, err error) {
