@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,7 +230,8 @@ return "ready"`, pid, "Type", "Message", "Action", "Eval")
 	}
 	count := n.dryRun(t, pid, `{"Owner":"`+proc.Owner.Address+`","Tags":[{"name":"Action","value":"Eval"}],"Data":"return Count"}`)
 	must(t, outputData(t, count) == strconv.Itoa(total), "Count after the uninterrupted run: %s", count["Output"])
-	_, wantAll := n.get(t, "/results/"+pid+"?limit="+strconv.Itoa(total+10))
+	wantAll := allResults(t, n.cuURL, pid)
+	must(t, len(wantAll) == total+2, "uninterrupted run stored %d results, want %d", len(wantAll), total+2)
 
 	wallet := filepath.Join(n.dir, "cu-wallet.json")
 	if err := os.WriteFile(wallet, n.cuWallet.JWK(), 0o600); err != nil {
@@ -294,11 +296,13 @@ return "ready"`, pid, "Type", "Message", "Action", "Eval")
 			must(t, string(a) == string(b), "final result differs:\n%s\n%s", a, b)
 			code, st := getURL(t, c2.url+"/state/"+pid)
 			must(t, code == 200 && sha(st) == wantState, "final state differs")
-			_, all := getURL(t, c2.url+"/results/"+pid+"?limit="+strconv.Itoa(total+10))
-			must(t, string(all) == string(wantAll), "stored results differ from an uninterrupted run")
-			var page resultsPage
-			json.Unmarshal(all, &page)
-			must(t, len(page.Edges) == total+2, "stored results: %d, want %d", len(page.Edges), total+2)
+			all := allResults(t, c2.url, pid)
+			must(t, len(all) == total+2, "stored results: %d, want %d", len(all), total+2)
+			for i := range all {
+				if all[i] != wantAll[i] {
+					t.Fatalf("stored result %d differs from an uninterrupted run:\n%s\n%s", i, all[i], wantAll[i])
+				}
+			}
 			points := startingPoints(t, logFile)
 			must(t, len(points) == 2, "starting points %v", points)
 			src, from := points[1][0], points[1][1]
@@ -324,4 +328,36 @@ func getURL(t testing.TB, url string) (int, []byte) {
 	t.Helper()
 	resp, body := localnettest.Do(t, "GET", url, "", nil)
 	return resp.StatusCode, body
+}
+
+// allResults pages through /results (1,000 at a time) and returns every edge
+// (cursor and node) as its JSON text.
+func allResults(t testing.TB, base, pid string) []string {
+	t.Helper()
+	var out []string
+	from := ""
+	for {
+		code, body := getURL(t, base+"/results/"+pid+"?limit=1000"+from)
+		if code != 200 {
+			t.Fatalf("/results: %d %s", code, body)
+		}
+		var page struct {
+			PageInfo struct {
+				HasNextPage bool `json:"hasNextPage"`
+			} `json:"pageInfo"`
+			Edges []json.RawMessage `json:"edges"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Edges {
+			out = append(out, string(e))
+		}
+		if !page.PageInfo.HasNextPage || len(page.Edges) == 0 {
+			return out
+		}
+		var last struct{ Cursor string }
+		json.Unmarshal(page.Edges[len(page.Edges)-1], &last)
+		from = "&from=" + url.QueryEscape(last.Cursor)
+	}
 }
