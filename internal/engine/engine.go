@@ -252,7 +252,7 @@ func (e *Engine) janitor() {
 		case <-e.ctx.Done():
 			return
 		case <-t.C:
-			e.evict(0)
+			e.evict()
 		}
 	}
 }
@@ -324,12 +324,12 @@ func (e *Engine) touched(p *proc) {
 	if p.lp != nil {
 		p.size.Store(int64(len(p.lp.Memory())))
 	}
-	e.evict(0)
+	e.evict()
 }
 
 // evict drains processes to files while the warm set exceeds its bounds, or
 // (every call) those idle beyond the TTL. Busy processes are skipped.
-func (e *Engine) evict(_ int) {
+func (e *Engine) evict() {
 	now := e.opts.Now()
 	for {
 		e.mu.Lock()

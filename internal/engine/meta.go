@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -104,7 +105,7 @@ func (e *Engine) loadProcessRecord(ctx context.Context, pid string) (*ao.Process
 	return proc, su, nil
 }
 
-func isNotFound(err error) bool { return err != nil && errorsIs(err, ao.ErrNotFound) }
+func isNotFound(err error) bool { return errors.Is(err, ao.ErrNotFound) }
 
 // verifyProcess is the reference's check of a process message's tags.
 func verifyProcess(p *ao.Process) error {

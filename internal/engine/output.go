@@ -2,14 +2,11 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
 	"strconv"
 
 	"github.com/aocu/aocu/internal/jsjson"
 	"github.com/aocu/aocu/internal/loader"
 )
-
-func errorsIs(err, target error) bool { return errors.Is(err, target) }
 
 // outputJSON is the stored and served result, as the reference's mergeOutput
 // makes it: {Messages, Assignments, Spawns, Output, GasUsed?, Error?}.

@@ -16,7 +16,6 @@ type pageSource struct {
 	limit    int
 	edges    []ao.SUEdge
 	i        int
-	more     bool
 	pending  chan pageResult
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
