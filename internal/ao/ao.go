@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/aocu/aocu/internal/jsjson"
 )
 
 // Tag is an ANS-104 tag.
@@ -120,4 +122,18 @@ func (e *Evaluation) Seq() string {
 		n = *e.Nonce
 	}
 	return strconv.FormatInt(ep, 10) + ":" + strconv.FormatInt(n, 10)
+}
+
+// TagsJSON is JSON.stringify of tags: [{"name":…,"value":…},…], [] for none.
+// The module receives it in messages and env, and the store keeps it in the
+// tags columns.
+func TagsJSON(tags []Tag) []byte {
+	var a jsjson.Array
+	for _, t := range tags {
+		var o jsjson.Object
+		o.String("name", t.Name)
+		o.String("value", t.Value)
+		a.Raw(o.Bytes())
+	}
+	return a.Bytes()
 }

@@ -194,7 +194,7 @@ func parseDryRunBody(raw []byte) (dryRunBody, error) {
 			if tags == nil {
 				tags = []ao.Tag{}
 			}
-			b["Tags"] = tagsJSON(tags)
+			b["Tags"] = ao.TagsJSON(tags)
 			owner := ""
 			if o, ok := b["Owner"]; ok {
 				owner, _ = jsjson.Unquote(o)

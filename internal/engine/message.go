@@ -70,7 +70,7 @@ func (m *wasmMessage) JSON() []byte {
 	if m.Forwarded != nil {
 		o.String("Forwarded-By", *m.Forwarded)
 	}
-	o.Raw("Tags", tagsJSON(removeInvalidTags(m.Tags)))
+	o.Raw("Tags", ao.TagsJSON(removeInvalidTags(m.Tags)))
 	if m.Epoch != nil {
 		o.Number("Epoch", float64(*m.Epoch))
 	}
@@ -85,18 +85,6 @@ func (m *wasmMessage) JSON() []byte {
 	o.Bool("Cron", m.Cron)
 	o.Bool("Read-Only", m.ReadOnly)
 	return o.Bytes()
-}
-
-func tagsJSON(tags []ao.Tag) []byte {
-	var a jsjson.Array
-	for _, t := range tags {
-		var o jsjson.Object
-		o.String("name", t.Name)
-		o.String("value", t.Value)
-		a.Raw(o.Bytes())
-	}
-	b := a.Bytes()
-	return b
 }
 
 func removeInvalidTags(tags []ao.Tag) []ao.Tag {
@@ -120,7 +108,7 @@ func envJSON(p *ao.Process, processOwner string, m *ao.Module, moduleOwner strin
 		var o jsjson.Object
 		o.String("Id", id)
 		o.String("Owner", owner)
-		o.Raw("Tags", tagsJSON(tags))
+		o.Raw("Tags", ao.TagsJSON(tags))
 		return o.Bytes()
 	}
 	var o jsjson.Object

@@ -49,16 +49,7 @@ func OwnerJSON(o ao.Owner) string {
 }
 
 // TagsJSON is the tags column: [{"name":…,"value":…},…], [] for none.
-func TagsJSON(tags []ao.Tag) string {
-	var a jsjson.Array
-	for _, t := range tags {
-		var o jsjson.Object
-		o.String("name", t.Name)
-		o.String("value", t.Value)
-		a.Raw(o.Bytes())
-	}
-	return string(a.Bytes())
-}
+func TagsJSON(tags []ao.Tag) string { return string(ao.TagsJSON(tags)) }
 
 // BlockJSON is the block column: {"height":…,"timestamp":…}.
 func BlockJSON(b ao.Block) string {
