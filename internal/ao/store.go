@@ -51,3 +51,20 @@ type Store interface {
 
 	Close() error
 }
+
+// ModuleBinary records the binary of a module that compiled: what a cached
+// copy on disk must hash to before it is used again.
+type ModuleBinary struct {
+	ModuleID string
+	SHA256   string // hex
+	Size     int64
+}
+
+// ModuleBinaryStore is implemented by stores that keep module binary records.
+// A CU whose store lacks it never trusts a cached binary: it downloads the
+// module again at every start.
+type ModuleBinaryStore interface {
+	SaveModuleBinary(ctx context.Context, b *ModuleBinary) error
+	// FindModuleBinary returns the record, or ErrNotFound.
+	FindModuleBinary(ctx context.Context, moduleID string) (*ModuleBinary, error)
+}

@@ -233,6 +233,16 @@ type Config struct {
 	// DryRunDefaultMaxProcessAge is DRY_RUN_DEFAULT_MAX_PROCESS_AGE: the
 	// default x-max-age of a dry-run.
 	DryRunDefaultMaxProcessAge time.Duration
+	// DryRunEvaluationTimeout is DRY_RUN_EVALUATION_TIMEOUT: how long one
+	// dry-run may evaluate before it is stopped (0: no limit).
+	DryRunEvaluationTimeout time.Duration
+	// WasmEvaluationTimeout is WASM_EVALUATION_TIMEOUT: how long one scheduled
+	// message may evaluate before the process is marked failed at it (0: no
+	// limit).
+	WasmEvaluationTimeout time.Duration
+	// Host is HOST: the address the HTTP server listens on ("": every
+	// interface).
+	Host string
 	// DryRunProcessCacheTTL is DRY_RUN_PROCESS_CACHE_TTL: how long a
 	// dry-run's process state is reused.
 	DryRunProcessCacheTTL time.Duration
@@ -372,6 +382,9 @@ func variables() []variable {
 		{name: "UNIT_MODE", def: UnitModeCU,
 			doc:     "cu (Compute Unit) or ru (Read Unit: serves dry-runs; /result, /results, /state and /cron answer 404; forces DISABLE_PROCESS_EVALUATION_CACHE, disables both checkpoint kinds and PROCESS_MEMORY_CACHE_CHECKPOINT_INTERVAL).",
 			binding: oneOfField(func(c *Config) *string { return &c.UnitMode }, UnitModeCU, UnitModeRU)},
+		{name: "HOST", defDoc: "unset (every interface, as the reference)",
+			doc:     "The address the HTTP server listens on, e.g. 127.0.0.1.",
+			binding: stringField(func(c *Config) *string { return &c.Host })},
 		{name: "PORT", def: "6363",
 			doc:     "The HTTP port, on all interfaces.",
 			binding: intField(func(c *Config) *int { return &c.Port }, 0, 65535)},
@@ -550,6 +563,12 @@ func variables() []variable {
 		{name: "DRY_RUN_DEFAULT_MAX_PROCESS_AGE", def: "100",
 			doc:     "The default x-max-age of a dry-run, in ms.",
 			binding: durationField(func(c *Config) *time.Duration { return &c.DryRunDefaultMaxProcessAge })},
+		{name: "DRY_RUN_EVALUATION_TIMEOUT", def: "5000",
+			doc:     "How long one dry-run may evaluate, in ms; a dry-run stopped at the limit answers 422 and leaves the process as it was. 0: no limit.",
+			binding: durationField(func(c *Config) *time.Duration { return &c.DryRunEvaluationTimeout })},
+		{name: "WASM_EVALUATION_TIMEOUT", def: "300000",
+			doc:     "How long one scheduled message may evaluate, in ms; past it the process is marked failed at that message (its /result and later ones answer 422 naming the message and the limit) until the CU restarts. 0: no limit.",
+			binding: durationField(func(c *Config) *time.Duration { return &c.WasmEvaluationTimeout })},
 		{name: "DRY_RUN_PROCESS_CACHE_TTL", def: "2000",
 			doc:     "How long a dry-run's process state is reused, in ms.",
 			binding: durationField(func(c *Config) *time.Duration { return &c.DryRunProcessCacheTTL })},

@@ -164,8 +164,8 @@ func (e *Engine) ReadState(ctx context.Context, pid string, to *int64, busy time
 			return nil, err
 		}
 		s := &State{Timestamp: p.pos.Timestamp, Ordinate: p.pos.Ordinate, BlockHeight: p.pos.BlockHeight}
-		if p.lp != nil {
-			s.Memory = append([]byte(nil), p.lp.Memory()...)
+		if p.inst != nil {
+			s.Memory = append([]byte(nil), p.inst.Memory()...)
 		}
 		return s, nil
 	})

@@ -74,13 +74,13 @@ func positionOf(ev *ao.CheckpointEvaluation) position {
 // file, fsync, rename) and records it. Caller holds p.lock.
 func (e *Engine) writeFileCheckpoint(ctx context.Context, p *proc) error {
 	cp := e.cp()
-	if cp.Store == nil || cp.FileDir == "" || p.lp == nil || p.pos.cold || p.meta == nil {
+	if cp.Store == nil || cp.FileDir == "" || p.inst == nil || p.pos.cold || p.meta == nil {
 		return nil
 	}
 	if p.checkpointed == p.pos {
 		return nil // nothing new since the last one
 	}
-	mem := p.lp.Memory()
+	mem := p.inst.Memory()
 	if mem == nil {
 		return nil
 	}
@@ -133,7 +133,7 @@ func (e *Engine) CheckpointAll(ctx context.Context) error {
 			}
 		}
 		p.wantCheckpoint.Store(false)
-		if p.lp == nil && p.drainFile != "" {
+		if p.inst == nil && p.drainFile != "" {
 			// Bring a drained process back just long enough to checkpoint it.
 			if meta, err := e.loadMeta(ctx, p); err == nil {
 				if err := e.ensureInstance(ctx, p, meta); err != nil {
@@ -212,13 +212,13 @@ func checkpointTags(ev *ao.CheckpointEvaluation, unitID string) []arweave.Tag {
 // 9, signed by the CU) at most once per Throttle, and records it.
 func (e *Engine) uploadCheckpoint(ctx context.Context, p *proc) error {
 	cp := e.cp()
-	if cp.Gateway == nil || cp.Signer == nil || cp.Store == nil || p.lp == nil || p.pos.cold {
+	if cp.Gateway == nil || cp.Signer == nil || cp.Store == nil || p.inst == nil || p.pos.cold {
 		return nil
 	}
 	if !p.uploadedAt.IsZero() && e.opts.Now().Sub(p.uploadedAt) < cp.Throttle {
 		return nil
 	}
-	mem := p.lp.Memory()
+	mem := p.inst.Memory()
 	ev := e.checkpointEvaluation(p, mem)
 	ev.Encoding = "gzip"
 	start := time.Now()

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -71,7 +72,7 @@ func (e *Engine) DryRun(ctx context.Context, req DryRunRequest, busy time.Durati
 			e.touched(p)
 			p.release()
 		}()
-		fresh := t.latest && p.lp != nil && !p.syncedAt.IsZero() && e.opts.Now().Sub(p.syncedAt) <= min(req.MaxAge, e.opts.DryRunProcessCacheTTL)
+		fresh := t.latest && p.inst != nil && !p.syncedAt.IsZero() && e.opts.Now().Sub(p.syncedAt) <= min(req.MaxAge, e.opts.DryRunProcessCacheTTL)
 		if !fresh {
 			if _, err := e.runStream(ctx, p, t, ""); err != nil {
 				return nil, err
@@ -81,8 +82,10 @@ func (e *Engine) DryRun(ctx context.Context, req DryRunRequest, busy time.Durati
 			return nil, ao.Errorf(425, "message at nonce %s not found cached, and earlier than latest known nonce %s", t.Ordinate, p.pos.Ordinate)
 		}
 		msg := body.message(req.ProcessID, p.pos)
-		p.lp.BeginStream()
-		res, err := p.lp.HandleReadOnly(ctx, msg, p.meta.env)
+		res, err := p.inst.DryRun(ctx, msg, p.meta.env, e.opts.DryRunTimeout)
+		if errors.Is(err, ao.ErrEvalTimeout) {
+			return nil, ao.Errorf(422, "dry-run on process %s stopped: it ran longer than the dry-run time limit of %v", req.ProcessID, e.opts.DryRunTimeout)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("dry-run on process %s: %w", req.ProcessID, err)
 		}
@@ -101,16 +104,19 @@ func (e *Engine) DryRun(ctx context.Context, req DryRunRequest, busy time.Durati
 
 // dryRunBody is a validated dry-run message: every member as its JSON text
 // (nil: absent).
-type dryRunBody map[string][]byte
+type dryRunBody struct {
+	m    map[string][]byte
+	tags []ao.Tag
+}
 
 // parseDryRunBody validates the body as the reference's message schema does
 // (with a 400 for what it rejects).
 func parseDryRunBody(raw []byte) (dryRunBody, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		return nil, ao.Errorf(400, "the dry-run body must be a JSON object (the message)")
+		return dryRunBody{}, ao.Errorf(400, "the dry-run body must be a JSON object (the message)")
 	}
-	b := dryRunBody{}
+	b := dryRunBody{m: map[string][]byte{}}
 	var errs []string
 	str := func(key string, required, nullable bool) {
 		v, ok := m[key]
@@ -125,7 +131,7 @@ func parseDryRunBody(raw []byte) (dryRunBody, error) {
 				errs = append(errs, fmt.Sprintf("'%s': Expected string, received null.", key))
 				return
 			}
-			b[key] = []byte("null")
+			b.m[key] = []byte("null")
 			return
 		}
 		s, err := jsjson.Unquote(v)
@@ -137,7 +143,7 @@ func parseDryRunBody(raw []byte) (dryRunBody, error) {
 			errs = append(errs, "'Owner': String must contain at least 1 character(s).")
 			return
 		}
-		b[key] = jsjson.AppendString(nil, s)
+		b.m[key] = jsjson.AppendString(nil, s)
 	}
 	num := func(key string, coerce bool) {
 		v, ok := m[key]
@@ -146,19 +152,19 @@ func parseDryRunBody(raw []byte) (dryRunBody, error) {
 		}
 		f, valid := jsNumber(v, coerce)
 		if string(v) == "null" && !coerce {
-			b[key] = []byte("null")
+			b.m[key] = []byte("null")
 			return
 		}
 		if !valid {
 			errs = append(errs, fmt.Sprintf("'%s': Expected number.", key))
 			return
 		}
-		b[key] = jsjson.AppendNumber(nil, f)
+		b.m[key] = jsjson.AppendNumber(nil, f)
 	}
 	str("Id", false, true)
 	str("Signature", false, true)
 	if v, ok := m["Data"]; ok {
-		b["Data"], _ = jsjson.Normalize(v)
+		b.m["Data"], _ = jsjson.Normalize(v)
 	}
 	str("Owner", true, false)
 	str("Target", false, false)
@@ -173,7 +179,7 @@ func parseDryRunBody(raw []byte) (dryRunBody, error) {
 		if string(v) != "true" && string(v) != "false" {
 			errs = append(errs, "'Cron': Expected boolean.")
 		} else {
-			b["Cron"] = v
+			b.m["Cron"] = v
 		}
 	}
 	if v, ok := m["Tags"]; ok {
@@ -194,18 +200,18 @@ func parseDryRunBody(raw []byte) (dryRunBody, error) {
 			if tags == nil {
 				tags = []ao.Tag{}
 			}
-			b["Tags"] = ao.TagsJSON(tags)
+			b.tags = tags
 			owner := ""
-			if o, ok := b["Owner"]; ok {
+			if o, ok := b.m["Owner"]; ok {
 				owner, _ = jsjson.Unquote(o)
 			}
-			b["From"] = jsjson.AppendString(nil, mapFrom(tags, owner))
+			b.m["From"] = jsjson.AppendString(nil, mapFrom(tags, owner))
 		}
 	} else {
 		errs = append(errs, "'Tags': Required.")
 	}
 	if len(errs) > 0 {
-		return nil, ao.Errorf(400, "%s", strings.Join(errs, " | "))
+		return dryRunBody{}, ao.Errorf(400, "%s", strings.Join(errs, " | "))
 	}
 	return b, nil
 }
@@ -240,31 +246,27 @@ func jsNumber(v json.RawMessage, coerce bool) (float64, bool) {
 	return f, true
 }
 
-// message is the dry-run message JSON over the process's position.
-func (b dryRunBody) message(pid string, pos position) []byte {
-	var o jsjson.Object
-	add := func(key string, def []byte) {
-		if v, ok := b[key]; ok {
-			o.Raw(key, v)
-		} else if def != nil {
-			o.Raw(key, def)
-		}
+// message is the dry-run message over the process's position.
+func (b dryRunBody) message(pid string, pos position) *ao.Message {
+	str := func(key string) string {
+		s, _ := jsjson.Unquote(b.m[key])
+		return s
 	}
-	add("Id", nil)
-	add("Signature", nil)
-	add("Data", nil)
-	add("Owner", nil)
-	add("Target", jsjson.AppendString(nil, pid))
-	add("Anchor", nil)
-	add("From", nil)
-	add("Forwarded-By", nil)
-	add("Tags", nil)
-	add("Epoch", nil)
-	add("Nonce", nil)
-	add("Timestamp", jsjson.AppendNumber(nil, float64(pos.Timestamp)))
-	add("Block-Height", jsjson.AppendNumber(nil, float64(pos.BlockHeight)))
-	add("Hash-Chain", nil)
-	add("Cron", []byte("false"))
-	o.Bool("Read-Only", true)
-	return o.Bytes()
+	num := func(key string, def int64) float64 {
+		if v, ok := b.m[key]; ok {
+			f, _ := strconv.ParseFloat(string(v), 64)
+			return f
+		}
+		return float64(def)
+	}
+	m := &ao.Message{
+		ID: b.m["Id"], Signature: b.m["Signature"], Data: b.m["Data"], Owner: str("Owner"), Target: b.m["Target"],
+		Anchor: b.m["Anchor"], From: str("From"), ForwardedBy: b.m["Forwarded-By"], Tags: b.tags, Epoch: b.m["Epoch"],
+		Nonce: b.m["Nonce"], Timestamp: num("Timestamp", pos.Timestamp), BlockHeight: num("Block-Height", pos.BlockHeight),
+		HashChain: b.m["Hash-Chain"], Cron: string(b.m["Cron"]) == "true", ReadOnly: true,
+	}
+	if m.Target == nil {
+		m.Target = jsjson.AppendString(nil, pid)
+	}
+	return m
 }

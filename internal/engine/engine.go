@@ -18,8 +18,6 @@ import (
 
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/fsutil"
-	"github.com/aocu/aocu/internal/loader"
-	"github.com/aocu/aocu/internal/weavedrive"
 )
 
 // Options configures an Engine. Zero values take the reference CU's defaults.
@@ -27,10 +25,8 @@ type Options struct {
 	Store     ao.Store
 	Scheduler ao.Scheduler
 	Gateway   ao.Gateway
-	Loader    *loader.Engine
-	// Drive serves WeaveDrive to every process (nil: no WeaveDrive).
-	Drive  weavedrive.Drive
-	Logger *slog.Logger
+	Runtime   ao.Runtime
+	Logger    *slog.Logger
 
 	PageSize            int   // LOAD_MESSAGES_PAGE_SIZE
 	MemoryLimitMax      int64 // PROCESS_WASM_MEMORY_MAX_LIMIT
@@ -58,8 +54,10 @@ type Options struct {
 	HydrationNonceLimit   int64         // HYDRATION_MODE_NONCE_LIMIT
 	DryRunProcessCacheTTL time.Duration // DRY_RUN_PROCESS_CACHE_TTL
 	DryRunResultMaxAge    time.Duration // DRY_RUN_RESULT_MAX_AGE
-	// MessageTimeout stops one message that runs longer (0: none).
+	// MessageTimeout stops one scheduled message that runs longer (0: none).
 	MessageTimeout time.Duration
+	// DryRunTimeout stops one dry-run evaluation that runs longer (0: none).
+	DryRunTimeout time.Duration
 	// ProgressInterval is how often a long stream logs its progress.
 	ProgressInterval time.Duration
 	// Observer receives evaluation events for metrics (nil: none).
@@ -95,12 +93,13 @@ type Engine struct {
 	dryResults  *resultCache
 	resultCache *lruBytes // /result answers by process and message (the reference's ~10 MB cache)
 	evaluated   atomic.Int64
+	streams     atomic.Uint64 // evaluation streams started, to number them
 }
 
 // New makes an Engine. Close it to stop its streams and release instances.
 func New(opts Options) (*Engine, error) {
-	if opts.Store == nil || opts.Scheduler == nil || opts.Gateway == nil || opts.Loader == nil {
-		return nil, errors.New("engine: Store, Scheduler, Gateway and Loader are required")
+	if opts.Store == nil || opts.Scheduler == nil || opts.Gateway == nil || opts.Runtime == nil {
+		return nil, errors.New("engine: Store, Scheduler, Gateway and Runtime are required")
 	}
 	setDefaults(&opts)
 	for _, dir := range []string{opts.MemoryCacheFileDir, opts.WasmBinaryDir} {
@@ -264,7 +263,7 @@ type proc struct {
 
 	// Guarded by lock.
 	meta      *procMeta
-	lp        *loader.Process
+	inst      ao.Instance
 	pos       position
 	syncedAt  time.Time // when the state was last brought up to the SU's latest
 	lastUsed  time.Time
@@ -298,9 +297,9 @@ func (p *proc) acquire(ctx context.Context) error {
 func (p *proc) release() { <-p.lock }
 
 func (p *proc) closeInstance() {
-	if p.lp != nil {
-		p.lp.Close()
-		p.lp = nil
+	if p.inst != nil {
+		p.inst.Close()
+		p.inst = nil
 	}
 	p.live.Store(false)
 	p.size.Store(0)
@@ -321,8 +320,8 @@ func (e *Engine) process(id string) *proc {
 // draining the least recently used other processes.
 func (e *Engine) touched(p *proc) {
 	p.used.Store(e.opts.Now().UnixNano())
-	if p.lp != nil {
-		p.size.Store(int64(len(p.lp.Memory())))
+	if p.inst != nil {
+		p.size.Store(int64(len(p.inst.Memory())))
 	}
 	e.evict()
 }
@@ -375,10 +374,10 @@ func (e *Engine) evict() {
 // drain writes p's memory to PROCESS_MEMORY_CACHE_FILE_DIR/state-<pid>.dat
 // and releases its instance. Caller holds p.lock.
 func (e *Engine) drain(p *proc) error {
-	if p.lp == nil {
+	if p.inst == nil {
 		return nil
 	}
-	mem := p.lp.Memory()
+	mem := p.inst.Memory()
 	if mem == nil {
 		p.closeInstance()
 		return nil

@@ -7,7 +7,9 @@ import (
 
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/jsjson"
-	"github.com/aocu/aocu/internal/loader"
+	"reflect"
+
+	"github.com/aocu/aocu/internal/loader/wire"
 )
 
 // The deep hash of a pushed message equals warp-arbundles' createData(...)
@@ -43,11 +45,14 @@ func TestMessageJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"Id":"M","Signature":"sig","Data":"d<&>\u2028","Owner":"addr","Target":"P","Anchor":null,"From":"P2","Forwarded-By":"addr",` +
-		`"Tags":[{"name":"Action","value":"Eval"},{"name":"From-Process","value":"P2"}],"Epoch":0,"Nonce":7,"Timestamp":1700000000123,` +
-		`"Block-Height":101,"Hash-Chain":"h","Cron":false,"Read-Only":false}`
-	if got := string(m.JSON()); got != want {
-		t.Fatalf("message JSON\n got %s\nwant %s", got, want)
+	// Data is what JSON.stringify(JSON.parse(…)) makes of the SU's text:
+	// the \u2028 escape becomes the character itself.
+	want := &ao.Message{ID: []byte(`"M"`), Signature: []byte(`"sig"`), Data: []byte("\"d<&>\u2028\""), Owner: "addr", Target: []byte(`"P"`),
+		Anchor: []byte("null"), From: "P2", ForwardedBy: []byte(`"addr"`),
+		Tags:  []ao.Tag{{Name: "Action", Value: "Eval"}, {Name: "From-Process", Value: "P2"}},
+		Epoch: []byte("0"), Nonce: []byte("7"), Timestamp: 1700000000123, BlockHeight: 101, HashChain: []byte(`"h"`)}
+	if got := m.toAO(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("message\n got %+v\nwant %+v", got, want)
 	}
 	if m.ordinate != "7" || m.name != "Scheduled Message M 1700000000123:7" {
 		t.Fatalf("stream metadata %q %q", m.ordinate, m.name)
@@ -62,15 +67,15 @@ func TestMessageJSON(t *testing.T) {
 
 func TestOutputJSON(t *testing.T) {
 	cases := []struct {
-		res  loader.Result
+		res  ao.Result
 		want string
 	}{
-		{loader.Result{Output: []byte(`{"data":"x"}`), Messages: []byte(`[{"Target":"T"}]`), GasUsed: 12},
+		{ao.Result{Output: []byte(`{"data":"x"}`), Messages: []byte(`[{"Target":"T"}]`), GasUsed: 12},
 			`{"Messages":[{"Target":"T"}],"Assignments":[],"Spawns":[],"Output":{"data":"x"},"GasUsed":12}`},
-		{loader.Result{Output: []byte(`42.5`)}, `{"Messages":[],"Assignments":[],"Spawns":[],"Output":"42.5","GasUsed":0}`},
-		{loader.Result{Output: []byte(`null`), Error: []byte(`"boom"`), GasUsed: 3},
+		{ao.Result{Output: []byte(`42.5`)}, `{"Messages":[],"Assignments":[],"Spawns":[],"Output":"42.5","GasUsed":0}`},
+		{ao.Result{Output: []byte(`null`), Error: []byte(`"boom"`), GasUsed: 3},
 			`{"Messages":[],"Assignments":[],"Spawns":[],"Output":"","GasUsed":3,"Error":"boom"}`},
-		{loader.Result{Error: []byte(`"trap"`), Rejected: true}, `{"Messages":[],"Assignments":[],"Spawns":[],"Output":"","Error":"trap"}`},
+		{ao.Result{Error: []byte(`"trap"`), Rejected: true}, `{"Messages":[],"Assignments":[],"Spawns":[],"Output":"","Error":"trap"}`},
 	}
 	for _, c := range cases {
 		if got := string(outputJSON(&c.res)); got != c.want {
@@ -125,7 +130,7 @@ func TestParseDryRunBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := string(b.message("P", position{Timestamp: 99, BlockHeight: 101, Ordinate: "3"}))
+	got := string(wire.AppendMessage(nil, b.message("P", position{Timestamp: 99, BlockHeight: 101, Ordinate: "3"})))
 	want := `{"Id":"1234","Data":"1234","Owner":"1234","Target":"P","Anchor":"0","From":"1234","Tags":[{"name":"Action","value":"Info"}],"Timestamp":17,"Block-Height":101,"Cron":false,"Read-Only":true}`
 	if got != want {
 		t.Fatalf("dry-run message\n got %s\nwant %s", got, want)

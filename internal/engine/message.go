@@ -45,46 +45,27 @@ type wasmMessage struct {
 	deepHash     string
 }
 
-// JSON is JSON.stringify of the message after messageSchema.parse: the
-// schema's key order, undefined members left out, From and Owner tags
-// removed (removeInvalidTags).
-func (m *wasmMessage) JSON() []byte {
-	var o jsjson.Object
-	if m.ID != nil {
-		o.String("Id", *m.ID)
+// toAO is the message as the module receives it (messageSchema.parse: From
+// and Owner tags removed by removeInvalidTags).
+func (m *wasmMessage) toAO() *ao.Message {
+	optStr := func(s *string) ao.JSValue {
+		if s == nil {
+			return nil
+		}
+		return rawString(*s)
 	}
-	if m.Signature != nil {
-		o.Raw("Signature", m.Signature)
+	optNum := func(n *int64) ao.JSValue {
+		if n == nil {
+			return nil
+		}
+		return jsjson.AppendNumber(nil, float64(*n))
 	}
-	if m.Data != nil {
-		o.Raw("Data", m.Data)
+	return &ao.Message{
+		ID: optStr(m.ID), Signature: m.Signature, Data: m.Data, Owner: m.Owner, Target: optStr(m.Target),
+		Anchor: m.Anchor, From: m.From, ForwardedBy: optStr(m.Forwarded), Tags: removeInvalidTags(m.Tags),
+		Epoch: optNum(m.Epoch), Nonce: optNum(m.Nonce), Timestamp: float64(m.Timestamp), BlockHeight: float64(m.Block),
+		HashChain: optStr(m.HashChain), Cron: m.Cron, ReadOnly: m.ReadOnly,
 	}
-	o.String("Owner", m.Owner)
-	if m.Target != nil {
-		o.String("Target", *m.Target)
-	}
-	if m.Anchor != nil {
-		o.Raw("Anchor", m.Anchor)
-	}
-	o.String("From", m.From)
-	if m.Forwarded != nil {
-		o.String("Forwarded-By", *m.Forwarded)
-	}
-	o.Raw("Tags", ao.TagsJSON(removeInvalidTags(m.Tags)))
-	if m.Epoch != nil {
-		o.Number("Epoch", float64(*m.Epoch))
-	}
-	if m.Nonce != nil {
-		o.Number("Nonce", float64(*m.Nonce))
-	}
-	o.Number("Timestamp", float64(m.Timestamp))
-	o.Number("Block-Height", float64(m.Block))
-	if m.HashChain != nil {
-		o.String("Hash-Chain", *m.HashChain)
-	}
-	o.Bool("Cron", m.Cron)
-	o.Bool("Read-Only", m.ReadOnly)
-	return o.Bytes()
 }
 
 func removeInvalidTags(tags []ao.Tag) []ao.Tag {
@@ -102,19 +83,12 @@ func removeInvalidTags(tags []ao.Tag) []ao.Tag {
 	return tags
 }
 
-// envJSON is the AoGlobal passed with every message of a process.
-func envJSON(p *ao.Process, processOwner string, m *ao.Module, moduleOwner string) []byte {
-	part := func(id, owner string, tags []ao.Tag) []byte {
-		var o jsjson.Object
-		o.String("Id", id)
-		o.String("Owner", owner)
-		o.Raw("Tags", ao.TagsJSON(tags))
-		return o.Bytes()
+// newEnv is the AoGlobal passed with every message of a process.
+func newEnv(p *ao.Process, processOwner string, m *ao.Module, moduleOwner string) *ao.Env {
+	return &ao.Env{
+		Process: ao.EnvEntity{ID: p.ID, Owner: processOwner, Tags: p.Tags},
+		Module:  ao.EnvEntity{ID: m.ID, Owner: moduleOwner, Tags: m.Tags},
 	}
-	var o jsjson.Object
-	o.Raw("Process", part(p.ID, processOwner, p.Tags))
-	o.Raw("Module", part(m.ID, moduleOwner, m.Tags))
-	return o.Bytes()
 }
 
 // addressFrom is the reference's owner mapping: a 512-byte key is an Arweave
@@ -223,7 +197,9 @@ func fromEdge(e *ao.SUEdge) (*wasmMessage, error) {
 	}
 	owner := addressFrom(msg.Owner)
 	m.ID = str(msg.ID)
-	m.Signature, m.Data, m.Anchor = msg.Signature, msg.Data, msg.Anchor
+	// The reference parses the SU's JSON and stringifies it again for the
+	// module: the module sees JSON.stringify's bytes, not the SU's escapes.
+	m.Signature, m.Data, m.Anchor = restringify(msg.Signature), restringify(msg.Data), restringify(msg.Anchor)
 	m.Owner = owner
 	m.Target = str(proc)
 	m.From = mapFrom(msg.Tags, owner)
@@ -234,6 +210,17 @@ func fromEdge(e *ao.SUEdge) (*wasmMessage, error) {
 	}
 	m.name = fmt.Sprintf("Scheduled Message %s %d:%d", msg.ID, m.Timestamp, nonce)
 	return m, nil
+}
+
+// restringify is JSON.stringify(JSON.parse(v)) (nil stays undefined).
+func restringify(v json.RawMessage) json.RawMessage {
+	if v == nil {
+		return nil
+	}
+	if n, err := jsjson.Normalize(v); err == nil {
+		return n
+	}
+	return v // the SU client decoded it, so it is valid JSON
 }
 
 // rawString is JSON.stringify of a string.

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -16,7 +18,6 @@ import (
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/cron"
 	"github.com/aocu/aocu/internal/fsutil"
-	"github.com/aocu/aocu/internal/loader"
 )
 
 // procMeta is what a process needs besides its memory: its process and module
@@ -27,8 +28,8 @@ type procMeta struct {
 	module       *ao.Module
 	moduleOwner  string
 	suURL        string
-	mod          *loader.Module
-	env          []byte
+	mod          ao.CompiledModule
+	env          *ao.Env
 	crons        *cron.Schedule
 	memoryLimit  int64
 	computeLimit int64
@@ -67,7 +68,7 @@ func (e *Engine) loadMeta(ctx context.Context, p *proc) (*procMeta, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.env = envJSON(proc, m.processOwner, mod, m.moduleOwner)
+	m.env = newEnv(proc, m.processOwner, mod, m.moduleOwner)
 	p.meta = m
 	return m, nil
 }
@@ -150,7 +151,7 @@ func (e *Engine) loadModuleRecord(ctx context.Context, id string) (*ao.Module, e
 
 // checkModule applies the reference's module checks, in its order, and
 // returns the format.
-func (e *Engine) checkModule(p *ao.Process, m *ao.Module, meta *procMeta) (loader.Format, error) {
+func (e *Engine) checkModule(p *ao.Process, m *ao.Module, meta *procMeta) (string, error) {
 	tag := func(name string) (string, bool) { return ao.TagValue(m.Tags, name) }
 	if v, ok := tag("Input-Encoding"); !ok || v == "" {
 		return "", ao.Errorf(422, "Input-Encoding for module %q is not supported", m.ID)
@@ -185,7 +186,7 @@ func (e *Engine) checkModule(p *ao.Process, m *ao.Module, meta *procMeta) (loade
 		}
 	}
 	meta.memoryLimit, meta.computeLimit = memBytes, compute
-	return loader.Format(format), nil
+	return format, nil
 }
 
 var bytesRE = regexp.MustCompile(`(?i)^((-|\+)?(\d+(?:\.\d+)?)) *(kb|mb|gb|tb|pb)$`)
@@ -225,7 +226,7 @@ type moduleCache struct {
 
 type moduleEntry struct {
 	ready chan struct{}
-	mod   *loader.Module
+	mod   ao.CompiledModule
 	err   error
 	used  int64
 }
@@ -234,7 +235,7 @@ func newModuleCache(e *Engine, max int) *moduleCache {
 	return &moduleCache{e: e, max: max, m: map[string]*moduleEntry{}}
 }
 
-func (c *moduleCache) get(ctx context.Context, id string, format loader.Format) (*loader.Module, error) {
+func (c *moduleCache) get(ctx context.Context, id, format string) (ao.CompiledModule, error) {
 	c.mu.Lock()
 	c.seq++
 	ent := c.m[id]
@@ -289,24 +290,78 @@ func (c *moduleCache) close() {
 	c.mu.Unlock()
 }
 
-// compile loads the module's binary (WASM_BINARY_FILE_DIRECTORY, else the
-// gateway) and compiles it (the loader keeps compiled code on disk).
-func (e *Engine) compile(ctx context.Context, id string, format loader.Format) (*loader.Module, error) {
-	file := filepath.Join(e.opts.WasmBinaryDir, id+".wasm")
-	wasm, err := os.ReadFile(file)
-	if err != nil {
-		wasm, err = e.opts.Gateway.Raw(ctx, id)
-		if err != nil {
+// compile loads the module's binary and compiles it (the runtime keeps
+// compiled code on disk). A cached binary is used only when the store's
+// record of it (sha256 and size, written when it first compiled) matches;
+// otherwise it is discarded and fetched again from the gateway. A binary is
+// cached only after it compiled, atomically, in a directory of the CU's own.
+func (e *Engine) compile(ctx context.Context, id, format string) (ao.CompiledModule, error) {
+	dir := filepath.Join(e.opts.WasmBinaryDir, moduleBinaryDir)
+	file := filepath.Join(dir, id+".wasm")
+	wasm, fromCache := e.cachedBinary(ctx, id, file)
+	if !fromCache {
+		var err error
+		if wasm, err = e.opts.Gateway.Raw(ctx, id); err != nil {
 			return nil, fmt.Errorf("load the binary of module %s: %w", id, err)
 		}
-		if werr := fsutil.WriteFileAtomic(file, wasm); werr != nil {
-			e.log.Warn("could not cache a module binary", "module", id, "err", werr)
-		}
 	}
-	mod, stats, err := e.opts.Loader.Compile(ctx, wasm, format)
+	start := e.opts.Now()
+	mod, err := e.opts.Runtime.Compile(ctx, wasm, format)
 	if err != nil {
 		return nil, ao.WithStatus(422, fmt.Errorf("module %s: %w", id, err))
 	}
-	e.log.Info("module ready", "module", id, "format", format, "fromCache", stats.FromCache, "took", stats.Duration)
+	if !fromCache {
+		e.cacheBinary(ctx, id, file, wasm)
+	}
+	e.log.Info("module ready", "module", id, "format", format, "fromCache", fromCache, "took", e.opts.Now().Sub(start))
 	return mod, nil
+}
+
+// moduleBinaryDir is the CU's own directory (0700) under
+// WASM_BINARY_FILE_DIRECTORY for module binaries.
+const moduleBinaryDir = "aocu-modules"
+
+// cachedBinary returns the cached binary of module id when its record
+// vouches for it; a mismatching file is removed.
+func (e *Engine) cachedBinary(ctx context.Context, id, file string) ([]byte, bool) {
+	bs, ok := e.opts.Store.(ao.ModuleBinaryStore)
+	if !ok {
+		return nil, false
+	}
+	rec, err := bs.FindModuleBinary(ctx, id)
+	if err != nil {
+		return nil, false
+	}
+	wasm, err := os.ReadFile(file)
+	if err != nil {
+		return nil, false
+	}
+	sum := sha256.Sum256(wasm)
+	if int64(len(wasm)) != rec.Size || hex.EncodeToString(sum[:]) != rec.SHA256 {
+		e.log.Warn("cached module binary does not match its record; fetching it again", "module", id, "file", file,
+			"size", len(wasm), "wantSize", rec.Size)
+		_ = os.Remove(file)
+		return nil, false
+	}
+	return wasm, true
+}
+
+// cacheBinary writes a binary that compiled and records its hash.
+func (e *Engine) cacheBinary(ctx context.Context, id, file string, wasm []byte) {
+	bs, ok := e.opts.Store.(ao.ModuleBinaryStore)
+	if !ok {
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		e.log.Warn("could not cache a module binary", "module", id, "err", err)
+		return
+	}
+	if err := fsutil.WriteFileAtomic(file, wasm); err != nil {
+		e.log.Warn("could not cache a module binary", "module", id, "err", err)
+		return
+	}
+	sum := sha256.Sum256(wasm)
+	if err := bs.SaveModuleBinary(ctx, &ao.ModuleBinary{ModuleID: id, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(wasm))}); err != nil {
+		e.log.Warn("could not record a module binary", "module", id, "err", err)
+	}
 }

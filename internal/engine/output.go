@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/jsjson"
-	"github.com/aocu/aocu/internal/loader"
 )
 
 // outputJSON is the stored and served result, as the reference's mergeOutput
 // makes it: {Messages, Assignments, Spawns, Output, GasUsed?, Error?}.
-func outputJSON(r *loader.Result) []byte {
+func outputJSON(r *ao.Result) []byte {
 	var o jsjson.Object
 	orEmpty := func(key string, v json.RawMessage) {
 		if jsjson.Truthy(v) {

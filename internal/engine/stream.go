@@ -14,7 +14,6 @@ import (
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/cron"
 	"github.com/aocu/aocu/internal/jsjson"
-	"github.com/aocu/aocu/internal/loader"
 )
 
 // hashChainFromHeight is the block height from which the reference verifies
@@ -34,6 +33,7 @@ type streamState struct {
 	p      *proc
 	meta   *procMeta
 	wantID string // evaluation id whose output the caller wants
+	stream uint64 // identifies the stream to the runtime (fresh-instance semantics)
 
 	batch      []*ao.Evaluation
 	lastFlush  time.Time
@@ -50,10 +50,10 @@ type streamState struct {
 // ensureInstance gives p a live instance: from its drained file, else cold.
 // Caller holds p.lock.
 func (e *Engine) ensureInstance(ctx context.Context, p *proc, meta *procMeta) error {
-	if p.lp != nil {
+	if p.inst != nil {
 		return nil
 	}
-	opts := loader.ProcessOptions{Drive: e.opts.Drive, Timeout: e.opts.MessageTimeout, GasLimit: float64(meta.computeLimit)}
+	opts := ao.InstanceOptions{GasLimit: float64(meta.computeLimit), MemoryLimit: meta.memoryLimit}
 	pos := position{cold: true, Ordinate: "0", Timestamp: meta.process.Block.Timestamp, BlockHeight: meta.process.Block.Height}
 	src := "cold_start"
 	if p.drainFile != "" {
@@ -73,11 +73,11 @@ func (e *Engine) ensureInstance(ctx context.Context, p *proc, meta *procMeta) er
 	if src != "memory" {
 		e.log.Info("process starting point", "process", p.id, "src", src, "nonce", pos.Nonce, "timestamp", pos.Timestamp)
 	}
-	lp, err := meta.mod.NewProcess(ctx, opts)
+	inst, err := meta.mod.Instantiate(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("instantiate process %s: %w", p.id, err)
 	}
-	p.lp, p.pos = lp, pos
+	p.inst, p.pos = inst, pos
 	p.drainFile = ""
 	p.drainedTo.Store(nil)
 	p.live.Store(true)
@@ -93,7 +93,7 @@ func (e *Engine) runStream(ctx context.Context, p *proc, t target, wantID string
 	if err := e.ensureInstance(ctx, p, meta); err != nil {
 		return nil, err
 	}
-	st := &streamState{e: e, p: p, meta: meta, wantID: wantID, seen: map[string]int64{}, cronSeen: map[string]bool{},
+	st := &streamState{e: e, p: p, meta: meta, wantID: wantID, stream: e.streams.Add(1), seen: map[string]int64{}, cronSeen: map[string]bool{},
 		started: time.Now(), lastFlush: time.Now(), lastLog: time.Now(), goal: -1}
 	if !t.latest && !p.pos.cold {
 		if t.equalTo(p.pos) {
@@ -112,7 +112,6 @@ func (e *Engine) runStream(ctx context.Context, p *proc, t target, wantID string
 	p.running.Store(true)
 	p.currentNonce.Store(p.pos.Nonce)
 	defer p.running.Store(false)
-	p.lp.BeginStream()
 	err = st.run(ctx, t)
 	if ferr := st.flush(context.WithoutCancel(ctx)); ferr != nil && err == nil {
 		err = ferr
@@ -360,18 +359,18 @@ func (st *streamState) hydrate(ctx context.Context, m *wasmMessage) error {
 // evaluate runs one message and records its result.
 func (st *streamState) evaluate(ctx context.Context, m *wasmMessage) error {
 	e, p := st.e, st.p
-	res, err := p.lp.Handle(ctx, m.JSON(), st.meta.env)
+	res, err := p.inst.Handle(ctx, st.stream, m.toAO(), st.meta.env, e.opts.MessageTimeout)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !errors.Is(err, loader.ErrTimeout) && !errors.Is(err, loader.ErrHalt) && !errors.Is(err, loader.ErrMessageTooLarge) {
+		if !errors.Is(err, ao.ErrEvalTimeout) && !errors.Is(err, ao.ErrHalt) && !errors.Is(err, ao.ErrMessageTooLarge) {
 			p.closeInstance() // its state is lost; the next stream rebuilds it
 			return fmt.Errorf("evaluate %s: %w", m.name, err)
 		}
 		// The reference turns a thrown error into {Error}: the state is kept.
 		e.log.Warn("message failed", "process", p.id, "message", m.name, "err", err)
-		res = &loader.Result{Error: rawString(err.Error()), Rejected: true}
+		res = &ao.Result{Error: rawString(err.Error()), Rejected: true}
 	}
 	out := outputJSON(res)
 	p.gasSince += res.GasUsed

@@ -242,7 +242,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 			PreferredOwners:  cfg.ProcessCheckpointPreferredOwners,
 			UnitID:           newUUID(),
 		},
-		Store: store, Scheduler: su, Gateway: gw, Loader: u.loader, Drive: drive, Logger: log,
+		Store: store, Scheduler: su, Gateway: gw, Runtime: loader.NewRuntime(u.loader, drive, log), Logger: log,
 		PageSize:               cfg.LoadMessagesPageSize,
 		MemoryLimitMax:         cfg.ProcessWasmMemoryMaxLimit,
 		ComputeLimitMax:        cfg.ProcessWasmComputeMaxLimit,
@@ -262,6 +262,8 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 		HydrationNonceLimit:    int64(cfg.HydrationModeNonceLimit),
 		DryRunProcessCacheTTL:  cfg.DryRunProcessCacheTTL,
 		DryRunResultMaxAge:     cfg.DryRunResultMaxAge,
+		MessageTimeout:         cfg.WasmEvaluationTimeout,
+		DryRunTimeout:          cfg.DryRunEvaluationTimeout,
 	})
 	if err != nil {
 		return fail(err)
@@ -294,9 +296,9 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 	})
 	ln := opts.Listener
 	if ln == nil {
-		ln, err = net.Listen("tcp", net.JoinHostPort("0.0.0.0", strconv.Itoa(cfg.Port)))
+		ln, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 		if err != nil {
-			return fail(fmt.Errorf("listen on port %d: %w", cfg.Port, err))
+			return fail(fmt.Errorf("listen on %s: %w", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), err))
 		}
 	}
 	u.URL = "http://" + ln.Addr().String()

@@ -125,3 +125,31 @@ func (s *Store) Checkpoints(ctx context.Context, processID string, before int64,
 	}
 	return out, nil
 }
+
+// SaveModuleBinary records (or replaces) a module binary's hash and size.
+func (s *Store) SaveModuleBinary(ctx context.Context, b *ao.ModuleBinary) error {
+	if b == nil || b.ModuleID == "" {
+		return errors.New("memstore: save module binary: empty module id")
+	}
+	if err := s.check(ctx); err != nil {
+		return fmt.Errorf("memstore: save module binary %s: %w", b.ModuleID, err)
+	}
+	s.db.mu.Lock()
+	defer s.db.mu.Unlock()
+	s.db.moduleBinaries[b.ModuleID] = *b
+	return nil
+}
+
+// FindModuleBinary returns a module binary's record, or ao.ErrNotFound.
+func (s *Store) FindModuleBinary(ctx context.Context, moduleID string) (*ao.ModuleBinary, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, fmt.Errorf("memstore: find module binary %s: %w", moduleID, err)
+	}
+	s.db.mu.RLock()
+	defer s.db.mu.RUnlock()
+	b, ok := s.db.moduleBinaries[moduleID]
+	if !ok {
+		return nil, fmt.Errorf("memstore: find module binary %s: %w", moduleID, ao.ErrNotFound)
+	}
+	return &b, nil
+}

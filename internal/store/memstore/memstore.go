@@ -51,6 +51,8 @@ type DB struct {
 	fileCheckpoints map[string]fileCheckpointRow // by process id (UNIQUE)
 	fileIDs         map[string]string            // checkpoint_files id -> process id (PRIMARY KEY)
 	checkpoints     map[string]checkpointRow     // by id
+
+	moduleBinaries map[string]ao.ModuleBinary
 }
 
 // The rows hold what the SQL stores' columns hold: the JSON columns as the
@@ -102,6 +104,7 @@ func NewDB() *DB {
 		fileCheckpoints: map[string]fileCheckpointRow{},
 		fileIDs:         map[string]string{},
 		checkpoints:     map[string]checkpointRow{},
+		moduleBinaries:  map[string]ao.ModuleBinary{},
 	}
 }
 
@@ -113,8 +116,9 @@ type Store struct {
 }
 
 var (
-	_ ao.Store           = (*Store)(nil)
-	_ ao.CheckpointStore = (*Store)(nil)
+	_ ao.Store             = (*Store)(nil)
+	_ ao.CheckpointStore   = (*Store)(nil)
+	_ ao.ModuleBinaryStore = (*Store)(nil)
 )
 
 // Open returns a Store on db, which other Stores may share; a nil db is a

@@ -1,0 +1,182 @@
+package aotest
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aocu/aocu/internal/ao"
+)
+
+// Clock is a manual clock in milliseconds shared by the world's units.
+type Clock struct {
+	mu sync.Mutex
+	ms int64
+}
+
+// NewClock starts a clock at ms.
+func NewClock(ms int64) *Clock { return &Clock{ms: ms} }
+
+// Now returns the time in ms.
+func (c *Clock) Now() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ms
+}
+
+// Time is Now as a time.Time (for engine.Options.Now).
+func (c *Clock) Time() time.Time { return time.UnixMilli(c.Now()) }
+
+// Tick advances the clock by 1 ms and returns the new time.
+func (c *Clock) Tick() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ms++
+	return c.ms
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ms += d.Milliseconds()
+}
+
+// Set sets the time (ms).
+func (c *Clock) Set(ms int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ms = ms
+}
+
+// GatewayFault is called before every Gateway call with its name ("Locate",
+// "Raw", "TransactionMeta", "Blocks") and the id (or "" for Blocks).
+type GatewayFault func(call, id string) error
+
+// Gateway is an in-memory Arweave gateway (ao.Gateway): transactions with
+// their data, blocks, and the scheduler location of every process.
+type Gateway struct {
+	mu     sync.Mutex
+	txs    map[string]Item
+	blocks []ao.Block
+	suURL  string
+	fault  GatewayFault
+	calls  map[string]int
+}
+
+var _ ao.Gateway = (*Gateway)(nil)
+
+// NewGateway makes an empty gateway that locates every process at suURL.
+func NewGateway(suURL string) *Gateway {
+	return &Gateway{txs: map[string]Item{}, suURL: suURL, calls: map[string]int{}}
+}
+
+// SetFault installs f (nil removes it).
+func (g *Gateway) SetFault(f GatewayFault) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.fault = f
+}
+
+// Calls returns how many times call was made.
+func (g *Gateway) Calls(call string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.calls[call]
+}
+
+func (g *Gateway) enter(call, id string) error {
+	g.mu.Lock()
+	f := g.fault
+	g.calls[call]++
+	g.mu.Unlock()
+	if f != nil {
+		return f(call, id)
+	}
+	return nil
+}
+
+// Put stores a transaction (a module, a process, a message to assign).
+func (g *Gateway) Put(it Item) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	it.Data = slices.Clone(it.Data)
+	g.txs[it.ID] = it
+}
+
+// AddBlock appends a block.
+func (g *Gateway) AddBlock(b ao.Block) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.blocks = append(g.blocks, b)
+}
+
+// Locate returns the SU URL of every process it knows.
+func (g *Gateway) Locate(ctx context.Context, pid, hint string) (string, error) {
+	if err := g.enter("Locate", pid); err != nil {
+		return "", err
+	}
+	return g.suURL, nil
+}
+
+// Raw is GET /raw/{id}.
+func (g *Gateway) Raw(ctx context.Context, id string) ([]byte, error) {
+	if err := g.enter("Raw", id); err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	it, ok := g.txs[id]
+	if !ok {
+		return nil, ao.Errorf(404, "transaction %s not found on the gateway", id)
+	}
+	return slices.Clone(it.Data), nil
+}
+
+// TransactionMeta is the GraphQL query of one transaction.
+func (g *Gateway) TransactionMeta(ctx context.Context, id string, skipTags, skipSignature, skipAnchor bool) (*ao.TxMeta, error) {
+	if err := g.enter("TransactionMeta", id); err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	it, ok := g.txs[id]
+	if !ok {
+		return nil, ao.Errorf(404, "transaction %s not found on the gateway", id)
+	}
+	m := &ao.TxMeta{ID: it.ID, Owner: it.Owner, Recipient: it.Target}
+	if !skipTags {
+		m.Tags = slices.Clone(it.Tags)
+	}
+	if !skipSignature {
+		sig := it.Signature
+		m.Signature = &sig
+	}
+	if !skipAnchor {
+		a := it.Anchor
+		m.Anchor = &a
+	}
+	return m, nil
+}
+
+// Blocks returns the blocks from minHeight on, up to the first whose
+// timestamp passes maxTimestamp, ascending.
+func (g *Gateway) Blocks(ctx context.Context, minHeight, maxTimestamp int64) ([]ao.Block, error) {
+	if err := g.enter("Blocks", ""); err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []ao.Block
+	for _, b := range g.blocks {
+		if b.Height < minHeight {
+			continue
+		}
+		out = append(out, b)
+		if b.Timestamp > maxTimestamp {
+			break
+		}
+	}
+	return out, nil
+}

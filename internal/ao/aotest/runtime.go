@@ -1,0 +1,204 @@
+package aotest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/jsjson"
+)
+
+// Handler is a scripted module: from the memory before a message and the
+// message, the memory after it and the result. It must return when ctx ends
+// (with ctx.Err()).
+type Handler func(ctx context.Context, mem []byte, msg *ao.Message, env *ao.Env) ([]byte, *ao.Result, error)
+
+// Runtime is a fake wasm runtime (ao.Runtime) whose modules run a Handler.
+// Like the real loader it refuses bytes that are not wasm, keeps the memory of
+// a failed result as it was, and starts a fresh JavaScript state at the first
+// message of every stream.
+type Runtime struct {
+	handler Handler
+
+	mu        sync.Mutex
+	compiled  int
+	instances int
+	streams   int
+	handled   int
+	dryRuns   int
+}
+
+var _ ao.Runtime = (*Runtime)(nil)
+
+// NewRuntime makes a runtime running h (Script if nil).
+func NewRuntime(h Handler) *Runtime {
+	if h == nil {
+		h = Script
+	}
+	return &Runtime{handler: h}
+}
+
+// Counts are what the runtime did.
+type Counts struct {
+	Compiled, Instances, Streams, Handled, DryRuns int
+}
+
+// Counts returns the runtime's counters.
+func (r *Runtime) Counts() Counts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Counts{r.compiled, r.instances, r.streams, r.handled, r.dryRuns}
+}
+
+// Compile accepts any bytes with the wasm header.
+func (r *Runtime) Compile(ctx context.Context, wasm []byte, format string) (ao.CompiledModule, error) {
+	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
+		return nil, fmt.Errorf("%w: not a WebAssembly binary (missing \\0asm header)", ao.ErrInvalidModule)
+	}
+	r.mu.Lock()
+	r.compiled++
+	r.mu.Unlock()
+	return &module{r: r}, nil
+}
+
+type module struct{ r *Runtime }
+
+func (m *module) Instantiate(ctx context.Context, o ao.InstanceOptions) (ao.Instance, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.r.mu.Lock()
+	m.r.instances++
+	m.r.mu.Unlock()
+	return &instance{r: m.r, mem: slices.Clone(o.Memory), memLimit: o.MemoryLimit}, nil
+}
+
+type instance struct {
+	r        *Runtime
+	mem      []byte
+	memLimit int64
+	stream   uint64
+	closed   bool
+}
+
+func (i *instance) run(ctx context.Context, msg *ao.Message, env *ao.Env, limit time.Duration) ([]byte, *ao.Result, error) {
+	if i.closed {
+		return nil, nil, errors.New("aotest: instance closed")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	runCtx, cancel := ctx, context.CancelFunc(func() {})
+	if limit > 0 {
+		runCtx, cancel = context.WithTimeout(ctx, limit)
+	}
+	defer cancel()
+	mem, res, err := i.r.handler(runCtx, slices.Clone(i.mem), msg, env)
+	if err != nil && ctx.Err() == nil && runCtx.Err() != nil {
+		return nil, nil, fmt.Errorf("%w after %v", ao.ErrEvalTimeout, limit)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if i.memLimit > 0 && int64(len(mem)) > i.memLimit {
+		return nil, &ao.Result{Error: jsjson.AppendString(nil, "memory limit exceeded"), Rejected: true}, nil
+	}
+	return mem, res, nil
+}
+
+func (i *instance) Handle(ctx context.Context, stream uint64, msg *ao.Message, env *ao.Env, limit time.Duration) (*ao.Result, error) {
+	i.r.mu.Lock()
+	if stream != i.stream {
+		i.r.streams++
+		i.stream = stream
+	}
+	i.r.handled++
+	i.r.mu.Unlock()
+	mem, res, err := i.run(ctx, msg, env, limit)
+	if err != nil {
+		return nil, err
+	}
+	if !res.Failed() {
+		i.mem = mem
+	}
+	return res, nil
+}
+
+func (i *instance) DryRun(ctx context.Context, msg *ao.Message, env *ao.Env, limit time.Duration) (*ao.Result, error) {
+	i.r.mu.Lock()
+	i.r.dryRuns++
+	i.r.mu.Unlock()
+	i.stream = 0
+	_, res, err := i.run(ctx, msg, env, limit)
+	return res, err
+}
+
+func (i *instance) Memory() []byte { return i.mem }
+
+func (i *instance) Close() error {
+	i.closed = true
+	i.mem = nil
+	return nil
+}
+
+// Script is the default module. Its memory is a log of the messages it
+// accepted, one line each ("<Action>:<Data>\n"); Output is
+// {"data":"<lines>:<Data>"}. Actions with effects:
+//
+//	Error   an Error result (memory unchanged)
+//	Trap    a rejected handle (memory unchanged)
+//	Loop    runs until stopped (a runaway evaluation)
+//	Grow    appends Data bytes (a decimal count) to the memory (a memory bomb)
+//	Send    one outbox message to the Target tag with the Data
+//	Count   Output only: the number of lines, memory unchanged
+func Script(ctx context.Context, mem []byte, msg *ao.Message, env *ao.Env) ([]byte, *ao.Result, error) {
+	action, _ := ao.TagValue(msg.Tags, "Action")
+	data := ""
+	if msg.Data != nil {
+		data, _ = jsjson.Unquote(msg.Data)
+	}
+	out := func(s string) []byte {
+		var o jsjson.Object
+		o.String("data", s)
+		return o.Bytes()
+	}
+	res := &ao.Result{Messages: []byte("[]"), Spawns: []byte("[]"), Assignments: []byte("[]"), GasUsed: 1}
+	lines := bytes.Count(mem, []byte("\n"))
+	switch action {
+	case "Error":
+		res.Output, res.Error = out("failing"), jsjson.AppendString(nil, "handler error: "+data)
+		return mem, res, nil
+	case "Trap":
+		return mem, &ao.Result{Error: jsjson.AppendString(nil, "RuntimeError: unreachable"), Rejected: true}, nil
+	case "Loop":
+		<-ctx.Done()
+		return nil, nil, ctx.Err()
+	case "Grow":
+		n, _ := strconv.Atoi(data)
+		mem = append(mem, make([]byte, n)...)
+	case "Send":
+		target, _ := ao.TagValue(msg.Tags, "Target")
+		var m jsjson.Object
+		m.String("Target", target)
+		m.String("Data", data)
+		var a jsjson.Array
+		a.Raw(m.Bytes())
+		res.Messages = a.Bytes()
+	case "Count":
+		res.Output = out(strconv.Itoa(lines))
+		return mem, res, nil
+	}
+	if msg.ReadOnly {
+		res.Output = out(fmt.Sprintf("%d:%s", lines, data))
+		return mem, res, nil
+	}
+	mem = append(mem, action+":"+data+"\n"...)
+	res.Output = out(fmt.Sprintf("%d:%s", lines+1, data))
+	return mem, res, nil
+}
