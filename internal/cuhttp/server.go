@@ -28,8 +28,8 @@ import (
 type Engine interface {
 	ReadResult(ctx context.Context, pid, messageID string, busy time.Duration) ([]byte, error)
 	ReadState(ctx context.Context, pid string, to *int64, busy time.Duration) (*engine.State, error)
-	Results(ctx context.Context, q engine.ResultsQuery) ([]byte, error)
-	ReadCron(ctx context.Context, q engine.ResultsQuery) ([]byte, error)
+	Results(ctx context.Context, q ao.RangeQuery) ([]*ao.Evaluation, error)
+	EvaluateCron(ctx context.Context, pid string, to *engine.CronTarget) error
 	DryRun(ctx context.Context, req engine.DryRunRequest, busy time.Duration) ([]byte, bool, error)
 }
 
@@ -292,57 +292,113 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 	w.Write(st.Memory)
 }
 
-// resultsQuery parses from, to, sort and limit.
-func resultsQuery(r *http.Request, pid string, defLimit, maxLimit int) (engine.ResultsQuery, error) {
+// listQuery is a parsed /results or /cron request.
+type listQuery struct {
+	pid      string
+	from, to *Cursor
+	sort     string
+	limit    int
+}
+
+// parseList parses from, to, sort and limit; the sort of a cursor wins over
+// the sort parameter, as in the reference.
+func parseList(r *http.Request, pid string, defLimit, maxLimit int) (listQuery, error) {
 	q := r.URL.Query()
-	rq := engine.ResultsQuery{ProcessID: pid, Sort: "ASC", Limit: defLimit,
-		From: engine.ParseCursor(q.Get("from")), To: engine.ParseCursor(q.Get("to"))}
+	lq := listQuery{pid: pid, sort: "ASC", limit: defLimit}
+	var err error
+	if lq.from, err = ParseCursor("from", q.Get("from")); err != nil {
+		return lq, err
+	}
+	if lq.to, err = ParseCursor("to", q.Get("to")); err != nil {
+		return lq, err
+	}
 	if q.Has("sort") {
-		rq.Sort = q.Get("sort")
-		if rq.Sort != "ASC" && rq.Sort != "DESC" {
-			return rq, ao.Errorf(400, "'sort': Invalid enum value. Expected 'ASC' | 'DESC', received '%s'.", rq.Sort)
-		}
+		lq.sort = q.Get("sort")
+	}
+	switch {
+	case lq.from != nil && lq.from.Sort != "":
+		lq.sort = lq.from.Sort
+	case lq.to != nil && lq.to.Sort != "":
+		lq.sort = lq.to.Sort
+	}
+	if lq.sort != "ASC" && lq.sort != "DESC" {
+		return lq, ao.Errorf(400, "'sort': Invalid enum value. Expected 'ASC' | 'DESC', received '%s'.", lq.sort)
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return rq, ao.Errorf(400, "'limit': Expected a non-negative integer, received %q.", v)
+			return lq, ao.Errorf(400, "'limit': Expected a non-negative integer, received %q.", v)
 		}
-		rq.Limit = n
+		lq.limit = n
 	}
 	if maxLimit > 0 {
-		rq.Limit = min(rq.Limit, maxLimit)
+		lq.limit = min(lq.limit, maxLimit)
 	}
-	return rq, nil
+	return lq, nil
+}
+
+// skip is the row of an encoded `to` cursor: exclusive here (see readPage).
+func (lq listQuery) skip() string {
+	if lq.to == nil || !lq.to.Encoded {
+		return ""
+	}
+	return upperBound(lq.pid, lq.to)
+}
+
+func (lq listQuery) rangeQuery(onlyCron bool) ao.RangeQuery {
+	return ao.RangeQuery{ProcessID: lq.pid, After: lowerBound(lq.pid, lq.from), Through: upperBound(lq.pid, lq.to),
+		OnlyCron: onlyCron, Desc: lq.sort == "DESC"}
 }
 
 func (s *Server) results(w http.ResponseWriter, r *http.Request) {
-	s.list(w, r, 25, 10_000, s.opts.Engine.Results)
+	lq, ok := s.listRequest(w, r, 25, 10_000)
+	if !ok {
+		return
+	}
+	s.writePage(w, r, lq, lq.rangeQuery(false))
 }
 
 func (s *Server) cron(w http.ResponseWriter, r *http.Request) {
-	s.list(w, r, 500, 1000, s.opts.Engine.ReadCron)
+	lq, ok := s.listRequest(w, r, 500, 1000)
+	if !ok {
+		return
+	}
+	var to *engine.CronTarget
+	if lq.to != nil {
+		ts, _ := strconv.ParseInt(lq.to.Timestamp, 10, 64)
+		to = &engine.CronTarget{Timestamp: ts, Ordinate: lq.to.Ordinate, Cron: lq.to.Cron}
+	}
+	if err := s.opts.Engine.EvaluateCron(r.Context(), lq.pid, to); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	lq.sort = "ASC" // the reference lists crons ascending whatever the cursor says
+	s.writePage(w, r, lq, lq.rangeQuery(true))
 }
 
-func (s *Server) list(w http.ResponseWriter, r *http.Request, def, max int, get func(context.Context, engine.ResultsQuery) ([]byte, error)) {
+func (s *Server) listRequest(w http.ResponseWriter, r *http.Request, def, max int) (listQuery, bool) {
 	pid := r.PathValue("pid")
 	for _, err := range []error{checkID("processId", pid), s.restricted(pid)} {
 		if err != nil {
 			s.fail(w, r, err)
-			return
+			return listQuery{}, false
 		}
 	}
-	q, err := resultsQuery(r, pid, def, max)
+	lq, err := parseList(r, pid, def, max)
+	if err != nil {
+		s.fail(w, r, err)
+		return listQuery{}, false
+	}
+	return lq, true
+}
+
+func (s *Server) writePage(w http.ResponseWriter, r *http.Request, lq listQuery, q ao.RangeQuery) {
+	rows, more, err := readPage(r.Context(), s.opts.Engine.Results, q, lq.limit, lq.skip())
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	out, err := get(r.Context(), q)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, resultsPage(rows, more, lq.sort))
 }
 
 func (s *Server) dryRun(w http.ResponseWriter, r *http.Request) {

@@ -175,60 +175,36 @@ func (e *Engine) ReadState(ctx context.Context, pid string, to *int64, busy time
 	return v.(*State), nil
 }
 
-// ResultsQuery is a /results or /cron request.
-type ResultsQuery struct {
-	ProcessID string
-	From, To  *Cursor
-	Sort      string // ASC or DESC
-	Limit     int
-}
-
-// Results lists stored evaluations (the reference's /results: no evaluation).
-func (e *Engine) Results(ctx context.Context, q ResultsQuery) ([]byte, error) {
-	return e.results(ctx, q, false)
-}
-
-func (e *Engine) results(ctx context.Context, q ResultsQuery, onlyCron bool) ([]byte, error) {
-	sort := q.Sort
-	switch {
-	case q.From != nil && q.From.Sort != "":
-		sort = q.From.Sort
-	case q.To != nil && q.To.Sort != "":
-		sort = q.To.Sort
-	}
-	if onlyCron {
-		sort = "ASC"
-	}
-	if sort != "ASC" && sort != "DESC" {
-		return nil, ao.Errorf(400, "'sort': Invalid enum value. Expected 'ASC' | 'DESC', received '%s'.", sort)
-	}
-	rows, err := e.opts.Store.Evaluations(ctx, ao.RangeQuery{
-		ProcessID: q.ProcessID, After: lowerBound(q.ProcessID, q.From), Through: upperBound(q.ProcessID, q.To),
-		OnlyCron: onlyCron, Desc: sort == "DESC", Limit: q.Limit + 1,
-	})
+// Results reads stored evaluations (the reference's /results and /cron lists:
+// no evaluation).
+func (e *Engine) Results(ctx context.Context, q ao.RangeQuery) ([]*ao.Evaluation, error) {
+	rows, err := e.opts.Store.Evaluations(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("read results of process %s: %w", q.ProcessID, err)
 	}
-	return resultsPage(rows, q.Limit, sort), nil
+	return rows, nil
 }
 
-// ReadCron evaluates the process (to `to`, else latest with crons up to the
-// SU's clock) and lists its cron results (the reference's /cron).
-func (e *Engine) ReadCron(ctx context.Context, q ResultsQuery) ([]byte, error) {
+// CronTarget is where /cron evaluates to: a position in the schedule.
+type CronTarget struct {
+	Timestamp int64
+	Ordinate  string
+	Cron      string
+}
+
+// EvaluateCron evaluates the process to `to` (nil: latest, with crons up to
+// the SU's clock), as the reference's /cron does before it lists.
+func (e *Engine) EvaluateCron(ctx context.Context, pid string, to *CronTarget) error {
 	if err := e.closed(); err != nil {
-		return nil, err
+		return err
 	}
-	t := target{latest: q.To == nil}
-	key := "cron," + q.ProcessID + ","
-	if q.To != nil {
-		ts, err := strconv.ParseInt(q.To.Timestamp, 10, 64)
-		if err != nil {
-			return nil, ao.Errorf(400, "'to': %q is not a timestamp or a cursor", q.To.Timestamp)
-		}
-		t.Timestamp, t.Ordinate, t.Cron = ts, q.To.Ordinate, q.To.Cron
-		key += fmt.Sprint(ts, ",", t.Ordinate, ",", t.Cron)
+	t := target{latest: to == nil}
+	key := "cron," + pid + ","
+	if to != nil {
+		t.Timestamp, t.Ordinate, t.Cron = to.Timestamp, to.Ordinate, to.Cron
+		key += fmt.Sprint(to.Timestamp, ",", to.Ordinate, ",", to.Cron)
 	}
-	p := e.process(q.ProcessID)
+	p := e.process(pid)
 	_, err := e.share(ctx, key, 0, func(ctx context.Context) (any, error) {
 		release, err := e.acquirePrimary(ctx, p)
 		if err != nil {
@@ -238,8 +214,5 @@ func (e *Engine) ReadCron(ctx context.Context, q ResultsQuery) ([]byte, error) {
 		_, err = e.runStream(ctx, p, t, "")
 		return nil, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return e.results(ctx, q, true)
+	return err
 }

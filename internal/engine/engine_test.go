@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/base64"
 	"strings"
 	"testing"
 
@@ -81,47 +80,6 @@ func TestOutputJSON(t *testing.T) {
 		if got := string(outputJSON(&c.res)); got != c.want {
 			t.Errorf("got %s\nwant %s", got, c.want)
 		}
-	}
-}
-
-func TestCursors(t *testing.T) {
-	ev := &ao.Evaluation{ProcessID: "P", Timestamp: 1700000000123, Ordinate: "0"}
-	c := encodeCursor(ev, "ASC")
-	raw, _ := base64.StdEncoding.DecodeString(c)
-	if string(raw) != `{"timestamp":1700000000123,"ordinate":"0","cron":null,"sort":"ASC"}` {
-		t.Fatalf("cursor %s", raw)
-	}
-	p := ParseCursor(c)
-	if lowerBound("P", p) != "P,1700000000123,0" || p.Sort != "ASC" {
-		t.Fatalf("parsed %+v -> %s", p, lowerBound("P", p))
-	}
-	cron := ParseCursor(encodeCursor(&ao.Evaluation{ProcessID: "P", Timestamp: 5, Ordinate: "1", Cron: "0-10-seconds"}, "DESC"))
-	if upperBound("P", cron) != "P,5,1,0-10-seconds" {
-		t.Fatalf("upper %s", upperBound("P", cron))
-	}
-	// A plain timestamp: inclusive from (no ordinate), inclusive to.
-	ts := ParseCursor("1700000000123")
-	if lowerBound("P", ts) != "P,1700000000123" || upperBound("P", ts) != "P,1700000000123,"+maxCodePoint {
-		t.Fatalf("timestamp bounds %s %s", lowerBound("P", ts), upperBound("P", ts))
-	}
-	if lowerBound("P", nil) != "P," || upperBound("P", nil) != "P,"+maxCodePoint {
-		t.Fatal("open bounds")
-	}
-}
-
-func TestResultsPageDropsErrorsAfterLimit(t *testing.T) {
-	row := func(ord, out string) *ao.Evaluation {
-		return &ao.Evaluation{ProcessID: "P", Timestamp: 1, Ordinate: ord, Output: []byte(out)}
-	}
-	rows := []*ao.Evaluation{
-		row("1", `{"Messages":[],"Assignments":[],"Spawns":[],"Output":"a","GasUsed":1}`),
-		row("2", `{"Messages":[],"Assignments":[],"Spawns":[],"Output":"","GasUsed":1,"Error":"x"}`),
-		row("3", `{"Messages":[],"Assignments":[],"Spawns":[],"Output":{"data":1},"GasUsed":1}`),
-	}
-	page := string(resultsPage(rows, 2, "ASC"))
-	if !strings.HasPrefix(page, `{"pageInfo":{"hasNextPage":false},"edges":[{"cursor":`) || strings.Count(page, `"cursor"`) != 2 ||
-		strings.Contains(page, "GasUsed") || strings.Contains(page, `"Error"`) {
-		t.Fatalf("page %s", page)
 	}
 }
 

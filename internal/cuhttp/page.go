@@ -1,6 +1,7 @@
-package engine
+package cuhttp
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"strconv"
@@ -19,18 +20,43 @@ type Cursor struct {
 	Cron        string
 	HasCron     bool
 	Sort        string
+	// Encoded is true for a cursor (base64 of an object), false for a plain
+	// timestamp.
+	Encoded bool
 }
 
 // ParseCursor is the reference's maybeParseCursor: base64 of a JSON object is
-// a cursor, anything else a timestamp.
-func ParseCursor(s string) *Cursor {
+// a cursor, anything else a timestamp. Unlike the reference, what is neither
+// a cursor nor a timestamp (digits) is refused with 400 rather than matching
+// nothing.
+func ParseCursor(name, s string) (*Cursor, error) {
 	if s == "" {
-		return nil
+		return nil, nil
 	}
+	c := parseCursor(s)
+	if !isDigits(c.Timestamp) {
+		return nil, ao.Errorf(400, "'%s': %q is neither a cursor nor a timestamp", name, s)
+	}
+	return c, nil
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func parseCursor(s string) *Cursor {
 	if raw, err := base64.StdEncoding.DecodeString(padBase64(s)); err == nil {
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(raw, &obj) == nil && obj != nil {
-			c := &Cursor{}
+			c := &Cursor{Encoded: true}
 			c.Timestamp, _ = jsString(obj["timestamp"])
 			c.Ordinate, c.HasOrdinate = jsString(obj["ordinate"])
 			c.Cron, c.HasCron = jsString(obj["cron"])
@@ -108,22 +134,13 @@ func upperBound(pid string, to *Cursor) string {
 	return strings.Join(parts, ",")
 }
 
-// resultsPage builds the /results and /cron response from the rows read
-// with limit+1: errored evaluations are dropped after the limit, as the
-// reference does.
-func resultsPage(rows []*ao.Evaluation, limit int, sort string) []byte {
-	kept := rows[:0:0]
-	for _, r := range rows {
-		if v, ok, _ := jsjson.Member(r.Output, "Error"); ok && jsjson.Truthy(v) {
-			continue
-		}
-		kept = append(kept, r)
-	}
+// resultsPage builds the /results and /cron body: the reference's shape and
+// key order ({pageInfo:{hasNextPage}, edges:[{node, cursor}]}), errored
+// evaluations left out as the reference does. rows are the evaluations of
+// the page (at most limit), more says whether more follow.
+func resultsPage(rows []*ao.Evaluation, more bool, sort string) []byte {
 	var edges jsjson.Array
-	for i, r := range kept {
-		if i >= limit {
-			break
-		}
+	for _, r := range rows {
 		var node jsjson.Object
 		for _, k := range []string{"Messages", "Assignments", "Spawns"} {
 			if v, ok, _ := jsjson.Member(r.Output, k); ok && string(v) != "null" {
@@ -138,14 +155,59 @@ func resultsPage(rows []*ao.Evaluation, limit int, sort string) []byte {
 			}
 		}
 		var edge jsjson.Object
-		edge.String("cursor", encodeCursor(r, sort))
 		edge.Raw("node", node.Bytes())
+		edge.String("cursor", encodeCursor(r, sort))
 		edges.Raw(edge.Bytes())
 	}
 	var info jsjson.Object
-	info.Bool("hasNextPage", len(kept) > limit)
+	info.Bool("hasNextPage", more)
 	var o jsjson.Object
 	o.Raw("pageInfo", info.Bytes())
 	o.Raw("edges", edges.Bytes())
 	return o.Bytes()
+}
+
+func errored(ev *ao.Evaluation) bool {
+	v, ok, _ := jsjson.Member(ev.Output, "Error")
+	return ok && jsjson.Truthy(v)
+}
+
+// readPage reads up to limit non-errored evaluations of q and whether more
+// follow. The reference reads limit+1 rows and drops the errored ones, so its
+// hasNextPage turns false at a page holding an errored result and a client
+// following it misses the rest; here the page is filled past errored rows,
+// and hasNextPage says whether a non-errored result follows: following the
+// cursors returns every served result exactly once.
+//
+// skip is an id to leave out: the row of a `to` cursor, which names a result
+// the client already has (the reference includes it, so a client paging
+// DESC by `to` gets it twice, and with limit=1 never moves on).
+func readPage(ctx context.Context, read func(context.Context, ao.RangeQuery) ([]*ao.Evaluation, error), q ao.RangeQuery, limit int, skip string) ([]*ao.Evaluation, bool, error) {
+	var kept []*ao.Evaluation
+	batch := max(limit+1, 2)
+	for {
+		q.Limit = batch
+		rows, err := read(ctx, q)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, r := range rows {
+			if errored(r) || (skip != "" && r.ID() == skip) {
+				continue
+			}
+			if len(kept) == limit {
+				return kept, true, nil
+			}
+			kept = append(kept, r)
+		}
+		if len(rows) < batch {
+			return kept, false, nil
+		}
+		last := rows[len(rows)-1].ID()
+		if q.Desc {
+			q.Through, skip = last, last
+		} else {
+			q.After = last
+		}
+	}
 }
