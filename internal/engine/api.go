@@ -100,6 +100,9 @@ func (e *Engine) readResult(ctx context.Context, pid, messageID string, busy tim
 		return nil, fmt.Errorf("read evaluation %s: %w", id, err)
 	}
 	p := e.process(pid)
+	if err := p.checkFailed(meta.Nonce); err != nil {
+		return nil, err
+	}
 	if err := e.checkHydration(p, meta.Nonce); err != nil {
 		return nil, err
 	}
@@ -154,6 +157,9 @@ func (e *Engine) ReadState(ctx context.Context, pid string, to *int64, busy time
 		key += strconv.FormatInt(*to, 10)
 	}
 	p := e.process(pid)
+	if err := p.checkFailed(-1); err != nil {
+		return nil, err
+	}
 	v, err := e.share(ctx, key, busy, func(ctx context.Context) (any, error) {
 		release, err := e.acquirePrimary(ctx, p)
 		if err != nil {
@@ -205,6 +211,9 @@ func (e *Engine) EvaluateCron(ctx context.Context, pid string, to *CronTarget) e
 		key += fmt.Sprint(to.Timestamp, ",", to.Ordinate, ",", to.Cron)
 	}
 	p := e.process(pid)
+	if err := p.checkFailed(-1); err != nil {
+		return err
+	}
 	_, err := e.share(ctx, key, 0, func(ctx context.Context) (any, error) {
 		release, err := e.acquirePrimary(ctx, p)
 		if err != nil {

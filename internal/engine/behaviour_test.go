@@ -343,3 +343,74 @@ func TestPlantedAndPoisonedModuleBinaries(t *testing.T) {
 		t.Fatalf("cache after tampering %q", got)
 	}
 }
+
+// A scheduled message that runs past the time limit marks its process failed
+// at that message: nothing of it is stored, it and later messages answer a
+// stable 422 naming the message and the limit, earlier results stay
+// readable, and other processes are unaffected.
+func TestRunawayMessageFailsItsProcessOnly(t *testing.T) {
+	cu := newTestCU(t, nil, func(o *Options) { o.MessageTimeout = 50 * time.Millisecond; o.PrimaryWorkers = 1 })
+	mod := cu.w.PublishModule(nil)
+	bad, good := cu.w.Spawn(mod, ""), cu.w.Spawn(mod, "")
+	before := cu.w.Send(bad, "fine")
+	loop := cu.w.Send(bad, "spin", aotest.Action("Loop"))
+	later := cu.w.Send(bad, "never")
+	cu.result(bad, before)
+	for _, mid := range []string{loop, later, loop} {
+		_, err := cu.e.ReadResult(ctxT(t), bad, mid, 0)
+		if ao.StatusOf(err) != 422 || !strings.Contains(err.Error(), "failed at message "+loop+" (nonce 2)") ||
+			!strings.Contains(err.Error(), "50ms") {
+			t.Fatalf("ReadResult(%s) = %v, want 422 naming %s and the limit", mid, err, loop)
+		}
+	}
+	handled := cu.w.Runtime.Counts().Handled
+	if _, err := cu.e.ReadState(ctxT(t), bad, nil, 0); ao.StatusOf(err) != 422 {
+		t.Fatalf("ReadState of the failed process = %v", err)
+	}
+	if cu.w.Runtime.Counts().Handled != handled {
+		t.Fatal("a failed process was evaluated again")
+	}
+	if got := cu.result(bad, before).Output.Data; got != "2:fine" {
+		t.Fatalf("earlier result = %q", got)
+	}
+	start := time.Now()
+	if got := cu.result(good, cu.w.Send(good, "ok")).Output.Data; got != "2:ok" {
+		t.Fatalf("other process = %q", got)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("other process took %v", d)
+	}
+	rows, err := cu.store.Evaluations(ctxT(t), ao.RangeQuery{ProcessID: bad, After: bad + ",", Through: bad + ",\U0010FFFF", Limit: 100})
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("stored evaluations of the failed process: %d %v, want 2 (the process message and the one before)", len(rows), err)
+	}
+	if st := cu.e.Stats(); st.Failed != 1 {
+		t.Fatalf("stats %+v, want 1 failed", st)
+	}
+}
+
+// A runaway dry-run is stopped at the dry-run limit with a 422, leaves the
+// process as it was, and the next dry-run answers normally.
+func TestRunawayDryRunIsStopped(t *testing.T) {
+	cu := newTestCU(t, nil, func(o *Options) { o.DryRunTimeout = 50 * time.Millisecond })
+	pid := cu.w.Spawn(cu.w.PublishModule(nil), "")
+	cu.result(pid, cu.w.Send(pid, "one"))
+	body := func(action string) []byte {
+		return []byte(`{"Owner":"someone","Target":"` + pid + `","Data":"q","Tags":[{"name":"Action","value":"` + action + `"}]}`)
+	}
+	start := time.Now()
+	_, _, err := cu.e.DryRun(ctxT(t), DryRunRequest{ProcessID: pid, Body: body("Loop")}, 0)
+	if ao.StatusOf(err) != 422 || !strings.Contains(err.Error(), "dry-run time limit of 50ms") {
+		t.Fatalf("runaway dry-run = %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("the runaway dry-run took %v", d)
+	}
+	out, _, err := cu.e.DryRun(ctxT(t), DryRunRequest{ProcessID: pid, Body: body("Count")}, 0)
+	if err != nil || decodeOutput(t, out).Output.Data != "2" {
+		t.Fatalf("next dry-run = %s %v", out, err)
+	}
+	if got := cu.result(pid, cu.w.Send(pid, "two")).Output.Data; got != "3:two" {
+		t.Fatalf("after the dry-runs = %q", got)
+	}
+}

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/aocu/aocu/internal/ao"
+
 	"container/list"
 	"context"
 	"errors"
@@ -52,6 +54,8 @@ func (e *Engine) share(ctx context.Context, key string, busy time.Duration, fn f
 		return c.val, c.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-e.ctx.Done():
+		return nil, ao.Errorf(503, "the compute unit is shutting down")
 	case <-timer:
 		return nil, ErrBusy
 	}

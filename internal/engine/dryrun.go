@@ -57,6 +57,10 @@ func (e *Engine) DryRun(ctx context.Context, req DryRunRequest, busy time.Durati
 		return nil, false, ao.Errorf(429, "Dry-Run enqueue limit exceeded")
 	}
 	p := e.process(req.ProcessID)
+	if err := p.checkFailed(-1); err != nil {
+		e.dryWait.Add(-1)
+		return nil, false, err
+	}
 	v, err := e.share(ctx, "dry-run,"+key, busy, func(ctx context.Context) (any, error) {
 		defer e.dryWait.Add(-1)
 		select {

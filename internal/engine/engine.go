@@ -189,28 +189,49 @@ func setDefaults(o *Options) {
 }
 
 // Stop stops the running streams (what they evaluated is stored) and refuses
-// new requests; the processes stay in memory (for CheckpointAll).
-func (e *Engine) Stop() {
+// new requests; waiting requests answer 503. It waits for the streams until
+// ctx ends: a message still evaluating then (a runaway module) is abandoned,
+// its state was never committed. The processes stay in memory (for
+// CheckpointAll).
+func (e *Engine) Stop(ctx context.Context) error {
 	e.cancel()
-	e.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		e.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("engine: streams still evaluating at shutdown were abandoned: %w", ctx.Err())
+	}
 }
 
-// Close stops the running streams and releases every instance.
+// Close stops the running streams (waiting at most a few seconds) and
+// releases every instance not in use.
 func (e *Engine) Close() error {
-	e.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+	defer cancel()
+	stopErr := e.Stop(ctx)
 	e.mu.Lock()
 	procs := e.procs
 	e.procs = map[string]*proc{}
 	e.mu.Unlock()
 	for _, p := range procs {
-		if err := p.acquire(context.Background()); err == nil {
+		select {
+		case p.lock <- struct{}{}:
 			p.closeInstance()
 			p.release()
+		default: // still evaluating: abandoned with the engine
 		}
 	}
 	e.modules.close()
-	return nil
+	return stopErr
 }
+
+// closeWait bounds how long Close waits for running streams.
+const closeWait = 5 * time.Second
 
 // Stats describes what the engine holds, for metrics.
 type Stats struct {
@@ -219,6 +240,7 @@ type Stats struct {
 	MemorySize int64
 	Streams    int   // streams running
 	Evaluated  int64 // messages evaluated since the engine started (dry-runs excluded)
+	Failed     int   // processes stopped at a message that ran past the time limit
 }
 
 // Stats returns the engine's counters.
@@ -236,6 +258,9 @@ func (e *Engine) Stats() Stats {
 		}
 		if p.running.Load() {
 			s.Streams++
+		}
+		if p.failed.Load() != nil {
+			s.Failed++
 		}
 	}
 	return s
@@ -283,6 +308,32 @@ type proc struct {
 	used           atomic.Int64 // unix ns of the last use, for the LRU
 	wantCheckpoint atomic.Bool  // a running stream writes a file checkpoint at its next batch
 	drainedTo      atomic.Pointer[string]
+	failed         atomic.Pointer[procFailure] // set when a message ran past MessageTimeout
+}
+
+// procFailure is where a process stopped: a message that ran longer than the
+// evaluation time limit. Nothing of it is stored (another CU with another
+// limit may complete it); the process answers this error at that message and
+// after it until the CU restarts.
+type procFailure struct {
+	messageID string
+	nonce     int64
+	limit     time.Duration
+}
+
+func (f *procFailure) err(pid string) error {
+	return ao.Errorf(422, "process %s failed at message %s (nonce %d): its evaluation ran longer than the evaluation time limit of %v (WASM_EVALUATION_TIMEOUT); it is not evaluated past it until the compute unit restarts with a larger limit",
+		pid, f.messageID, f.nonce, f.limit)
+}
+
+// checkFailed refuses a request at or past the nonce where p failed (nonce
+// < 0: the latest state).
+func (p *proc) checkFailed(nonce int64) error {
+	f := p.failed.Load()
+	if f == nil || (nonce >= 0 && nonce < f.nonce) {
+		return nil
+	}
+	return f.err(p.id)
 }
 
 func (p *proc) acquire(ctx context.Context) error {

@@ -21,6 +21,8 @@ type pageSource struct {
 	wg       sync.WaitGroup
 	ctx      context.Context
 	finished bool
+	// check validates a whole page before any of its edges is evaluated.
+	check func(*ao.SUPage) error
 }
 
 type pageResult struct {
@@ -28,9 +30,9 @@ type pageResult struct {
 	err  error
 }
 
-func newPageSource(ctx context.Context, sched ao.Scheduler, su, pid, from, to string, limit int) *pageSource {
+func newPageSource(ctx context.Context, sched ao.Scheduler, su, pid, from, to string, limit int, check func(*ao.SUPage) error) *pageSource {
 	ctx, cancel := context.WithCancel(ctx)
-	s := &pageSource{sched: sched, su: su, pid: pid, to: to, limit: limit, ctx: ctx, cancel: cancel}
+	s := &pageSource{sched: sched, su: su, pid: pid, to: to, limit: limit, ctx: ctx, cancel: cancel, check: check}
 	s.fetch(from)
 	return s
 }
@@ -57,6 +59,9 @@ func (s *pageSource) next(ctx context.Context) (*ao.SUEdge, bool, error) {
 		case r = <-s.pending:
 		case <-ctx.Done():
 			return nil, false, ctx.Err()
+		}
+		if r.err == nil && s.check != nil {
+			r.err = s.check(r.page)
 		}
 		if r.err != nil {
 			s.finished = true

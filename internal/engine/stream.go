@@ -155,7 +155,8 @@ func (st *streamState) run(ctx context.Context, t target) error {
 			return err
 		}
 	}
-	src := newPageSource(ctx, e.opts.Scheduler, meta.suURL, p.id, from, to, e.opts.PageSize)
+	pc := newPageChecker(meta.suURL, p.id, p.pos, meta.process.Block.Height >= hashChainFromHeight)
+	src := newPageSource(ctx, e.opts.Scheduler, meta.suURL, p.id, from, to, e.opts.PageSize, pc.check)
 	defer src.close()
 	if !p.pos.cold {
 		st.cronSeen[strconv.FormatInt(p.pos.Timestamp, 10)+"-"+p.pos.Cron] = true
@@ -363,6 +364,22 @@ func (st *streamState) evaluate(ctx context.Context, m *wasmMessage) error {
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, ao.ErrEvalTimeout) {
+			f := &procFailure{messageID: deref(m.ID), nonce: p.pos.Nonce + 1, limit: e.opts.MessageTimeout}
+			if m.Nonce != nil {
+				f.nonce = *m.Nonce
+			}
+			if m.cronID != "" {
+				f.messageID = m.name
+			}
+			p.failed.Store(f)
+			e.log.Error("process failed: a message ran past the evaluation time limit; it is not evaluated further until restart",
+				"process", p.id, "message", m.name, "nonce", f.nonce, "limit", e.opts.MessageTimeout)
+			if e.opts.Observer != nil {
+				e.opts.Observer.Evaluated("primary", "timeout", true)
+			}
+			return f.err(p.id)
 		}
 		if !errors.Is(err, ao.ErrEvalTimeout) && !errors.Is(err, ao.ErrHalt) && !errors.Is(err, ao.ErrMessageTooLarge) {
 			p.closeInstance() // its state is lost; the next stream rebuilds it

@@ -98,7 +98,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		break
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
 	defer cancel()
 	if err := u.Shutdown(sctx); err != nil {
 		fmt.Fprintf(stderr, "aocu serve: shutdown: %v\n", err)
@@ -352,18 +352,27 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 // Done is closed when the HTTP server stops on its own.
 func (u *Unit) Done() <-chan struct{} { return u.done }
 
-// Shutdown stops accepting requests, lets the running ones finish (until ctx
-// ends), stops the evaluation streams (what they evaluated is stored) and
-// closes the database.
+// shutdownWait bounds a shutdown on SIGTERM: whatever a module is doing, the
+// CU exits within it.
+const shutdownWait = 10 * time.Second
+
+// Shutdown stops the evaluation streams (what they evaluated is stored;
+// requests waiting for them answer 503; a runaway evaluation is abandoned
+// when ctx ends), stops accepting requests, checkpoints what it can before
+// ctx ends and closes the database.
 func (u *Unit) Shutdown(ctx context.Context) error {
+	half, cancelHalf := context.WithTimeout(ctx, shutdownPart(ctx))
+	if err := u.Engine.Stop(half); err != nil {
+		u.log.Warn("shutdown", "err", err)
+	}
+	cancelHalf()
 	err := u.srv.Shutdown(ctx)
 	u.api.Close()
 	close(u.stopInterval)
 	<-u.intervalDone
-	u.Engine.Stop()
 	// Every process in memory is checkpointed to file, so that a restart
-	// resumes where this run stopped.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	// resumes where this run stopped (as many as the deadline allows).
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownPart(ctx))
 	defer cancel()
 	if cerr := u.Engine.CheckpointAll(cctx); cerr != nil {
 		u.log.Error("checkpoints at shutdown", "err", cerr)
@@ -372,6 +381,15 @@ func (u *Unit) Shutdown(ctx context.Context) error {
 	<-u.done
 	u.log.Info("compute unit stopped")
 	return errors.Join(err, u.err)
+}
+
+// shutdownPart is half the time left before ctx's deadline (a minute without
+// one).
+func shutdownPart(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return max(time.Until(dl)/2, 100*time.Millisecond)
+	}
+	return time.Minute
 }
 
 func (u *Unit) closeBackends() {

@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"strconv"
+
+	"github.com/aocu/aocu/internal/ao"
+)
+
+// pageChecker refuses an SU page that breaks the schedule's invariants, before
+// anything of it is evaluated: nonces strictly consecutive from the position
+// (a gap, a reorder or a repeated message), timestamps that never go back,
+// and every Hash-Chain link whose previous assignment is known. The reference
+// checks only the hash chain, and only for processes from block 1,440,000;
+// below that it evaluates whatever the SU sends and stores wrong results.
+type pageChecker struct {
+	su, pid   string
+	next      int64 // the nonce the next edge must carry (-1: 0 or 1, a cold start)
+	lastTS    int64
+	prevID    string // the previous assignment id, "" when unknown
+	prevChain string
+	// chainChecked: the stream's own 422 check covers the chain (the
+	// reference's behaviour from block 1,440,000).
+	chainChecked bool
+}
+
+func newPageChecker(su, pid string, pos position, chainChecked bool) *pageChecker {
+	c := &pageChecker{su: su, pid: pid, next: -1, chainChecked: chainChecked}
+	if !pos.cold {
+		c.next, c.lastTS = pos.Nonce+1, pos.Timestamp
+		c.prevID, c.prevChain = pos.AssignmentID, pos.HashChain
+	}
+	return c
+}
+
+func (c *pageChecker) check(page *ao.SUPage) error {
+	for i := range page.Edges {
+		e := &page.Edges[i]
+		at := e.Assignment.Tags
+		nv, _ := ao.TagValue(at, "Nonce")
+		nonce, ok := parseIntJS(nv)
+		if !ok {
+			return c.refuse(nv, "its Nonce tag is not a number")
+		}
+		switch {
+		case c.next < 0 && nonce > 1:
+			return c.refuse(nv, "the schedule starts at nonce "+nv+", not 0")
+		case c.next >= 0 && nonce != c.next:
+			return c.refuse(nv, "expected nonce "+strconv.FormatInt(c.next, 10)+" (a gap, a reorder or a repeated message)")
+		}
+		tv, _ := ao.TagValue(at, "Timestamp")
+		ts, ok := parseIntJS(tv)
+		if !ok {
+			return c.refuse(nv, "its Timestamp tag is not a number")
+		}
+		if ts < c.lastTS {
+			return c.refuse(nv, "its timestamp "+tv+" is earlier than the previous one, "+strconv.FormatInt(c.lastTS, 10))
+		}
+		chain, hasChain := ao.TagValue(at, "Hash-Chain")
+		if hasChain && !c.chainChecked && c.prevID != "" && c.prevChain != "" && !chainLinks(c.prevID, c.prevChain, chain) {
+			return c.refuse(nv, "its Hash-Chain does not follow from the previous assignment")
+		}
+		c.next, c.lastTS = nonce+1, ts
+		c.prevID, c.prevChain = e.Assignment.ID, ""
+		if hasChain {
+			c.prevChain = chain
+		}
+	}
+	return nil
+}
+
+func (c *pageChecker) refuse(nonce, why string) error {
+	return ao.Errorf(502, "the scheduler %s sent an invalid page for process %s at nonce %s: %s; nothing of the page was evaluated",
+		c.su, c.pid, nonce, why)
+}
+
+// chainLinks reports whether chain = base64url(sha256(prevID || prevChain)),
+// the Rust SU's gen_hash_chain.
+func chainLinks(prevID, prevChain, chain string) bool {
+	a, err1 := base64.RawURLEncoding.DecodeString(prevID)
+	h, err2 := base64.RawURLEncoding.DecodeString(prevChain)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	sum := sha256.Sum256(append(a, h...))
+	return base64.RawURLEncoding.EncodeToString(sum[:]) == chain
+}

@@ -1,0 +1,57 @@
+package loader
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aocu/aocu/internal/ao"
+)
+
+// The port's DryRun answers what HandleReadOnly answers and keeps nothing; a
+// dry-run limit stops a runaway one with ao.ErrEvalTimeout.
+func TestRuntimeDryRun(t *testing.T) {
+	m := module(t, aos64)
+	envRaw, msgs := scenario(t, "probe", aos64)
+	var env struct {
+		Process, Module struct {
+			Id, Owner string
+			Tags      []ao.Tag
+		}
+	}
+	if err := json.Unmarshal(envRaw, &env); err != nil {
+		t.Fatal(err)
+	}
+	aoEnv := &ao.Env{Process: ao.EnvEntity{ID: env.Process.Id, Owner: env.Process.Owner, Tags: env.Process.Tags},
+		Module: ao.EnvEntity{ID: env.Module.Id, Owner: env.Module.Owner, Tags: env.Module.Tags}}
+	p := startProcess(t, m, ProcessOptions{}, envRaw, msgs[:1])
+	inst := &runtimeInstance{p: p}
+	ctx := context.Background()
+	msg := func(action, data string) *ao.Message {
+		return &ao.Message{ID: json.RawMessage(`"M1"`), Owner: env.Process.Owner, From: env.Process.Owner, Target: json.RawMessage(`"` + env.Process.Id + `"`),
+			Data: json.RawMessage(`"` + data + `"`), Tags: []ao.Tag{{Name: "Action", Value: action}}, Timestamp: 1700000000000, BlockHeight: 1}
+	}
+	if r, err := inst.Handle(ctx, 1, msg("Eval", `Handlers.add('inc', 'Inc', function(m) Count = (Count or 0) + 1; m.reply({Data = tostring(Count)}) end)`), aoEnv, 0); err != nil || r.Failed() {
+		t.Fatalf("%v %+v", err, r)
+	}
+	before := memHash(p)
+	dry := msg("Inc", "")
+	dry.ReadOnly = true
+	r, err := inst.DryRun(ctx, dry, aoEnv, 5*time.Second)
+	if err != nil || r.Failed() || !strings.Contains(string(r.Messages), `"Data":"1"`) {
+		t.Fatalf("dry-run %v %+v messages %s output %s", err, r, r.Messages, r.Output)
+	}
+	if memHash(p) != before {
+		t.Fatal("a dry-run changed the memory")
+	}
+	_, err = inst.DryRun(ctx, msg("Eval", "while true do end"), aoEnv, 100*time.Millisecond)
+	if !errors.Is(err, ao.ErrEvalTimeout) {
+		t.Fatalf("runaway dry-run = %v", err)
+	}
+	if memHash(p) != before {
+		t.Fatal("a stopped dry-run changed the memory")
+	}
+}
