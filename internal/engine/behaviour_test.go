@@ -414,3 +414,58 @@ func TestRunawayDryRunIsStopped(t *testing.T) {
 		t.Fatalf("after the dry-runs = %q", got)
 	}
 }
+
+// Time and block crons fire between scheduled messages as the reference's
+// cron schedule says, their results are stored and listed, each once, and
+// their Cron-Tag-* tags reach the module.
+func TestCronsWithBlocks(t *testing.T) {
+	var mu sync.Mutex
+	var cronTags []string
+	w := aotest.NewWorld(func(ctx context.Context, mem []byte, msg *ao.Message, env *ao.Env) ([]byte, *ao.Result, error) {
+		if msg.Cron {
+			v, _ := ao.TagValue(msg.Tags, "Action")
+			mu.Lock()
+			cronTags = append(cronTags, v)
+			mu.Unlock()
+		}
+		return aotest.Script(ctx, mem, msg, env)
+	})
+	cu := newTestCU(t, w, nil)
+	start := w.Clock.Now()
+	for h := int64(1); h <= 20; h++ { // a block every 30 s from height 1
+		w.Gateway.AddBlock(ao.Block{Height: h, Timestamp: start + (h-1)*30_000})
+	}
+	pid := w.Spawn(w.PublishModule(nil), "",
+		aotest.Tag("Cron-Interval", "1-minute"), aotest.Tag("Cron-Tag-Action", "Tick"),
+		aotest.Tag("Cron-Interval", "4-blocks"), aotest.Tag("Cron-Tag-Action", "Block"))
+	w.Clock.Advance(150 * time.Second)
+	w.Scheduler.SetHeight(6)
+	mid := w.Send(pid, "after crons")
+	if got := cu.result(pid, mid).Output.Data; !strings.HasSuffix(got, ":after crons") {
+		t.Fatalf("result = %q", got)
+	}
+	mu.Lock()
+	got := strings.Join(cronTags, ",")
+	mu.Unlock()
+	// 2.5 minutes: time crons at +1 and +2 min; block crons at heights 4
+	// (+90 s); in the reference's order.
+	if !strings.Contains(got, "Tick") || !strings.Contains(got, "Block") || strings.Count(got, "Tick") != 2 || strings.Count(got, "Block") != 1 {
+		t.Fatalf("crons evaluated: %s", got)
+	}
+	if err := cu.e.EvaluateCron(ctxT(t), pid, nil); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := cu.e.Results(ctxT(t), ao.RangeQuery{ProcessID: pid, After: pid + ",", Through: pid + ",\U0010FFFF", OnlyCron: true, Limit: 100})
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("cron results %d %v, want 3", len(rows), err)
+	}
+	// Asking again evaluates nothing new and stores no duplicate.
+	handled := w.Runtime.Counts().Handled
+	if err := cu.e.EvaluateCron(ctxT(t), pid, nil); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ = cu.e.Results(ctxT(t), ao.RangeQuery{ProcessID: pid, After: pid + ",", Through: pid + ",\U0010FFFF", OnlyCron: true, Limit: 100})
+	if len(rows) != 3 || w.Runtime.Counts().Handled != handled {
+		t.Fatalf("second /cron: %d rows, %d evaluations", len(rows), w.Runtime.Counts().Handled-handled)
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/jsjson"
+	"github.com/aocu/aocu/internal/schedule"
 )
 
 // DryRunRequest is a POST /dry-run.
@@ -209,7 +210,7 @@ func parseDryRunBody(raw []byte) (dryRunBody, error) {
 			if o, ok := b.m["Owner"]; ok {
 				owner, _ = jsjson.Unquote(o)
 			}
-			b.m["From"] = jsjson.AppendString(nil, mapFrom(tags, owner))
+			b.m["From"] = jsjson.AppendString(nil, schedule.MapFrom(tags, owner))
 		}
 	} else {
 		errs = append(errs, "'Tags': Required.")

@@ -6,63 +6,9 @@ import (
 
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/jsjson"
-	"reflect"
 
 	"github.com/aocu/aocu/internal/loader/wire"
 )
-
-// The deep hash of a pushed message equals warp-arbundles' createData(...)
-// .getSignatureData() with the reference's empty signer (vectors made with
-// arbundles 0.11.2 and warp-arbundles 1.0.4, the reference CU's, in node).
-func TestForwardedDeepHash(t *testing.T) {
-	target, anchor := strings.Repeat("T", 43), strings.Repeat("0", 32)
-	m := &wasmMessage{
-		Data:   rawString("hello ✓ pushed"),
-		Target: &target, Anchor: rawString(anchor),
-		Tags: []ao.Tag{{Name: "Data-Protocol", Value: "ao"}, {Name: "Type", Value: "Message"}, {Name: "From-Process", Value: strings.Repeat("P", 43)}, {Name: "Owner", Value: "x"}},
-	}
-	got, err := forwardedDeepHash(m)
-	if err != nil || got != "PCvLV5sxV9z7zg4c+9ZKZX0QBJX060VWFcHu2n9DXxPiY6UE5uZM9eiGD9cUGceZ" {
-		t.Fatalf("deep hash %s %v", got, err)
-	}
-	empty := &wasmMessage{Tags: []ao.Tag{}}
-	if got, _ := forwardedDeepHash(empty); got != "3gk/eHgElQmbVrKmPH2Ds7Af58NjPeBAp++uNZvPvaZxUR1SdCSMAhvtiGpasYoy" {
-		t.Fatalf("empty deep hash %s", got)
-	}
-}
-
-// The message JSON follows the reference's schema order, leaves undefined
-// members out, keeps nulls and drops From/Owner tags.
-func TestMessageJSON(t *testing.T) {
-	e := &ao.SUEdge{
-		Message: &ao.SUMessage{ID: "M", Owner: ao.Owner{Address: "addr", Key: "k"}, Data: []byte(`"d<&>\u2028"`), Anchor: []byte("null"),
-			Signature: []byte(`"sig"`), Tags: []ao.Tag{{Name: "Action", Value: "Eval"}, {Name: "From", Value: "spoof"}, {Name: "From-Process", Value: "P2"}, {Name: "Owner", Value: "spoof"}}},
-		Assignment: ao.SUAssignment{ID: "A", Tags: []ao.Tag{{Name: "Process", Value: "P"}, {Name: "Epoch", Value: "0"}, {Name: "Nonce", Value: "7"}, {Name: "Hash-Chain", Value: "h"},
-			{Name: "Block-Height", Value: "000000000101"}, {Name: "Timestamp", Value: "1700000000123"}}},
-	}
-	m, err := fromEdge(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Data is what JSON.stringify(JSON.parse(…)) makes of the SU's text:
-	// the \u2028 escape becomes the character itself.
-	want := &ao.Message{ID: []byte(`"M"`), Signature: []byte(`"sig"`), Data: []byte("\"d<&>\u2028\""), Owner: "addr", Target: []byte(`"P"`),
-		Anchor: []byte("null"), From: "P2", ForwardedBy: []byte(`"addr"`),
-		Tags:  []ao.Tag{{Name: "Action", Value: "Eval"}, {Name: "From-Process", Value: "P2"}},
-		Epoch: []byte("0"), Nonce: []byte("7"), Timestamp: 1700000000123, BlockHeight: 101, HashChain: []byte(`"h"`)}
-	if got := m.toAO(); !reflect.DeepEqual(got, want) {
-		t.Fatalf("message\n got %+v\nwant %+v", got, want)
-	}
-	if m.ordinate != "7" || m.name != "Scheduled Message M 1700000000123:7" {
-		t.Fatalf("stream metadata %q %q", m.ordinate, m.name)
-	}
-	e.Message = nil
-	e.Assignment.Tags = append(e.Assignment.Tags, ao.Tag{Name: "Message", Value: "X"}, ao.Tag{Name: "Exclude", Value: "Data"})
-	a, err := fromEdge(e)
-	if err != nil || !a.isAssignment || *a.ID != "X" || !a.excludes("Data") || a.excludes("Tags") {
-		t.Fatalf("assignment %+v %v", a, err)
-	}
-}
 
 func TestOutputJSON(t *testing.T) {
 	cases := []struct {

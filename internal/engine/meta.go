@@ -18,6 +18,7 @@ import (
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/cron"
 	"github.com/aocu/aocu/internal/fsutil"
+	"github.com/aocu/aocu/internal/schedule"
 )
 
 // procMeta is what a process needs besides its memory: its process and module
@@ -45,7 +46,7 @@ func (e *Engine) loadMeta(ctx context.Context, p *proc) (*procMeta, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &procMeta{process: proc, processOwner: addressFrom(proc.Owner), suURL: suURL}
+	m := &procMeta{process: proc, processOwner: schedule.AddressFrom(proc.Owner), suURL: suURL}
 	if len(e.opts.AllowOwners) > 0 && !slices.Contains(e.opts.AllowOwners, m.processOwner) {
 		return nil, ao.Errorf(403, "Access denied for process owner %s", m.processOwner)
 	}
@@ -54,7 +55,7 @@ func (e *Engine) loadMeta(ctx context.Context, p *proc) (*procMeta, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.module, m.moduleOwner = mod, addressFrom(mod.Owner)
+	m.module, m.moduleOwner = mod, schedule.AddressFrom(mod.Owner)
 	format, err := e.checkModule(proc, mod, m)
 	if err != nil {
 		return nil, err
@@ -68,7 +69,7 @@ func (e *Engine) loadMeta(ctx context.Context, p *proc) (*procMeta, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.env = newEnv(proc, m.processOwner, mod, m.moduleOwner)
+	m.env = schedule.NewEnv(proc, m.processOwner, mod, m.moduleOwner)
 	p.meta = m
 	return m, nil
 }
@@ -176,7 +177,7 @@ func (e *Engine) checkModule(p *ao.Process, m *ao.Module, meta *procMeta) (strin
 		return "", ao.Errorf(413, "Memory-Limit for process %q exceeds supported limit", p.ID)
 	}
 	comp, ok := limit("Compute-Limit")
-	compute, valid := parseIntJS(comp)
+	compute, valid := schedule.ParseIntJS(comp)
 	if !ok || !valid || compute < 0 || compute > e.opts.ComputeLimitMax {
 		return "", ao.Errorf(413, "Compute-Limit for process %q exceeds supported limit", p.ID)
 	}
@@ -201,7 +202,7 @@ func parseBytesJS(s string) (int64, bool) {
 		f, _ = strconv.ParseFloat(m[1], 64)
 		unit = strings.ToLower(m[4])
 	} else {
-		n, ok := parseIntJS(s)
+		n, ok := schedule.ParseIntJS(s)
 		if !ok {
 			return 0, false
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/cron"
 	"github.com/aocu/aocu/internal/jsjson"
+	"github.com/aocu/aocu/internal/schedule"
 )
 
 // hashChainFromHeight is the block height from which the reference verifies
@@ -155,8 +156,9 @@ func (st *streamState) run(ctx context.Context, t target) error {
 			return err
 		}
 	}
-	pc := newPageChecker(meta.suURL, p.id, p.pos, meta.process.Block.Height >= hashChainFromHeight)
-	src := newPageSource(ctx, e.opts.Scheduler, meta.suURL, p.id, from, to, e.opts.PageSize, pc.check)
+	pc := schedule.NewPageChecker(meta.suURL, p.id, schedule.Position{Cold: p.pos.cold, Nonce: p.pos.Nonce, Timestamp: p.pos.Timestamp,
+		AssignmentID: p.pos.AssignmentID, HashChain: p.pos.HashChain}, meta.process.Block.Height >= hashChainFromHeight)
+	src := newPageSource(ctx, e.opts.Scheduler, meta.suURL, p.id, from, to, e.opts.PageSize, pc.Check)
 	defer src.close()
 	if !p.pos.cold {
 		st.cronSeen[strconv.FormatInt(p.pos.Timestamp, 10)+"-"+p.pos.Cron] = true
@@ -170,7 +172,7 @@ func (st *streamState) run(ctx context.Context, t target) error {
 		if !ok {
 			break
 		}
-		m, err := fromEdge(edge)
+		m, err := schedule.FromEdge(edge)
 		if err != nil {
 			return ao.WithStatus(502, fmt.Errorf("scheduled message of process %s: %w", p.id, err))
 		}
@@ -228,10 +230,10 @@ func (st *streamState) crons(ctx context.Context, right int64, blocks []ao.Block
 			st.cronSeen = map[string]bool{key: true}
 		}
 		pid := st.p.id
-		m := &wasmMessage{
+		m := &schedule.Message{
 			Owner: st.meta.processOwner, Target: &pid, From: st.meta.processOwner, Tags: c.Tags,
 			Timestamp: c.Timestamp, Block: c.BlockHeight, Cron: true,
-			name: fmt.Sprintf("Cron Message %d,%s,%s", c.Timestamp, c.Ordinate, c.ID), ordinate: c.Ordinate, cronID: c.ID,
+			Name: fmt.Sprintf("Cron Message %d,%s,%s", c.Timestamp, c.Ordinate, c.ID), Ordinate: c.Ordinate, CronID: c.ID,
 		}
 		if m.Tags == nil {
 			m.Tags = []ao.Tag{}
@@ -252,23 +254,23 @@ func (st *streamState) prependProcessMessage(ctx context.Context) error {
 		return fmt.Errorf("load the data of process %s: %w", proc.ID, err)
 	}
 	pid := proc.ID
-	m := &wasmMessage{
-		ID: &pid, Data: rawString(jsjson.DecodeUTF8(data)), Owner: st.meta.processOwner, Target: &pid,
-		From: mapFrom(proc.Tags, st.meta.processOwner), Tags: proc.Tags,
+	m := &schedule.Message{
+		ID: &pid, Data: schedule.JSString(jsjson.DecodeUTF8(data)), Owner: st.meta.processOwner, Target: &pid,
+		From: schedule.MapFrom(proc.Tags, st.meta.processOwner), Tags: proc.Tags,
 		Timestamp: proc.Block.Timestamp, Block: proc.Block.Height,
-		name: "Process Message " + pid, ordinate: "0", noSave: true,
+		Name: "Process Message " + pid, Ordinate: "0", NoSave: true,
 	}
 	if proc.Signature != "" {
-		m.Signature = rawString(proc.Signature)
+		m.Signature = schedule.JSString(proc.Signature)
 	}
 	if proc.Anchor != "" {
-		m.Anchor = rawString(proc.Anchor)
+		m.Anchor = schedule.JSString(proc.Anchor)
 	}
 	return st.evaluate(ctx, m)
 }
 
 // scheduled checks, hydrates, deduplicates and evaluates a scheduled message.
-func (st *streamState) scheduled(ctx context.Context, m *wasmMessage) error {
+func (st *streamState) scheduled(ctx context.Context, m *schedule.Message) error {
 	e, p := st.e, st.p
 	if st.meta.process.Block.Height >= hashChainFromHeight {
 		if err := verifyHashChain(p.pos, m); err != nil {
@@ -276,20 +278,20 @@ func (st *streamState) scheduled(ctx context.Context, m *wasmMessage) error {
 		}
 	}
 	if m.Forwarded != nil {
-		h, err := forwardedDeepHash(m)
+		h, err := schedule.PushedDeepHash(m)
 		if err != nil {
 			return ao.WithStatus(422, err)
 		}
-		m.deepHash = h
+		m.DeepHash = h
 	}
-	if m.isAssignment {
+	if m.IsAssignment {
 		if err := st.hydrate(ctx, m); err != nil {
 			return err
 		}
 	}
-	if m.deepHash != "" || m.isAssignment {
-		id := m.deepHash
-		if m.isAssignment {
+	if m.DeepHash != "" || m.IsAssignment {
+		id := m.DeepHash
+		if m.IsAssignment {
 			id = *m.ID
 		}
 		if n, ok := st.seen[id]; ok && n < *m.Nonce {
@@ -298,7 +300,7 @@ func (st *streamState) scheduled(ctx context.Context, m *wasmMessage) error {
 		}
 		dup, err := e.opts.Store.MessageSeenBefore(ctx, p.id, id, *m.Epoch, *m.Nonce)
 		if err != nil {
-			return fmt.Errorf("duplicate check of %s: %w", m.name, err)
+			return fmt.Errorf("duplicate check of %s: %w", m.Name, err)
 		}
 		if dup {
 			st.skip(m)
@@ -309,73 +311,73 @@ func (st *streamState) scheduled(ctx context.Context, m *wasmMessage) error {
 	return st.evaluate(ctx, m)
 }
 
-func (st *streamState) skip(m *wasmMessage) {
-	st.e.log.Info("skipping a message already evaluated at a lower nonce", "process", st.p.id, "message", m.name)
+func (st *streamState) skip(m *schedule.Message) {
+	st.e.log.Info("skipping a message already evaluated at a lower nonce", "process", st.p.id, "message", m.Name)
 	// The schedule still moves on: the next messages are read after it.
-	st.p.pos.AssignmentID, st.p.pos.HashChain = m.assignmentID, deref(m.HashChain)
+	st.p.pos.AssignmentID, st.p.pos.HashChain = m.AssignmentID, schedule.Deref(m.HashChain)
 }
 
 // verifyHashChain checks an SU's hash chain link:
 // base64url(sha256(prev assignment id || prev hash chain)).
-func verifyHashChain(prev position, m *wasmMessage) error {
-	actual := deref(m.HashChain)
+func verifyHashChain(prev position, m *schedule.Message) error {
+	actual := schedule.Deref(m.HashChain)
 	if prev.AssignmentID == "" || prev.HashChain == "" {
 		if actual == "" {
-			return ao.Errorf(422, "HashChain invalid on message %s", deref(m.ID))
+			return ao.Errorf(422, "HashChain invalid on message %s", schedule.Deref(m.ID))
 		}
 		return nil
 	}
 	a, err1 := base64.RawURLEncoding.DecodeString(prev.AssignmentID)
 	h, err2 := base64.RawURLEncoding.DecodeString(prev.HashChain)
 	if err1 != nil || err2 != nil {
-		return ao.Errorf(422, "HashChain invalid on message %s", deref(m.ID))
+		return ao.Errorf(422, "HashChain invalid on message %s", schedule.Deref(m.ID))
 	}
 	sum := sha256.Sum256(append(a, h...))
 	if base64.RawURLEncoding.EncodeToString(sum[:]) != actual {
-		return ao.Errorf(422, "HashChain invalid on message %s", deref(m.ID))
+		return ao.Errorf(422, "HashChain invalid on message %s", schedule.Deref(m.ID))
 	}
 	return nil
 }
 
 // hydrate loads an assigned item from the gateway.
-func (st *streamState) hydrate(ctx context.Context, m *wasmMessage) error {
+func (st *streamState) hydrate(ctx context.Context, m *schedule.Message) error {
 	gw := st.e.opts.Gateway
-	meta, err := gw.TransactionMeta(ctx, *m.ID, m.excludes("Tags"), m.excludes("Signature"), m.excludes("Anchor"))
+	meta, err := gw.TransactionMeta(ctx, *m.ID, m.Excludes("Tags"), m.Excludes("Signature"), m.Excludes("Anchor"))
 	if err != nil {
-		return fmt.Errorf("hydrate %s: %w", m.name, err)
+		return fmt.Errorf("hydrate %s: %w", m.Name, err)
 	}
 	var data []byte
-	if !m.excludes("Data") {
+	if !m.Excludes("Data") {
 		if data, err = gw.Raw(ctx, *m.ID); err != nil {
-			return fmt.Errorf("hydrate %s: %w", m.name, err)
+			return fmt.Errorf("hydrate %s: %w", m.Name, err)
 		}
 		if data == nil {
 			data = []byte{}
 		}
 	}
-	hydrate(m, meta, data)
+	schedule.Hydrate(m, meta, data)
 	return nil
 }
 
 // evaluate runs one message and records its result.
-func (st *streamState) evaluate(ctx context.Context, m *wasmMessage) error {
+func (st *streamState) evaluate(ctx context.Context, m *schedule.Message) error {
 	e, p := st.e, st.p
-	res, err := p.inst.Handle(ctx, st.stream, m.toAO(), st.meta.env, e.opts.MessageTimeout)
+	res, err := p.inst.Handle(ctx, st.stream, m.ToAO(), st.meta.env, e.opts.MessageTimeout)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if errors.Is(err, ao.ErrEvalTimeout) {
-			f := &procFailure{messageID: deref(m.ID), nonce: p.pos.Nonce + 1, limit: e.opts.MessageTimeout}
+			f := &procFailure{messageID: schedule.Deref(m.ID), nonce: p.pos.Nonce + 1, limit: e.opts.MessageTimeout}
 			if m.Nonce != nil {
 				f.nonce = *m.Nonce
 			}
-			if m.cronID != "" {
-				f.messageID = m.name
+			if m.CronID != "" {
+				f.messageID = m.Name
 			}
 			p.failed.Store(f)
 			e.log.Error("process failed: a message ran past the evaluation time limit; it is not evaluated further until restart",
-				"process", p.id, "message", m.name, "nonce", f.nonce, "limit", e.opts.MessageTimeout)
+				"process", p.id, "message", m.Name, "nonce", f.nonce, "limit", e.opts.MessageTimeout)
 			if e.opts.Observer != nil {
 				e.opts.Observer.Evaluated("primary", "timeout", true)
 			}
@@ -383,19 +385,19 @@ func (st *streamState) evaluate(ctx context.Context, m *wasmMessage) error {
 		}
 		if !errors.Is(err, ao.ErrEvalTimeout) && !errors.Is(err, ao.ErrHalt) && !errors.Is(err, ao.ErrMessageTooLarge) {
 			p.closeInstance() // its state is lost; the next stream rebuilds it
-			return fmt.Errorf("evaluate %s: %w", m.name, err)
+			return fmt.Errorf("evaluate %s: %w", m.Name, err)
 		}
 		// The reference turns a thrown error into {Error}: the state is kept.
-		e.log.Warn("message failed", "process", p.id, "message", m.name, "err", err)
-		res = &ao.Result{Error: rawString(err.Error()), Rejected: true}
+		e.log.Warn("message failed", "process", p.id, "message", m.Name, "err", err)
+		res = &ao.Result{Error: schedule.JSString(err.Error()), Rejected: true}
 	}
 	out := outputJSON(res)
 	p.gasSince += res.GasUsed
 	kind := "scheduled"
 	switch {
-	case m.cronID != "":
+	case m.CronID != "":
 		kind = "cron"
-	case m.isAssignment:
+	case m.IsAssignment:
 		kind = "assignment"
 	}
 	if e.opts.Observer != nil {
@@ -406,7 +408,7 @@ func (st *streamState) evaluate(ctx context.Context, m *wasmMessage) error {
 	st.lastOutput = out
 	pos := &p.pos
 	pos.cold = false
-	pos.Timestamp, pos.Ordinate, pos.Cron, pos.BlockHeight = m.Timestamp, m.ordinate, m.cronID, m.Block
+	pos.Timestamp, pos.Ordinate, pos.Cron, pos.BlockHeight = m.Timestamp, m.Ordinate, m.CronID, m.Block
 	if m.Nonce != nil {
 		pos.Nonce, pos.Epoch = *m.Nonce, *m.Epoch
 		p.currentNonce.Store(*m.Nonce)
@@ -414,14 +416,14 @@ func (st *streamState) evaluate(ctx context.Context, m *wasmMessage) error {
 	if m.ID != nil {
 		pos.MessageID = *m.ID
 	}
-	if !m.noSave && m.cronID == "" {
-		pos.AssignmentID, pos.HashChain = m.assignmentID, deref(m.HashChain)
+	if !m.NoSave && m.CronID == "" {
+		pos.AssignmentID, pos.HashChain = m.AssignmentID, schedule.Deref(m.HashChain)
 	}
-	if !m.noSave {
+	if !m.NoSave {
 		ev := &ao.Evaluation{
-			ProcessID: p.id, MessageID: deref(m.ID), DeepHash: m.deepHash, Nonce: m.Nonce, Epoch: m.Epoch,
-			Timestamp: m.Timestamp, Ordinate: m.ordinate, BlockHeight: m.Block, Cron: m.cronID,
-			Output: out, EvaluatedAt: e.opts.Now().UnixMilli(), IsAssignment: m.isAssignment,
+			ProcessID: p.id, MessageID: schedule.Deref(m.ID), DeepHash: m.DeepHash, Nonce: m.Nonce, Epoch: m.Epoch,
+			Timestamp: m.Timestamp, Ordinate: m.Ordinate, BlockHeight: m.Block, Cron: m.CronID,
+			Output: out, EvaluatedAt: e.opts.Now().UnixMilli(), IsAssignment: m.IsAssignment,
 		}
 		if ev.ID() == st.wantID {
 			st.wanted = out

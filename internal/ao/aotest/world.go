@@ -132,12 +132,13 @@ func Tag(name, value string) ao.Tag { return ao.Tag{Name: name, Value: value} }
 // Action is the tag Action=v.
 func Action(v string) ao.Tag { return Tag("Action", v) }
 
-// merge overrides base's tags by name with tags' values and appends the rest.
+// merge overrides base's tags by name with tags' values and appends the
+// rest in order (repeated names, such as several Cron-Interval, included).
 func merge(base, tags []ao.Tag) []ao.Tag {
 	out := append([]ao.Tag(nil), base...)
 	for _, t := range tags {
 		found := false
-		for i := range out {
+		for i := range base {
 			if out[i].Name == t.Name {
 				out[i].Value, found = t.Value, true
 				break

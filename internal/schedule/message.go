@@ -1,8 +1,11 @@
-package engine
+// Package schedule turns what a Scheduler Unit sends into what a module
+// receives, as the reference CU does (its domain/lib mapping steps): an SU
+// edge into a message, an assignment hydrated from the gateway, the deep-hash
+// key of a pushed message, the hash chain and the page invariants. It is
+// pure: no I/O, no HTTP, no database.
+package schedule
 
 import (
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -13,10 +16,10 @@ import (
 	"github.com/aocu/aocu/internal/jsjson"
 )
 
-// wasmMessage is a message on its way to the module, in the reference's
+// Message is a message on its way to the module, in the reference's
 // terms: the fields of its messageSchema (nil or unset: undefined, left out
 // of the JSON) and the stream metadata around it.
-type wasmMessage struct {
+type Message struct {
 	ID        *string
 	Signature json.RawMessage
 	Data      json.RawMessage
@@ -35,24 +38,24 @@ type wasmMessage struct {
 	ReadOnly  bool
 
 	// Stream metadata.
-	name         string
-	ordinate     string
-	cronID       string
-	noSave       bool
-	isAssignment bool
-	assignmentID string
-	exclude      []string
-	deepHash     string
+	Name         string
+	Ordinate     string
+	CronID       string
+	NoSave       bool
+	IsAssignment bool
+	AssignmentID string
+	Exclude      []string
+	DeepHash     string
 }
 
 // toAO is the message as the module receives it (messageSchema.parse: From
 // and Owner tags removed by removeInvalidTags).
-func (m *wasmMessage) toAO() *ao.Message {
+func (m *Message) ToAO() *ao.Message {
 	optStr := func(s *string) ao.JSValue {
 		if s == nil {
 			return nil
 		}
-		return rawString(*s)
+		return JSString(*s)
 	}
 	optNum := func(n *int64) ao.JSValue {
 		if n == nil {
@@ -83,17 +86,17 @@ func removeInvalidTags(tags []ao.Tag) []ao.Tag {
 	return tags
 }
 
-// newEnv is the AoGlobal passed with every message of a process.
-func newEnv(p *ao.Process, processOwner string, m *ao.Module, moduleOwner string) *ao.Env {
+// NewEnv is the AoGlobal passed with every message of a process.
+func NewEnv(p *ao.Process, processOwner string, m *ao.Module, moduleOwner string) *ao.Env {
 	return &ao.Env{
 		Process: ao.EnvEntity{ID: p.ID, Owner: processOwner, Tags: p.Tags},
 		Module:  ao.EnvEntity{ID: m.ID, Owner: moduleOwner, Tags: m.Tags},
 	}
 }
 
-// addressFrom is the reference's owner mapping: a 512-byte key is an Arweave
+// AddressFrom is the reference's owner mapping: a 512-byte key is an Arweave
 // owner (the given address), a 65-byte key an Ethereum one (EIP-55 address).
-func addressFrom(o ao.Owner) string {
+func AddressFrom(o ao.Owner) string {
 	key, err := arweave.B64Decode(o.Key)
 	if err == nil && len(key) == 65 {
 		if a, err := arweave.EthereumAddress(key); err == nil {
@@ -103,8 +106,8 @@ func addressFrom(o ao.Owner) string {
 	return o.Address
 }
 
-// mapFrom: the From-Process tag if present and non-empty, else the owner.
-func mapFrom(tags []ao.Tag, owner string) string {
+// MapFrom: the From-Process tag if present and non-empty, else the owner.
+func MapFrom(tags []ao.Tag, owner string) string {
 	if v, ok := ao.TagValue(tags, "From-Process"); ok && v != "" {
 		return v
 	}
@@ -123,9 +126,9 @@ func str(s string) *string { return &s }
 
 func i64(n int64) *int64 { return &n }
 
-// parseIntJS is JavaScript's parseInt(s, 10) for the values it can meet here
+// ParseIntJS is JavaScript's parseInt(s, 10) for the values it can meet here
 // (leading digits, optional sign); ok is false for NaN.
-func parseIntJS(s string) (int64, bool) {
+func ParseIntJS(s string) (int64, bool) {
 	s = strings.TrimSpace(s)
 	end := 0
 	if end < len(s) && (s[end] == '-' || s[end] == '+') {
@@ -142,20 +145,20 @@ func parseIntJS(s string) (int64, bool) {
 	return n, err == nil
 }
 
-// fromEdge maps an SU edge as the reference's mapNode does. Assignments of
+// FromEdge maps an SU edge as the reference's mapNode does. Assignments of
 // existing items are completed later by hydration.
-func fromEdge(e *ao.SUEdge) (*wasmMessage, error) {
+func FromEdge(e *ao.SUEdge) (*Message, error) {
 	at := e.Assignment.Tags
 	get := func(name string) (string, bool) { return ao.TagValue(at, name) }
 	num := func(name string) (int64, error) {
 		v, _ := get(name)
-		n, ok := parseIntJS(v)
+		n, ok := ParseIntJS(v)
 		if !ok {
 			return 0, fmt.Errorf("assignment %s: tag %s is %q, not a number", e.Assignment.ID, name, v)
 		}
 		return n, nil
 	}
-	m := &wasmMessage{assignmentID: e.Assignment.ID}
+	m := &Message{AssignmentID: e.Assignment.ID}
 	var err error
 	var epoch, nonce int64
 	if epoch, err = num("Epoch"); err != nil {
@@ -176,18 +179,18 @@ func fromEdge(e *ao.SUEdge) (*wasmMessage, error) {
 	}
 	for _, t := range at {
 		if t.Name == "Exclude" {
-			m.exclude = append(m.exclude, t.Value)
+			m.Exclude = append(m.Exclude, t.Value)
 		}
 	}
-	m.ordinate = strconv.FormatInt(nonce, 10)
+	m.Ordinate = strconv.FormatInt(nonce, 10)
 	if e.Message == nil {
 		id, ok := get("Message")
 		if !ok || id == "" {
 			return nil, fmt.Errorf("assignment %s has neither a message nor a Message tag", e.Assignment.ID)
 		}
-		m.isAssignment = true
+		m.IsAssignment = true
 		m.ID = str(id)
-		m.name = fmt.Sprintf("Assigned Message %s %d:%d", id, m.Timestamp, nonce)
+		m.Name = fmt.Sprintf("Assigned Message %s %d:%d", id, m.Timestamp, nonce)
 		return m, nil
 	}
 	msg := e.Message
@@ -195,20 +198,20 @@ func fromEdge(e *ao.SUEdge) (*wasmMessage, error) {
 	if !ok {
 		return nil, fmt.Errorf("assignment %s has no Process tag", e.Assignment.ID)
 	}
-	owner := addressFrom(msg.Owner)
+	owner := AddressFrom(msg.Owner)
 	m.ID = str(msg.ID)
 	// The reference parses the SU's JSON and stringifies it again for the
 	// module: the module sees JSON.stringify's bytes, not the SU's escapes.
 	m.Signature, m.Data, m.Anchor = restringify(msg.Signature), restringify(msg.Data), restringify(msg.Anchor)
 	m.Owner = owner
 	m.Target = str(proc)
-	m.From = mapFrom(msg.Tags, owner)
+	m.From = MapFrom(msg.Tags, owner)
 	m.Forwarded = mapForwardedBy(msg.Tags, owner)
 	m.Tags = msg.Tags
 	if m.Tags == nil {
 		m.Tags = []ao.Tag{}
 	}
-	m.name = fmt.Sprintf("Scheduled Message %s %d:%d", msg.ID, m.Timestamp, nonce)
+	m.Name = fmt.Sprintf("Scheduled Message %s %d:%d", msg.ID, m.Timestamp, nonce)
 	return m, nil
 }
 
@@ -223,20 +226,20 @@ func restringify(v json.RawMessage) json.RawMessage {
 	return v // the SU client decoded it, so it is valid JSON
 }
 
-// rawString is JSON.stringify of a string.
-func rawString(s string) json.RawMessage { return jsjson.AppendString(nil, s) }
+// JSString is JSON.stringify of a string.
+func JSString(s string) json.RawMessage { return jsjson.AppendString(nil, s) }
 
 // hydrate completes an assignment with the assigned item's metadata and data
 // (unless excluded), as the reference's loadFromChain does.
-func hydrate(m *wasmMessage, meta *ao.TxMeta, data []byte) {
-	owner := addressFrom(meta.Owner)
+func Hydrate(m *Message, meta *ao.TxMeta, data []byte) {
+	owner := AddressFrom(meta.Owner)
 	m.ID = str(meta.ID)
 	m.Signature = nil
 	if meta.Signature != nil {
-		m.Signature = rawString(*meta.Signature)
+		m.Signature = JSString(*meta.Signature)
 	}
 	m.Owner = owner
-	m.From = mapFrom(meta.Tags, owner)
+	m.From = MapFrom(meta.Tags, owner)
 	m.Target = str(meta.Recipient)
 	m.Tags = meta.Tags
 	if m.Tags == nil {
@@ -244,18 +247,18 @@ func hydrate(m *wasmMessage, meta *ao.TxMeta, data []byte) {
 	}
 	m.Anchor = nil
 	if meta.Anchor != nil {
-		m.Anchor = rawString(*meta.Anchor)
+		m.Anchor = JSString(*meta.Anchor)
 	}
 	m.Data = nil
 	if data != nil {
-		m.Data = rawString(jsjson.DecodeUTF8(data))
+		m.Data = JSString(jsjson.DecodeUTF8(data))
 	}
 }
 
 // excludes reports whether an assignment excludes a part (Data, Tags,
 // Signature, Anchor).
-func (m *wasmMessage) excludes(part string) bool {
-	for _, e := range m.exclude {
+func (m *Message) Excludes(part string) bool {
+	for _, e := range m.Exclude {
 		if e == part {
 			return true
 		}
@@ -263,19 +266,19 @@ func (m *wasmMessage) excludes(part string) bool {
 	return false
 }
 
-// forwardedDeepHash is the reference's id for a pushed message: the std
+// PushedDeepHash is the reference's id for a pushed message: the std
 // base64 of what warp-arbundles' createData(data, {publicKey: empty,
 // ownerLength: 0, signatureLength: 512, signatureType: 1}, {tags, target,
 // anchor}).getSignatureData() returns. createData lays the item out with an
 // empty owner, but DataItem's getters read it back with the lengths of
 // signature type 1 (a 512-byte owner), so the hashed fields are slices of the
 // binary at those offsets; this reproduces that layout and those reads.
-func forwardedDeepHash(m *wasmMessage) (string, error) {
+func PushedDeepHash(m *Message) (string, error) {
 	var data []byte
 	if m.Data != nil && string(m.Data) != "null" {
 		s, err := jsjson.Unquote(m.Data)
 		if err != nil {
-			return "", fmt.Errorf("deep hash of %s: Data is not a string", deref(m.ID))
+			return "", fmt.Errorf("deep hash of %s: Data is not a string", Deref(m.ID))
 		}
 		data = []byte(s)
 	}
@@ -283,102 +286,30 @@ func forwardedDeepHash(m *wasmMessage) (string, error) {
 	if m.Target != nil && *m.Target != "" {
 		t, err := arweave.B64Decode(*m.Target)
 		if err != nil || len(t) != 32 {
-			return "", fmt.Errorf("deep hash of %s: Target %q is not a 32-byte address", deref(m.ID), *m.Target)
+			return "", fmt.Errorf("deep hash of %s: Target %q is not a 32-byte address", Deref(m.ID), *m.Target)
 		}
 		target = t
 	}
 	if m.Anchor != nil && string(m.Anchor) != "null" {
 		s, err := jsjson.Unquote(m.Anchor)
 		if err != nil {
-			return "", fmt.Errorf("deep hash of %s: Anchor is not a string", deref(m.ID))
+			return "", fmt.Errorf("deep hash of %s: Anchor is not a string", Deref(m.ID))
 		}
 		if s != "" {
 			if len(s) != 32 {
-				return "", fmt.Errorf("deep hash of %s: Anchor is %d bytes, not 32", deref(m.ID), len(s))
+				return "", fmt.Errorf("deep hash of %s: Anchor is %d bytes, not 32", Deref(m.ID), len(s))
 			}
 			anchor = []byte(s)
 		}
 	}
-	var tags []byte
-	if len(m.Tags) > 0 {
-		at := make([]arweave.Tag, len(m.Tags))
-		for i, t := range m.Tags {
-			at[i] = arweave.Tag{Name: t.Name, Value: t.Value}
-		}
-		tags = arweave.EncodeTags(at)
+	at := make([]arweave.Tag, len(m.Tags))
+	for i, t := range m.Tags {
+		at[i] = arweave.Tag{Name: t.Name, Value: t.Value}
 	}
-	// createData's layout with signatureLength 512 and ownerLength 0.
-	const sigLen, cfgOwnerLen = 512, 512
-	var b []byte
-	b = append(b, 1, 0) // signature type 1, little endian
-	b = append(b, make([]byte, sigLen)...)
-	if target != nil {
-		b = append(b, 1)
-		b = append(b, target...)
-	} else {
-		b = append(b, 0)
-	}
-	if anchor != nil {
-		b = append(b, 1)
-		b = append(b, anchor...)
-	} else {
-		b = append(b, 0)
-	}
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(m.Tags)))
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(tags)))
-	b = append(b, tags...)
-	b = append(b, data...)
-	// DataItem's getters, with type 1's lengths.
-	sub := func(from, to int) []byte {
-		from, to = min(max(from, 0), len(b)), min(max(to, 0), len(b))
-		if from >= to {
-			return []byte{}
-		}
-		return b[from:to]
-	}
-	at := func(i int) byte {
-		if i < 0 || i >= len(b) {
-			return 0
-		}
-		return b[i]
-	}
-	le := func(x []byte) uint64 { // byteArrayToLong over at most 8 bytes
-		var v float64
-		for i := len(x) - 1; i >= 0; i-- {
-			v = v*256 + float64(x[i])
-		}
-		if v > 1<<53 {
-			return 1 << 53
-		}
-		return uint64(v)
-	}
-	owner := sub(2+sigLen, 2+sigLen+cfgOwnerLen)
-	targetStart := 2 + sigLen + cfgOwnerLen
-	rawTarget := []byte{}
-	if at(targetStart) == 1 {
-		rawTarget = sub(targetStart+1, targetStart+33)
-	}
-	anchorStart := targetStart + 1
-	if at(targetStart) == 1 {
-		anchorStart += 32
-	}
-	rawAnchor := []byte{}
-	if at(anchorStart) == 1 {
-		rawAnchor = sub(anchorStart+1, anchorStart+33)
-	}
-	tagsStart := anchorStart + 1
-	if at(anchorStart) == 1 {
-		tagsStart += 32
-	}
-	n := le(sub(tagsStart+8, tagsStart+16))
-	tagsEnd := tagsStart + 16 + int(min(n, uint64(len(b))))
-	rawTags := sub(tagsStart+16, tagsEnd)
-	rawData := sub(tagsEnd, len(b))
-	h := arweave.DeepHash([]any{[]byte("dataitem"), []byte("1"), []byte("1"), owner, rawTarget, rawAnchor, rawTags, rawData})
-	return base64.StdEncoding.EncodeToString(h[:]), nil
+	return arweave.PushedMessageDeepHash(data, target, anchor, at), nil
 }
 
-func deref(s *string) string {
+func Deref(s *string) string {
 	if s == nil {
 		return ""
 	}

@@ -1,4 +1,4 @@
-package engine
+package schedule
 
 import (
 	"crypto/sha256"
@@ -8,13 +8,13 @@ import (
 	"github.com/aocu/aocu/internal/ao"
 )
 
-// pageChecker refuses an SU page that breaks the schedule's invariants, before
+// PageChecker refuses an SU page that breaks the schedule's invariants, before
 // anything of it is evaluated: nonces strictly consecutive from the position
 // (a gap, a reorder or a repeated message), timestamps that never go back,
 // and every Hash-Chain link whose previous assignment is known. The reference
 // checks only the hash chain, and only for processes from block 1,440,000;
 // below that it evaluates whatever the SU sends and stores wrong results.
-type pageChecker struct {
+type PageChecker struct {
 	su, pid   string
 	next      int64 // the nonce the next edge must carry (-1: 0 or 1, a cold start)
 	lastTS    int64
@@ -25,21 +25,34 @@ type pageChecker struct {
 	chainChecked bool
 }
 
-func newPageChecker(su, pid string, pos position, chainChecked bool) *pageChecker {
-	c := &pageChecker{su: su, pid: pid, next: -1, chainChecked: chainChecked}
-	if !pos.cold {
+// Position is where a process stands in its schedule, for the checker.
+type Position struct {
+	Cold         bool // nothing evaluated yet
+	Nonce        int64
+	Timestamp    int64
+	AssignmentID string
+	HashChain    string
+}
+
+// NewPageChecker checks the pages that follow pos. chainChecked: the caller
+// verifies the hash chain itself (the reference's check from block
+// 1,440,000).
+func NewPageChecker(su, pid string, pos Position, chainChecked bool) *PageChecker {
+	c := &PageChecker{su: su, pid: pid, next: -1, chainChecked: chainChecked}
+	if !pos.Cold {
 		c.next, c.lastTS = pos.Nonce+1, pos.Timestamp
 		c.prevID, c.prevChain = pos.AssignmentID, pos.HashChain
 	}
 	return c
 }
 
-func (c *pageChecker) check(page *ao.SUPage) error {
+// Check refuses a page that breaks the invariants (a 502).
+func (c *PageChecker) Check(page *ao.SUPage) error {
 	for i := range page.Edges {
 		e := &page.Edges[i]
 		at := e.Assignment.Tags
 		nv, _ := ao.TagValue(at, "Nonce")
-		nonce, ok := parseIntJS(nv)
+		nonce, ok := ParseIntJS(nv)
 		if !ok {
 			return c.refuse(nv, "its Nonce tag is not a number")
 		}
@@ -50,7 +63,7 @@ func (c *pageChecker) check(page *ao.SUPage) error {
 			return c.refuse(nv, "expected nonce "+strconv.FormatInt(c.next, 10)+" (a gap, a reorder or a repeated message)")
 		}
 		tv, _ := ao.TagValue(at, "Timestamp")
-		ts, ok := parseIntJS(tv)
+		ts, ok := ParseIntJS(tv)
 		if !ok {
 			return c.refuse(nv, "its Timestamp tag is not a number")
 		}
@@ -70,7 +83,7 @@ func (c *pageChecker) check(page *ao.SUPage) error {
 	return nil
 }
 
-func (c *pageChecker) refuse(nonce, why string) error {
+func (c *PageChecker) refuse(nonce, why string) error {
 	return ao.Errorf(502, "the scheduler %s sent an invalid page for process %s at nonce %s: %s; nothing of the page was evaluated",
 		c.su, c.pid, nonce, why)
 }
