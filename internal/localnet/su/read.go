@@ -2,6 +2,7 @@ package su
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"unicode/utf8"
@@ -233,7 +234,7 @@ func parseOptInt(q map[string][]string, name string) (*int64, error) {
 	}
 	n, err := strconv.ParseInt(v[0], 10, 64)
 	if err != nil {
-		return nil, fmt.Errorf("invalid %s %q: %w", name, v[0], err)
+		return nil, bad(fmt.Sprintf("invalid %s %q: not an integer", name, v[0]))
 	}
 	return &n, nil
 }
@@ -270,7 +271,16 @@ func (s *Server) page(r *http.Request, pid string, showAnchor bool) (*pageJSON, 
 	if l, err := parseOptInt(q, "limit"); err != nil {
 		return nil, err
 	} else if l != nil {
-		limit = max(*l, 1)
+		// The Rust SU reads limit as an i32 and converts it to usize, so a
+		// negative limit means "everything" there and 0 underflows; both
+		// are client mistakes here.
+		if *l < 1 || *l > math.MaxInt32 {
+			return nil, bad(fmt.Sprintf("invalid limit %d: must be between 1 and %d", *l, math.MaxInt32))
+		}
+		limit = *l
+	}
+	if byNonce && from != nil && *from < -1 {
+		return nil, bad(fmt.Sprintf("invalid from-nonce %d: must be -1 or more", *from))
 	}
 	cursor := func(r *row) int64 {
 		if byNonce {

@@ -30,6 +30,7 @@ const (
 	errAssignLen      = `error in builder: BuilderError("assign param must be 43 characters")`
 	errAssignTx       = "Invalid gateway tx for assignming"
 	errPayloadTooBig  = "A payload reached size limit."
+	errSelfAssign     = "A process cannot be assigned to itself"
 )
 
 // builderErr formats a parse/verify failure as the Rust SU does.
@@ -220,6 +221,22 @@ func (s *Server) writeItem(ctx context.Context, body []byte) (string, int64, err
 func (s *Server) assignExisting(ctx context.Context, pid, txID string, exclude []string) (string, int64, error) {
 	if len(txID) != 43 {
 		return "", 0, bad(errAssignLen)
+	}
+	// A process is its own first message (nonce 0); assigning it again, or
+	// a message the process holds already, would schedule it twice. The
+	// Rust SU checks neither.
+	if exists, err := s.store.processExists(ctx, pid); err != nil {
+		return "", 0, err
+	} else if !exists {
+		return "", 0, bad(errProcNotFound)
+	}
+	if txID == pid {
+		return "", 0, bad(errSelfAssign)
+	}
+	if held, err := s.store.messageExists(ctx, pid, txID); err != nil {
+		return "", 0, err
+	} else if held {
+		return "", 0, bad(errMessageExists)
 	}
 	tx, err := s.gw.tx(ctx, txID)
 	if err != nil {
