@@ -93,10 +93,10 @@ func TestAssignmentMistakes(t *testing.T) {
 		raw  []byte
 		want string
 	}{
-		"signed Assignment item":  {signed, errTypeValue},
-		"unsigned Assignment":     {unsigned, sigErr},
-		"wrongly signed":          {wrong, sigErr},
-		"truncated item":          {unsigned[:10], "error in builder"},
+		"signed Assignment item": {signed, errTypeValue},
+		"unsigned Assignment":    {unsigned, sigErr},
+		"wrongly signed":         {wrong, sigErr},
+		"truncated item":         {unsigned[:10], "error in builder"},
 	} {
 		code, pr := n.post(t, c.raw)
 		if code != http.StatusBadRequest || !strings.HasPrefix(pr.Error, c.want) {
