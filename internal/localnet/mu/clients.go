@@ -17,7 +17,7 @@ import (
 )
 
 const (
-	maxResultBody = 64 << 20 // a CU result or cron page
+	maxResultBody = 256 << 20 // a CU result or cron page: as much as the CU reads from an SU (suclient)
 	maxErrorBody  = 4 << 10
 )
 
