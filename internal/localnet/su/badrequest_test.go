@@ -51,7 +51,7 @@ func TestPageClientMistakes(t *testing.T) {
 }
 
 // TestAssignmentMistakes: items that claim to be assignments, unsigned or
-// wrongly signed items, and assignments of a process to itself or of a
+// wrongly signed items, items whose tags are not UTF-8, and assignments of a process to itself or of a
 // message the process holds are refused with 400 and consume no nonce.
 func TestAssignmentMistakes(t *testing.T) {
 	n := startNet(t)
@@ -88,6 +88,10 @@ func TestAssignmentMistakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Tags that are not UTF-8: the Rust SU's Avro decoding refuses them.
+	_, badTag := signItem(t, n.user, "x", pid, "", localnettest.Tags("Data-Protocol", "ao", "Type", "Message", "Bad", "\xff\xfe"))
+	_, badName := signItem(t, n.user, "x", pid, "", localnettest.Tags("Data-Protocol", "ao", "Type", "Message", "\xc3", "v"))
+	tagErr := `error in builder: BuilderError("Byte error in builder: ByteError(\"Byte error: InvalidTagEncoding\")")`
 	sigErr := `error in builder: BuilderError("Byte error in builder: ByteError(\"Signature verification failed\")")`
 	for name, c := range map[string]struct {
 		raw  []byte
@@ -96,6 +100,8 @@ func TestAssignmentMistakes(t *testing.T) {
 		"signed Assignment item": {signed, errTypeValue},
 		"unsigned Assignment":    {unsigned, sigErr},
 		"wrongly signed":         {wrong, sigErr},
+		"tag value not UTF-8":    {badTag, tagErr},
+		"tag name not UTF-8":     {badName, tagErr},
 		"truncated item":         {unsigned[:10], "error in builder"},
 	} {
 		code, pr := n.post(t, c.raw)

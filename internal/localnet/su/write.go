@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aocu/aocu/internal/arweave"
 )
@@ -31,6 +32,7 @@ const (
 	errAssignTx       = "Invalid gateway tx for assignming"
 	errPayloadTooBig  = "A payload reached size limit."
 	errSelfAssign     = "A process cannot be assigned to itself"
+	errTagEncoding    = "Byte error: InvalidTagEncoding"
 )
 
 // builderErr formats a parse/verify failure as the Rust SU does.
@@ -166,6 +168,13 @@ func (s *Server) writeItem(ctx context.Context, body []byte) (string, int64, err
 			msg = "Signature verification failed"
 		}
 		return "", 0, bad(builderErr(msg))
+	}
+	// The Rust SU decodes tags as Avro strings, which must be UTF-8; its
+	// JSON could not hold other bytes either.
+	for _, t := range item.Tags {
+		if !utf8.ValidString(t.Name) || !utf8.ValidString(t.Value) {
+			return "", 0, bad(builderErr(errTagEncoding))
+		}
 	}
 	typ, ok := tagValue(item.Tags, "Type", "type")
 	if !ok {
