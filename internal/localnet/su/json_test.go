@@ -142,3 +142,79 @@ func TestUnescapeLineSeparators(t *testing.T) {
 		}
 	}
 }
+
+// TestLossyUTF8: String::from_utf8_lossy's replacements (one U+FFFD per
+// maximal subpart of an incomplete or invalid sequence; Rust's docs and
+// Unicode §3.9's examples).
+func TestLossyUTF8(t *testing.T) {
+	const r = "\uFFFD"
+	for in, want := range map[string]string{
+		"plain é ✓ 😀":                  "plain é ✓ 😀",
+		"Hello \xF0\x90\x80World":       "Hello " + r + "World",
+		"\xE0\x80":                      r + r,
+		"\xED\xA0\x80":                  r + r + r,
+		"\xF4\x90\x80\x80":              r + r + r + r,
+		"\xC0\xAF":                      r + r,
+		"\xe2\x82":                      r,
+		"\xe2\x82A":                     r + "A",
+		"\xff\xfe":                      r + r,
+		"a\x80b":                        "a" + r + "b",
+		"\xF1\x80\x80":                  r,
+		"\xF1\x80\x80\xF1\x80\x80\x80x": r + "\U00040000x",
+		"\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64": "a" + r + r + r + "b" + r + "c" + r + r + "d",
+	} {
+		if got := lossyUTF8([]byte(in)); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestNotUTF8AsRustSU: a message's data that is not UTF-8 is written as
+// from_utf8_lossy makes it (not null); a process's is null; an anchor that
+// is not UTF-8 is null (base64url for the assignment with show-anchor).
+func TestNotUTF8AsRustSU(t *testing.T) {
+	n := startNet(t)
+	tags := localnettest.Tags("Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Process", "Module", "m", "Scheduler", n.su.Address())
+	_, praw := signItem(t, n.user, "proc \xff data", "", "", tags)
+	pid := n.mustPost(t, praw).ID
+	binAnchor := string(bytes.Repeat([]byte{0xff}, 32))
+	textAnchor := "00000000000000000000000000000007"
+	mtags := localnettest.Tags("Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Message")
+	bin, braw := signItem(t, n.user, "bin \xe2\x82 data \xff", pid, binAnchor, mtags)
+	n.mustPost(t, braw)
+	text, traw := signItem(t, n.user, "", pid, textAnchor, mtags)
+	n.mustPost(t, traw)
+
+	_, b := do(t, "GET", n.suHS.URL+"/"+bin.ID()+"?process-id="+pid, nil)
+	if !bytes.Contains(b, []byte(`,"data":"bin `+"\uFFFD"+` data `+"\uFFFD"+`","tags":`)) ||
+		!bytes.Contains(b, []byte(`,"anchor":null,"target":"`+pid+`"},"assignment"`)) {
+		t.Errorf("binary message: %s", b)
+	}
+	_, b = do(t, "GET", n.suHS.URL+"/"+text.ID()+"?process-id="+pid+"&show-anchor", nil)
+	if !bytes.Contains(b, []byte(`{"message":{"id":"`+text.ID()+`"`)) || !bytes.Contains(b, []byte(`,"data":"","tags":`)) ||
+		!bytes.Contains(b, []byte(`,"anchor":"`+textAnchor+`","target":"`+pid+`"},"assignment"`)) {
+		t.Errorf("text message: %s", b)
+	}
+	_, b = do(t, "GET", n.suHS.URL+"/processes/"+pid, nil)
+	if !bytes.Contains(b, []byte(`,"data":null,"anchor":null,`)) {
+		t.Errorf("process: %s", b)
+	}
+	_, b = do(t, "GET", n.suHS.URL+"/"+pid+"?process-id="+pid+"&limit=1", nil)
+	if !bytes.Contains(b, []byte(`{"node":{"message":{"id":"`+pid+`"`)) || !bytes.Contains(b, []byte(`,"data":null,"tags":`)) ||
+		!bytes.Contains(b, []byte(`,"anchor":null,"target":null},"assignment"`)) {
+		t.Errorf("process edge: %s", b)
+	}
+
+	// anchor_b64: an assignment's anchor under show-anchor.
+	a := &arweave.DataItem{Anchor: []byte(binAnchor)}
+	if got := anchorB64Of(a); got == nil || *got != arweave.B64Encode([]byte(binAnchor)) {
+		t.Errorf("anchor_b64 of a binary anchor: %v", got)
+	}
+	if got := anchorOf(a); got != nil {
+		t.Errorf("anchor of a binary anchor: %q", *got)
+	}
+	a.Anchor = []byte(textAnchor)
+	if got := anchorB64Of(a); got == nil || *got != textAnchor {
+		t.Errorf("anchor_b64 of a text anchor: %v", got)
+	}
+}
