@@ -149,7 +149,7 @@ func TestUnescapeLineSeparators(t *testing.T) {
 func TestLossyUTF8(t *testing.T) {
 	const r = "\uFFFD"
 	for in, want := range map[string]string{
-		"plain é ✓ 😀":                  "plain é ✓ 😀",
+		"plain é ✓ 😀":                   "plain é ✓ 😀",
 		"Hello \xF0\x90\x80World":       "Hello " + r + "World",
 		"\xE0\x80":                      r + r,
 		"\xED\xA0\x80":                  r + r + r,
