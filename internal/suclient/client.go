@@ -9,7 +9,13 @@
 // {"error":"Message or Process not found"}", and a status for the CU's
 // answer (ao.StatusOf): 404 when the SU says the process or message is
 // unknown, 502 for every other failure of the SU (504 when the context's
-// deadline passed).
+// deadline passed). A page the SU says is not found is a 404 only when the
+// SU does not know the process either (asked with GET /processes/{pid});
+// for a process it holds, it is a 502 naming the SU and the process.
+//
+// Every answer may be as large as MaxBodySize (256 MiB by default): a
+// single message holds as much data as a page of them can, and the SU
+// accepts items of up to 10 MiB.
 package suclient
 
 import (
@@ -32,8 +38,7 @@ import (
 const (
 	DefaultRetries     = httpretry.DefaultRetries
 	DefaultDelay       = httpretry.DefaultDelay
-	DefaultMaxBodySize = 1 << 20   // a process, a message, latest, timestamp
-	DefaultMaxPageSize = 256 << 20 // a page of scheduled messages
+	DefaultMaxBodySize = 256 << 20 // any answer: a page, a process, a message, latest, timestamp
 	DefaultTimeout     = 5 * time.Minute
 )
 
@@ -49,11 +54,9 @@ type Options struct {
 	Delay time.Duration
 	// Logger receives the retries (slog.Default() if nil).
 	Logger *slog.Logger
-	// MaxBodySize bounds the answers of Process, Message, Latest and
-	// Timestamp (DefaultMaxBodySize if 0).
+	// MaxBodySize bounds every answer (DefaultMaxBodySize if 0): a page of
+	// messages and a single message alike.
 	MaxBodySize int64
-	// MaxPageSize bounds the answer of Messages (DefaultMaxPageSize if 0).
-	MaxPageSize int64
 }
 
 // Client is an ao.Scheduler over HTTP. It is safe for concurrent use.
@@ -61,23 +64,19 @@ type Client struct {
 	http    *http.Client
 	retry   httpretry.Policy
 	maxBody int64
-	maxPage int64
 }
 
 var _ ao.Scheduler = (*Client)(nil)
 
 // New makes a Client.
 func New(opts Options) *Client {
-	c := &Client{http: opts.HTTPClient, maxBody: opts.MaxBodySize, maxPage: opts.MaxPageSize,
+	c := &Client{http: opts.HTTPClient, maxBody: opts.MaxBodySize,
 		retry: httpretry.Policy{Retries: opts.Retries, Delay: opts.Delay, Logger: opts.Logger, Name: "suclient", Key: "url"}.WithDefaults()}
 	if c.http == nil {
 		c.http = &http.Client{Timeout: DefaultTimeout}
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxBodySize
-	}
-	if c.maxPage <= 0 {
-		c.maxPage = DefaultMaxPageSize
 	}
 	return c
 }
@@ -105,15 +104,21 @@ func notFound(e *HTTPError) bool {
 // get fetches u and returns its 2xx body, retrying as the package comment
 // says. Every error is prefixed with prefix and carries its status.
 func (c *Client) get(ctx context.Context, prefix, u string, limit int64) ([]byte, error) {
+	body, err := c.fetch(ctx, u, limit)
+	if err != nil {
+		return nil, failure(prefix, err)
+	}
+	return body, nil
+}
+
+// fetch is get without the prefix and the status of the final error.
+func (c *Client) fetch(ctx context.Context, u string, limit int64) ([]byte, error) {
 	var body []byte
 	err := c.retry.Do(ctx, u, func(int) (retry bool, err error) {
 		body, retry, err = c.try(ctx, u, limit)
 		return retry, err
 	})
-	if err != nil {
-		return nil, failure(prefix, err)
-	}
-	return body, nil
+	return body, err
 }
 
 // try makes one attempt; retry tells whether a failure may be retried.
@@ -358,9 +363,9 @@ func MessagesURL(suURL, processID, from, to string, limit int) string {
 // cursor.
 func (c *Client) Messages(ctx context.Context, suURL, processID, from, to string, limit int) (*ao.SUPage, error) {
 	u := MessagesURL(suURL, processID, from, to, limit)
-	body, err := c.get(ctx, prefixMessages, u, c.maxPage)
+	body, err := c.fetch(ctx, u, c.maxBody)
 	if err != nil {
-		return nil, err
+		return nil, c.pageFailure(ctx, suURL, processID, err)
 	}
 	var p pageJSON
 	if err := decode(prefixMessages, u, body, &p); err != nil {
@@ -385,6 +390,28 @@ func (c *Client) Messages(ctx context.Context, suURL, processID, from, to string
 		out.Edges = append(out.Edges, edge)
 	}
 	return out, nil
+}
+
+// pageFailure is the final error of a page read. A not-found answer means
+// an unknown process only if the SU does not know the process either; for a
+// process it holds (the CU read it before asking for its pages), the SU
+// failed: a 502 that names the SU and the process, never a 404 the CU's
+// client would take for "no such process".
+func (c *Client) pageFailure(ctx context.Context, suURL, processID string, err error) error {
+	var he *HTTPError
+	if !errors.As(err, &he) || !notFound(he) {
+		return failure(prefixMessages, err)
+	}
+	_, perr := c.Process(ctx, suURL, processID)
+	if perr != nil && ao.StatusOf(perr) == http.StatusNotFound {
+		return failure(prefixMessages, err)
+	}
+	why := "which it holds"
+	if perr != nil {
+		why = "and reading the process failed: " + perr.Error()
+	}
+	return ao.WithStatus(http.StatusBadGateway, fmt.Errorf("%s: the Scheduler Unit %s answered not found for a page of process %s, %s: %w",
+		prefixMessages, suURL, processID, why, err))
 }
 
 // cursorText reads a cursor: a string, or a number kept as its text.

@@ -394,11 +394,11 @@ func TestBodyLimit(t *testing.T) {
 		w.Write([]byte(big))
 	}))
 	defer hs.Close()
-	c := New(Options{Logger: quiet, MaxBodySize: 100, MaxPageSize: 200, Delay: time.Millisecond})
+	c := New(Options{Logger: quiet, MaxBodySize: 100, Delay: time.Millisecond})
 	_, _, err := c.Timestamp(context.Background(), hs.URL, "p")
 	wantStatus(t, err, 502, "exceeds 100 bytes")
 	_, err = c.Messages(context.Background(), hs.URL, "p", "", "", 1)
-	wantStatus(t, err, 502, "exceeds 200 bytes")
+	wantStatus(t, err, 502, "exceeds 100 bytes")
 	if hits.Load() != 2 {
 		t.Errorf("%d requests", hits.Load())
 	}

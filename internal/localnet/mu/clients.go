@@ -17,7 +17,7 @@ import (
 )
 
 const (
-	maxResultBody = 64 << 20 // a CU result or cron page
+	maxResultBody = 256 << 20 // a CU result or cron page: as much as the CU reads from an SU (suclient)
 	maxErrorBody  = 4 << 10
 )
 
@@ -179,7 +179,7 @@ func (s *Server) suAssign(ctx context.Context, suURL, pid, msg string, exclude [
 
 // suProcess reads a process's tags from its SU (GET /processes/{id}).
 func (s *Server) suProcess(ctx context.Context, suURL, pid string) ([]arweave.Tag, error) {
-	b, err := s.do(ctx, "su_process", http.MethodGet, suURL+"/processes/"+url.PathEscape(pid), "", nil, 16<<20)
+	b, err := s.do(ctx, "su_process", http.MethodGet, suURL+"/processes/"+url.PathEscape(pid), "", nil, maxResultBody)
 	if err != nil {
 		return nil, err
 	}

@@ -333,6 +333,15 @@ func (s *Server) sign(data []byte, target, anchor string, tags []arweave.Tag) ([
 	return raw, d.ID(), nil
 }
 
+// tooLargeForSU refuses, for good, an item an SU would refuse with 413: it
+// is neither recorded nor posted, and the step fails with the reason.
+func tooLargeForSU(raw []byte, id string) error {
+	if len(raw) <= MaxBodySize {
+		return nil
+	}
+	return permanent(fmt.Errorf("item %s is %d bytes, more than the %d bytes an SU accepts (413 %q)", id, len(raw), MaxBodySize, "A payload reached size limit."))
+}
+
 // record signs an item once: a step that has one recorded reuses it, so a
 // retry posts the same bytes.
 func (s *Server) record(ctx context.Context, t *task, build func() ([]byte, string, error)) ([]byte, string, error) {
@@ -392,7 +401,11 @@ func (s *Server) pushMessage(ctx context.Context, t *task) error {
 		if m.Anchor != nil {
 			anchor = *m.Anchor
 		}
-		return s.sign(itemData(m.Data), target, anchor, messageTags(m.Tags, p.Process, module, p.PushedFor))
+		raw, id, err := s.sign(itemData(m.Data), target, anchor, messageTags(m.Tags, p.Process, module, p.PushedFor))
+		if err == nil && !wallet {
+			err = tooLargeForSU(raw, id)
+		}
+		return raw, id, err
 	})
 	if err != nil {
 		return err
@@ -440,7 +453,11 @@ func (s *Server) pushSpawn(ctx context.Context, t *task) error {
 			return nil, "", permanent(err)
 		}
 		// The reference signs spawns without target or anchor.
-		return s.sign(itemData(sp.Data), "", "", tags)
+		raw, id, err := s.sign(itemData(sp.Data), "", "", tags)
+		if err == nil {
+			err = tooLargeForSU(raw, id)
+		}
+		return raw, id, err
 	})
 	if err != nil {
 		return err

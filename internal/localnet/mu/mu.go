@@ -21,6 +21,10 @@
 //     start or stop pushing the outboxes of the process's crons (GET
 //     {CU}/cron/{pid}?from=<cursor>&limit=50 every Config.PollInterval).
 //   - GET /: "ao messenger unit". GET /metrics: Prometheus.
+//   - GET /?debug=true&process=[&message=][&page=][&page-size=]: the
+//     delivery records of a process or a message (trace.go), in the shape of
+//     the reference MU's traces, with each step's status and error: how a
+//     sender sees that a message its message caused was not delivered.
 //
 // Delivery: every crank step is a row of a durable queue in SQLite (WAL)
 // under Config.DataDir, written (with the steps it leads to, in the same
@@ -33,6 +37,13 @@
 // counts as success. Posts to one process keep the queue's order. Chains are
 // bounded by Config.MaxDepth hops and Config.MaxItemsPerRoot pushes per
 // original message; what goes beyond is logged, counted and dropped.
+//
+// A step given up (a permanent error such as an SU's 4xx, or out of
+// attempts) stays in the queue as failed with its reason: it is logged once
+// at ERROR, counted in ao_mu_task_failures_total, and shown to clients in
+// the delivery records of GET /?debug=true. An outbox message or spawn whose
+// signed item is larger than MaxBodySize (what an SU accepts) is not posted
+// at all: it fails at once with that reason, where the SU would answer 413.
 //
 // Differences from the reference MU: no rate limits, whitelists or traces;
 // spawns are cranked (SPAWN_PUSH_ENABLED) unless Config.NoSpawnPush;
@@ -58,7 +69,8 @@ import (
 	"github.com/aocu/aocu/internal/gwclient"
 )
 
-// MaxBodySize bounds a POSTed item (the SU's limit).
+// MaxBodySize bounds a POSTed item and an item the MU pushes to an SU: the
+// SU's limit (su.MaxBodySize, the Rust SU's).
 const MaxBodySize = 10485760
 
 // Defaults of Config.
@@ -270,11 +282,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
-	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		// express's res.send of a string.
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, "ao messenger unit")
-	})
+	m.HandleFunc("GET /{$}", s.handleRoot)
 	m.HandleFunc("POST /{$}", s.handlePost)
 	m.HandleFunc("POST /push/{id}/{number}", s.handlePush)
 	m.HandleFunc("POST /monitor/{pid}", s.handleMonitor)

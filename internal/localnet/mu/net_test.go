@@ -70,16 +70,30 @@ type fault struct {
 	down bool
 	// commitThenFail: serve the request, then answer 503 (a lost answer).
 	commitThenFail bool
-	hits           int
+	// status and body answer instead of 503 "injected fault" when set.
+	status int
+	body   string
+	hits   int
 }
 
 func (f *fault) set(match func(*http.Request, []byte) bool, down, commitThenFail bool) {
 	f.mu.Lock()
-	f.match, f.down, f.commitThenFail = match, down, commitThenFail
+	f.match, f.down, f.commitThenFail, f.status, f.body = match, down, commitThenFail, 0, ""
 	f.mu.Unlock()
 }
 
-func (f *fault) clear() { f.set(nil, false, false) }
+// answer makes the requests match selects fail with status and body.
+func (f *fault) answer(match func(*http.Request, []byte) bool, status int, body string) {
+	f.mu.Lock()
+	f.match, f.down, f.commitThenFail, f.status, f.body = match, true, false, status, body
+	f.mu.Unlock()
+}
+
+func (f *fault) clear() {
+	f.mu.Lock()
+	f.match, f.down, f.commitThenFail, f.status, f.body = nil, false, false, 0, ""
+	f.mu.Unlock()
+}
 
 func (f *fault) count() int {
 	f.mu.Lock()
@@ -90,7 +104,7 @@ func (f *fault) count() int {
 func (f *fault) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
-		match, down, ctf := f.match, f.down, f.commitThenFail
+		match, down, ctf, status, answer := f.match, f.down, f.commitThenFail, f.status, f.body
 		f.mu.Unlock()
 		if !down && !ctf {
 			next.ServeHTTP(w, r)
@@ -107,6 +121,10 @@ func (f *fault) wrap(next http.Handler) http.Handler {
 		f.mu.Unlock()
 		if ctf {
 			next.ServeHTTP(httptest.NewRecorder(), r)
+		}
+		if status != 0 {
+			http.Error(w, answer, status)
+			return
 		}
 		http.Error(w, "injected fault", http.StatusServiceUnavailable)
 	})

@@ -2,8 +2,10 @@ package su
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/aocu/aocu/internal/arweave"
@@ -70,14 +72,83 @@ func owner(d *arweave.DataItem) ownerJSON {
 	return ownerJSON{Address: sha256b64(d.Owner), Key: arweave.B64Encode(d.Owner)}
 }
 
-func anchorOf(d *arweave.DataItem, b64 bool) *string {
+// anchorOf is an item's anchor as the Rust SU writes it (DataItem::anchor):
+// the anchor as a string if it is UTF-8, else none; empty is none.
+func anchorOf(d *arweave.DataItem) *string {
+	if len(d.Anchor) == 0 || !utf8.Valid(d.Anchor) {
+		return nil
+	}
+	return strp(string(d.Anchor))
+}
+
+// anchorB64Of is DataItem::anchor_b64, the assignment's anchor with
+// show-anchor: the anchor as a string if it is UTF-8, else base64url.
+func anchorB64Of(d *arweave.DataItem) *string {
 	if len(d.Anchor) == 0 {
 		return nil
 	}
-	if b64 || !utf8.Valid(d.Anchor) {
+	if !utf8.Valid(d.Anchor) {
 		return strp(arweave.B64Encode(d.Anchor))
 	}
 	return strp(string(d.Anchor))
+}
+
+// lossyUTF8 is Rust's String::from_utf8_lossy: each maximal prefix of a
+// valid UTF-8 sequence that does not complete (or a byte that starts none)
+// becomes one U+FFFD.
+func lossyUTF8(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	var sb strings.Builder
+	sb.Grow(len(b) + 8)
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r != utf8.RuneError || size > 1 {
+			sb.Write(b[:size])
+			b = b[size:]
+			continue
+		}
+		sb.WriteString("\uFFFD")
+		b = b[invalidPrefixLen(b):]
+	}
+	return sb.String()
+}
+
+// invalidPrefixLen is how many bytes at the start of b (which does not start
+// with a valid UTF-8 sequence) Rust's UTF-8 decoder drops as one error: the
+// lead byte and the continuation bytes that could still have been part of a
+// valid sequence (Unicode's "maximal subpart").
+func invalidPrefixLen(b []byte) int {
+	c := b[0]
+	var width int
+	lo, hi := byte(0x80), byte(0xBF) // the range of the second byte
+	switch {
+	case c >= 0xC2 && c <= 0xDF:
+		width = 2
+	case c == 0xE0:
+		width, lo = 3, 0xA0
+	case c >= 0xE1 && c <= 0xEC, c == 0xEE, c == 0xEF:
+		width = 3
+	case c == 0xED:
+		width, hi = 3, 0x9F
+	case c == 0xF0:
+		width, lo = 4, 0x90
+	case c >= 0xF1 && c <= 0xF3:
+		width = 4
+	case c == 0xF4:
+		width, hi = 4, 0x8F
+	default:
+		return 1
+	}
+	n := 1
+	for i := 1; i < width && i < len(b); i++ {
+		if i == 1 && (b[i] < lo || b[i] > hi) || i > 1 && (b[i] < 0x80 || b[i] > 0xBF) {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 func tagsOf(d *arweave.DataItem) []arweave.Tag {
@@ -87,6 +158,13 @@ func tagsOf(d *arweave.DataItem) []arweave.Tag {
 	return d.Tags
 }
 
+// toMessageJSON is a stored assignment as the Rust SU's Message JSON
+// (json.rs Message::from_bundle, and Message::from_process for a process's
+// own row): a message's data is its bytes as a lossy UTF-8 string (never
+// null) and its target a string ("" if none); the process's data is null
+// unless it is UTF-8 and its target null if none. Anchors are strings if
+// UTF-8 and null otherwise; show-anchor writes the assignment's other
+// anchors in base64url.
 func toMessageJSON(r *row, showAnchor bool) (messageJSON, error) {
 	a, err := arweave.ParseDataItem(r.Assignment)
 	if err != nil {
@@ -94,8 +172,11 @@ func toMessageJSON(r *row, showAnchor bool) (messageJSON, error) {
 	}
 	out := messageJSON{Assignment: assignmentInner{
 		ID: a.ID(), Owner: owner(a), Tags: tagsOf(a), Signature: arweave.B64Encode(a.Signature),
-		Anchor: anchorOf(a, showAnchor), Target: strp(""),
+		Anchor: anchorOf(a), Target: strp(""),
 	}}
+	if showAnchor {
+		out.Assignment.Anchor = anchorB64Of(a)
+	}
 	if len(a.Target) > 0 {
 		out.Assignment.Target = strp(arweave.B64Encode(a.Target))
 	}
@@ -105,11 +186,17 @@ func toMessageJSON(r *row, showAnchor bool) (messageJSON, error) {
 			return messageJSON{}, fmt.Errorf("su: stored message %s: %w", r.MessageID, err)
 		}
 		mi := &messageInner{ID: m.ID(), Owner: owner(m), Tags: tagsOf(m),
-			Signature: arweave.B64Encode(m.Signature), Anchor: anchorOf(m, showAnchor)}
-		if utf8.Valid(m.Data) {
-			mi.Data = strp(string(m.Data))
-		}
-		if len(m.Target) > 0 {
+			Signature: arweave.B64Encode(m.Signature), Anchor: anchorOf(m)}
+		if r.MessageID == r.ProcessID {
+			// The process as its own first message: its Process JSON.
+			if utf8.Valid(m.Data) {
+				mi.Data = strp(string(m.Data))
+			}
+			if len(m.Target) > 0 {
+				mi.Target = strp(arweave.B64Encode(m.Target))
+			}
+		} else {
+			mi.Data = strp(lossyUTF8(m.Data))
 			mi.Target = strp(arweave.B64Encode(m.Target))
 		}
 		out.Message = mi
@@ -158,7 +245,7 @@ func (s *Server) handleProcess(w http.ResponseWriter, r *http.Request, id string
 		return
 	}
 	out := processJSON{ProcessID: id, Block: "", Owner: owner(p), Tags: tagsOf(p), Timestamp: row.Timestamp,
-		Anchor: anchorOf(p, false), Signature: strp(arweave.B64Encode(p.Signature))}
+		Anchor: anchorOf(p), Signature: strp(arweave.B64Encode(p.Signature))}
 	if a, err := arweave.ParseDataItem(row.Assignment); err == nil {
 		out.Block, _ = a.TagValue("Block-Height")
 	}
@@ -233,7 +320,7 @@ func parseOptInt(q map[string][]string, name string) (*int64, error) {
 	}
 	n, err := strconv.ParseInt(v[0], 10, 64)
 	if err != nil {
-		return nil, fmt.Errorf("invalid %s %q: %w", name, v[0], err)
+		return nil, bad(fmt.Sprintf("invalid %s %q: not an integer", name, v[0]))
 	}
 	return &n, nil
 }
@@ -270,7 +357,16 @@ func (s *Server) page(r *http.Request, pid string, showAnchor bool) (*pageJSON, 
 	if l, err := parseOptInt(q, "limit"); err != nil {
 		return nil, err
 	} else if l != nil {
-		limit = max(*l, 1)
+		// The Rust SU reads limit as an i32 and converts it to usize, so a
+		// negative limit means "everything" there and 0 underflows; both
+		// are client mistakes here.
+		if *l < 1 || *l > math.MaxInt32 {
+			return nil, bad(fmt.Sprintf("invalid limit %d: must be between 1 and %d", *l, math.MaxInt32))
+		}
+		limit = *l
+	}
+	if byNonce && from != nil && *from < -1 {
+		return nil, bad(fmt.Sprintf("invalid from-nonce %d: must be -1 or more", *from))
 	}
 	cursor := func(r *row) int64 {
 		if byNonce {

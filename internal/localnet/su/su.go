@@ -15,15 +15,20 @@
 // so the timestamp cursor is never ambiguous; the item and the assignment are
 // queued for upload in the same transaction that stores them and uploaded
 // (retried in the background) after the commit; base-layer assigns and
-// router redirects are not implemented.
+// router redirects are not implemented; client mistakes the Rust SU lets
+// through answer 400 {"error"}: a limit outside 1..2^31-1 (the Rust SU reads
+// -1 as "no limit"), a from-nonce below -1, an assignment of a process to
+// itself or of a message the process holds already. JSON is written as
+// serde_json writes it (marshalJSON): no HTML escaping, U+2028 and U+2029
+// unescaped, no trailing newline.
 package su
 
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -282,10 +287,18 @@ func (s *Server) flushUploads(ctx context.Context) error {
 	}
 }
 
+// writeJSON answers v as the Rust SU writes JSON (marshalJSON).
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := marshalJSON(v)
+	if err != nil {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, err.Error())
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(b)
 }
 
 // writeErr answers as the Rust SU does: 400 {"error": msg}.

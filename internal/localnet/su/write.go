@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aocu/aocu/internal/arweave"
 )
@@ -30,6 +31,8 @@ const (
 	errAssignLen      = `error in builder: BuilderError("assign param must be 43 characters")`
 	errAssignTx       = "Invalid gateway tx for assignming"
 	errPayloadTooBig  = "A payload reached size limit."
+	errSelfAssign     = "A process cannot be assigned to itself"
+	errTagEncoding    = "Byte error: InvalidTagEncoding"
 )
 
 // builderErr formats a parse/verify failure as the Rust SU does.
@@ -166,6 +169,13 @@ func (s *Server) writeItem(ctx context.Context, body []byte) (string, int64, err
 		}
 		return "", 0, bad(builderErr(msg))
 	}
+	// The Rust SU decodes tags as Avro strings, which must be UTF-8; its
+	// JSON could not hold other bytes either.
+	for _, t := range item.Tags {
+		if !utf8.ValidString(t.Name) || !utf8.ValidString(t.Value) {
+			return "", 0, bad(builderErr(errTagEncoding))
+		}
+	}
 	typ, ok := tagValue(item.Tags, "Type", "type")
 	if !ok {
 		return "", 0, bad(errTypeMissing)
@@ -220,6 +230,22 @@ func (s *Server) writeItem(ctx context.Context, body []byte) (string, int64, err
 func (s *Server) assignExisting(ctx context.Context, pid, txID string, exclude []string) (string, int64, error) {
 	if len(txID) != 43 {
 		return "", 0, bad(errAssignLen)
+	}
+	// A process is its own first message (nonce 0); assigning it again, or
+	// a message the process holds already, would schedule it twice. The
+	// Rust SU checks neither.
+	if exists, err := s.store.processExists(ctx, pid); err != nil {
+		return "", 0, err
+	} else if !exists {
+		return "", 0, bad(errProcNotFound)
+	}
+	if txID == pid {
+		return "", 0, bad(errSelfAssign)
+	}
+	if held, err := s.store.messageExists(ctx, pid, txID); err != nil {
+		return "", 0, err
+	} else if held {
+		return "", 0, bad(errMessageExists)
 	}
 	tx, err := s.gw.tx(ctx, txID)
 	if err != nil {
