@@ -85,9 +85,12 @@ type InstanceOptions struct {
 	Memory []byte
 	// GasLimit is the process's Compute-Limit (metered formats).
 	GasLimit float64
-	// MemoryLimit bounds the linear memory in bytes (0: the module's own maximum).
-	MemoryLimit int64
 }
+
+// The Memory-Limit tag is checked against PROCESS_WASM_MEMORY_MAX_LIMIT when
+// a module loads, as the reference does; at run time the module's own
+// declared maximum bounds its memory (the reference loader enforces nothing
+// else, and a CU that did would compute other results).
 
 // Runtime compiles modules: the port in front of the wasm loader.
 type Runtime interface {

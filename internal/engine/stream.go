@@ -54,7 +54,7 @@ func (e *Engine) ensureInstance(ctx context.Context, p *proc, meta *procMeta) er
 	if p.inst != nil {
 		return nil
 	}
-	opts := ao.InstanceOptions{GasLimit: float64(meta.computeLimit), MemoryLimit: meta.memoryLimit}
+	opts := ao.InstanceOptions{GasLimit: float64(meta.computeLimit)}
 	pos := position{cold: true, Ordinate: "0", Timestamp: meta.process.Block.Timestamp, BlockHeight: meta.process.Block.Height}
 	src := "cold_start"
 	if p.drainFile != "" {

@@ -76,15 +76,14 @@ func (m *module) Instantiate(ctx context.Context, o ao.InstanceOptions) (ao.Inst
 	m.r.mu.Lock()
 	m.r.instances++
 	m.r.mu.Unlock()
-	return &instance{r: m.r, mem: slices.Clone(o.Memory), memLimit: o.MemoryLimit}, nil
+	return &instance{r: m.r, mem: slices.Clone(o.Memory)}, nil
 }
 
 type instance struct {
-	r        *Runtime
-	mem      []byte
-	memLimit int64
-	stream   uint64
-	closed   bool
+	r      *Runtime
+	mem    []byte
+	stream uint64
+	closed bool
 }
 
 func (i *instance) run(ctx context.Context, msg *ao.Message, env *ao.Env, limit time.Duration) ([]byte, *ao.Result, error) {
@@ -105,9 +104,6 @@ func (i *instance) run(ctx context.Context, msg *ao.Message, env *ao.Env, limit 
 	}
 	if err != nil {
 		return nil, nil, err
-	}
-	if i.memLimit > 0 && int64(len(mem)) > i.memLimit {
-		return nil, &ao.Result{Error: jsjson.AppendString(nil, "memory limit exceeded"), Rejected: true}, nil
 	}
 	return mem, res, nil
 }
