@@ -102,6 +102,8 @@ func TestResultsBadInput(t *testing.T) {
 	}
 	want(t, "bad pid", cu.get("/results/abc"), 400, errBody(`'processId': "abc" is not a transaction id (43 base64url characters).`))
 	want(t, "bad pid cron", cu.get("/cron/abc"), 400, errBody(`'processId': "abc" is not a transaction id (43 base64url characters).`))
+	// A timestamp beyond int64 was taken as 0 and answered an empty page.
+	want(t, "cron to out of range", cu.get("/cron/"+l.pid+"?to=99999999999999999999999"), 400, errBody("'to': timestamp 99999999999999999999999 is out of range"))
 	want(t, "cron to garbage", cu.get("/cron/"+l.pid+"?to=garbage"), 400, errBody(`'to': "garbage" is neither a cursor nor a timestamp`))
 }
 

@@ -461,3 +461,44 @@ func TestSchedulerPage404IsBadGateway(t *testing.T) {
 		t.Fatalf("SU page 404: CU answered %s, want 502", r)
 	}
 }
+
+// No client mistake is answered 5xx: odd inputs on every route are 4xx (or
+// a 200 where the input is acceptable).
+func TestOddInputsAreNever5xx(t *testing.T) {
+	cu := newCU(t, nil, tuning{})
+	pid := cu.w.Spawn(cu.w.PublishModule(nil), "")
+	mid := cu.w.Send(pid, "a")
+	huge := "99999999999999999999999"
+	paths := []string{
+		"/result/" + mid + "?process-id=" + pid + "&process-id=" + mid,
+		"/result/" + mid + "?process-id=%zz",
+		"/state/" + pid + "?to=" + huge, "/state/" + pid + "?to=-1", "/state/" + pid + "?to=1.5",
+		"/results/" + pid + "?limit=" + huge, "/results/" + pid + "?from=" + huge, "/results/" + pid + "?to=" + huge,
+		"/results/" + pid + "?from=e30=", "/results/" + pid + "?from=bnVsbA==", "/results/" + pid + "?from=W10=",
+		"/results/" + pid + "?from=eyJ0aW1lc3RhbXAiOjEuNX0=", // {"timestamp":1.5}
+		"/cron/" + pid + "?to=" + huge, "/cron/" + pid + "?limit=" + huge, "/cron/" + pid + "?from=e30=",
+		"/cron/" + pid + "?to=eyJ0aW1lc3RhbXAiOiIxIiwib3JkaW5hdGUiOnRydWV9", // {"timestamp":"1","ordinate":true}
+	}
+	for _, p := range paths {
+		if r := cu.get(p); r.status >= 500 {
+			t.Errorf("GET %s: %s", p, r)
+		}
+	}
+	bodies := []string{
+		`{"Owner":"o","Tags":null}`, `{"Owner":"o","Tags":[null]}`, `{"Owner":"o","Tags":[{}]}`, `{"Owner":"o","Tags":[1]}`,
+		`{"Owner":"o","Tags":[{"name":null,"value":"v"}]}`, `{"Owner":"o","Tags":[],"Timestamp":1e400}`,
+		`{"Owner":"o","Tags":[],"Block-Height":"12abc"}`, `{"Owner":"o","Tags":[],"Data":{"a":[1,{"b":null}]}}`,
+		`{"Owner":"o","Tags":[],"Epoch":"x"}`, `{"Owner":"o","Tags":[],"Id":5}`, `{"Owner":"o","Tags":[],"Target":null}`,
+		`"just a string"`, `123`, `true`, `{"Owner":"o","Tags":[]} trailing`, "\xff\xfe",
+	}
+	for _, b := range bodies {
+		if r := cu.dryRun(pid, b, nil); r.status >= 500 {
+			t.Errorf("dry-run %s: %s", b, r)
+		}
+	}
+	for _, h := range []map[string]string{{"x-max-age": huge}, {"x-max-age": "9223372036854775807"}, {"Content-Type": ";;"}} {
+		if r := cu.dryRun(pid, `{"Owner":"o","Tags":[]}`, h); r.status >= 500 {
+			t.Errorf("dry-run with %v: %s", h, r)
+		}
+	}
+}
