@@ -1,6 +1,7 @@
 package cuhttp_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -130,6 +131,8 @@ func TestResultBusy(t *testing.T) {
 		t.Fatalf("no-busy answered before the evaluation ended: %s", r)
 	case <-time.After(60 * time.Millisecond):
 	}
+	// /state over the threshold is a 202 too (the reference's is a 500).
+	want(t, "state busy", cu.get("/state/"+pid), 202, fmt.Sprintf(`{"message":"Evaluation of process \"%s\" to \"\" is in progress."}`, pid))
 	close(release)
 	want(t, "no-busy", <-done, 200, resultBody("2:slow"))
 	want(t, "after", cu.get("/result/"+mid+"?process-id="+pid), 200, resultBody("2:slow"))
@@ -243,6 +246,22 @@ func TestDryRun(t *testing.T) {
 	wantError(t, "to m1", cu.dryRun(pid+"&to="+m1, `{"Owner":"o","Tags":[],"Data":"v"}`, nil), 425, "earlier than latest known nonce 3")
 }
 
+// Without x-max-age, DryRunDefaultMaxAge says how stale the state of a
+// dry-run may be.
+func TestDryRunDefaultMaxAge(t *testing.T) {
+	cu := newCU(t, nil, tuning{
+		engine: func(o *engine.Options) { o.DryRunProcessCacheTTL = time.Hour },
+		http:   func(o *cuhttp.Options) { o.DryRunDefaultMaxAge = 5 * time.Second },
+	})
+	pid := cu.w.Spawn(cu.w.PublishModule(nil), "")
+	want(t, "first", cu.dryRun(pid, `{"Owner":"o","Tags":[],"Data":"a"}`, nil), 200, resultBody("1:a"))
+	cu.w.Send(pid, "m")
+	cu.w.Clock.Advance(time.Second)
+	want(t, "within the max age", cu.dryRun(pid, `{"Owner":"o","Tags":[],"Data":"b"}`, nil), 200, resultBody("1:b"))
+	cu.w.Clock.Advance(5 * time.Second)
+	want(t, "past the max age", cu.dryRun(pid, `{"Owner":"o","Tags":[],"Data":"c"}`, nil), 200, resultBody("2:c"))
+}
+
 // Client mistakes in /dry-run are 4xx with the reference's texts where it
 // has them (it answers 500 for schema errors; here they are 400).
 func TestDryRunBadInput(t *testing.T) {
@@ -303,16 +322,38 @@ func TestDryRunBadInput(t *testing.T) {
 // A runaway dry-run is stopped at DryRunTimeout with 422; the next dry-run
 // and /result answer normally.
 func TestDryRunTimeout(t *testing.T) {
-	cu := newCU(t, nil, tuning{engine: func(o *engine.Options) { o.DryRunTimeout = 50 * time.Millisecond }})
+	looping := make(chan struct{}, 4)
+	w := aotest.NewWorld(func(ctx context.Context, mem []byte, msg *ao.Message, env *ao.Env) ([]byte, *ao.Result, error) {
+		if v, _ := ao.TagValue(msg.Tags, "Action"); v == "Loop" {
+			looping <- struct{}{}
+		}
+		return aotest.Script(ctx, mem, msg, env)
+	})
+	cu := newCU(t, w, tuning{engine: func(o *engine.Options) { o.DryRunTimeout = 100 * time.Millisecond }})
 	pid := cu.w.Spawn(cu.w.PublishModule(nil), "")
 	mid := cu.w.Send(pid, "one")
 	start := time.Now()
 	r := cu.dryRun(pid, `{"Owner":"o","Tags":[{"name":"Action","value":"Loop"}]}`, nil)
-	want(t, "runaway", r, 422, errBody(fmt.Sprintf("dry-run on process %s stopped: it ran longer than the dry-run time limit of 50ms", pid)))
+	want(t, "runaway", r, 422, errBody(fmt.Sprintf("dry-run on process %s stopped: it ran longer than the dry-run time limit of 100ms", pid)))
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("the runaway dry-run took %v", d)
 	}
 	want(t, "next dry-run", cu.dryRun(pid, `{"Owner":"o","Tags":[],"Data":"x"}`, nil), 200, resultBody("2:x"))
+	// While a runaway dry-run runs, another process's /result answers.
+	other := cu.w.Spawn(cu.w.PublishModule(nil), "other")
+	runaway := make(chan reply, 1)
+	go func() { runaway <- cu.dryRun(pid, `{"Owner":"o","Tags":[{"name":"Action","value":"Loop"}],"Data":"2"}`, nil) }()
+	<-looping // the first runaway's
+	<-looping
+	want(t, "other process meanwhile", cu.get("/result/"+other+"?process-id="+other), 200, resultBody("1:other"))
+	select {
+	case r := <-runaway:
+		t.Fatalf("the other process answered only after the runaway ended (%s)", r)
+	default:
+	}
+	if r := <-runaway; r.status != 422 {
+		t.Fatalf("second runaway: %s", r)
+	}
 	want(t, "result", cu.get("/result/"+mid+"?process-id="+pid), 200, resultBody("2:one"))
 	// The failure is not cached: the same runaway is evaluated (and stopped)
 	// again.
