@@ -342,7 +342,9 @@ func TestDryRunTimeout(t *testing.T) {
 	// While a runaway dry-run runs, another process's /result answers.
 	other := cu.w.Spawn(cu.w.PublishModule(nil), "other")
 	runaway := make(chan reply, 1)
-	go func() { runaway <- cu.dryRun(pid, `{"Owner":"o","Tags":[{"name":"Action","value":"Loop"}],"Data":"2"}`, nil) }()
+	go func() {
+		runaway <- cu.dryRun(pid, `{"Owner":"o","Tags":[{"name":"Action","value":"Loop"}],"Data":"2"}`, nil)
+	}()
 	<-looping // the first runaway's
 	<-looping
 	want(t, "other process meanwhile", cu.get("/result/"+other+"?process-id="+other), 200, resultBody("1:other"))
