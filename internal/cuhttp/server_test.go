@@ -432,8 +432,13 @@ func TestRateLimit(t *testing.T) {
 	want(t, "other client", cu.dryRun(pid, body("3"), b), 200, resultBody("1:3"))
 	want(t, "no headers (peer address)", cu.dryRun(pid, body("4"), nil), 200, resultBody("1:4"))
 	want(t, "same client behind another proxy", cu.dryRun(pid, body("5"), map[string]string{"X-Forwarded-For": "10.0.0.1", "X-Real-IP": "10.0.0.2"}), 429, limited)
-	// Bad requests that are refused before the limit is consulted do not
-	// count, and other routes are not limited.
+	// Refused requests do not count.
+	c := map[string]string{"X-Forwarded-For": "10.0.0.3"}
+	for range 3 {
+		want(t, "bad JSON", cu.dryRun(pid, `{`, c), 400, errBody("the body is not valid JSON"))
+	}
+	want(t, "after refused ones", cu.dryRun(pid, body("c1"), c), 200, resultBody("1:c1"))
+	// Other routes are not limited.
 	for range 3 {
 		if r := cu.get("/result/" + pid + "?process-id=" + pid); r.status != 200 {
 			t.Fatalf("/result under the dry-run limit: %s", r)

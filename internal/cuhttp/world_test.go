@@ -89,19 +89,24 @@ func (cu *testCU) do(method, path string, body io.Reader, header map[string]stri
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, cu.url+path, body)
 	if err != nil {
-		cu.t.Fatal(err)
+		cu.t.Errorf("%s %s: %v", method, path, err)
+		return reply{body: err.Error()}
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
+	// Errorf, not Fatalf: do runs in goroutines too; a failed request is a
+	// reply with status 0 that no test expects.
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		cu.t.Fatalf("%s %s: %v", method, path, err)
+		cu.t.Errorf("%s %s: %v", method, path, err)
+		return reply{body: err.Error()}
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		cu.t.Fatalf("%s %s: read body: %v", method, path, err)
+		cu.t.Errorf("%s %s: read body: %v", method, path, err)
+		return reply{body: err.Error()}
 	}
 	return reply{res.StatusCode, res.Header, string(b)}
 }
@@ -128,7 +133,7 @@ func want(t *testing.T, what string, r reply, status int, body string) {
 	}
 }
 
-// wantStatus fails unless r has the status and a JSON {"error"} body holding
+// wantError fails unless r has the status and a JSON {"error"} body holding
 // text.
 func wantError(t *testing.T, what string, r reply, status int, text string) {
 	t.Helper()
