@@ -365,7 +365,11 @@ func (s *Server) cron(w http.ResponseWriter, r *http.Request) {
 	}
 	var to *engine.CronTarget
 	if lq.to != nil {
-		ts, _ := strconv.ParseInt(lq.to.Timestamp, 10, 64)
+		ts, err := strconv.ParseInt(lq.to.Timestamp, 10, 64)
+		if err != nil { // digits, but more than an int64 holds
+			s.fail(w, r, ao.Errorf(400, "'to': timestamp %s is out of range", lq.to.Timestamp))
+			return
+		}
 		to = &engine.CronTarget{Timestamp: ts, Ordinate: lq.to.Ordinate, Cron: lq.to.Cron}
 	}
 	if err := s.opts.Engine.EvaluateCron(r.Context(), lq.pid, to); err != nil {
