@@ -58,6 +58,9 @@ type Options struct {
 	MessageTimeout time.Duration
 	// DryRunTimeout stops one dry-run evaluation that runs longer (0: none).
 	DryRunTimeout time.Duration
+	// EnableMemoryReset honours Action: Reset-Memory from the process owner
+	// (ENABLE_MEMORY_RESET): see resetMemory.
+	EnableMemoryReset bool
 	// ProgressInterval is how often a long stream logs its progress.
 	ProgressInterval time.Duration
 	// Observer receives evaluation events for metrics (nil: none).

@@ -362,7 +362,13 @@ func (st *streamState) hydrate(ctx context.Context, m *schedule.Message) error {
 // evaluate runs one message and records its result.
 func (st *streamState) evaluate(ctx context.Context, m *schedule.Message) error {
 	e, p := st.e, st.p
-	res, err := p.inst.Handle(ctx, st.stream, m.ToAO(), st.meta.env, e.opts.MessageTimeout)
+	var res *ao.Result
+	var err error
+	if e.opts.EnableMemoryReset && m.Owner == st.meta.processOwner && hasAction(m.Tags, "Reset-Memory") {
+		res, err = st.resetMemory(ctx, m)
+	} else {
+		res, err = p.inst.Handle(ctx, st.stream, m.ToAO(), st.meta.env, e.opts.MessageTimeout)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

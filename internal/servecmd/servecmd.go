@@ -264,6 +264,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 		DryRunResultMaxAge:     cfg.DryRunResultMaxAge,
 		MessageTimeout:         cfg.WasmEvaluationTimeout,
 		DryRunTimeout:          cfg.DryRunEvaluationTimeout,
+		EnableMemoryReset:      cfg.EnableMemoryReset,
 	})
 	if err != nil {
 		return fail(err)
