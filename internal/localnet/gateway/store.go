@@ -136,6 +136,35 @@ func (s *store) blockBy(ctx context.Context, height int64, id string) (block, bo
 	return b, true, nil
 }
 
+// blocksAt reads the blocks at the given heights.
+func (s *store) blocksAt(ctx context.Context, heights []int64) (map[int64]block, error) {
+	out := make(map[int64]block, len(heights))
+	if len(heights) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(heights))
+	for i, h := range heights {
+		args[i] = h
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT height, id, timestamp, previous FROM blocks WHERE height IN (`+
+		placeholders(len(heights))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: read blocks: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b block
+		if err := rows.Scan(&b.Height, &b.ID, &b.Timestamp, &b.Previous); err != nil {
+			return nil, fmt.Errorf("gateway: read blocks: %w", err)
+		}
+		out[b.Height] = b
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("gateway: read blocks: %w", err)
+	}
+	return out, nil
+}
+
 // mine appends a block holding every pending item. Timestamps never go
 // backwards (several blocks mined in one second share the timestamp).
 func (s *store) mine(ctx context.Context, now time.Time) (block, error) {
@@ -336,11 +365,12 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
-// tagFilter matches items with a tag called Name whose value is one of Values
-// (any value when Values is empty).
+// tagFilter matches items with a tag called Name (any name when nil) whose
+// value is one of Values (any value when empty), or, with Not, none of Values.
 type tagFilter struct {
-	Name   string
+	Name   *string
 	Values []string
+	Not    bool
 }
 
 // txQuery is a GraphQL transactions() query.
@@ -385,10 +415,17 @@ func (s *store) queryItems(ctx context.Context, q txQuery) ([]*item, bool, error
 		in("parent", q.BundledIn)
 	}
 	for _, t := range q.Tags {
-		c := `EXISTS (SELECT 1 FROM tags t WHERE t.item_seq = items.seq AND t.name = ?`
-		args = append(args, t.Name)
+		c := `EXISTS (SELECT 1 FROM tags t WHERE t.item_seq = items.seq`
+		if t.Name != nil {
+			c += ` AND t.name = ?`
+			args = append(args, *t.Name)
+		}
 		if len(t.Values) > 0 {
-			c += ` AND t.value IN (` + placeholders(len(t.Values)) + `)`
+			op := ` IN (`
+			if t.Not {
+				op = ` NOT IN (`
+			}
+			c += ` AND t.value` + op + placeholders(len(t.Values)) + `)`
 			for _, v := range t.Values {
 				args = append(args, v)
 			}
