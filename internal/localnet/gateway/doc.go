@@ -19,7 +19,10 @@
 //     answers the first timestamp.
 //   - GET /raw/{id}, GET /{id}, HEAD of both: the data, with the item's
 //     Content-Type tag as content type (application/octet-stream without
-//     one); Range requests work.
+//     one). A satisfiable Range answers 206 with the part; a malformed or
+//     unsatisfiable one is ignored and the whole body served with 200, as
+//     arweave.net does (the reference CU's WeaveDrive sends an invalid range,
+//     e.g. "bytes=00610-61", when it reads an On-Boot file).
 //   - GET /tx/{id}: Arweave's transaction JSON (format 2; tags base64url).
 //   - GET /tx/{id}/status: 202 "Pending" until mined, then block_height,
 //     block_indep_hash and number_of_confirmations.
@@ -33,6 +36,10 @@
 //     ingested_at, first, after, sort), transaction(id), blocks(ids, height,
 //     first, after, sort) and block(id). Answers keep the query's selection
 //     order, data before errors.
+//
+// Client mistakes answer 4xx with a message, never 5xx: an unknown or
+// malformed id 404, a bad height, block count or body 400, a body over
+// Config.MaxItemSize 413, a method a route does not serve 405.
 //
 // GraphQL status codes follow the GraphQL-over-HTTP spec's rules for
 // application/graphql-response+json, which is also what arweave.net (Apollo

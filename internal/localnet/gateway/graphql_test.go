@@ -520,6 +520,15 @@ func TestGraphQLFiltersSortPagination(t *testing.T) {
 		want(1, 2, 4, 5))
 	check("two tag filters (AND)", run(`{ transactions(tags: [{name: "Type", values: ["Message", "Process"]}, {name: "Index", values: ["0", "1", "2"]}], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
 		want(0, 1))
+	check("NEQ: a Type tag that is not Message", run(`{ transactions(tags: [{name: "Type", values: ["Message"], op: NEQ}], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
+		want(1, 2, 4, 5))
+	check("a value under any name", run(`{ transactions(tags: [{values: ["Process"]}], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
+		want(1, 4))
+	check("a name with any value", run(`{ transactions(tags: [{name: "Index"}], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
+		want(0, 1, 2, 3, 4, 5, 6))
+	check("ingested_at from 0", run(`{ transactions(ingested_at: {min: 0}, sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
+		want(0, 1, 2, 3, 4, 5, 6))
+	check("ingested_at up to 0", run(`{ transactions(ingested_at: {max: 0}) { edges { node { id } } } }`, nil), "")
 	check("owners", run(`query($o: [String!]) { transactions(owners: $o, sort: HEIGHT_ASC) { edges { node { id } } } }`, map[string]any{"o": []string{bob.Address()}}),
 		want(1, 3, 5))
 	check("recipients", run(`query($r: [String!]) { transactions(recipients: $r, sort: HEIGHT_DESC) { edges { node { id } } } }`, map[string]any{"r": alice.Address()}),

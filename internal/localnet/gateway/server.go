@@ -349,7 +349,55 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("X-Arweave-Id", it.ID)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(it.Data()))
+	serveData(w, r, it.Data())
+}
+
+// serveData serves b as http.ServeContent does (HEAD, Range), except that a
+// Range header it refuses, malformed or unsatisfiable (416), is ignored and the
+// whole body served with 200, as arweave.net does (RFC 9110 lets a server
+// ignore Range). The reference CU's WeaveDrive relies on it: it reads an
+// On-Boot file with an invalid range such as "bytes=00610-61".
+func serveData(w http.ResponseWriter, r *http.Request, b []byte) {
+	if r.Header.Get("Range") == "" {
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
+		return
+	}
+	saved := w.Header().Clone()
+	probe := &rangeProbe{ResponseWriter: w}
+	http.ServeContent(probe, r, "", time.Time{}, bytes.NewReader(b))
+	if !probe.refused {
+		return
+	}
+	h := w.Header()
+	clear(h)
+	for k, v := range saved {
+		h[k] = v
+	}
+	whole := r.Clone(r.Context())
+	whole.Header.Del("Range")
+	http.ServeContent(w, whole, "", time.Time{}, bytes.NewReader(b))
+}
+
+// rangeProbe passes a response through unless its status is 416, which it
+// swallows (with its body) and records.
+type rangeProbe struct {
+	http.ResponseWriter
+	refused bool
+}
+
+func (p *rangeProbe) WriteHeader(code int) {
+	if code == http.StatusRequestedRangeNotSatisfiable {
+		p.refused = true
+		return
+	}
+	p.ResponseWriter.WriteHeader(code)
+}
+
+func (p *rangeProbe) Write(b []byte) (int, error) {
+	if p.refused {
+		return len(b), nil
+	}
+	return p.ResponseWriter.Write(b)
 }
 
 // TxJSON is GET /tx/:id: the Arweave transaction shape (format 2), filled

@@ -5,6 +5,7 @@ import (
 	"crypto/sha512"
 	"database/sql"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -361,6 +362,16 @@ func (s *store) loadTags(ctx context.Context, items []*item) error {
 	return nil
 }
 
+// jsonList is a list of strings passed as one JSON array parameter
+// (jsonArray), so a filter may hold any number of values (SQLite allows at
+// most 32,766 parameters).
+const jsonList = `(SELECT value FROM json_each(?))`
+
+func jsonArray(vals []string) string {
+	b, _ := json.Marshal(vals) // a []string always marshals
+	return string(b)
+}
+
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
@@ -394,10 +405,8 @@ func (s *store) queryItems(ctx context.Context, q txQuery) ([]*item, bool, error
 	var where []string
 	var args []any
 	in := func(col string, vals []string) {
-		where = append(where, col+` IN (`+placeholders(len(vals))+`)`)
-		for _, v := range vals {
-			args = append(args, v)
-		}
+		where = append(where, col+` IN `+jsonList)
+		args = append(args, jsonArray(vals))
 	}
 	if q.IDs != nil {
 		if len(q.IDs) == 0 {
@@ -421,14 +430,12 @@ func (s *store) queryItems(ctx context.Context, q txQuery) ([]*item, bool, error
 			args = append(args, *t.Name)
 		}
 		if len(t.Values) > 0 {
-			op := ` IN (`
+			op := ` IN `
 			if t.Not {
-				op = ` NOT IN (`
+				op = ` NOT IN `
 			}
-			c += ` AND t.value` + op + placeholders(len(t.Values)) + `)`
-			for _, v := range t.Values {
-				args = append(args, v)
-			}
+			c += ` AND t.value` + op + jsonList
+			args = append(args, jsonArray(t.Values))
 		}
 		where = append(where, c+`)`)
 	}
@@ -493,10 +500,8 @@ func (s *store) queryBlocks(ctx context.Context, q blockQuery) ([]block, bool, e
 		if len(q.IDs) == 0 {
 			return nil, false, nil
 		}
-		where = append(where, `id IN (`+placeholders(len(q.IDs))+`)`)
-		for _, v := range q.IDs {
-			args = append(args, v)
-		}
+		where = append(where, `id IN `+jsonList)
+		args = append(args, jsonArray(q.IDs))
 	}
 	if q.MinHeight != nil {
 		where = append(where, `height >= ?`)
