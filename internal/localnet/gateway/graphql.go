@@ -9,12 +9,14 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
 
 	graphql "github.com/graph-gophers/graphql-go"
 	gqlerrors "github.com/graph-gophers/graphql-go/errors"
+	gqllog "github.com/graph-gophers/graphql-go/log"
 
 	"github.com/aocu/aocu/internal/arweave"
 )
@@ -22,18 +24,23 @@ import (
 //go:embed schema.graphql
 var schemaText string
 
-// Page sizes of transactions() and blocks(): arweave.net's default (also in
-// schema.graphql), and a generous maximum for local use (larger requests are
-// clamped).
-const maxPageSize = 1000
+// Page sizes of transactions() and blocks(): the default (arweave.net's, also
+// written in schema.graphql) and a maximum (larger values are clamped).
+const (
+	defaultPageSize = 10
+	maxPageSize     = 1000
+)
 
 // maxGraphQLBody bounds a POST /graphql body.
 const maxGraphQLBody = 1 << 20
 
 // newSchema parses the schema and binds it to the resolvers of s.
 func newSchema(s *Server) (*graphql.Schema, error) {
+	logPanic := gqllog.LoggerFunc(func(ctx context.Context, v any) {
+		s.cfg.Logger.ErrorContext(ctx, "gateway: graphql resolver panicked", "panic", v, "stack", string(debug.Stack()))
+	})
 	schema, err := graphql.ParseSchema(schemaText, &queryResolver{st: s.store},
-		graphql.UseStringDescriptions(), graphql.UseFieldResolvers())
+		graphql.UseStringDescriptions(), graphql.UseFieldResolvers(), graphql.Logger(logPanic))
 	if err != nil {
 		return nil, fmt.Errorf("gateway: graphql schema: %w", err)
 	}
@@ -47,7 +54,8 @@ type gqlRequest struct {
 	Variables     map[string]any `json:"variables"`
 }
 
-// gqlResponse is the answer: data first, then errors (arweave.net's order).
+// gqlResponse is the answer: data first, then errors, as the gateway always
+// wrote it (graphql.Response would write errors first).
 type gqlResponse struct {
 	Data   json.RawMessage         `json:"data,omitempty"`
 	Errors []*gqlerrors.QueryError `json:"errors,omitempty"`
@@ -155,21 +163,70 @@ type tagFilterArg struct {
 
 type rangeArg struct{ Min, Max *int32 }
 
+// pageArgs: first and sort have defaults in the schema, but graphql-go hands
+// a resolver null, not the default, for a variable that is declared and not
+// given (the spec says: the default), so both are nullable here and nil means
+// the default, as it did before graphql-go.
 type pageArgs struct {
-	First int32
+	First intArg
 	After *string
-	Sort  string
+	Sort  sortArg
+}
+
+// intArg is an Int argument that may be null.
+type intArg struct{ Value *int32 }
+
+func (intArg) ImplementsGraphQLType(name string) bool { return name == "Int" }
+func (intArg) Nullable()                              {}
+
+func (a *intArg) UnmarshalGraphQL(v any) error {
+	a.Value = nil
+	if v == nil {
+		return nil
+	}
+	var n graphql.NullInt
+	if err := n.UnmarshalGraphQL(v); err != nil {
+		return fmt.Errorf("Int cannot represent %s: %w", jsonText(v), err)
+	}
+	a.Value = n.Value
+	return nil
+}
+
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// sortArg is a SortOrder argument that may be null.
+type sortArg struct{ Value *string }
+
+func (sortArg) ImplementsGraphQLType(name string) bool { return name == "SortOrder" }
+func (sortArg) Nullable()                              {}
+
+func (s *sortArg) UnmarshalGraphQL(v any) error {
+	switch x := v.(type) {
+	case nil:
+		s.Value = nil
+	case string:
+		s.Value = &x
+	default:
+		return fmt.Errorf("wrong type for SortOrder: %T", v)
+	}
+	return nil
 }
 
 type transactionsArgs struct {
-	IDs         *[]graphql.ID
-	Owners      *[]string
-	Recipients  *[]string
-	Tags        *[]tagFilterArg
-	BundledIn   *[]graphql.ID
-	Parent      *[]graphql.ID
-	Block       *rangeArg
-	Ingested_at *rangeArg //nolint:revive // the GraphQL name
+	IDs        *[]graphql.ID
+	Owners     *[]string
+	Recipients *[]string
+	Tags       *[]tagFilterArg
+	BundledIn  *[]graphql.ID
+	Parent     *[]graphql.ID
+	Block      *rangeArg
+	IngestedAt *rangeArg // ingested_at
 	pageArgs
 }
 
@@ -194,7 +251,7 @@ func (q *queryResolver) Transactions(ctx context.Context, args transactionsArgs)
 		tq.Tags = append(tq.Tags, tf)
 	}
 	tq.MinHeight, tq.MaxHeight = args.Block.bounds()
-	tq.MinIngested, tq.MaxIngested = args.Ingested_at.bounds()
+	tq.MinIngested, tq.MaxIngested = args.IngestedAt.bounds()
 	var err error
 	if tq.page, err = args.pageArgs.page("t"); err != nil {
 		return nil, err
@@ -258,10 +315,14 @@ func (q *queryResolver) Block(ctx context.Context, args struct{ ID *string }) (*
 }
 
 func (a pageArgs) page(cursorKind string) (page, error) {
-	p := page{Desc: a.Sort == "HEIGHT_DESC", First: int(min(a.First, maxPageSize))}
-	if a.First < 0 {
-		return p, errors.New(`argument "first" must not be negative`)
+	first := int32(defaultPageSize)
+	if a.First.Value != nil {
+		first = *a.First.Value
 	}
+	if first < 0 {
+		return page{}, errors.New(`argument "first" must not be negative`)
+	}
+	p := page{Desc: a.Sort.Value == nil || *a.Sort.Value == "HEIGHT_DESC", First: int(min(first, maxPageSize))}
 	if a.After != nil && *a.After != "" {
 		n, err := decodeCursor(cursorKind, *a.After)
 		if err != nil {

@@ -515,6 +515,9 @@ func TestGraphQLFiltersSortPagination(t *testing.T) {
 		}
 	}
 	check("default sort is HEIGHT_DESC", run(`{ transactions { edges { node { id } } } }`, nil), want(6, 5, 4, 3, 2, 1, 0))
+	check("variables declared and not given mean the defaults", run(`query($f: Int, $s: SortOrder) { transactions(first: $f, sort: $s) { edges { node { id } } } }`, nil),
+		want(6, 5, 4, 3, 2, 1, 0))
+	check("null means the defaults", run(`{ transactions(first: null, sort: null) { edges { node { id } } } }`, nil), want(6, 5, 4, 3, 2, 1, 0))
 	check("HEIGHT_ASC", run(`{ transactions(sort: HEIGHT_ASC) { edges { node { id } } } }`, nil), want(0, 1, 2, 3, 4, 5, 6))
 	check("tag with several values", run(`{ transactions(tags: [{name: "Type", values: ["Process", "Checkpoint"]}], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
 		want(1, 2, 4, 5))
@@ -675,7 +678,7 @@ func TestGraphQLErrors(t *testing.T) {
 		{"unknown directive", `{ transactions @defer { edges { cursor } } }`, nil, 400, `Unknown directive "@defer"`},
 		{"undefined variable", `{ transactions(first: $n) { edges { cursor } } }`, nil, 400, `Variable "$n" is not defined`},
 		{"missing required variable", `query($n: Int!) { transactions(first: $n) { edges { cursor } } }`, nil, 400, `Variable "n" has invalid value null`},
-		{"variable of the wrong type", `query($n: Int!) { transactions(first: $n) { edges { cursor } } }`, map[string]any{"n": "ten"}, 400, `could not unmarshal "ten"`},
+		{"variable of the wrong type", `query($n: Int!) { transactions(first: $n) { edges { cursor } } }`, map[string]any{"n": "ten"}, 400, `Int cannot represent "ten"`},
 		{"mutation", `mutation { transactions { edges { cursor } } }`, nil, 400, "no mutations"},
 		{"bad enum", `{ transactions(sort: SIDEWAYS) { edges { cursor } } }`, nil, 400, `Value "SIDEWAYS" does not exist in "SortOrder" enum`},
 		{"bad enum in a variable", `query($s: SortOrder) { transactions(sort: $s) { edges { cursor } } }`, map[string]any{"s": "SIDEWAYS"}, 400, `Variable "s" has invalid value SIDEWAYS`},
