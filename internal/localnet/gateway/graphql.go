@@ -242,7 +242,7 @@ func (q *queryResolver) Transactions(ctx context.Context, args transactionsArgs)
 	}
 	for _, f := range deref(args.Tags) {
 		tf := tagFilter{Name: f.Name, Values: deref(f.Values), Not: f.Op == "NEQ"}
-		if f.Match != "EXACT" {
+		if f.Match != "" && f.Match != "EXACT" {
 			return nil, fmt.Errorf("tag filter match %s is not supported by the local gateway (only EXACT)", f.Match)
 		}
 		if tf.Not && len(tf.Values) == 0 {

@@ -167,6 +167,11 @@ func TestDataWithoutContentType(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/octet-stream" || string(b) != "\x00\x01binary" {
 		t.Fatalf("%d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	}
+	// No tags: an empty list; no Content-Type: data.type null.
+	resp, b = do(t, "POST", n.url+"/graphql", "application/json", []byte(`{"query":"{ transaction(id: \"`+d.ID()+`\") { tags { name } data { size type } } }"}`))
+	if resp.StatusCode != 200 || string(b) != `{"data":{"transaction":{"tags":[],"data":{"size":"8","type":null}}}}` {
+		t.Fatalf("item without tags: %d %s", resp.StatusCode, b)
+	}
 	// Empty data: HEAD says 0.
 	e, raw := signItem(t, localnettest.EDSigner("a"), "", "", "", localnettest.Tags("Type", "Empty"))
 	n.post(t, raw)
