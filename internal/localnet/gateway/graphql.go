@@ -157,20 +157,20 @@ type queryResolver struct{ st *store }
 type tagFilterArg struct {
 	Name   *string
 	Values *[]string
-	Op     string
-	Match  string
+	Op     enumArg
+	Match  enumArg
 }
 
 type rangeArg struct{ Min, Max *int32 }
 
-// pageArgs: first and sort have defaults in the schema, but graphql-go hands
-// a resolver null, not the default, for a variable that is declared and not
-// given (the spec says: the default), so both are nullable here and nil means
-// the default, as it did before graphql-go.
+// Arguments with a default in the schema (first, sort, op, match) are
+// nullable types here: graphql-go hands a resolver null, not the default, for
+// a variable that is declared and not given (the spec says: the default) or
+// for an explicit null; nil means the default, as it did before graphql-go.
 type pageArgs struct {
 	First intArg
 	After *string
-	Sort  sortArg
+	Sort  enumArg
 }
 
 // intArg is an Int argument that may be null.
@@ -200,22 +200,33 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-// sortArg is a SortOrder argument that may be null.
-type sortArg struct{ Value *string }
+// enumArg is an argument of one of the schema's enums that may be null
+// (graphql-go has checked the value against the enum).
+type enumArg struct{ Value *string }
 
-func (sortArg) ImplementsGraphQLType(name string) bool { return name == "SortOrder" }
-func (sortArg) Nullable()                              {}
+func (enumArg) ImplementsGraphQLType(name string) bool {
+	return name == "SortOrder" || name == "TagOperator" || name == "TagMatch"
+}
+func (enumArg) Nullable() {}
 
-func (s *sortArg) UnmarshalGraphQL(v any) error {
+func (e *enumArg) UnmarshalGraphQL(v any) error {
 	switch x := v.(type) {
 	case nil:
-		s.Value = nil
+		e.Value = nil
 	case string:
-		s.Value = &x
+		e.Value = &x
 	default:
-		return fmt.Errorf("wrong type for SortOrder: %T", v)
+		return fmt.Errorf("wrong type for an enum: %T", v)
 	}
 	return nil
+}
+
+// is tells whether the argument is the value, or null and the value is def.
+func (e enumArg) is(value, def string) bool {
+	if e.Value == nil {
+		return value == def
+	}
+	return *e.Value == value
 }
 
 type transactionsArgs struct {
@@ -241,9 +252,9 @@ func (q *queryResolver) Transactions(ctx context.Context, args transactionsArgs)
 		tq.BundledIn = append(idStrings(deref(args.BundledIn)), idStrings(deref(args.Parent))...)
 	}
 	for _, f := range deref(args.Tags) {
-		tf := tagFilter{Name: f.Name, Values: deref(f.Values), Not: f.Op == "NEQ"}
-		if f.Match != "" && f.Match != "EXACT" {
-			return nil, fmt.Errorf("tag filter match %s is not supported by the local gateway (only EXACT)", f.Match)
+		tf := tagFilter{Name: f.Name, Values: deref(f.Values), Not: f.Op.is("NEQ", "EQ")}
+		if !f.Match.is("EXACT", "EXACT") {
+			return nil, fmt.Errorf("tag filter match %s is not supported by the local gateway (only EXACT)", *f.Match.Value)
 		}
 		if tf.Not && len(tf.Values) == 0 {
 			return nil, errors.New("tag filter op NEQ needs values")
@@ -322,7 +333,7 @@ func (a pageArgs) page(cursorKind string) (page, error) {
 	if first < 0 {
 		return page{}, errors.New(`argument "first" must not be negative`)
 	}
-	p := page{Desc: a.Sort.Value == nil || *a.Sort.Value == "HEIGHT_DESC", First: int(min(first, maxPageSize))}
+	p := page{Desc: a.Sort.is("HEIGHT_DESC", "HEIGHT_DESC"), First: int(min(first, maxPageSize))}
 	if a.After != nil && *a.After != "" {
 		n, err := decodeCursor(cursorKind, *a.After)
 		if err != nil {

@@ -525,6 +525,8 @@ func TestGraphQLFiltersSortPagination(t *testing.T) {
 		want(0, 1))
 	check("NEQ: a Type tag that is not Message", run(`{ transactions(tags: [{name: "Type", values: ["Message"], op: NEQ}], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
 		want(1, 2, 4, 5))
+	check("op and match null or from variables not given", run(`query($op: TagOperator, $m: TagMatch) { transactions(tags: [{name: "Type", values: ["Message"], op: $op, match: $m}, {name: "Index", op: null, match: null}], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
+		want(0, 3, 6))
 	check("a value under any name", run(`{ transactions(tags: [{values: ["Process"]}], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
 		want(1, 4))
 	check("a name with any value", run(`{ transactions(tags: [{name: "Index"}], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
