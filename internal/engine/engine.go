@@ -1,8 +1,14 @@
 // Package engine is the Compute Unit's evaluation pipeline (the reference CU's
-// domain): starting points, SU pages, crons, hydration, evaluation,
-// persistence, memory management and dry-runs. It depends on the domain
-// interfaces of package ao and on the loader, never on an HTTP or database
-// package.
+// domain): requests and the sharing of identical ones, worker slots, the warm
+// set of processes (eviction, drains to files), starting points and
+// checkpoints, evaluation streams over SU pages with crons, hydration and
+// dedup, persistence in batches, dry-runs and time limits.
+//
+// It talks to the world only through the ports of package ao (Scheduler,
+// Gateway, Store, Runtime) and uses the pure package schedule for the
+// message mapping. It must not import an HTTP package, a database driver, the
+// loader or anything that needs cgo: its tests run on ao/aotest's in-memory
+// world in milliseconds.
 package engine
 
 import (
