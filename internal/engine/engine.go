@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aocu/aocu/internal/lru"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -100,7 +101,7 @@ type Engine struct {
 	dryWait atomic.Int64
 
 	dryResults  *resultCache
-	resultCache *lruBytes // /result answers by process and message (the reference's ~10 MB cache)
+	resultCache *lru.Cache[string, []byte] // /result answers by process and message (the reference's ~10 MB cache)
 	evaluated   atomic.Int64
 	streams     atomic.Uint64 // evaluation streams started, to number them
 }
@@ -127,7 +128,7 @@ func New(opts Options) (*Engine, error) {
 		primary:     make(chan struct{}, opts.PrimaryWorkers),
 		dryRun:      make(chan struct{}, opts.DryRunWorkers),
 		dryResults:  newResultCache(1000),
-		resultCache: newLRUBytes(10 << 20),
+		resultCache: newAnswerCache(10 << 20),
 	}
 	e.modules = newModuleCache(e, opts.ModuleCacheMaxSize)
 	e.wg.Add(1)

@@ -208,7 +208,7 @@ func TestDataNeverMoreThanSize(t *testing.T) {
 		gw.data[dataID] = testContent(120)
 		gw.ignoreRange = ignoreRange
 		g := newTestGateway(t, Options{Mode: ModeTest}, gw)
-		g.cache.put("size/"+dataID, dataMeta{size: 100, path: dataID}, 0) // HEAD said 100
+		put(g.cache, "size/"+dataID, dataMeta{size: 100, path: dataID}, 0) // HEAD said 100
 		f := mustOpen(t, g, testReq("/data/"+dataID))
 		got, err := readAt(t, f, 200, 0)
 		if len(got) != 100 || !errors.Is(err, io.EOF) || !bytes.Equal(got, testContent(100)) {
@@ -811,28 +811,28 @@ func TestConcurrentReads(t *testing.T) {
 
 func TestLRU(t *testing.T) {
 	c := newLRU(3*entryOverhead + 30)
-	c.put("a", 1, 10-1)
-	c.put("b", 2, 10-1)
-	c.put("c", 3, 10-1)
-	if _, ok := c.get("a"); !ok { // a becomes the most recent
+	put(c, "a", 1, 10-1)
+	put(c, "b", 2, 10-1)
+	put(c, "c", 3, 10-1)
+	if _, ok := c.Get("a"); !ok { // a becomes the most recent
 		t.Fatal("a missing")
 	}
-	c.put("d", 4, 10-1) // evicts b
-	if _, ok := c.get("b"); ok {
+	put(c, "d", 4, 10-1) // evicts b
+	if _, ok := c.Get("b"); ok {
 		t.Error("b not evicted")
 	}
 	for _, k := range []string{"a", "c", "d"} {
-		if _, ok := c.get(k); !ok {
+		if _, ok := c.Get(k); !ok {
 			t.Errorf("%s missing", k)
 		}
 	}
-	c.put("huge", 5, 1<<20)
-	if _, ok := c.get("huge"); ok {
+	put(c, "huge", 5, 1<<20)
+	if _, ok := c.Get("huge"); ok {
 		t.Error("an entry larger than the cache was stored")
 	}
-	var none *lru
-	none.put("x", 1, 1)
-	if _, ok := none.get("x"); ok {
+	var none *cache
+	put(none, "x", 1, 1)
+	if _, ok := none.Get("x"); ok {
 		t.Error("nil cache stored")
 	}
 }
