@@ -59,10 +59,9 @@ type CheckpointOptions struct {
 
 func (e *Engine) cp() *CheckpointOptions { return &e.opts.Checkpoints }
 
-// checkpointEvaluation describes p's current position.
-func (e *Engine) checkpointEvaluation(p *proc, mem []byte) ao.CheckpointEvaluation {
+// checkpointEvaluation describes p's memory mem at pos.
+func (e *Engine) checkpointEvaluation(p *proc, pos position, mem []byte) ao.CheckpointEvaluation {
 	sum := sha256.Sum256(mem)
-	pos := p.pos
 	return ao.CheckpointEvaluation{
 		ProcessID: p.id, ModuleID: p.meta.module.ID, AssignmentID: pos.AssignmentID, HashChain: pos.HashChain,
 		Timestamp: pos.Timestamp, Epoch: pos.Epoch, Nonce: pos.Nonce, BlockHeight: pos.BlockHeight,
@@ -91,19 +90,37 @@ var errCrashed = errors.New("stopped by a test crash point")
 // whenever the CU stops, the record names a complete file whose bytes match
 // it. Caller holds p.lock.
 func (e *Engine) writeFileCheckpoint(ctx context.Context, p *proc) error {
-	cp := e.cp()
-	if cp.Store == nil || cp.FileDir == "" || p.inst == nil || p.pos.cold || p.meta == nil {
+	if p.inst == nil {
 		return nil
 	}
-	if p.checkpointed == p.pos {
+	return e.writeFileCheckpointOf(ctx, p, p.pos, p.inst.Memory())
+}
+
+// writeDrainedCheckpoint writes a file checkpoint of a drained process from
+// its drained file, without bringing it back into memory. Caller holds
+// p.lock.
+func (e *Engine) writeDrainedCheckpoint(ctx context.Context, p *proc) error {
+	cp := e.cp()
+	if cp.Store == nil || cp.FileDir == "" || p.inst != nil || p.drainFile == "" || p.checkpointed == p.drainPos {
+		return nil
+	}
+	mem, err := os.ReadFile(p.drainFile)
+	if err != nil {
+		return fmt.Errorf("file checkpoint of %s: drained memory: %w", p.id, err)
+	}
+	return e.writeFileCheckpointOf(ctx, p, p.drainPos, mem)
+}
+
+func (e *Engine) writeFileCheckpointOf(ctx context.Context, p *proc, pos position, mem []byte) error {
+	cp := e.cp()
+	if cp.Store == nil || cp.FileDir == "" || mem == nil || pos.cold || p.meta == nil {
+		return nil
+	}
+	if p.checkpointed == pos {
 		return nil // nothing new since the last one
 	}
-	mem := p.inst.Memory()
-	if mem == nil {
-		return nil
-	}
 	start := time.Now()
-	ev := e.checkpointEvaluation(p, mem)
+	ev := e.checkpointEvaluation(p, pos, mem)
 	name := checkpointFileName(p.id, ev.Nonce, ev.SHA256)
 	if err := os.MkdirAll(cp.FileDir, 0o755); err != nil {
 		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
@@ -132,7 +149,7 @@ func (e *Engine) writeFileCheckpoint(ctx context.Context, p *proc) error {
 		}
 		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
 	}
-	p.checkpointed = p.pos
+	p.checkpointed = pos
 	if cp.crashAt != nil && cp.crashAt(stepRecorded) {
 		return errCrashed
 	}
@@ -177,16 +194,14 @@ func (e *Engine) CheckpointAll(ctx context.Context) error {
 			}
 		}
 		p.wantCheckpoint.Store(false)
+		write := e.writeFileCheckpoint
 		if p.inst == nil && p.drainFile != "" {
-			// Bring a drained process back just long enough to checkpoint it.
-			if meta, err := e.loadMeta(ctx, p); err == nil {
-				if err := e.ensureInstance(ctx, p, meta); err != nil {
-					errs = append(errs, err)
-				}
-			}
+			// A drained process is checkpointed from its file, not brought
+			// back into memory.
+			write = e.writeDrainedCheckpoint
 		}
 		before := p.checkpointed
-		if err := e.writeFileCheckpoint(ctx, p); err != nil {
+		if err := write(ctx, p); err != nil {
 			errs = append(errs, err)
 		} else if p.checkpointed != before {
 			n++
@@ -263,7 +278,7 @@ func (e *Engine) uploadCheckpoint(ctx context.Context, p *proc) error {
 		return nil
 	}
 	mem := p.inst.Memory()
-	ev := e.checkpointEvaluation(p, mem)
+	ev := e.checkpointEvaluation(p, p.pos, mem)
 	ev.Encoding = "gzip"
 	start := time.Now()
 	var buf bytes.Buffer

@@ -339,3 +339,38 @@ func TestStatsDiskUse(t *testing.T) {
 		t.Errorf("ModuleDir = %+v, want the module's binary", st.ModuleDir)
 	}
 }
+
+// CheckpointAll writes a drained process's checkpoint from its drained file,
+// without an instance: a shutdown does not bring every drained process back
+// into memory. A restart resumes from that checkpoint.
+func TestCheckpointAllOfADrainedProcess(t *testing.T) {
+	cu := newCheckpointCU(t, func(o *Options) { o.InstanceCacheMaxSize = 1 })
+	mod := cu.w.PublishModule(nil)
+	a, b := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B")
+	cu.sendAll(a, "a1", "a2")
+	cu.sendAll(b, "b1") // drains A
+	drained, err := os.ReadFile(filepath.Join(cu.opts.MemoryCacheFileDir, drainedFileName(a)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	instances := cu.w.Runtime.Counts().Instances
+	if err := cu.e.CheckpointAll(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := cu.w.Runtime.Counts().Instances - instances; n != 0 {
+		t.Fatalf("CheckpointAll made %d instances, want none", n)
+	}
+	rec := cu.fileRecord(a)
+	sum := sha256.Sum256(drained)
+	if rec.Evaluation.Nonce != 2 || rec.Evaluation.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("A's checkpoint %+v, want nonce 2 and the drained memory's hash", rec.Evaluation)
+	}
+	cu.restart()
+	handled := cu.w.Runtime.Counts().Handled
+	if got := cu.result(a, cu.w.Send(a, "a3")).Output.Data; got != "4:a3" {
+		t.Fatalf("A after the restart = %q, want 4:a3", got)
+	}
+	if n := cu.w.Runtime.Counts().Handled - handled; n != 1 {
+		t.Fatalf("the restart evaluated %d messages of A, want 1", n)
+	}
+}
