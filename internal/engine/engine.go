@@ -131,6 +131,7 @@ func New(opts Options) (*Engine, error) {
 		resultCache: newAnswerCache(10 << 20),
 	}
 	e.modules = newModuleCache(e, opts.ModuleCacheMaxSize)
+	e.sweepFiles(ctx)
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -232,6 +233,7 @@ func (e *Engine) Close() error {
 		select {
 		case p.lock <- struct{}{}:
 			p.closeInstance()
+			e.removeDrainFile(p) // nothing will read it again
 			p.release()
 		default: // still evaluating: abandoned with the engine
 		}
@@ -251,13 +253,21 @@ type Stats struct {
 	Streams    int   // streams running
 	Evaluated  int64 // messages evaluated since the engine started (dry-runs excluded)
 	Failed     int   // processes stopped at a message that ran past the time limit
+	// Disk use of the engine's files: drained memories
+	// (PROCESS_MEMORY_CACHE_FILE_DIR, with the file checkpoints when they
+	// share it), file checkpoints (PROCESS_MEMORY_FILE_CHECKPOINTS_DIR),
+	// module binaries (WASM_BINARY_FILE_DIRECTORY/aocu-modules).
+	MemoryDir     DirUsage
+	CheckpointDir DirUsage
+	ModuleDir     DirUsage
 }
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() Stats {
+	s := Stats{Evaluated: e.evaluated.Load()}
+	s.MemoryDir, s.CheckpointDir, s.ModuleDir = e.diskUsage() // outside e.mu: it reads directories
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := Stats{Evaluated: e.evaluated.Load()}
 	for _, p := range e.procs {
 		switch {
 		case p.live.Load():
@@ -433,7 +443,9 @@ func (e *Engine) evict() {
 }
 
 // drain writes p's memory to PROCESS_MEMORY_CACHE_FILE_DIR/state-<pid>.dat
-// and releases its instance. Caller holds p.lock.
+// (replacing, atomically, the file of an earlier drain) and releases its
+// instance. The file is removed when the process is loaded again
+// (removeDrainFile), at Close, and at the next start. Caller holds p.lock.
 func (e *Engine) drain(p *proc) error {
 	if p.inst == nil {
 		return nil
@@ -443,7 +455,7 @@ func (e *Engine) drain(p *proc) error {
 		p.closeInstance()
 		return nil
 	}
-	file := filepath.Join(e.opts.MemoryCacheFileDir, "state-"+p.id+".dat")
+	file := filepath.Join(e.opts.MemoryCacheFileDir, drainedFileName(p.id))
 	if err := fsutil.WriteFileAtomic(file, mem); err != nil {
 		return err
 	}

@@ -52,6 +52,10 @@ func TestServeRestartFromFileCheckpoint(t *testing.T) {
 	// A corrupt checkpoint is refused (sha256 mismatch): the process starts cold
 	// and still computes the same state.
 	n.stopCU(t)
+	// The shutdown wrote a new checkpoint (at the new message) and removed the
+	// old one: corrupt the one recorded now.
+	files, _ = filepath.Glob(filepath.Join(n.dir, "cu", "checkpoints", "state-*.dat"))
+	must(t, len(files) == 1, "file checkpoints after the second shutdown: %v", files)
 	if err := os.WriteFile(files[0], []byte("garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
