@@ -79,6 +79,7 @@ func (e *Engine) ensureInstance(ctx context.Context, p *proc, meta *procMeta) er
 		return fmt.Errorf("instantiate process %s: %w", p.id, err)
 	}
 	p.inst, p.pos = inst, pos
+	e.removeDrainFile(p)
 	p.drainFile = ""
 	p.drainedTo.Store(nil)
 	p.live.Store(true)
