@@ -50,6 +50,14 @@ type CheckpointOptions struct {
 	PreferredOwners []string
 	// UnitID is the Unit-Identifier tag (a random UUID per boot).
 	UnitID string
+	// Validation of Arweave checkpoints by replay (the reference's
+	// CHECKPONT_VALIDATION_*): with more than Steps+Retries candidates, a
+	// window of Steps consecutive checkpoints is replayed from its oldest and
+	// accepted when matches/Steps >= Thresh; the window moves back by one up
+	// to Retries times. Steps <= 0 turns validation off.
+	ValidationSteps   int
+	ValidationThresh  float64
+	ValidationRetries int
 
 	// crashAt, in tests, stops writeFileCheckpoint after a step (stepWritten,
 	// stepRecorded) when it returns true, leaving the files as a crash
@@ -443,6 +451,13 @@ func (e *Engine) arweaveCheckpoint(ctx context.Context, p *proc, meta *procMeta)
 		cands = append(cands, cand{tx, n})
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].nonce > cands[j].nonce })
+	if cp.ValidationSteps > 0 && len(cands) > cp.ValidationSteps+cp.ValidationRetries {
+		newestFirst := make([]ao.CheckpointTx, len(cands))
+		for i, c := range cands {
+			newestFirst[i] = c.tx
+		}
+		return e.validatedCheckpoint(ctx, p, meta, newestFirst)
+	}
 	for _, c := range cands {
 		tag := func(n string) string { v, _ := ao.TagValue(c.tx.Tags, n); return v }
 		enc := tag("Content-Encoding")
@@ -451,17 +466,25 @@ func (e *Engine) arweaveCheckpoint(ctx context.Context, p *proc, meta *procMeta)
 			e.log.Warn("Arweave checkpoint refused", "process", p.id, "tx", c.tx.ID, "err", err)
 			continue
 		}
-		ts, _ := strconv.ParseInt(tag("Timestamp"), 10, 64)
-		bh, _ := strconv.ParseInt(tag("Block-Height"), 10, 64)
-		ep, _ := strconv.ParseInt(tag("Epoch"), 10, 64)
-		pos := &position{Timestamp: ts, Ordinate: tag("Nonce"), Cron: tag("Cron-Interval"), BlockHeight: bh,
-			Nonce: c.nonce, Epoch: ep, AssignmentID: tag("Assignment"), HashChain: tag("Hash-Chain")}
-		if o := tag("Ordinate"); o != "" {
-			pos.Ordinate = o
-		}
+		pos := checkpointPosition(c.tx.Tags)
 		return mem, pos
 	}
 	return nil, nil
+}
+
+// checkpointPosition is where an Arweave checkpoint stands, from its tags.
+func checkpointPosition(tags []ao.Tag) *position {
+	tag := func(n string) string { v, _ := ao.TagValue(tags, n); return v }
+	ts, _ := strconv.ParseInt(tag("Timestamp"), 10, 64)
+	bh, _ := strconv.ParseInt(tag("Block-Height"), 10, 64)
+	ep, _ := strconv.ParseInt(tag("Epoch"), 10, 64)
+	n, _ := strconv.ParseInt(tag("Nonce"), 10, 64)
+	pos := &position{Timestamp: ts, Ordinate: tag("Nonce"), Cron: tag("Cron-Interval"), BlockHeight: bh,
+		Nonce: n, Epoch: ep, AssignmentID: tag("Assignment"), HashChain: tag("Hash-Chain")}
+	if o := tag("Ordinate"); o != "" {
+		pos.Ordinate = o
+	}
+	return pos
 }
 
 type addressed interface{ Address() string }

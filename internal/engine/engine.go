@@ -329,6 +329,10 @@ type proc struct {
 	wantCheckpoint atomic.Bool  // a running stream writes a file checkpoint at its next batch
 	drainedTo      atomic.Pointer[string]
 	failed         atomic.Pointer[procFailure] // set when a message ran past MessageTimeout
+
+	// replayOnly: a throwaway process that replays between checkpoints to
+	// validate them; nothing it evaluates is stored or checkpointed.
+	replayOnly bool
 }
 
 // procFailure is where a process stopped: a message that ran longer than the

@@ -118,7 +118,7 @@ func (e *Engine) runStream(ctx context.Context, p *proc, t target, wantID string
 	if ferr := st.flush(context.WithoutCancel(ctx)); ferr != nil && err == nil {
 		err = ferr
 	}
-	if err == nil {
+	if err == nil && !p.replayOnly {
 		e.maybeEagerCheckpoint(ctx, p)
 	}
 	if st.evaluated > 0 {
@@ -426,7 +426,7 @@ func (st *streamState) evaluate(ctx context.Context, m *schedule.Message) error 
 	if !m.NoSave && m.CronID == "" {
 		pos.AssignmentID, pos.HashChain = m.AssignmentID, schedule.Deref(m.HashChain)
 	}
-	if !m.NoSave {
+	if !m.NoSave && !p.replayOnly {
 		ev := &ao.Evaluation{
 			ProcessID: p.id, MessageID: schedule.Deref(m.ID), DeepHash: m.DeepHash, Nonce: m.Nonce, Epoch: m.Epoch,
 			Timestamp: m.Timestamp, Ordinate: m.Ordinate, BlockHeight: m.Block, Cron: m.CronID,

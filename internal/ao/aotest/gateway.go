@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/arweave"
 )
 
 // Clock is a manual clock in milliseconds shared by the world's units.
@@ -59,6 +60,7 @@ type GatewayFault func(call, id string) error
 type Gateway struct {
 	mu     sync.Mutex
 	txs    map[string]Item
+	order  []string // ids in the order they were first put
 	blocks []ao.Block
 	suURL  string
 	fault  GatewayFault
@@ -102,6 +104,9 @@ func (g *Gateway) Put(it Item) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	it.Data = slices.Clone(it.Data)
+	if _, ok := g.txs[it.ID]; !ok {
+		g.order = append(g.order, it.ID)
+	}
 	g.txs[it.ID] = it
 }
 
@@ -179,4 +184,44 @@ func (g *Gateway) Blocks(ctx context.Context, minHeight, maxTimestamp int64) ([]
 		}
 	}
 	return out, nil
+}
+
+var _ ao.CheckpointGateway = (*Gateway)(nil)
+
+// FindCheckpoints answers the reference's checkpoint query: items tagged
+// Process=pid, Type=Checkpoint, Data-Protocol=ao by one of owners, newest
+// first (the order they were put), at most limit.
+func (g *Gateway) FindCheckpoints(ctx context.Context, pid string, owners []string, limit int) ([]ao.CheckpointTx, error) {
+	if err := g.enter("FindCheckpoints", pid); err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []ao.CheckpointTx
+	for i := len(g.order) - 1; i >= 0 && len(out) < limit; i-- {
+		it := g.txs[g.order[i]]
+		p, _ := ao.TagValue(it.Tags, "Process")
+		ty, _ := ao.TagValue(it.Tags, "Type")
+		dp, _ := ao.TagValue(it.Tags, "Data-Protocol")
+		if p == pid && ty == "Checkpoint" && dp == "ao" && slices.Contains(owners, it.Owner.Address) {
+			out = append(out, ao.CheckpointTx{ID: it.ID, Owner: it.Owner.Address, Tags: slices.Clone(it.Tags)})
+		}
+	}
+	return out, nil
+}
+
+// Upload stores a signed ANS-104 data item (a checkpoint) and returns its id.
+func (g *Gateway) Upload(ctx context.Context, item []byte) (string, error) {
+	if err := g.enter("Upload", ""); err != nil {
+		return "", err
+	}
+	d, err := arweave.ParseDataItem(item)
+	if err != nil {
+		return "", ao.WithStatus(400, err)
+	}
+	if err := d.Verify(); err != nil {
+		return "", ao.WithStatus(400, err)
+	}
+	g.Put(Item{ID: d.ID(), Owner: ao.Owner{Address: d.OwnerAddress(), Key: arweave.B64Encode(d.Owner)}, Tags: d.Tags, Data: d.Data})
+	return d.ID(), nil
 }
