@@ -27,6 +27,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/aocu/aocu/internal/ao"
 	"math"
 	"os"
 	"path/filepath"
@@ -48,12 +49,6 @@ const (
 	DBModeEmbedded = "embedded" // SQLite file <DB_URL>.sqlite
 	DBModeRemote   = "remote"   // PostgreSQL at DB_URL
 )
-
-// defaultFormats is the reference's PROCESS_WASM_SUPPORTED_FORMATS default.
-const defaultFormats = "wasm32-unknown-emscripten, wasm32-unknown-emscripten2, " +
-	"wasm32-unknown-emscripten3, wasm32-unknown-emscripten4, " +
-	"wasm64-unknown-emscripten-draft_2024_02_15, wasm32-unknown-emscripten-metering, " +
-	"wasm64-unknown-emscripten-draft_2024_10_16-metering"
 
 // logLevels are the winston npm levels of the reference, most important first.
 const logLevels = "error, warn, info, http, verbose, debug, silly"
@@ -476,7 +471,7 @@ func variables() []variable {
 		{name: "PROCESS_WASM_COMPUTE_MAX_LIMIT", def: "9000000000000",
 			doc:     "The largest Compute-Limit a process may ask for.",
 			binding: int64Field(func(c *Config) *int64 { return &c.ProcessWasmComputeMaxLimit })},
-		{name: "PROCESS_WASM_SUPPORTED_FORMATS", def: defaultFormats,
+		{name: "PROCESS_WASM_SUPPORTED_FORMATS", def: strings.Join(ao.ModuleFormats(), ", "),
 			doc:     "Comma-delimited Module-Format values accepted.",
 			binding: listField(func(c *Config) *[]string { return &c.ProcessWasmSupportedFormats })},
 		{name: "PROCESS_WASM_SUPPORTED_EXTENSIONS", defDoc: "none",

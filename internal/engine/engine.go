@@ -154,9 +154,7 @@ func setDefaults(o *Options) {
 		o.ComputeLimitMax = 9_000_000_000_000
 	}
 	if o.SupportedFormats == nil {
-		o.SupportedFormats = []string{"wasm32-unknown-emscripten", "wasm32-unknown-emscripten2", "wasm32-unknown-emscripten3",
-			"wasm32-unknown-emscripten4", "wasm64-unknown-emscripten-draft_2024_02_15", "wasm32-unknown-emscripten-metering",
-			"wasm64-unknown-emscripten-draft_2024_10_16-metering"}
+		o.SupportedFormats = ao.ModuleFormats()
 	}
 	if o.MemoryCacheMaxSize <= 0 {
 		o.MemoryCacheMaxSize = 1 << 30
