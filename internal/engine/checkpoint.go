@@ -18,6 +18,7 @@ import (
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/arweave"
 	"github.com/aocu/aocu/internal/fsutil"
+	"github.com/aocu/aocu/internal/memimage"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -112,7 +113,7 @@ func (e *Engine) writeDrainedCheckpoint(ctx context.Context, p *proc) error {
 	if cp.Store == nil || cp.FileDir == "" || p.inst != nil || p.drainFile == "" || p.checkpointed == p.drainPos {
 		return nil
 	}
-	mem, err := os.ReadFile(p.drainFile)
+	mem, err := e.readImage(p.drainFile)
 	if err != nil {
 		return fmt.Errorf("file checkpoint of %s: drained memory: %w", p.id, err)
 	}
@@ -140,7 +141,11 @@ func (e *Engine) writeFileCheckpointOf(ctx context.Context, p *proc, pos positio
 		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
 	}
 	path := filepath.Join(cp.FileDir, name)
-	if err := fsutil.WriteFileAtomic(path, mem); err != nil {
+	img, err := memimage.Encode(mem)
+	if err != nil {
+		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
+	}
+	if err := fsutil.WriteFileAtomic(path, img); err != nil {
 		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
 	}
 	if err := syncDir(cp.FileDir); err != nil {
@@ -167,7 +172,7 @@ func (e *Engine) writeFileCheckpointOf(ctx context.Context, p *proc, pos positio
 		}
 	}
 	e.log.Info("file checkpoint written", "process", p.id, "file", name, "nonce", ev.Nonce, "timestamp", ev.Timestamp,
-		"bytes", len(mem), "took", time.Since(start).Round(time.Millisecond))
+		"bytes", len(mem), "fileBytes", len(img), "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -332,7 +337,7 @@ func (e *Engine) startingPoint(ctx context.Context, p *proc, meta *procMeta) ([]
 	}
 	if !cp.IgnoreLocal {
 		if fc, err := cp.Store.FindFileCheckpoint(ctx, p.id); err == nil {
-			mem, err := os.ReadFile(filepath.Join(cp.FileDir, filepath.Base(fc.File)))
+			mem, err := e.readImage(filepath.Join(cp.FileDir, filepath.Base(fc.File)))
 			if err == nil && verifyMemory(mem, fc.Evaluation.SHA256) {
 				pos := positionOf(&fc.Evaluation)
 				return mem, &pos, "file"

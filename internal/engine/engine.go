@@ -25,6 +25,7 @@ import (
 
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/fsutil"
+	"github.com/aocu/aocu/internal/memimage"
 )
 
 // Options configures an Engine. Zero values take the reference CU's defaults.
@@ -458,12 +459,16 @@ func (e *Engine) drain(p *proc) error {
 		return nil
 	}
 	file := filepath.Join(e.opts.MemoryCacheFileDir, drainedFileName(p.id))
-	if err := fsutil.WriteFileAtomic(file, mem); err != nil {
+	img, err := memimage.Encode(mem)
+	if err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(file, img); err != nil {
 		return err
 	}
 	p.drainFile, p.drainPos = file, p.pos
 	p.drainedTo.Store(&file)
 	p.closeInstance()
-	e.log.Debug("drained process memory to file", "process", p.id, "file", file, "bytes", len(mem))
+	e.log.Debug("drained process memory to file", "process", p.id, "file", file, "bytes", len(mem), "fileBytes", len(img))
 	return nil
 }

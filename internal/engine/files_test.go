@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"github.com/aocu/aocu/internal/memimage"
 	"os"
 	"path/filepath"
 	"slices"
@@ -91,6 +92,9 @@ func TestFileCheckpointNewNameThenOldRemoved(t *testing.T) {
 		t.Fatalf("files after the second checkpoint %v, want only %s", got, second.File)
 	}
 	mem, err := os.ReadFile(filepath.Join(dir, second.File))
+	if err == nil {
+		mem, err = memimage.Decode(mem, 0) // a compact image of the memory
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,6 +354,9 @@ func TestCheckpointAllOfADrainedProcess(t *testing.T) {
 	cu.sendAll(a, "a1", "a2")
 	cu.sendAll(b, "b1") // drains A
 	drained, err := os.ReadFile(filepath.Join(cu.opts.MemoryCacheFileDir, drainedFileName(a)))
+	if err == nil {
+		drained, err = memimage.Decode(drained, 0)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

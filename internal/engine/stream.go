@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"strconv"
 	"time"
 
@@ -58,7 +57,7 @@ func (e *Engine) ensureInstance(ctx context.Context, p *proc, meta *procMeta) er
 	pos := position{cold: true, Ordinate: "0", Timestamp: meta.process.Block.Timestamp, BlockHeight: meta.process.Block.Height}
 	src := "cold_start"
 	if p.drainFile != "" {
-		mem, err := os.ReadFile(p.drainFile)
+		mem, err := e.readImage(p.drainFile)
 		if err != nil {
 			e.log.Error("drained memory unreadable", "process", p.id, "file", p.drainFile, "err", err)
 		} else {
