@@ -128,6 +128,8 @@ func (it Item) suMessage() *ao.SUMessage {
 	}
 	if it.Target != "" {
 		m.Target = jsjson.AppendString(nil, it.Target)
+	} else {
+		m.Target = json.RawMessage("null")
 	}
 	return m
 }
