@@ -41,7 +41,9 @@ func (f fake) Publish(t *testing.T, data string) schedulertest.Item {
 	return f.item(t, f.w.Publish("", data), data)
 }
 
-func (f fake) Assign(t *testing.T, pid, id string, exclude ...string) { f.w.Assign(pid, id, exclude...) }
+func (f fake) Assign(t *testing.T, pid, id string, exclude ...string) {
+	f.w.Assign(pid, id, exclude...)
+}
 
 func TestFakeScheduler(t *testing.T) {
 	schedulertest.Run(t, func(t *testing.T) schedulertest.Harness { return fake{aotest.NewWorld(nil)} })
