@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aocu/aocu/internal/localnet/gateway"
 	"github.com/aocu/aocu/internal/localnet/localnettest"
@@ -29,11 +30,27 @@ type Hooks struct {
 	Gateway, SU func(*http.Request)
 }
 
+// Options configure a Net.
+type Options struct {
+	Hooks Hooks
+	// GatewayNow is the gateway's clock, which dates its blocks (time.Now if
+	// nil).
+	GatewayNow func() time.Time
+}
+
 // Start starts a Net, with the RSA test wallet as the SU's.
 func Start(t testing.TB, hooks Hooks) *Net {
 	t.Helper()
+	return StartWith(t, Options{Hooks: hooks})
+}
+
+// StartWith starts a Net configured by o, with the RSA test wallet as the
+// SU's.
+func StartWith(t testing.TB, o Options) *Net {
+	t.Helper()
+	hooks := o.Hooks
 	ctx := context.Background()
-	gw, err := gateway.New(ctx, gateway.Config{DataDir: t.TempDir(), BlockInterval: -1, MineOnWrite: true})
+	gw, err := gateway.New(ctx, gateway.Config{DataDir: t.TempDir(), BlockInterval: -1, MineOnWrite: true, Now: o.GatewayNow})
 	if err != nil {
 		t.Fatal(err)
 	}
