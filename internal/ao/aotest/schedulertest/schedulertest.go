@@ -363,6 +363,14 @@ func testPaging(t *testing.T, h Harness) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("pages of 2 gave %v, want %v", got, want)
 	}
+	// No limit: the unit's default page (100 on the Rust SU) holds them all.
+	page, err := h.Scheduler().Messages(t.Context(), h.URL(), p.ID, "", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cursors(page.Edges); !slices.Equal(got, want) || page.HasNextPage {
+		t.Fatalf("a page without a limit: %v (next %v), want %v", got, page.HasNextPage, want)
+	}
 }
 
 func meta(t *testing.T, e ao.SUEdge, pid string) ao.MessageMeta {
@@ -383,6 +391,19 @@ func testMessageMeta(t *testing.T, h Harness) {
 		if want := meta(t, edges[i], p.ID); *got != want {
 			t.Fatalf("Message(%s) = %+v, want %+v", id, *got, want)
 		}
+	}
+	// By its assignment's id.
+	got, err := h.Scheduler().Message(t.Context(), h.URL(), edges[2].Assignment.ID, p.ID)
+	if err != nil {
+		t.Fatalf("Message(assignment %s): %v", edges[2].Assignment.ID, err)
+	}
+	if want := meta(t, edges[2], p.ID); *got != want {
+		t.Fatalf("Message(assignment) = %+v, want %+v", *got, want)
+	}
+	// A message of another process is not found under this one.
+	other := h.Spawn(t, "other")
+	if _, err := h.Scheduler().Message(t.Context(), h.URL(), msgs[0].ID, other.ID); ao.StatusOf(err) != 404 {
+		t.Fatalf("Message of another process's message: %v, want a 404", err)
 	}
 }
 
@@ -495,7 +516,8 @@ func testNotFound(t *testing.T, h Harness) {
 			_, err := s.Message(ctx, u, unknown, p.ID)
 			return err
 		},
-		"Latest": func() error { _, err := s.Latest(ctx, u, unknown); return err },
+		"Latest":   func() error { _, err := s.Latest(ctx, u, unknown); return err },
+		"Messages": func() error { _, err := s.Messages(ctx, u, unknown, "", "", 10); return err },
 	}
 	for name, call := range calls {
 		err := call()
