@@ -210,6 +210,10 @@ func testFreshMemory(t *testing.T, p *proc) {
 	if m := in.Memory(); m != nil {
 		t.Fatalf("a fresh instance has %d bytes of memory before any message", len(m))
 	}
+	p.handle(t, in, 1, Fail)
+	if m := in.Memory(); m != nil {
+		t.Fatalf("a fresh instance has %d bytes of memory after a failed first message", len(m))
+	}
 	p.handle(t, in, 1, Init)
 	if len(in.Memory()) == 0 {
 		t.Fatal("no memory after the first message")
