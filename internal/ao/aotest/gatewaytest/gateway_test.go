@@ -100,7 +100,7 @@ func (r *real) Mine(t *testing.T, d time.Duration) {
 func TestLocalGateway(t *testing.T) {
 	gatewaytest.Run(t, func(t *testing.T) gatewaytest.Harness {
 		c := &clock{now: time.Unix(1_700_000_000, 0)}
-		net := gwsu.StartWith(t, gwsu.Options{GatewayNow: c.Now})
+		net := gwsu.StartWith(t, gwsu.Options{Now: c.Now})
 		client, err := gwclient.New(gwclient.Options{ArweaveURL: net.GatewayURL, Retries: -1, Delay: time.Millisecond,
 			Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
