@@ -162,7 +162,7 @@ func (g *Gateway) TransactionMeta(ctx context.Context, id string, skipTags, skip
 	}
 	m := &ao.TxMeta{ID: it.ID, Owner: it.Owner, Recipient: it.Target}
 	if !skipTags {
-		m.Tags = slices.Clone(it.Tags)
+		m.Tags = append([]ao.Tag{}, it.Tags...) // [] for none, as GraphQL answers
 	}
 	if !skipSignature {
 		sig := it.Signature

@@ -124,6 +124,15 @@ func testTransactionMeta(t *testing.T, h Harness) {
 	if m.Recipient != "" || m.Anchor == nil || *m.Anchor != "" {
 		t.Fatalf("bare item: recipient %q, anchor %v; want both empty", m.Recipient, m.Anchor)
 	}
+	// Without tags: an empty list, not none.
+	untagged := h.Upload(t, []byte("untagged"), "", "", nil)
+	m, err = h.Gateway().TransactionMeta(t.Context(), untagged.ID, false, false, false)
+	if err != nil {
+		t.Fatalf("TransactionMeta: %v", err)
+	}
+	if m.Tags == nil || len(m.Tags) != 0 {
+		t.Fatalf("untagged item: tags %#v, want an empty list", m.Tags)
+	}
 }
 
 func testSkips(t *testing.T, h Harness) {
