@@ -47,22 +47,6 @@ func (r *real) Gateway() ao.Gateway      { return r.client }
 func (r *real) SUURL() string            { return r.net.SUURL }
 func (r *real) SchedulerAddress() string { return r.net.SU.Address() }
 
-func aoTags(tags []arweave.Tag) []ao.Tag {
-	out := make([]ao.Tag, len(tags))
-	for i, t := range tags {
-		out[i] = ao.Tag{Name: t.Name, Value: t.Value}
-	}
-	return out
-}
-
-func arTags(tags []ao.Tag) []arweave.Tag {
-	out := make([]arweave.Tag, len(tags))
-	for i, t := range tags {
-		out[i] = arweave.Tag{Name: t.Name, Value: t.Value}
-	}
-	return out
-}
-
 func post(t *testing.T, url string, raw []byte) {
 	t.Helper()
 	resp, b := localnettest.Do(t, "POST", url, "application/octet-stream", raw)
@@ -77,11 +61,11 @@ func (r *real) write(t *testing.T, to string, data []byte, target, anchor string
 	d, raw := localnettest.Signed(t, r.user, string(data), target, anchor, tags)
 	post(t, to, raw)
 	return gatewaytest.Item{ID: d.ID(), Owner: ao.Owner{Address: d.OwnerAddress(), Key: arweave.B64Encode(d.Owner)},
-		Tags: aoTags(d.Tags), Target: target, Anchor: anchor}
+		Tags: d.Tags, Target: target, Anchor: anchor}
 }
 
 func (r *real) Upload(t *testing.T, data []byte, target, anchor string, tags []ao.Tag) gatewaytest.Item {
-	return r.write(t, r.net.GatewayURL+"/tx", data, target, anchor, arTags(tags))
+	return r.write(t, r.net.GatewayURL+"/tx", data, target, anchor, tags)
 }
 
 func (r *real) Spawn(t *testing.T) gatewaytest.Item {

@@ -28,14 +28,6 @@ func (r *realSU) Scheduler() ao.Scheduler { return r.client }
 func (r *realSU) URL() string             { return r.net.SUURL }
 func (r *realSU) SUAddress() string       { return r.net.SU.Address() }
 
-func aoTags(tags []arweave.Tag) []ao.Tag {
-	out := make([]ao.Tag, len(tags))
-	for i, t := range tags {
-		out[i] = ao.Tag{Name: t.Name, Value: t.Value}
-	}
-	return out
-}
-
 // post sends raw to url and fails t unless it answers 200 with an id.
 func post(t *testing.T, url string, raw []byte) {
 	t.Helper()
@@ -50,7 +42,7 @@ func (r *realSU) write(t *testing.T, s arweave.Signer, to, data, target, anchor 
 	t.Helper()
 	d, raw := localnettest.Signed(t, s, data, target, anchor, tags)
 	post(t, to, raw)
-	return schedulertest.Item{ID: d.ID(), Owner: ao.Owner{Address: d.OwnerAddress(), Key: arweave.B64Encode(d.Owner)}, Tags: aoTags(d.Tags), Data: data}
+	return schedulertest.Item{ID: d.ID(), Owner: ao.Owner{Address: d.OwnerAddress(), Key: arweave.B64Encode(d.Owner)}, Tags: d.Tags, Data: data}
 }
 
 func (r *realSU) Spawn(t *testing.T, data string) schedulertest.Item {
@@ -59,11 +51,7 @@ func (r *realSU) Spawn(t *testing.T, data string) schedulertest.Item {
 }
 
 func messageTags(extra ...ao.Tag) []arweave.Tag {
-	tags := localnettest.Tags("Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Message")
-	for _, t := range extra {
-		tags = append(tags, arweave.Tag{Name: t.Name, Value: t.Value})
-	}
-	return tags
+	return append(localnettest.Tags("Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Message"), extra...)
 }
 
 func (r *realSU) Send(t *testing.T, pid, data string, tags ...ao.Tag) schedulertest.Item {
