@@ -117,10 +117,20 @@ func (g *Gateway) AddBlock(b ao.Block) {
 	g.blocks = append(g.blocks, b)
 }
 
-// Locate returns the SU URL of every process it knows.
+// Locate returns the SU URL of every process it holds, and of any process
+// when a scheduler hint is given (gwclient then looks up the scheduler, not
+// the process); an unknown process without a hint is a 404.
 func (g *Gateway) Locate(ctx context.Context, pid, hint string) (string, error) {
 	if err := g.enter("Locate", pid); err != nil {
 		return "", err
+	}
+	if hint == "" {
+		g.mu.Lock()
+		_, ok := g.txs[pid]
+		g.mu.Unlock()
+		if !ok {
+			return "", ao.Errorf(404, "Process %s was not found on gateway", pid)
+		}
 	}
 	return g.suURL, nil
 }
@@ -152,7 +162,7 @@ func (g *Gateway) TransactionMeta(ctx context.Context, id string, skipTags, skip
 	}
 	m := &ao.TxMeta{ID: it.ID, Owner: it.Owner, Recipient: it.Target}
 	if !skipTags {
-		m.Tags = slices.Clone(it.Tags)
+		m.Tags = append([]ao.Tag{}, it.Tags...) // [] for none, as GraphQL answers
 	}
 	if !skipSignature {
 		sig := it.Signature
@@ -165,8 +175,10 @@ func (g *Gateway) TransactionMeta(ctx context.Context, id string, skipTags, skip
 	return m, nil
 }
 
-// Blocks returns the blocks from minHeight on, up to the first whose
-// timestamp passes maxTimestamp, ascending.
+// Blocks returns the blocks from minHeight on, ascending, up to (without)
+// the first whose timestamp in seconds passes maxTimestamp's, as gwclient
+// (the reference's loadBlocksMeta) does: block timestamps are whole seconds
+// on Arweave.
 func (g *Gateway) Blocks(ctx context.Context, minHeight, maxTimestamp int64) ([]ao.Block, error) {
 	if err := g.enter("Blocks", ""); err != nil {
 		return nil, err
@@ -178,10 +190,10 @@ func (g *Gateway) Blocks(ctx context.Context, minHeight, maxTimestamp int64) ([]
 		if b.Height < minHeight {
 			continue
 		}
-		out = append(out, b)
-		if b.Timestamp > maxTimestamp {
+		if floorDiv(b.Timestamp, 1000) > floorDiv(maxTimestamp, 1000) {
 			break
 		}
+		out = append(out, b)
 	}
 	return out, nil
 }
@@ -224,4 +236,12 @@ func (g *Gateway) Upload(ctx context.Context, item []byte) (string, error) {
 	}
 	g.Put(Item{ID: d.ID(), Owner: ao.Owner{Address: d.OwnerAddress(), Key: arweave.B64Encode(d.Owner)}, Tags: d.Tags, Data: d.Data})
 	return d.ID(), nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
 }
