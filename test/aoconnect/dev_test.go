@@ -127,7 +127,7 @@ func (b *banner) line(s string) (done bool) {
 			b.DefaultModule = m[2]
 		}
 	}
-	return strings.Contains(s, "console.log((await ao.result")
+	return s == "aocu dev: ready"
 }
 
 func (b *banner) complete() error {
