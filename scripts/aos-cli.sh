@@ -22,6 +22,16 @@ if [[ -z "$src" || ! -f "$src/package.json" ]]; then
   exit 1
 fi
 command -v npm >/dev/null || { echo "aos-cli: npm is required" >&2; exit 1; }
+# The tests drive aos in a pseudo-terminal with tmux.
+if ! command -v tmux >/dev/null; then
+  if [[ "${CI:-}" == "true" ]] && command -v apt-get >/dev/null; then
+    echo "aos-cli: apt-get install tmux" >&2
+    sudo=""; [[ $(id -u) == 0 ]] || sudo="sudo"
+    $sudo apt-get install -y -qq tmux >/dev/null || { $sudo apt-get update -qq && $sudo apt-get install -y -qq tmux >/dev/null; }
+  else
+    echo "aos-cli: tmux is required to drive aos in tests" >&2
+  fi
+fi
 AOCONNECT=0.0.98
 # The cache key: the oracle's package.json and lockfile, and the override.
 key="$(cat "$src/package.json" "$src/package-lock.json" <(echo "$AOCONNECT") | sha256sum | cut -c1-16)"
