@@ -230,6 +230,7 @@ func TestAOSCLI(t *testing.T) {
 
 	// aos exits; the network restarts on the same data; the same command
 	// line reconnects to the process by its name, state intact.
+	t.Logf("terminal:\n%s", tm.screen())
 	tm.send(".exit")
 	tm.waitAfter(".exit", regexp.MustCompile(`AOS-EXITED`), 30*time.Second)
 	exec.Command("tmux", "-S", tm.sock, "kill-server").Run()

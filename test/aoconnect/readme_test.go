@@ -1,0 +1,88 @@
+package aoconnect
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aocu/aocu/internal/devcmd"
+)
+
+// readmeBlock returns the body of the README's fenced block with this
+// language whose first line starts with prefix.
+func readmeBlock(t *testing.T, lang, prefix string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile("(?ms)^```" + lang + "\n(.*?)^```\n")
+	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+		if strings.HasPrefix(m[1], prefix) {
+			return m[1]
+		}
+	}
+	t.Fatalf("README.md has no ```%s block starting with %q", lang, prefix)
+	return ""
+}
+
+// TestREADMESnippet runs the README's aoconnect quick start verbatim (as
+// hello.js in a folder whose packages are the versions its install line
+// names) against `aocu dev`, and checks the banner prints the same script.
+func TestREADMESnippet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs aocu dev")
+	}
+	prerequisites(t)
+	install := strings.TrimSpace(readmeBlock(t, "sh", "npm init -y"))
+	if install != devcmd.SnippetInstall {
+		t.Fatalf("README install line %q, the banner's %q", install, devcmd.SnippetInstall)
+	}
+	// The install line's versions are those the examples are tested with.
+	var pkg struct{ Dependencies map[string]string }
+	b, err := os.ReadFile(filepath.Join(e2eDir, "package.json"))
+	if err != nil || json.Unmarshal(b, &pkg) != nil {
+		t.Fatalf("tools/aoconnect-e2e/package.json: %v", err)
+	}
+	for name, v := range pkg.Dependencies {
+		if !strings.Contains(install, name+"@"+v) {
+			t.Fatalf("the install line %q does not pin %s@%s", install, name, v)
+		}
+	}
+	script := readmeBlock(t, "js", "import { connect, createDataItemSigner }")
+	if want := devcmd.Snippet("http://127.0.0.1:4005"); script != want {
+		t.Fatalf("README's script differs from the banner's (devcmd.Snippet):\n%s\nwant:\n%s", script, want)
+	}
+
+	d := startDev(t, filepath.Join(t.TempDir(), "net"), [4]int{})
+	banner, _ := os.ReadFile(d.log)
+	for _, line := range strings.Split(strings.TrimSpace(devcmd.Snippet(d.ExplorerURL)), "\n") {
+		if line != "" && !strings.Contains(string(banner), line) {
+			t.Fatalf("the banner lacks the script's line %q", line)
+		}
+	}
+
+	dir := filepath.Join(t.TempDir(), "hello")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// What `npm init -y && npm pkg set type=module && npm i ...` leaves.
+	if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"name": "hello", "type": "module"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(e2eDir, "node_modules"), filepath.Join(dir, "node_modules")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hello.js"), []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The only thing set is where this aocu dev is (it is not on :4005).
+	out := nodeRun(t, dir, append(os.Environ(), "AOCU_URL="+d.ExplorerURL, "NODE_NO_WARNINGS=1"), 3*time.Minute, "hello.js")
+	if !regexp.MustCompile(`(?m)^process [A-Za-z0-9_-]{43} says 2$`).MatchString(out) {
+		t.Fatalf("hello.js printed %q", out)
+	}
+}
