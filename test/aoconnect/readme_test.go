@@ -2,9 +2,13 @@ package aoconnect
 
 import (
 	"encoding/json"
+	"math/rand/v2"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,4 +89,74 @@ func TestREADMESnippet(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^process [A-Za-z0-9_-]{43} says 2$`).MatchString(out) {
 		t.Fatalf("hello.js printed %q", out)
 	}
+}
+
+// TestWAORecipe runs the README's WAO recipe verbatim (WAO 0.35.7, installed
+// under ~/.cache/aocu by scripts/wao.sh) against `aocu dev` on ports laid
+// out as WAO expects them (MU, SU, CU at the gateway's port + 2, + 3, + 4).
+func TestWAORecipe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs aocu dev")
+	}
+	prerequisites(t)
+	recipe := readmeBlock(t, "js", "import { AO } from 'wao'")
+	cmd := exec.Command("bash", filepath.Join(root, "scripts", "wao.sh"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("scripts/wao.sh: %v\n%s", err, stderr.String())
+		}
+		t.Skipf("skipped: scripts/wao.sh: %v\n%s", err, stderr.String())
+	}
+	waoDir := strings.TrimSpace(string(out))
+
+	base := consecutiveFreePorts(t, 5)
+	d := startDev(t, filepath.Join(t.TempDir(), "net"), [4]int{base, base + 2, base + 3, base + 4})
+	dir := filepath.Join(t.TempDir(), "wao")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"name": "hello-wao", "type": "module"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(waoDir, "node_modules"), filepath.Join(dir, "node_modules")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "recipe.js"), []byte(recipe), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := nodeRun(t, dir, append(os.Environ(), "AOCU_URL="+d.ExplorerURL, "NODE_NO_WARNINGS=1"), 3*time.Minute, "recipe.js")
+	for _, re := range []string{`(?m)^process [A-Za-z0-9_-]{43} says Hello, WAO!$`, `(?m)^dryrun says Hello, dryrun!$`} {
+		if !regexp.MustCompile(re).MatchString(got) {
+			t.Fatalf("recipe.js printed %q, want %s", got, re)
+		}
+	}
+}
+
+// consecutiveFreePorts finds n free consecutive ports and returns the first.
+func consecutiveFreePorts(t *testing.T, n int) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		base := 20000 + rand.IntN(40000)
+		var lns []net.Listener
+		ok := true
+		for p := base; p < base+n; p++ {
+			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				ok = false
+				break
+			}
+			lns = append(lns, ln)
+		}
+		for _, ln := range lns {
+			ln.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free consecutive ports")
+	return 0
 }
