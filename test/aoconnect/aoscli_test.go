@@ -161,6 +161,7 @@ func TestAOSCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives the aos CLI against aocu dev")
 	}
+	t.Parallel()
 	prerequisites(t)
 	aosDir := aosCLI(t)
 	work := t.TempDir()

@@ -9,16 +9,12 @@ import (
 	"time"
 )
 
-// TestExplorerBrowser opens the explorer of `aocu dev` in Debian's headless
+// explorerBrowser opens the explorer of `aocu dev` in Debian's headless
 // Chromium (playwright-core; both installed by scripts/browser.sh), spawns a
 // process and messages it with aoconnect, and checks the page shows them as
 // they happen (testdata/explorer.mjs). AOCU_SCREENSHOT=path keeps the
 // screenshot (docs/explorer.png comes from there).
-func TestExplorerBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs aocu dev and a browser")
-	}
-	prerequisites(t)
+func explorerBrowser(t *testing.T, d *dev) {
 	cmd := exec.Command("bash", filepath.Join(root, "scripts", "browser.sh"))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -35,7 +31,6 @@ func TestExplorerBrowser(t *testing.T) {
 		shot = filepath.Join(t.TempDir(), "explorer.png")
 	}
 
-	d := startDev(t, filepath.Join(t.TempDir(), "net"), [4]int{})
 	env := append(os.Environ(), "EXPLORER_URL="+d.ExplorerURL, "PLAYWRIGHT_DIR="+playwright, "AOCONNECT_DIR="+e2eDir,
 		"SCREENSHOT="+shot, "NODE_NO_WARNINGS=1")
 	var r result

@@ -34,14 +34,27 @@ func readmeBlock(t *testing.T, lang, prefix string) string {
 	return ""
 }
 
-// TestREADMESnippet runs the README's aoconnect quick start verbatim (as
-// hello.js in a folder whose packages are the versions its install line
-// names) against `aocu dev`, and checks the banner prints the same script.
-func TestREADMESnippet(t *testing.T) {
+// TestDeveloperTools runs, on one `aocu dev` whose ports are laid out as
+// WAO expects them (MU, SU, CU at the gateway's port + 2, + 3, + 4), the
+// README's aoconnect script and WAO recipe verbatim, and the explorer in a
+// headless browser, side by side.
+func TestDeveloperTools(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs aocu dev")
 	}
+	t.Parallel()
 	prerequisites(t)
+	base := consecutiveFreePorts(t, 5)
+	d := startDev(t, filepath.Join(t.TempDir(), "net"), [4]int{base, base + 2, base + 3, base + 4})
+	t.Run("README aoconnect script", func(t *testing.T) { t.Parallel(); readmeSnippet(t, d) })
+	t.Run("README WAO recipe", func(t *testing.T) { t.Parallel(); waoRecipe(t, d) })
+	t.Run("explorer in Chromium", func(t *testing.T) { t.Parallel(); explorerBrowser(t, d) })
+}
+
+// readmeSnippet runs the README's aoconnect quick start verbatim (as
+// hello.js in a folder whose packages are the versions its install line
+// names), and checks the banner prints the same script.
+func readmeSnippet(t *testing.T, d *dev) {
 	install := strings.TrimSpace(readmeBlock(t, "sh", "npm init -y"))
 	if install != devcmd.SnippetInstall {
 		t.Fatalf("README install line %q, the banner's %q", install, devcmd.SnippetInstall)
@@ -62,7 +75,6 @@ func TestREADMESnippet(t *testing.T) {
 		t.Fatalf("README's script differs from the banner's (devcmd.Snippet):\n%s\nwant:\n%s", script, want)
 	}
 
-	d := startDev(t, filepath.Join(t.TempDir(), "net"), [4]int{})
 	banner, _ := os.ReadFile(d.log)
 	for _, line := range strings.Split(strings.TrimSpace(devcmd.Snippet(d.ExplorerURL)), "\n") {
 		if line != "" && !strings.Contains(string(banner), line) {
@@ -91,14 +103,9 @@ func TestREADMESnippet(t *testing.T) {
 	}
 }
 
-// TestWAORecipe runs the README's WAO recipe verbatim (WAO 0.35.7, installed
-// under ~/.cache/aocu by scripts/wao.sh) against `aocu dev` on ports laid
-// out as WAO expects them (MU, SU, CU at the gateway's port + 2, + 3, + 4).
-func TestWAORecipe(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs aocu dev")
-	}
-	prerequisites(t)
+// waoRecipe runs the README's WAO recipe verbatim (WAO 0.35.7, installed
+// under ~/.cache/aocu by scripts/wao.sh).
+func waoRecipe(t *testing.T, d *dev) {
 	recipe := readmeBlock(t, "js", "import { AO } from 'wao'")
 	cmd := exec.Command("bash", filepath.Join(root, "scripts", "wao.sh"))
 	var stderr strings.Builder
@@ -112,8 +119,6 @@ func TestWAORecipe(t *testing.T) {
 	}
 	waoDir := strings.TrimSpace(string(out))
 
-	base := consecutiveFreePorts(t, 5)
-	d := startDev(t, filepath.Join(t.TempDir(), "net"), [4]int{base, base + 2, base + 3, base + 4})
 	dir := filepath.Join(t.TempDir(), "wao")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
