@@ -36,13 +36,22 @@ func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h quietHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level < slog.LevelWarn {
-		keep, ok := spawnLines[r.Message]
-		if !ok || !keep(r) {
-			return nil
-		}
+	if r.Level >= slog.LevelWarn {
+		return h.Handler.Handle(ctx, r)
 	}
-	return h.Handler.Handle(ctx, r)
+	keep, ok := spawnLines[r.Message]
+	if !ok || !keep(r) {
+		return nil
+	}
+	// One plain line: "process spawned id=... [parent=...]".
+	out := slog.NewRecord(r.Time, r.Level, "process spawned", r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "id" || a.Key == "parent" {
+			out.AddAttrs(a)
+		}
+		return true
+	})
+	return h.Handler.Handle(ctx, out)
 }
 
 func (h quietHandler) WithAttrs(attrs []slog.Attr) slog.Handler {

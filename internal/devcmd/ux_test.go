@@ -22,7 +22,7 @@ func TestQuietLogger(t *testing.T) {
 	log.Warn("mu: a warning", "id", "w1")
 	log.Error("mu: an error", "id", "e1")
 	out := buf.String()
-	for _, want := range []string{"id=p1", "id=p2", "id=w1", "id=e1", "aocu-dev:mu [warn]"} {
+	for _, want := range []string{"[info]: process spawned id=p1\n", "[info]: process spawned id=p2 parent=p1\n", "id=w1", "id=e1", "aocu-dev:mu [warn]"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the log lacks %q:\n%s", want, out)
 		}
