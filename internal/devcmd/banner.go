@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -110,8 +111,26 @@ func (n *Network) Banner(dataDir string) string {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString("\n" + n.waoLine())
 	b.WriteString("\naocu dev: ready\n")
 	return b.String()
+}
+
+// waoLine tells how WAO's AO client reaches this network: it derives the
+// MU, SU and CU URLs from the gateway's port (+ 2, + 3, + 4), which holds
+// for the default ports.
+func (n *Network) waoLine() string {
+	port := func(u string) int {
+		i := strings.LastIndex(u, ":")
+		p, _ := strconv.Atoi(u[i+1:])
+		return p
+	}
+	gw := port(n.GatewayURL)
+	if port(n.MUURL) != gw+2 || port(n.SUURL) != gw+3 || port(n.CUURL) != gw+4 {
+		return "  WAO (npm i wao) needs the MU, SU and CU on the gateway's port + 2, + 3, + 4 (the default ports).\n"
+	}
+	return fmt.Sprintf("  WAO (npm i wao):\n\n    new AO({ port: %d, wao: false, module: '%s', scheduler: '%s', authority: '%s' })\n",
+		gw, n.Modules[n.defaultModule()], n.SUAddress, n.MUAddress)
 }
 
 // SnippetInstall is the install line of the aoconnect snippet: the

