@@ -44,8 +44,9 @@ func New(c Config) (http.Handler, error) {
 		prefix := "/api/" + u.name
 		// Only reads: the page never writes through the proxies.
 		m.Handle("GET "+prefix+"/", http.StripPrefix(prefix, p))
-		m.Handle("POST "+prefix+"/graphql", http.StripPrefix(prefix, p)) // GraphQL queries
-		m.Handle("POST "+prefix+"/dry-run", http.StripPrefix(prefix, p))
+		if u.name == "gateway" {
+			m.Handle("POST "+prefix+"/graphql", http.StripPrefix(prefix, p)) // GraphQL queries
+		}
 	}
 	m.HandleFunc("GET /network.json", func(w http.ResponseWriter, _ *http.Request) {
 		b, err := c.NetworkJSON()

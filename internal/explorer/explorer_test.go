@@ -66,7 +66,7 @@ func TestExplorer(t *testing.T) {
 		t.Errorf("HEAD state: %d %v", code, hdr)
 	}
 	// Nothing that writes goes through.
-	for _, path := range []string{"/api/mu/", "/api/su/", "/api/gateway/tx", "/api/mu/monitor/p"} {
+	for _, path := range []string{"/api/mu/", "/api/su/", "/api/gateway/tx", "/api/mu/monitor/p", "/api/cu/dry-run", "/api/su/graphql"} {
 		if code, _, _ := do(t, h, "POST", path); code != http.StatusMethodNotAllowed {
 			t.Errorf("POST %s: %d, want 405", path, code)
 		}
