@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The headless browser of the explorer's test: Debian's chromium (apt-get,
-# when missing and allowed: as root or with sudo) and playwright-core from
+# when missing, in CI or with AOCU_INSTALL=1, as root or with sudo) and playwright-core from
 # npm, cached under ~/.cache/aocu/. Idempotent: prints the folder holding
 # node_modules/playwright-core on stdout; exits 1 (with the reason on
 # stderr) if chromium cannot be installed.
@@ -10,6 +10,10 @@ set -euo pipefail
 PLAYWRIGHT_VERSION=1.65.1
 chromium="${CHROMIUM:-/usr/bin/chromium}"
 if [[ ! -x "$chromium" ]]; then
+  if [[ "${CI:-}" != "true" && "${AOCU_INSTALL:-}" != "1" ]]; then
+    echo "browser: $chromium is missing (apt-get install chromium, or AOCU_INSTALL=1 to let this script install it)" >&2
+    exit 1
+  fi
   command -v apt-get >/dev/null || { echo "browser: $chromium is missing and there is no apt-get" >&2; exit 1; }
   sudo=""
   if [[ $(id -u) != 0 ]]; then
