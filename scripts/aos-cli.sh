@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs a copy of the aos command line (permaweb/aos 2.0.16, the unmodified
-# oracle in ../shared/oracles/aos-cli) under ~/.cache/aocu/, for the tests of
-# test/aoscli. The copy's package.json pins @permaweb/aoconnect 0.0.98 (the
-# registry no longer serves 0.0.97) and drops the dev dependencies and the
-# workspaces that are not in the copy. Idempotent: prints the install's
+# oracle in ../shared/oracles/aos-cli) under ~/.cache/aocu/, for
+# test/aoconnect's TestAOSCLI. The copy's package.json pins
+# @permaweb/aoconnect 0.0.98 (the registry does not serve 0.0.97) and drops
+# the dev dependencies and the workspaces that are not in the copy. Idempotent: prints the install's
 # directory (the one holding bin/aos.js) on stdout.
 #
 #   AOCU_ORACLES=dir   where the oracles are (default: ../shared/oracles from the
@@ -34,13 +34,14 @@ if ! command -v tmux >/dev/null; then
 fi
 AOCONNECT=0.0.98
 # The cache key: the oracle's package.json and lockfile, and the override.
-key="$(cat "$src/package.json" "$src/package-lock.json" <(echo "$AOCONNECT") | sha256sum | cut -c1-16)"
+key="$(cat "$src/package.json" "$src/package-lock.json" <(echo "$AOCONNECT lockfile") | sha256sum | cut -c1-16)"
 dst="${XDG_CACHE_HOME:-$HOME/.cache}/aocu/aos-cli-$key"
 if [[ ! -f "$dst/.installed" ]]; then
   echo "aos-cli: installing a copy of $src in $dst (npm, about a minute)" >&2
   rm -rf "$dst.tmp"
   mkdir -p "$dst.tmp"
-  cp -r "$src/bin" "$src/src" "$src/blueprints" "$src/package.json" "$src/LICENSE" "$dst.tmp/"
+  # With its lockfile: the versions aos 2.0.16 was released with, but aoconnect's.
+  cp -r "$src/bin" "$src/src" "$src/blueprints" "$src/package.json" "$src/package-lock.json" "$src/LICENSE" "$dst.tmp/"
   node -e '
     const fs = require("fs"), f = process.argv[1] + "/package.json";
     const p = JSON.parse(fs.readFileSync(f, "utf8"));
