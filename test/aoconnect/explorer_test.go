@@ -51,6 +51,13 @@ func explorerBrowser(t *testing.T, d *dev) {
 			t.Errorf("process facts %q lack %q", r.str("facts"), want)
 		}
 	}
+	// The cron process: its cron results counted, and growing live.
+	if first, later := r.num("cronsFirst"), r.num("cronsLater"); first < 1 || later <= first {
+		t.Errorf("cron results: %v then %v", first, later)
+	}
+	if !strings.Contains(r.str("cronFacts"), "Cron-Interval = 1-second") {
+		t.Errorf("cron process facts %q", r.str("cronFacts"))
+	}
 	if st, err := os.Stat(shot); err != nil || st.Size() < 10000 {
 		t.Errorf("screenshot %s: %v", shot, err)
 	}

@@ -14,7 +14,7 @@ const time = ms => ms ? new Date(Number(ms)).toLocaleTimeString() : ''
 
 let net = null
 let moduleNames = {}
-const view = { pid: null, msgs: new Map(), order: [], lastTs: null, results: new Map(), deliveries: new Map(), gen: 0 }
+const view = { pid: null, msgs: new Map(), order: [], lastTs: null, results: new Map(), deliveries: new Map(), cron: null, gen: 0 }
 
 async function getJSON (url, opts) {
   const r = await fetch(url, opts)
@@ -53,7 +53,7 @@ async function loadProcesses () {
 
 async function openProcess (pid) {
   view.gen++
-  Object.assign(view, { pid, msgs: new Map(), order: [], lastTs: null, results: new Map(), deliveries: new Map() })
+  Object.assign(view, { pid, msgs: new Map(), order: [], lastTs: null, results: new Map(), deliveries: new Map(), cron: null })
   $('#home').hidden = true
   $('#process').hidden = false
   $('#messages tbody').innerHTML = ''
@@ -72,7 +72,7 @@ function facts (pid, tags, memory, checkpoints) {
     ['module', `${esc(moduleNames[module] || '')} ${dataLink(module)}`],
     ['scheduler', `<span class="mono">${esc(tagOf(tags, 'Scheduler'))}</span>`],
     ['authorities', auth.map(a => `<span class="mono">${esc(a)}</span>${a === net.muAddress ? ' <span class="badge">this MU</span>' : ''}`).join('<br>') || '<span class="err">none</span>'],
-    ['crons', crons.length ? esc(crons.join(', ')) : '<span class="muted">none</span>'],
+    ['crons', crons.length ? esc(crons.join(', ')) + cronSummary() : '<span class="muted">none</span>'],
     ['memory', memory == null ? '<span class="muted">…</span>' : esc(bytes(memory))],
     ['checkpoints', checkpoints == null ? '<span class="muted">…</span>' : checkpoints.length
       ? checkpoints.map(c => `${dataLink(c.id)} nonce ${esc(tagOf(c.tags, 'Nonce'))}`).join('<br>') : '<span class="muted">none on the gateway yet</span>']
@@ -129,6 +129,34 @@ async function refreshProcess (first) {
   }
 }
 
+function cronSummary () {
+  const c = view.cron
+  if (!c) return ''
+  const last = c.last ? noAnsi(typeof c.last.Output === 'string' ? c.last.Output : c.last.Output?.data ?? '') : ''
+  return `<br><span class="cron-count">${c.count} cron results</span>` +
+    (last ? `, the last: <code>${esc(last.length > 120 ? last.slice(0, 120) + '…' : last)}</code>` : '')
+}
+
+// The cron results the CU has computed up to now, followed page by page
+// from the last cursor seen.
+async function refreshCrons (pid, tags, gen) {
+  if (!tagOf(tags, 'Cron-Interval')) return
+  const c = view.cron || { count: 0, cursor: null, last: null }
+  for (let i = 0; i < 5; i++) {
+    const qs = new URLSearchParams({ limit: '500' })
+    if (c.cursor) qs.set('from', c.cursor)
+    const page = await getJSON(`/api/cu/cron/${pid}?${qs}`)
+    if (gen !== view.gen) return
+    for (const e of page.edges || []) {
+      c.count++
+      c.cursor = e.cursor
+      c.last = e.node
+    }
+    if (!page.pageInfo?.hasNextPage) break
+  }
+  view.cron = c
+}
+
 // Memory (the size of the CU's /state) and the checkpoints on the gateway.
 async function refreshFacts (pid, gen) {
   const proc = view.msgs.get(pid)
@@ -144,6 +172,7 @@ async function refreshFacts (pid, gen) {
       { name: "Type", values: ["Checkpoint"] }, { name: "Process", values: $pid }]) { edges { node { id tags { name value } } } } }`, { pid: [pid] })
     checkpoints = d.transactions.edges.map(e => e.node)
   } catch { checkpoints = [] }
+  try { await refreshCrons(pid, proc.tags, gen) } catch (e) { console.error(e) }
   if (gen === view.gen) facts(pid, proc.tags, memory, checkpoints)
 }
 

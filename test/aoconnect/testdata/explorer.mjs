@@ -62,6 +62,20 @@ try {
   await page.waitForFunction(() => /MB|kB/.test(document.querySelector('#p-facts')?.textContent || ''), null, { timeout: 60000 })
   out.facts = (await page.textContent('#p-facts')).replace(/\s+/g, ' ').trim()
   if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: false })
+
+  // A process with a cron: its cron results show, and grow.
+  const cpid = await ao.spawn({ module: net.modules[net.defaultModule], scheduler: net.suAddress, signer,
+    tags: [{ name: 'Authority', value: net.muAddress }, { name: 'Name', value: 'explorer-cron' },
+      { name: 'Cron-Interval', value: '1-second' }, { name: 'Cron-Tag-Action', value: 'Tick' }] })
+  out.cronPid = cpid
+  await page.waitForSelector(`#process-list a[data-pid="${cpid}"]`, { timeout: 60000 })
+  await page.click(`#process-list a[data-pid="${cpid}"]`)
+  const cronCount = () => page.evaluate(() => Number(document.querySelector('#p-facts .cron-count')?.textContent.match(/\d+/)?.[0] ?? -1))
+  await page.waitForFunction(() => Number(document.querySelector('#p-facts .cron-count')?.textContent.match(/\d+/)?.[0] ?? -1) >= 1, null, { timeout: 60000 })
+  out.cronsFirst = await cronCount()
+  await page.waitForFunction(n => Number(document.querySelector('#p-facts .cron-count')?.textContent.match(/\d+/)?.[0] ?? -1) > n, out.cronsFirst, { timeout: 60000 })
+  out.cronsLater = await cronCount()
+  out.cronFacts = (await page.textContent('#p-facts')).replace(/\s+/g, ' ').trim()
   out.errors = errors
   out.foreign = foreign
 } finally {
