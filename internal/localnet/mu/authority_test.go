@@ -13,18 +13,18 @@ import (
 	"github.com/aocu/aocu/internal/localnet/mu"
 )
 
-type syncBuffer struct {
+type authorityLog struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *authorityLog) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *authorityLog) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -38,7 +38,7 @@ func TestUntrustedDelivery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a whole local network")
 	}
-	logs := &syncBuffer{}
+	logs := &authorityLog{}
 	n := startNet(t, func(c *mu.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	})
