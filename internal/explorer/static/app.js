@@ -176,10 +176,23 @@ async function refreshFacts (pid, gen) {
   if (gen === view.gen) facts(pid, proc.tags, memory, checkpoints)
 }
 
-// Outbox deliveries: the MU signs each outbox message it pushes with
-// From-Process = this process and the outbox's Reference; the SU (or, for a
-// wallet, the MU) puts it on the gateway once delivered.
+// Outbox deliveries. The MU's delivery records (GET /?debug=true&process=,
+// where the MU has them) give each outbox message's step: id
+// result/<process>/<message>/m<index>, status pending/done/failed, error.
+// Without them, a delivered message is found on the gateway: the MU signs
+// each outbox message it pushes with From-Process = this process and the
+// outbox's Reference, and the SU (or, for a wallet, the MU) puts it there.
 async function refreshDeliveries (pid) {
+  try {
+    const r = await fetch(`/api/mu/?debug=true&process=${pid}&page-size=1000`)
+    if (r.ok && /json/.test(r.headers.get('content-type') || '')) {
+      const traces = new Map()
+      for (const e of (await r.json()).edges || []) traces.set(e.node.id, e.node)
+      view.traces = traces
+      return
+    }
+  } catch {}
+  view.traces = null
   const pending = []
   for (const r of view.results.values()) {
     for (const m of r.Messages || []) {
@@ -198,6 +211,24 @@ async function refreshDeliveries (pid) {
   } catch {}
 }
 
+// deliveryState is the HTML of one outbox message's delivery.
+function deliveryState (mid, i, m) {
+  if (view.traces) {
+    const t = view.traces.get(`result/${view.pid}/${mid}/m${i}`)
+    if (!t) return '<span class="pending">queued</span>'
+    if (t.status === 'failed') return `<span class="err" title="${esc(t.error)}">failed: ${esc(t.error)}</span>`
+    if (t.status === 'pending') {
+      return `<span class="pending">pending</span>${t.attempts ? ` <span class="muted" title="${esc(t.error)}">(${t.attempts} attempts: ${esc(t.error)})</span>` : ''}`
+    }
+    const link = t.messageId ? ' ' + dataLink(t.messageId) : ''
+    if (t.error) return `<span class="ok">delivered</span>${link} <span class="err" title="${esc(t.error)}">${esc(t.error)}</span>`
+    return `<span class="ok">delivered</span>${link}`
+  }
+  const ref = tagOf(m.Tags, 'Reference')
+  const got = ref && view.deliveries.get(ref)
+  return got ? `<span class="ok">delivered</span> ${dataLink(got)}` : '<span class="pending">pending</span>'
+}
+
 function resultCell (r) {
   if (!r) return '<span class="pending">computing…</span>'
   if (r._error) return `<span class="err">${esc(r._error)}</span>`
@@ -209,15 +240,12 @@ function resultCell (r) {
   return esc(text.length > 600 ? text.slice(0, 600) + '…' : text) || '<span class="muted">(no output)</span>'
 }
 
-function outboxCell (r) {
+function outboxCell (mid, r) {
   if (!r || r._error) return ''
   const items = []
-  for (const m of r.Messages || []) {
-    const ref = tagOf(m.Tags, 'Reference')
-    const got = ref && view.deliveries.get(ref)
-    const state = got ? `<span class="ok">delivered</span> ${dataLink(got)}` : '<span class="pending">pending</span>'
-    items.push(`<li>→ <span class="mono" title="${esc(m.Target)}">${esc(short(m.Target))}</span> ${esc(tagOf(m.Tags, 'Action') || '')} ${state}</li>`)
-  }
+  ;(r.Messages || []).forEach((m, i) => {
+    items.push(`<li>→ <span class="mono" title="${esc(m.Target)}">${esc(short(m.Target))}</span> ${esc(tagOf(m.Tags, 'Action') || '')} ${deliveryState(mid, i, m)}</li>`)
+  })
   for (const s of r.Spawns || []) items.push(`<li>spawn ${esc(tagOf(s.Tags, 'Name') || '')}</li>`)
   for (const a of r.Assignments || []) items.push(`<li>assign ${esc(short(a.Message))}</li>`)
   return items.length ? `<ul class="outbox">${items.join('')}</ul>` : ''
@@ -232,7 +260,7 @@ function render (fresh) {
     return `<tr data-id="${esc(id)}" class="${fresh.has(id) ? 'new' : ''}">
       <td>${esc(m.nonce)}</td><td>${esc(time(m.ts))}</td><td>${dataLink(id)}</td>
       <td class="mono" title="${esc(from)}">${esc(short(from))}</td><td>${esc(action)}</td>
-      <td class="out">${resultCell(r)}</td><td>${outboxCell(r)}</td></tr>`
+      <td class="out">${resultCell(r)}</td><td>${outboxCell(id, r)}</td></tr>`
   })
   $('#messages tbody').innerHTML = rows.join('')
 }
