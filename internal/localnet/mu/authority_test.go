@@ -3,13 +3,16 @@ package mu_test
 import (
 	"bytes"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/aocu/aocu/internal/localnet/localnettest"
 	"github.com/aocu/aocu/internal/localnet/mu"
 )
 
@@ -91,4 +94,26 @@ func TestUntrustedDelivery(t *testing.T) {
 		must(t, strings.Contains(out, "not trusted"), "the untrusting process's output for %s: %q", id, out)
 	}
 	must(t, len(remarks) == 3 && untrusted == 2, "records: %v", remarks)
+
+	// Where the MU serves its delivery records (GET /?debug=true), the
+	// sender's outbox steps say so too.
+	resp, body := localnettest.Do(t, "GET", n.muURL+"/?debug=true&process="+sender+"&page-size=100", "", nil)
+	if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		var traces struct {
+			Edges []struct {
+				Node struct{ Type, Status, Error string }
+			}
+		}
+		must(t, json.Unmarshal(body, &traces) == nil, "traces: %s", body)
+		flagged := 0
+		for _, e := range traces.Edges {
+			if strings.HasPrefix(e.Node.Error, "untrusted: ") {
+				must(t, e.Node.Type == "MESSAGE" && e.Node.Status == "done", "trace %+v", e.Node)
+				flagged++
+			}
+		}
+		must(t, flagged == 2, "%d untrusted steps in the traces, want 2: %s", flagged, body)
+	} else {
+		t.Logf("no delivery records API on this MU (GET /?debug=true: %d %s)", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
 }
