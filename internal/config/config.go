@@ -766,13 +766,14 @@ func (c *Config) PrimaryWorkers() int {
 	return int(min(max(1, n-1), math.Ceil(n*(pct/100))))
 }
 
-// DryRunWorkers is the size of the pool for /dry-run, as in the reference:
-// max(1, floor(MAX*(1-PCT/100))). With PrimaryWorkers it can exceed MAX
-// (MAX=1 and MAX=2 both give 1 + 1).
+// DryRunWorkers is the size of the pool for /dry-run: the reference's
+// floor(MAX*(1-PCT/100)), but at least 2 (the reference: 1), so that one
+// runaway dry-run (stopped at DRY_RUN_EVALUATION_TIMEOUT) cannot hold every
+// other process's dry-runs. With PrimaryWorkers it can exceed MAX.
 func (c *Config) DryRunWorkers() int {
 	n := float64(c.WasmEvaluationMaxWorkers)
 	pct := float64(c.WasmEvaluationPrimaryWorkersPercentage)
-	return int(max(1, math.Floor(n*(1-pct/100))))
+	return int(max(2, math.Floor(n*(1-pct/100))))
 }
 
 // Redacted maps every variable to its effective value, for a startup log

@@ -422,16 +422,17 @@ func TestWallet(t *testing.T) {
 
 func TestWorkers(t *testing.T) {
 	// bootstrap.js: primary = min(max(1, MAX-1), ceil(MAX*PCT/100)),
-	// dryRun = max(1, floor(MAX*(1-PCT/100))), in float64 (3*0.7 is
-	// 2.0999999999999996 in JavaScript too).
+	// dryRun = floor(MAX*(1-PCT/100)) in float64 (3*0.7 is
+	// 2.0999999999999996 in JavaScript too), at least 2 here (the
+	// reference: 1).
 	cases := []struct{ max, pct, primary, dryRun int }{
-		{1, 70, 1, 1},
-		{2, 70, 1, 1},
-		{3, 70, 2, 1},
-		{4, 70, 3, 1},
+		{1, 70, 1, 2},
+		{2, 70, 1, 2},
+		{3, 70, 2, 2},
+		{4, 70, 3, 2},
 		{8, 70, 6, 2},
 		{16, 70, 12, 4},
-		{10, 100, 9, 1},
+		{10, 100, 9, 2},
 		{10, 50, 5, 5},
 	}
 	for _, tc := range cases {
