@@ -210,12 +210,15 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 		u.closeBackends()
 		return nil, err
 	}
+	// One client per upstream, each with UPSTREAM_REQUEST_TIMEOUT (0: none).
+	upstream := func() *http.Client { return &http.Client{Timeout: cfg.UpstreamRequestTimeout} }
 	gw, err := gwclient.New(gwclient.Options{ArweaveURL: cfg.ArweaveURL, GraphQLURL: cfg.GraphQLURL, GraphQLURLs: cfg.GraphQLURLs,
-		CheckpointGraphQLURL: cfg.CheckpointGraphQLURL, UploaderURL: cfg.UploaderURL, Logger: log})
+		CheckpointGraphQLURL: cfg.CheckpointGraphQLURL, UploaderURL: cfg.UploaderURL, Logger: log,
+		HTTPClient: upstream(), Delay: cfg.UpstreamRetryDelay})
 	if err != nil {
 		return fail(err)
 	}
-	su := suclient.New(suclient.Options{Logger: log})
+	su := suclient.New(suclient.Options{Logger: log, HTTPClient: upstream(), Delay: cfg.UpstreamRetryDelay})
 	u.loader, err = loader.NewEngine(loader.EngineConfig{CacheDir: filepath.Join(cfg.WasmBinaryFileDirectory, "aocu-compiled")})
 	if err != nil {
 		return fail(err)
