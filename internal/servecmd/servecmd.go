@@ -388,7 +388,21 @@ func (u *Unit) Shutdown(ctx context.Context) error {
 	if cerr := u.Engine.CheckpointAll(cctx); cerr != nil {
 		u.log.Error("checkpoints at shutdown", "err", cerr)
 	}
-	u.closeBackends()
+	// Closing waits for evaluations still running (the engine gives them a
+	// few seconds more); past ctx's deadline they are abandoned with the
+	// process: what they evaluated is not stored, and every store is crash
+	// consistent.
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		u.closeBackends()
+	}()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		u.log.Warn("shutdown: evaluations still running were abandoned", "err", ctx.Err())
+		err = errors.Join(err, fmt.Errorf("closing: %w", ctx.Err()))
+	}
 	<-u.done
 	u.log.Info("compute unit stopped")
 	return errors.Join(err, u.err)
