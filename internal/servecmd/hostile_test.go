@@ -73,14 +73,15 @@ func evalDryRunBody(owner, code string) []byte {
 	return b
 }
 
-// TestServeHostileDryRunAndMessage: aos2_0_6 on the default configuration
-// except the two time limits, set through their env vars. A runaway dry-run
-// answers 422 at DRY_RUN_EVALUATION_TIMEOUT while another process answers
-// /result and dry-runs within a second; a signed runaway message marks its
-// process failed at WASM_EVALUATION_TIMEOUT with a stable 422 for it and
-// every later message, earlier results stay readable, and other processes
-// are unaffected.
-func TestServeHostileDryRunAndMessage(t *testing.T) {
+// TestServeHostile: aos2_0_6 on the default configuration except the two
+// time limits, set through their env vars. A runaway dry-run answers 422 at
+// DRY_RUN_EVALUATION_TIMEOUT while another process answers /result and
+// dry-runs within a second; a signed runaway message marks its process
+// failed at WASM_EVALUATION_TIMEOUT with a stable 422 for it and every later
+// message, earlier results stay readable, and other processes are
+// unaffected. Then `aocu serve` as its own OS process: a memory bomb, and
+// SIGTERM while evaluations loop for ever.
+func TestServeHostile(t *testing.T) {
 	m := e2eModules[0]
 	const dryLimit, msgLimit = 2 * time.Second, 3 * time.Second
 	n := startNet(t, m.file, m.format, netOptions{env: map[string]string{
@@ -93,9 +94,21 @@ func TestServeHostileDryRunAndMessage(t *testing.T) {
 	must(t, outputData(t, n.result(t, bad, before)) == "41", "before")
 	goodMsg := n.eval(t, good, "Good = 'yes'; return Good")
 	must(t, outputData(t, n.result(t, good, goodMsg)) == "yes", "good process")
-	// Both processes are warm: the dry-runs below evaluate nothing else.
-	n.dryRun(t, bad, string(evalDryRunBody(owner, "return Counter")))
-	n.dryRun(t, good, string(evalDryRunBody(owner, "return Good")))
+	// Both processes are warm: the dry-runs below evaluate nothing else. The
+	// first dry-run of a process also snapshots its memory, which on a loaded
+	// machine can outlast the 2 s limit: it then answers 504 "context
+	// deadline exceeded" (not the dry-run limit's 422; reported), so the
+	// warm-up tries again.
+	for _, w := range []struct{ pid, code string }{{bad, "return Counter"}, {good, "return Good"}} {
+		for try := 0; ; try++ {
+			r := timedDo("POST", n.cuURL+"/dry-run?process-id="+w.pid, evalDryRunBody(owner, w.code))
+			if r.code == 200 {
+				break
+			}
+			t.Logf("warm-up dry-run: %v", r)
+			must(t, try < 3, "warm-up dry-run: %v", r)
+		}
+	}
 
 	t.Run("dry-run", func(t *testing.T) {
 		runaway := make(chan timedReply, 1)
@@ -119,8 +132,10 @@ func TestServeHostileDryRunAndMessage(t *testing.T) {
 		dr := timedDo("POST", n.cuURL+"/dry-run?process-id="+good, evalDryRunBody(owner, "return Good .. '?'"))
 		rr := <-runaway
 		t.Logf("runaway dry-run: %v; other process's dry-run meanwhile: %v", rr, dr)
-		must(t, rr.code == 422 && rr.took >= dryLimit && rr.took < dryLimit+2*time.Second,
-			"runaway dry-run: %v, want 422 within %v + 2 s", rr, dryLimit)
+		// The limit is wall-clock time: on a loaded machine the answer comes
+		// later than on an idle one (2.5 s measured idle).
+		must(t, rr.code == 422 && rr.took >= dryLimit && rr.took < 2*dryLimit+3*time.Second,
+			"runaway dry-run: %v, want 422 after %v (+ %v margin)", rr, dryLimit, dryLimit+3*time.Second)
 		must(t, errorText(rr.body) == fmt.Sprintf("dry-run on process %s stopped: it ran longer than the dry-run time limit of 2s", bad),
 			"runaway dry-run error %s", rr.body)
 		must(t, dr.code == 200 && strings.Contains(string(dr.body), "yes?"), "other process's dry-run: %v", dr)
@@ -147,8 +162,8 @@ func TestServeHostileDryRunAndMessage(t *testing.T) {
 		must(t, other.code == 200 && other.took < time.Second, "a stored result of another process during a runaway message: %v", other)
 		rr := <-runaway
 		t.Logf("runaway message: %v", rr)
-		must(t, rr.code == 422 && rr.took >= msgLimit-500*time.Millisecond && rr.took < msgLimit+3*time.Second,
-			"runaway message: %v, want 422 within %v + 3 s", rr, msgLimit)
+		must(t, rr.code == 422 && rr.took >= msgLimit-500*time.Millisecond && rr.took < 2*msgLimit+3*time.Second,
+			"runaway message: %v, want 422 after %v (+ %v margin)", rr, msgLimit, msgLimit+3*time.Second)
 		want := errorText(rr.body)
 		must(t, strings.Contains(want, "failed at message "+loop) && strings.Contains(want, "3s") &&
 			strings.Contains(want, "WASM_EVALUATION_TIMEOUT"), "runaway message error %s", rr.body)
@@ -175,55 +190,22 @@ func TestServeHostileDryRunAndMessage(t *testing.T) {
 		got := storedNonce(t, n.cuURL, bad)
 		must(t, got == 2, "highest stored nonce of the failed process %d, want 2 (the message before the runaway)", got)
 	})
+
+	t.Run("memory bomb and SIGTERM during runaways", func(t *testing.T) { memoryBombAndSIGTERM(t, n) })
 }
 
-// TestServeMemoryBomb: a message that allocates until the module's memory is
-// exhausted ends in an Error result; the process goes on from the state
-// before it (same /state bytes) and the CU stays healthy.
-func TestServeMemoryBomb(t *testing.T) {
-	m := e2eModules[0]
-	n := startNet(t, m.file, m.format, netOptions{})
-	pid, other := n.spawn(t, ""), n.spawn(t, "")
-	r := n.result(t, pid, n.eval(t, pid, "Keep = 'kept'; return Keep"))
-	noError(t, r)
-	n.result(t, other, other)
-	stateBefore := n.state(t, pid)
-	start := time.Now()
-	bomb := n.eval(t, pid, "Big = {}; for i = 1, 4096 do Big[i] = string.rep(string.char(65 + i % 26), 1024*1024) end; return #Big")
-	rb := timedDo("GET", n.cuURL+"/result/"+bomb+"?process-id="+pid, nil)
-	t.Logf("memory bomb: %v", rb)
-	must(t, rb.code == 200, "memory bomb /result: %v", rb)
-	var res map[string]json.RawMessage
-	must(t, json.Unmarshal(rb.body, &res) == nil, "memory bomb result %s", rb.body)
-	must(t, strings.Contains(string(res["Error"]), "not enough memory"), "memory bomb result has no out-of-memory Error: %.500s", rb.body)
-	t.Logf("memory bomb evaluated in %v", time.Since(start).Round(time.Millisecond))
-	// The process goes on from the previous state.
-	must(t, sha(n.state(t, pid)) == sha(stateBefore), "the state after the memory bomb differs from the state before it")
-	after := n.result(t, pid, n.eval(t, pid, "return Keep .. ' ' .. tostring(Big == nil)"))
-	noError(t, after)
-	must(t, outputData(t, after) == "kept true", "after the bomb: %s", after["Output"])
-	// The stored bomb result reads back the same.
-	again := timedDo("GET", n.cuURL+"/result/"+bomb+"?process-id="+pid, nil)
-	must(t, again.code == 200 && sha(again.body) == sha(rb.body), "the bomb result read again: %v", again)
-	// The CU is healthy: another process answers at once.
-	ro := timedDo("GET", n.cuURL+"/result/"+n.eval(t, other, "return 'fine'")+"?process-id="+other, nil)
-	must(t, ro.code == 200 && strings.Contains(string(ro.body), "fine") && ro.took < 2*time.Second, "other process after the bomb: %v", ro)
-}
-
-// TestServeSIGTERMDuringRunaway: `aocu serve` as its own OS process, with no
-// time limits, gets SIGTERM while a scheduled message and a dry-run loop for
-// ever; it exits within 15 s, and a restart serves every stored result
-// unchanged (and, with a limit, the runaway message's 422).
-func TestServeSIGTERMDuringRunaway(t *testing.T) {
-	m := e2eModules[0]
-	n := startNet(t, m.file, m.format, netOptions{})
-	pid, other := n.spawn(t, ""), n.spawn(t, "")
-	var ids []string
-	for i := 0; i < 3; i++ {
-		ids = append(ids, n.eval(t, pid, fmt.Sprintf("X = %d; return X", i)))
-	}
-	loop := n.eval(t, pid, runawayLua)
-
+// memoryBombAndSIGTERM runs `aocu serve` as its own OS process with no time
+// limits. A message that allocates until the module's memory is exhausted
+// ends in an Error result, the process goes on from the state before it
+// (same /state bytes) and the CU stays healthy. Then SIGTERM while a
+// scheduled message and a dry-run loop for ever: the process exits within
+// 15 s, and a restart serves every stored result unchanged (and, with a
+// limit, the runaway message's 422).
+func memoryBombAndSIGTERM(t *testing.T, n *testNet) {
+	// pid takes the bomb and, at SIGTERM, a runaway dry-run; other takes a
+	// runaway message; calm is asked after the restart.
+	pid, other, calm := n.spawn(t, ""), n.spawn(t, ""), n.spawn(t, "")
+	keep := n.eval(t, pid, "Keep = 'kept'; return Keep")
 	dir := filepath.Join(n.dir, "proc")
 	os.MkdirAll(dir, 0o755)
 	wallet := filepath.Join(n.dir, "cu-wallet.json")
@@ -239,20 +221,44 @@ func TestServeSIGTERMDuringRunaway(t *testing.T) {
 	}
 	logFile := filepath.Join(dir, "cu.log")
 	c := startCUProcess(t, env, logFile)
-	// Results stored before the runaway.
-	for _, id := range append([]string{pid}, ids...) {
-		code, body := getURL(t, c.url+"/result/"+id+"?process-id="+pid)
-		must(t, code == 200, "result %s: %d %s", id, code, body)
+	get := func(base, pid, mid string) map[string]json.RawMessage {
+		t.Helper()
+		code, body := getURL(t, base+"/result/"+mid+"?process-id="+pid)
+		var m map[string]json.RawMessage
+		if code != 200 || json.Unmarshal(body, &m) != nil {
+			t.Fatalf("/result/%s: %d %.300s", mid, code, body)
+		}
+		return m
 	}
-	code, body := getURL(t, c.url+"/result/"+other+"?process-id="+other)
-	must(t, code == 200, "other: %d %s", code, body)
-	wantPid, wantOther := allResults(t, c.url, pid), allResults(t, c.url, other)
-	must(t, len(wantPid) == 4 && len(wantOther) == 1, "stored before: %d %d", len(wantPid), len(wantOther))
+	must(t, outputData(t, get(c.url, pid, keep)) == "kept", "before the bomb")
+	get(c.url, other, other)
+	code, stateBefore := getURL(t, c.url+"/state/"+pid)
+	must(t, code == 200, "/state: %d", code)
 
+	start := time.Now()
+	bomb := n.eval(t, pid, "Big = {}; for i = 1, 1024 do Big[i] = string.rep(string.char(65 + i % 26), 16*1024*1024) end; return #Big")
+	rb := timedDo("GET", c.url+"/result/"+bomb+"?process-id="+pid, nil)
+	t.Logf("memory bomb: %v", rb)
+	must(t, rb.code == 200, "memory bomb /result: %v", rb)
+	var res map[string]json.RawMessage
+	must(t, json.Unmarshal(rb.body, &res) == nil, "memory bomb result %s", rb.body)
+	must(t, strings.Contains(string(res["Error"]), "not enough memory"), "memory bomb result has no out-of-memory Error: %.500s", rb.body)
+	t.Logf("memory bomb evaluated in %v", time.Since(start).Round(time.Millisecond))
+	code, stateAfter := getURL(t, c.url+"/state/"+pid)
+	must(t, code == 200 && sha(stateAfter) == sha(stateBefore), "the state after the memory bomb differs from the state before it (%d, %d → %d bytes)", code, len(stateBefore), len(stateAfter))
+	after := n.eval(t, pid, "return Keep .. ' ' .. tostring(Big == nil)")
+	must(t, outputData(t, get(c.url, pid, after)) == "kept true", "after the bomb")
+	r := timedDo("GET", c.url+"/result/"+n.eval(t, other, "return 'fine'")+"?process-id="+other, nil)
+	must(t, r.code == 200 && strings.Contains(string(r.body), "fine") && r.took < 2*time.Second, "other process after the bomb: %v", r)
+	wantPid, wantOther := allResults(t, c.url, pid), allResults(t, c.url, other)
+	// /results lists no errored result (the reference's filter): the bomb's is not among them.
+	must(t, len(wantPid) == 3 && len(wantOther) == 2, "stored before SIGTERM: %d %d", len(wantPid), len(wantOther))
+
+	loop := n.eval(t, other, runawayLua)
 	inflight := make(chan timedReply, 2)
-	go func() { inflight <- timedDo("GET", c.url+"/result/"+loop+"?process-id="+pid, nil) }()
+	go func() { inflight <- timedDo("GET", c.url+"/result/"+loop+"?process-id="+other, nil) }()
 	go func() {
-		inflight <- timedDo("POST", c.url+"/dry-run?process-id="+other, evalDryRunBody(n.user.Address(), runawayLua))
+		inflight <- timedDo("POST", c.url+"/dry-run?process-id="+pid, evalDryRunBody(n.user.Address(), runawayLua))
 	}()
 	time.Sleep(time.Second) // both are looping
 	select {
@@ -260,7 +266,7 @@ func TestServeSIGTERMDuringRunaway(t *testing.T) {
 		t.Fatalf("a runaway answered: %v", r)
 	default:
 	}
-	start := time.Now()
+	start = time.Now()
 	c.signal(t, syscall.SIGTERM)
 	select {
 	case <-c.done:
@@ -268,8 +274,7 @@ func TestServeSIGTERMDuringRunaway(t *testing.T) {
 		b, _ := os.ReadFile(logFile)
 		t.Fatalf("aocu serve did not exit within 15 s of SIGTERM\n%.3000s", b)
 	}
-	took := time.Since(start)
-	t.Logf("SIGTERM with two runaway evaluations: exited in %v (%v)", took.Round(time.Millisecond), c.err)
+	t.Logf("SIGTERM with two runaway evaluations: exited in %v (%v)", time.Since(start).Round(time.Millisecond), c.err)
 	for i := 0; i < 2; i++ {
 		r := <-inflight
 		must(t, r.code != 200, "a runaway answered 200: %v", r)
@@ -280,12 +285,11 @@ func TestServeSIGTERMDuringRunaway(t *testing.T) {
 	gotPid, gotOther := allResults(t, c2.url, pid), allResults(t, c2.url, other)
 	must(t, strings.Join(gotPid, "\n") == strings.Join(wantPid, "\n"), "stored results of the process changed across the restart:\n%v\n%v", gotPid, wantPid)
 	must(t, strings.Join(gotOther, "\n") == strings.Join(wantOther, "\n"), "stored results of the other process changed across the restart")
-	for i, id := range ids {
-		code, body := getURL(t, c2.url+"/result/"+id+"?process-id="+pid)
-		must(t, code == 200 && strings.Contains(string(body), fmt.Sprintf(`"data":"%d"`, i)), "result %s after restart: %d %s", id, code, body)
-	}
-	r := timedDo("GET", c2.url+"/result/"+loop+"?process-id="+pid, nil)
+	again := timedDo("GET", c2.url+"/result/"+bomb+"?process-id="+pid, nil)
+	must(t, again.code == 200 && sha(again.body) == sha(rb.body), "the bomb's result after the restart: %v", again)
+	must(t, outputData(t, get(c2.url, pid, keep)) == "kept", "a result after the restart")
+	r = timedDo("GET", c2.url+"/result/"+loop+"?process-id="+other, nil)
 	must(t, r.code == 422 && strings.Contains(errorText(r.body), "failed at message "+loop), "the runaway message after the restart: %v", r)
-	r = timedDo("POST", c2.url+"/dry-run?process-id="+other, evalDryRunBody(n.user.Address(), "return 'alive'"))
+	r = timedDo("POST", c2.url+"/dry-run?process-id="+calm, evalDryRunBody(n.user.Address(), "return 'alive'"))
 	must(t, r.code == 200 && strings.Contains(string(r.body), "alive"), "other process after the restart: %v", r)
 }
