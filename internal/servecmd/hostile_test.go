@@ -140,7 +140,7 @@ func TestServeHostile(t *testing.T) {
 			"runaway dry-run error %s", rr.body)
 		must(t, dr.code == 200 && strings.Contains(string(dr.body), "yes?"), "other process's dry-run: %v", dr)
 		if dr.took >= time.Second {
-			t.Skipf("bug (engine): another process's dry-run waited %v behind a runaway dry-run (one dry-run worker with the default WASM_EVALUATION_MAX_WORKERS on this machine)", dr.took.Round(time.Millisecond))
+			t.Skipf("bug: (engine) another process's dry-run waited %v behind a runaway dry-run (one dry-run worker with the default WASM_EVALUATION_MAX_WORKERS on this machine)", dr.took.Round(time.Millisecond))
 		}
 	})
 
