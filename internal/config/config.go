@@ -235,6 +235,12 @@ type Config struct {
 	// message may evaluate before the process is marked failed at it (0: no
 	// limit).
 	WasmEvaluationTimeout time.Duration
+	// UpstreamRequestTimeout is UPSTREAM_REQUEST_TIMEOUT: how long one
+	// request to the SU or the gateway may take, body included.
+	UpstreamRequestTimeout time.Duration
+	// UpstreamRetryDelay is UPSTREAM_RETRY_DELAY: the wait before the first
+	// retry of a failed SU or gateway request, doubled before each next one.
+	UpstreamRetryDelay time.Duration
 	// Host is HOST: the address the HTTP server listens on ("": every
 	// interface).
 	Host string
@@ -564,6 +570,12 @@ func variables() []variable {
 		{name: "WASM_EVALUATION_TIMEOUT", def: "300000",
 			doc:     "How long one scheduled message may evaluate, in ms; past it the process is marked failed at that message (its /result and later ones answer 422 naming the message and the limit) until the CU restarts. 0: no limit.",
 			binding: durationField(func(c *Config) *time.Duration { return &c.WasmEvaluationTimeout })},
+		{name: "UPSTREAM_REQUEST_TIMEOUT", def: "300000",
+			doc:     "aocu: how long one request to the SU or the gateway may take, body included, in ms; a request past it is retried as a network failure. 0: no limit.",
+			binding: durationField(func(c *Config) *time.Duration { return &c.UpstreamRequestTimeout })},
+		{name: "UPSTREAM_RETRY_DELAY", def: "500",
+			doc:     "aocu: the wait before the first retry of a failed SU or gateway request (5 retries, the wait doubled before each), in ms; the reference's 500.",
+			binding: durationField(func(c *Config) *time.Duration { return &c.UpstreamRetryDelay })},
 		{name: "DRY_RUN_PROCESS_CACHE_TTL", def: "2000",
 			doc:     "How long a dry-run's process state is reused, in ms.",
 			binding: durationField(func(c *Config) *time.Duration { return &c.DryRunProcessCacheTTL })},

@@ -210,12 +210,15 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 		u.closeBackends()
 		return nil, err
 	}
+	// One client per upstream, each with UPSTREAM_REQUEST_TIMEOUT (0: none).
+	upstream := func() *http.Client { return &http.Client{Timeout: cfg.UpstreamRequestTimeout} }
 	gw, err := gwclient.New(gwclient.Options{ArweaveURL: cfg.ArweaveURL, GraphQLURL: cfg.GraphQLURL, GraphQLURLs: cfg.GraphQLURLs,
-		CheckpointGraphQLURL: cfg.CheckpointGraphQLURL, UploaderURL: cfg.UploaderURL, Logger: log})
+		CheckpointGraphQLURL: cfg.CheckpointGraphQLURL, UploaderURL: cfg.UploaderURL, Logger: log,
+		HTTPClient: upstream(), Delay: cfg.UpstreamRetryDelay})
 	if err != nil {
 		return fail(err)
 	}
-	su := suclient.New(suclient.Options{Logger: log})
+	su := suclient.New(suclient.Options{Logger: log, HTTPClient: upstream(), Delay: cfg.UpstreamRetryDelay})
 	u.loader, err = loader.NewEngine(loader.EngineConfig{CacheDir: filepath.Join(cfg.WasmBinaryFileDirectory, "aocu-compiled")})
 	if err != nil {
 		return fail(err)
@@ -385,7 +388,21 @@ func (u *Unit) Shutdown(ctx context.Context) error {
 	if cerr := u.Engine.CheckpointAll(cctx); cerr != nil {
 		u.log.Error("checkpoints at shutdown", "err", cerr)
 	}
-	u.closeBackends()
+	// Closing waits for evaluations still running (the engine gives them a
+	// few seconds more); past ctx's deadline they are abandoned with the
+	// process: what they evaluated is not stored, and every store is crash
+	// consistent.
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		u.closeBackends()
+	}()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		u.log.Warn("shutdown: evaluations still running were abandoned", "err", ctx.Err())
+		err = errors.Join(err, fmt.Errorf("closing: %w", ctx.Err()))
+	}
 	<-u.done
 	u.log.Info("compute unit stopped")
 	return errors.Join(err, u.err)
