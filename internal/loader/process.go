@@ -204,12 +204,18 @@ func (p *Process) Handle(ctx context.Context, msg, env []byte) (*Result, error) 
 // its state before it, whatever the result: the reference's dry-run, which
 // runs on a fresh instance over a copy of the memory and keeps nothing.
 func (p *Process) HandleReadOnly(ctx context.Context, msg, env []byte) (*Result, error) {
-	// The rollback replays the log since the last snapshot; when that costs
-	// more than a snapshot, take one first (later messages profit from it too).
+	p.PrepareReadOnly()
+	return p.handle(ctx, msg, env, true)
+}
+
+// PrepareReadOnly does the work a read-only message's rollback would rather
+// find done: when replaying the log since the last snapshot costs more than
+// a snapshot, it takes one (later messages profit from it too). A caller
+// that times the evaluation calls it first, so that the time is not counted.
+func (p *Process) PrepareReadOnly() {
 	if len(p.log) > 0 && p.inst != nil && p.broken == nil && p.snapCost < p.logCost {
 		p.takeSnapshot()
 	}
-	return p.handle(ctx, msg, env, true)
 }
 
 // BeginStream makes the next message run as on the reference's new instance

@@ -82,20 +82,21 @@ func (i *runtimeInstance) Handle(ctx context.Context, stream uint64, msg *ao.Mes
 		i.stream = stream
 	}
 	i.msgBuf = wire.AppendMessage(i.msgBuf[:0], msg)
-	ctx, cancel := withLimit(ctx, limit)
+	lctx, cancel := withLimit(ctx, limit)
 	defer cancel()
-	res, err := i.p.Handle(ctx, i.msgBuf, i.envJSON(env))
-	return toAO(res), classify(err)
+	res, err := i.p.Handle(lctx, i.msgBuf, i.envJSON(env))
+	return toAO(res), classifyLimit(ctx, err)
 }
 
 func (i *runtimeInstance) DryRun(ctx context.Context, msg *ao.Message, env *ao.Env, limit time.Duration) (*ao.Result, error) {
 	i.p.BeginStream()
 	i.stream = 0 // the next scheduled message starts a stream again
 	i.msgBuf = wire.AppendMessage(i.msgBuf[:0], msg)
-	ctx, cancel := withLimit(ctx, limit)
+	i.p.PrepareReadOnly() // not counted against the limit
+	lctx, cancel := withLimit(ctx, limit)
 	defer cancel()
-	res, err := i.p.HandleReadOnly(ctx, i.msgBuf, i.envJSON(env))
-	return toAO(res), classify(err)
+	res, err := i.p.HandleReadOnly(lctx, i.msgBuf, i.envJSON(env))
+	return toAO(res), classifyLimit(ctx, err)
 }
 
 func (i *runtimeInstance) Memory() []byte { return i.p.Memory() }
@@ -123,6 +124,15 @@ type kindError struct{ kind, err error }
 func (k kindError) Error() string        { return k.err.Error() }
 func (k kindError) Unwrap() []error      { return []error{k.kind, k.err} }
 func (k kindError) Is(target error) bool { return target == k.kind }
+
+// classifyLimit is classify, with the limit's own deadline (the caller's
+// context still alive) reported as a timeout.
+func classifyLimit(parent context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil {
+		return kindError{ao.ErrEvalTimeout, fmt.Errorf("%w: %v", ErrTimeout, err)}
+	}
+	return classify(err)
+}
 
 func classify(err error) error {
 	switch {
