@@ -6,7 +6,7 @@
 // Environment: MU_URL, CU_URL, GATEWAY_URL, AO_MODULE (aos2_0_6),
 // AO_MODULE32 (aos2_0_4_32), AO_SCHEDULER, AO_AUTHORITY, BOOT_TX (the id of a
 // Lua data item on the gateway, for On-Boot=<txid>).
-import { net, wallet, spawn, send, ask, sleep, need, tags } from '../aoconnect-e2e/lib.mjs'
+import { net, wallet, spawn, ask, sleep, need, tags } from '../aoconnect-e2e/lib.mjs'
 
 
 const n = net()
@@ -16,7 +16,7 @@ const bob = await wallet()
 const processes = {}
 const log = (...a) => console.error('scenario:', ...a)
 
-async function waitFor (what, fn, { timeout = 90000, every = 300 } = {}) {
+async function waitFor (what, fn, { timeout = 120000, every = 1000 } = {}) {
   const end = Date.now() + timeout
   for (;;) {
     const v = await fn().catch(e => { log(what, e.message); return false })
@@ -25,7 +25,6 @@ async function waitFor (what, fn, { timeout = 90000, every = 300 } = {}) {
     await sleep(every)
   }
 }
-const must = (r, what) => { if (r.Error) throw new Error(`${what}: ${r.Error}`); return r }
 
 const KV = `
 Store = Store or {}
@@ -116,7 +115,7 @@ const UNICODE = 'ключ 🔑 é\u0301 \u200b 中文 \u2028 "q" \\ <tag>&amp; \
 
 // --- spawns, all at once
 const cronTags = [{ name: 'Cron-Interval', value: '1-second' }, { name: 'Cron-Tag-Action', value: 'Tick' }]
-const [kv, token1, token2, notesA, notesB, parent, bootTx, cron, w32] = await Promise.all([
+const [kv, token1, token2, notesA, notesB, parent, bootTx, w32] = await Promise.all([
   spawn(n, alice.signer, { boot: KV, name: 'kv', extra: [{ name: 'Greeting', value: UNICODE }] }),
   spawn(n, alice.signer, { boot: TOKEN, name: 'token-1' }),
   spawn(n, bob.signer, { boot: TOKEN, name: 'token-2' }),
@@ -125,84 +124,103 @@ const [kv, token1, token2, notesA, notesB, parent, bootTx, cron, w32] = await Pr
   spawn(n, alice.signer, { boot: PARENT, name: 'parent' }),
   ao.spawn({ module: n.module, scheduler: n.scheduler, signer: alice.signer,
     tags: [{ name: 'Authority', value: n.authority }, { name: 'On-Boot', value: need('BOOT_TX') }, { name: 'Name', value: 'boot-tx' }] }),
-  ao.spawn({ module: n.module, scheduler: n.scheduler, signer: alice.signer, data: CRON,
-    tags: [{ name: 'Authority', value: n.authority }, { name: 'On-Boot', value: 'Data' }, { name: 'Name', value: 'cron' }, ...cronTags] }),
   ao.spawn({ module: need('AO_MODULE32'), scheduler: n.scheduler, signer: alice.signer, data: KV,
     tags: [{ name: 'Authority', value: n.authority }, { name: 'On-Boot', value: 'Data' }, { name: 'Name', value: 'wasm32' }] })
 ])
-Object.assign(processes, { kv, token1, token2, notesA, notesB, parent, bootTx, cron, w32 })
+Object.assign(processes, { kv, token1, token2, notesA, notesB, parent, bootTx, w32 })
 log('spawned', JSON.stringify(processes))
 
-// the cron: monitored by the MU from now until the end of the other steps
-await ao.monitor({ process: cron, signer: alice.signer })
 
-// --- KV on the wasm64 and the wasm32 module
-for (const pid of [kv, w32]) {
-  must(await send(ao, pid, alice.signer, { Action: 'Set', Key: 'plain' }, 'value 1'), 'Set plain')
-  must(await send(ao, pid, alice.signer, { Action: 'Set', Key: UNICODE, Note: UNICODE }, UNICODE), 'Set unicode')
-  must(await send(ao, pid, alice.signer, { Action: 'Set', Key: 'html' }, 'a <b> & c -> d && x < y > z'), 'Set html')
-  must(await send(ao, pid, alice.signer, { Action: 'Set', Key: 'json' }, '{"b": 1, "a": "<x>&", "c": [1, 2.50, "\\u00e9"]}'), 'Set json')
-  must(await send(ao, pid, bob.signer, { Action: 'Get', Key: UNICODE }), 'Get')
-  await send(ao, pid, alice.signer, { Action: 'Set' }, 'no key') // assert error
-  await send(ao, pid, alice.signer, { Action: 'Bad' }) // error({table})
-  await send(ao, pid, alice.signer, { Action: 'Eval' }, 'error("eval boom")')
-  await send(ao, pid, alice.signer, { Action: 'Eval' }, 'local t = {} ; for i = 1, 40 do t["k" .. i] = i end ; local s = "" ; for k, v in pairs(t) do s = s .. k end ; return s')
-  await send(ao, pid, alice.signer, { Action: 'Eval' }, 'return require("json").encode({ z = 1, a = { 3, 2, 1 }, m = "<&>" })')
-  must(await send(ao, pid, alice.signer, { Action: 'Clock' }), 'Clock')
-  must(await send(ao, pid, alice.signer, { Action: 'Keys' }), 'Keys')
+// Posts messages one after another (their order on the SU is the order
+// here), then waits for every result: the CU evaluates them in one go.
+async function batch (pid, list) {
+  const ids = []
+  for (const [signer, t, data] of list) ids.push(await ao.message({ process: pid, signer, tags: tags(t), data }))
+  return Promise.all(ids.map(async id => ({ id, ...(await ao.result({ process: pid, message: id })) })))
 }
-// --- 1 MB and 2 MiB messages (wasm64 KV)
-must(await send(ao, kv, alice.signer, { Action: 'Big' }, 'x'.repeat(1000000)), '1 MB')
-must(await send(ao, kv, alice.signer, { Action: 'Big' }, 'y'.repeat(2 * 1048576)), '2 MiB')
-log('kv done')
+
+// --- KV on the wasm64 and the wasm32 module, with the 1 MB and 2 MiB
+// messages on the wasm64 one
+async function kvSteps (pid, full) {
+  const list = [
+    [alice.signer, { Action: 'Set', Key: UNICODE, Note: UNICODE }, UNICODE],
+    [alice.signer, { Action: 'Set', Key: 'html' }, 'a <b> & c -> d && x < y > z'],
+    [alice.signer, { Action: 'Set', Key: 'json' }, '{"b": 1, "a": "<x>&", "c": [1, 2.50, "\\u00e9"]}'],
+    [alice.signer, { Action: 'Eval' }, 'error("eval boom")'],
+    [alice.signer, { Action: 'Clock' }],
+    [alice.signer, { Action: 'Keys' }]
+  ]
+  if (full) {
+    list.push(
+      [bob.signer, { Action: 'Get', Key: UNICODE }],
+      [alice.signer, { Action: 'Set' }, 'no key'], // assert error
+      [alice.signer, { Action: 'Bad' }], // error({table})
+      [alice.signer, { Action: 'Eval' }, 'local t = {} ; for i = 1, 40 do t["k" .. i] = i end ; local s = "" ; for k, v in pairs(t) do s = s .. k end ; return s'],
+      [alice.signer, { Action: 'Eval' }, 'return require("json").encode({ z = 1, a = { 3, 2, 1 }, m = "<&>" })'],
+      [alice.signer, { Action: 'Big' }, 'x'.repeat(1000000)],
+      [alice.signer, { Action: 'Big' }, 'y'.repeat(2 * 1048576)]
+    )
+  }
+  const rs = await batch(pid, list)
+  if (!rs[0].Messages?.length) throw new Error(`Set unicode on ${pid}: ${JSON.stringify(rs[0]).slice(0, 300)}`)
+  log('kv done', pid)
+}
 
 // --- a token between two processes: token-1 (alice) -> token-2's process id,
 // then token-2 moves some back with an Eval (the process itself sends).
-must(await send(ao, token1, alice.signer, { Action: 'Transfer', Recipient: token2, Quantity: '250' }), 'Transfer')
-await send(ao, token1, alice.signer, { Action: 'Transfer', Recipient: token2, Quantity: '0' }) // assert error
-await send(ao, token2, bob.signer, { Action: 'Eval' }, `Balances[ao.id] = 7 ; Send({ Target = "${token1}", Action = "Transfer", Recipient = "${token1}", Quantity = "100" })`)
-await waitFor('token-2 credited', async () => {
-  const b = JSON.parse((await ask(ao, token2, { Action: 'Balances' })).Messages[0].Data)
-  return Object.keys(b).length >= 2
-})
-await waitFor('token-1 sees the Credit-Notice of token-2', async () => {
-  const r = await ao.results({ process: token1, sort: 'DESC', limit: 1 })
-  return r.edges.length && (await ao.results({ process: token1, limit: 100 })).edges.length >= 5
-})
-log('token done')
+async function tokenSteps () {
+  await batch(token1, [
+    [alice.signer, { Action: 'Transfer', Recipient: token2, Quantity: '250' }],
+    [alice.signer, { Action: 'Transfer', Recipient: token2, Quantity: '0' }] // assert error
+  ])
+  await batch(token2, [[bob.signer, { Action: 'Eval' }, `Balances[ao.id] = 7 ; Send({ Target = "${token1}", Action = "Transfer", Recipient = "${token1}", Quantity = "100" })`]])
+  // token-1: boot, two Transfers, token-2's Transfer, its own Credit-Notice;
+  // token-2: boot, Credit-Notice, Eval, Debit-Notice
+  await waitFor('the token messages', async () =>
+    (await ao.results({ process: token1, limit: 100 })).edges.length >= 5 &&
+    (await ao.results({ process: token2, limit: 100 })).edges.length >= 4)
+  log('token done')
+}
 
 // --- assignments: aoconnect assign() with and without Exclude, and ao.assign from Lua
-const note = await send(ao, notesA, alice.signer, { Action: 'Note' }, 'a note <&>')
-await ao.assign({ process: notesB, message: note.id })
-const note2 = await send(ao, notesA, alice.signer, { Action: 'Note' }, 'excluded data')
-await ao.assign({ process: notesB, message: note2.id, exclude: ['Data', 'Anchor'] })
-const fwd = await send(ao, notesA, alice.signer, { Action: 'Forward', To: notesB }, 'forward me')
-await waitFor('notes-b has the three', async () => {
-  const r = await ao.results({ process: notesB, limit: 100 })
-  return r.edges.length >= 4
-})
-log('assignments done', note.id, note2.id, fwd.id)
+async function assignSteps () {
+  const [note, note2] = await batch(notesA, [
+    [alice.signer, { Action: 'Note' }, 'a note <&>'],
+    [alice.signer, { Action: 'Note' }, 'excluded data']
+  ])
+  await ao.assign({ process: notesB, message: note.id })
+  await ao.assign({ process: notesB, message: note2.id, exclude: ['Data', 'Anchor'] })
+  await batch(notesA, [[alice.signer, { Action: 'Forward', To: notesB }, 'forward me']])
+  await waitFor('notes-b has the three', async () => (await ao.results({ process: notesB, limit: 100 })).edges.length >= 4)
+  log('assignments done')
+}
 
 // --- a parent spawning a child
-must(await send(ao, parent, alice.signer, { Action: 'SpawnChild' }, CHILD), 'SpawnChild')
-const family = await waitFor('the child answered', async () => {
+async function parentSteps () {
+  await batch(parent, [[alice.signer, { Action: 'SpawnChild' }, CHILD]])
+  // parent: boot, SpawnChild, Spawned, the child's answer
+  await waitFor('the child answered', async () => (await ao.results({ process: parent, limit: 100 })).edges.length >= 4, { every: 2000 })
   const c = JSON.parse((await ask(ao, parent, { Action: 'Family' })).Messages[0].Data)
-  if (!c.length) return false
-  const r = await ao.results({ process: parent, limit: 100 })
-  return r.edges.length >= 4 && c
-})
-processes.child = family[0]
-log('child', processes.child)
+  processes.child = c[0]
+  log('child', processes.child)
+}
 
 // --- On-Boot by txid
-must(await send(ao, bootTx, alice.signer, { Action: 'Hello' }), 'boot-tx Hello')
+async function bootSteps () {
+  await batch(bootTx, [[alice.signer, { Action: 'Hello' }]])
+}
 
-// --- the cron: at least 6 ticks evaluated by the monitor
-await waitFor('cron ticks', async () => {
-  const d = (await ask(ao, cron, { Action: 'Clock' })).Messages[0].Data
-  return Number(d.split('/')[0]) >= 6
-})
+await Promise.all([kvSteps(kv, true), kvSteps(w32, false), tokenSteps(), assignSteps(), parentSteps(), bootSteps()])
+
+// --- a cron, last (every poll of the MU is an evaluation stream in the
+// reference): spawned, monitored by the MU until it has ticked 6 times
+const cron = await ao.spawn({ module: n.module, scheduler: n.scheduler, signer: alice.signer, data: CRON,
+  tags: [{ name: 'Authority', value: n.authority }, { name: 'On-Boot', value: 'Data' }, { name: 'Name', value: 'cron' }, ...cronTags] })
+processes.cron = cron
+await ao.monitor({ process: cron, signer: alice.signer })
+// the results the MU's /cron polls made: boot, 6 ticks, 3 tocks
+await waitFor('cron ticks', async () => (await ao.results({ process: cron, limit: 100 })).edges.length >= 10, { every: 2000 })
 await ao.unmonitor({ process: cron, signer: alice.signer })
-must(await send(ao, cron, alice.signer, { Action: 'Clock' }), 'cron Clock')
+await batch(cron, [[alice.signer, { Action: 'Clock' }]])
 
 console.log(JSON.stringify({ processes, wallets: { alice: alice.address, bob: bob.address } }))
