@@ -136,7 +136,10 @@ log('spawned', JSON.stringify(processes))
 async function batch (pid, list) {
   const ids = []
   for (const [signer, t, data] of list) ids.push(await ao.message({ process: pid, signer, tags: tags(t), data }))
-  return Promise.all(ids.map(async id => ({ id, ...(await ao.result({ process: pid, message: id })) })))
+  // a result the CU cannot give is logged, not fatal: the Go test compares
+  // both CUs' answers afterwards
+  return Promise.all(ids.map(async id => ({ id, ...(await ao.result({ process: pid, message: id })
+    .catch(err => { log(`result of ${id} on ${pid}: ${err.message}`); return { Error: `no result: ${err.message}` } })) })))
 }
 
 // --- KV on the wasm64 and the wasm32 module, with the 1 MB and 2 MiB
@@ -174,10 +177,10 @@ async function tokenSteps () {
     [alice.signer, { Action: 'Transfer', Recipient: token2, Quantity: '0' }] // assert error
   ])
   await batch(token2, [[bob.signer, { Action: 'Eval' }, `Balances[ao.id] = 7 ; Send({ Target = "${token1}", Action = "Transfer", Recipient = "${token1}", Quantity = "100" })`]])
-  // token-1: boot, two Transfers, token-2's Transfer, its own Credit-Notice;
-  // token-2: boot, Credit-Notice, Eval, Debit-Notice
+  // (/results leaves errors out) token-1: boot, Transfer, token-2's
+  // Transfer, its own Credit-Notice; token-2: boot, Credit-Notice, Eval, Debit-Notice
   await waitFor('the token messages', async () =>
-    (await ao.results({ process: token1, limit: 100 })).edges.length >= 5 &&
+    (await ao.results({ process: token1, limit: 100 })).edges.length >= 4 &&
     (await ao.results({ process: token2, limit: 100 })).edges.length >= 4)
   log('token done')
 }
