@@ -27,12 +27,25 @@ var checkpointEnv = []string{"DISABLE_PROCESS_CHECKPOINT_CREATION=false", "EAGER
 // fresh reference trusting only aocu's start from the other's checkpoint
 // (their logs say so) and evaluate the messages after k: every /result after
 // k, /state and a dry-run are byte-identical to each other.
-func checkpointsBothWays(t *testing.T, in install, n *localNet, argv1 string, pid string, sched []scheduled) {
+//
+// k is the last message before the end whose result (in the main
+// comparison) has no Error: a CU checkpoints the memory after a message, and
+// an Error rolls the memory back.
+func checkpointsBothWays(t *testing.T, in install, n *localNet, argv1 string, pid string, sched []scheduled, main *comparer) {
 	ctx := context.Background()
 	base := t.TempDir()
-	k := len(sched) - 3
-	if k < 1 {
-		t.Fatalf("process %s has %d messages: too few for a checkpoint in the middle", pid, len(sched))
+	k := -1
+	for i := len(sched) - 2; i >= 1 && k < 0; i-- {
+		for _, o := range main.outcomes {
+			if o.req.path == fmt.Sprintf("/result/%s?process-id=%s", sched[i].id, pid) && o.ref.status == http.StatusOK &&
+				!strings.Contains(string(o.ref.body), `"Error"`) {
+				k = i
+				break
+			}
+		}
+	}
+	if k < 0 {
+		t.Fatalf("process %s has no message without an Error before its last one: nothing to checkpoint", pid)
 	}
 	wallets := map[string]*arweave.Wallet{}
 	for _, name := range []string{"ref", "aocu"} {

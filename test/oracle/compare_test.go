@@ -245,13 +245,43 @@ func likelyCause(o outcome) string {
 	if json.Unmarshal(o.ref.body, &a) != nil || json.Unmarshal(o.aocu.body, &b) != nil {
 		return "other (not JSON)"
 	}
-	if reflect.DeepEqual(a, b) {
-		if swapped, ok := edgesCursorFirst(o.ref.body); ok && bytes.Equal(swapped, o.aocu.body) {
-			return "edge key order {node,cursor}"
-		}
-		return "key order (loader profile)"
+	if !reflect.DeepEqual(canonical(a), canonical(b)) {
+		return "other (values differ)"
 	}
-	return "other (values differ)"
+	swapped, isPage := edgesCursorFirst(o.ref.body)
+	switch {
+	case isPage && bytes.Equal(swapped, o.aocu.body):
+		return "edge key order {node,cursor}"
+	case isPage:
+		return "edge key order {node,cursor} + key/tag order (loader profile)"
+	}
+	return "key/tag order (loader profile)"
+}
+
+// canonical sorts the tag lists ([{name,value}…]) of a JSON value, whose
+// order is the process's pairs() order (so the loader profile's).
+func canonical(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = canonical(e)
+		}
+	case []any:
+		tags := len(x) > 0
+		for i, e := range x {
+			x[i] = canonical(e)
+			m, ok := x[i].(map[string]any)
+			if _, hasName := m["name"]; !ok || !hasName || len(m) != 2 {
+				tags = false
+			}
+		}
+		if tags {
+			sort.SliceStable(x, func(i, j int) bool {
+				return fmt.Sprint(x[i].(map[string]any)["name"]) < fmt.Sprint(x[j].(map[string]any)["name"])
+			})
+		}
+	}
+	return v
 }
 
 // edgesCursorFirst rewrites a /results or /cron page with each edge's keys in

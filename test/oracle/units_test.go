@@ -289,7 +289,12 @@ func (c *cu) start(t *testing.T) {
 		lf.Close()
 		close(c.exited)
 	}()
-	t.Cleanup(func() { c.stop() })
+	t.Cleanup(func() {
+		c.stop()
+		if t.Failed() {
+			t.Logf("%s log %s, last lines:\n%s", c.name, c.logPath, tail(c.logPath, 25))
+		}
+	})
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		select {

@@ -213,6 +213,12 @@ async function bootSteps () {
   await batch(bootTx, [[alice.signer, { Action: 'Hello' }]])
 }
 
+// SCENARIO_ONLY=token (a development aid): only the two token processes
+if (process.env.SCENARIO_ONLY === 'token') {
+  await tokenSteps()
+  console.log(JSON.stringify({ processes: { token1, token2 } }))
+  process.exit(0)
+}
 await Promise.all([kvSteps(kv, true), kvSteps(w32, false), tokenSteps(), assignSteps(), parentSteps(), bootSteps()])
 
 // --- a cron, last (every poll of the MU is an evaluation stream in the
