@@ -7,7 +7,8 @@
 // Needs scripts/oracle.sh (its directory in $AOCU_ORACLE_DIR, or found by
 // `scripts/oracle.sh --print`), node, and scripts/fixtures.sh; skips without
 // them, except when CI=true. AOCU_TEST_BIN=path runs a prebuilt aocu.
-// AOCU_ORACLE_REPORT_ONLY=1 prints the differences without failing.
+// AOCU_ORACLE_REPORT_ONLY=1 prints the differences without failing;
+// AOCU_MODULES_DIR replaces .fixtures/modules.
 package oracle
 
 import (
@@ -47,12 +48,19 @@ var (
 	e2eGuard   = filepath.Join(e2eDir, "guard.mjs")
 	refGuard   = filepath.Join(root, "tools", "oracle", "guard.mjs")
 	scenario   = filepath.Join(root, "tools", "oracle", "scenario.mjs")
-	modulesDir = filepath.Join(root, ".fixtures", "modules")
+	modulesDir = envOr("AOCU_MODULES_DIR", filepath.Join(root, ".fixtures", "modules"))
 
 	buildOnce sync.Once
 	aocuBin   string
 	buildErr  error
 )
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
 
 // install is the reference CU installed by scripts/oracle.sh.
 type install struct {
