@@ -31,7 +31,7 @@ var checkpointEnv = []string{"DISABLE_PROCESS_CHECKPOINT_CREATION=false", "EAGER
 // k is the last message before the end whose result (in the main
 // comparison) has no Error: a CU checkpoints the memory after a message, and
 // an Error rolls the memory back.
-func checkpointsBothWays(t *testing.T, in install, n *localNet, argv1 string, pid string, sched []scheduled, main *comparer) {
+func checkpointsBothWays(t *testing.T, in install, n *localNet, thisProgram string, pid string, sched []scheduled, main *comparer) {
 	ctx := context.Background()
 	base := t.TempDir()
 	k := -1
@@ -64,7 +64,7 @@ func checkpointsBothWays(t *testing.T, in install, n *localNet, argv1 string, pi
 		if name == "ref" {
 			return startRef(t, in, env, port)
 		}
-		return startAocu(t, append(env, "AO_LOADER_THIS_PROGRAM="+argv1), port, dir)
+		return startAocu(t, append(env, "AO_LOADER_THIS_PROGRAM="+thisProgram), port, dir)
 	}
 
 	// 1. Both evaluate up to message k and upload a checkpoint there.

@@ -70,13 +70,17 @@ func TestOracle(t *testing.T) {
 	if ref.argv1 == "" {
 		t.Fatalf("the guard printed no argv[1] line:\n%s", tail(ref.logPath, 20))
 	}
+	// The loader's thisProgram in the reference is process.argv[1] of its
+	// evaluation workers: their script, beside src/app.js (checked below
+	// against what the workers print).
+	thisProgram := filepath.Join(filepath.Dir(ref.argv1), "effects", "worker", "evaluator", "index.js")
 	aocuDir := filepath.Join(base, "aocu")
-	aocuEnv, err := cuEnv(n, aocuPort, aocuDir, wallet(), "AO_LOADER_THIS_PROGRAM="+ref.argv1)
+	aocuEnv, err := cuEnv(n, aocuPort, aocuDir, wallet(), "AO_LOADER_THIS_PROGRAM="+thisProgram)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ours := startAocu(t, aocuEnv, aocuPort, aocuDir)
-	t.Logf("reference CU %s (argv[1] %s, log %s); aocu %s (log %s)", ref.url, ref.argv1, ref.logPath, ours.url, ours.logPath)
+	t.Logf("reference CU %s (argv[1] %s, log %s); aocu %s (AO_LOADER_THIS_PROGRAM %s, log %s)", ref.url, ref.argv1, ref.logPath, ours.url, thisProgram, ours.logPath)
 	ph.done("network and both CUs up")
 
 	// The scenario, through the MU; aoconnect's result() asks aocu.
@@ -113,6 +117,11 @@ func TestOracle(t *testing.T) {
 	compareAll(t, ctx, c, sc.Processes, names, scheds)
 	ph.done("every route asked of both CUs")
 
+	// (the hash chain workers, if any, do not evaluate)
+	ws := slices.DeleteFunc(ref.workerArgv1(), func(w string) bool { return strings.HasSuffix(w, "/hashChain/index.js") })
+	if len(ws) != 1 || ws[0] != thisProgram {
+		t.Errorf("the reference's evaluation workers had argv[1] %q; aocu was given AO_LOADER_THIS_PROGRAM=%s", ws, thisProgram)
+	}
 	select {
 	case line := <-ref.blocked:
 		t.Errorf("the reference reached for a public host: %s", line)
@@ -133,7 +142,7 @@ func TestOracle(t *testing.T) {
 	ref.stop()
 	ours.stop()
 	t.Run("checkpoints", func(t *testing.T) {
-		checkpointsBothWays(t, in, n, ref.argv1, sc.Processes["token1"], scheds["token1"], c)
+		checkpointsBothWays(t, in, n, thisProgram, sc.Processes["token1"], scheds["token1"], c)
 	})
 	ph.done("checkpoints both ways")
 }

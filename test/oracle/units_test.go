@@ -190,16 +190,19 @@ func (n *localNet) upload(t *testing.T, data []byte, tags []arweave.Tag) string 
 
 // cu is a Compute Unit run as a child process on a fixed port.
 type cu struct {
-	name    string
-	url     string
-	argv1   string // the reference's process.argv[1] (from the guard's line)
-	args    []string
-	env     []string
-	dir     string
-	logPath string
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	blocked chan string
+	name  string
+	url   string
+	argv1 string // the reference's process.argv[1] (from the guard's line)
+
+	workersMu sync.Mutex
+	workers   map[string]bool // process.argv[1] of its worker threads (the guard's lines)
+	args      []string
+	env       []string
+	dir       string
+	logPath   string
+	cmd       *exec.Cmd
+	exited    chan struct{}
+	blocked   chan string
 }
 
 func freePort(t *testing.T) int {
@@ -282,8 +285,16 @@ func (c *cu) start(t *testing.T) {
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(lf, line)
-			if v, ok := strings.CutPrefix(line, "oracle-guard: argv1="); ok {
+			if v, ok := strings.CutPrefix(line, "oracle-guard: main argv1="); ok {
 				argv1 <- v
+			}
+			if v, ok := strings.CutPrefix(line, "oracle-guard: worker argv1="); ok {
+				c.workersMu.Lock()
+				if c.workers == nil {
+					c.workers = map[string]bool{}
+				}
+				c.workers[v] = true
+				c.workersMu.Unlock()
 			}
 			if strings.Contains(line, "BLOCKED non-loopback") {
 				select {
@@ -344,6 +355,17 @@ func (c *cu) stop() {
 		c.cmd.Process.Kill()
 		<-c.exited
 	}
+}
+
+// workerArgv1 lists the argv[1] values the reference's worker threads had.
+func (c *cu) workerArgv1() []string {
+	c.workersMu.Lock()
+	defer c.workersMu.Unlock()
+	var out []string
+	for v := range c.workers {
+		out = append(out, v)
+	}
+	return out
 }
 
 // restart stops and starts the CU again on the same port, database and

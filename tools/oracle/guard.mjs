@@ -57,7 +57,10 @@ net.Socket.prototype.connect = function guardedConnect (...args) {
   return realConnect.apply(this, args)
 }
 
-// The harness reads process.argv[1] (the loader's thisProgram, in the memory of
-// 0.0.44-profile modules) from this line and gives it to aocu.
+// The loader's thisProgram (the `_=` environment string of 0.0.44-profile
+// modules, so part of their memory) is process.argv[1] of the thread that
+// evaluates: in the reference's workerpool workers that is the worker script
+// (src/effects/worker/evaluator/index.js), not src/app.js. The harness reads
+// both lines and checks that what it gave aocu is what the workers had.
 import { isMainThread } from 'node:worker_threads'
-if (isMainThread) process.stderr.write(`oracle-guard: argv1=${process.argv[1]}\n`)
+process.stderr.write(`oracle-guard: ${isMainThread ? 'main' : 'worker'} argv1=${process.argv[1]}\n`)
