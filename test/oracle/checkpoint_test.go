@@ -17,9 +17,10 @@ import (
 )
 
 // checkpointEnv makes a CU upload an Arweave checkpoint after every
-// evaluation stream (the gas threshold 1 is always met, no throttle).
-var checkpointEnv = []string{"DISABLE_PROCESS_CHECKPOINT_CREATION=false", "EAGER_CHECKPOINT_ACCUMULATED_GAS_THRESHOLD=1",
-	"PROCESS_CHECKPOINT_CREATION_THROTTLE=0"}
+// evaluation stream: the evaluation time threshold of 1 ms is always met (aos
+// is not metered: GasUsed is 0, the gas threshold never is), no throttle.
+var checkpointEnv = []string{"DISABLE_PROCESS_CHECKPOINT_CREATION=false", "EAGER_CHECKPOINT_EVAL_TIME_THRESHOLD=1",
+	"EAGER_CHECKPOINT_ACCUMULATED_GAS_THRESHOLD=1", "PROCESS_CHECKPOINT_CREATION_THROTTLE=0"}
 
 // checkpointsBothWays: a fresh reference CU and a fresh aocu each evaluate pid
 // up to its message k and upload an Arweave checkpoint there to the local
