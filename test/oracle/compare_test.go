@@ -236,10 +236,12 @@ func likelyCause(o outcome) string {
 		return "transport error"
 	case strings.Contains(string(o.aocu.body), "exceeds 1048576 bytes") || strings.Contains(string(o.ref.body), "exceeds 1048576 bytes"):
 		return "single-message SU read capped at 1 MiB"
-	case strings.HasPrefix(o.req.label, "bootTx "):
-		return "gateway Range 416 (On-Boot=<txid>)"
+	case o.req.kind == "state" && strings.HasPrefix(o.req.label, "bootTx ") && o.ref.status != o.aocu.status:
+		return "gateway Range 416 (On-Boot=<txid>: the reference boots the 416 body and errors)"
 	case o.req.kind == "state":
 		return "memory (loader profile, Data re-stringify)"
+	case strings.HasPrefix(o.req.label, "bootTx ") && strings.Contains(string(o.ref.body), "syntax error near"):
+		return "gateway Range 416 (On-Boot=<txid>: the reference boots the 416 body and errors)"
 	}
 	var a, b any
 	if json.Unmarshal(o.ref.body, &a) != nil || json.Unmarshal(o.aocu.body, &b) != nil {
