@@ -286,7 +286,7 @@ func askProcess(ctx context.Context, c *comparer, name, pid string, sched []sche
 			if from != "" {
 				q += "&from=" + url.QueryEscape(from)
 			}
-			a := c.do(ctx, request{label: fmt.Sprintf("%s /results sort=%s limit=3 page %d", name, sort, i+1), kind: "body", method: "GET", path: q})
+			a := c.do(ctx, request{label: fmt.Sprintf("%s /results sort=%s limit=3 page %d", name, sort, i+1), kind: "results page", method: "GET", path: q})
 			var p page
 			if json.Unmarshal(a.body, &p) != nil || !p.PageInfo.HasNextPage || len(p.Edges) == 0 {
 				break
