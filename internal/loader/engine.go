@@ -30,21 +30,40 @@ type EngineConfig struct {
 	// CacheDir keeps compiled modules on disk, keyed by the module's sha256 and
 	// format, so a restart does not recompile. Empty disables the cache.
 	CacheDir string
+	// LoaderVersion selects the @permaweb/ao-loader version whose behaviour
+	// modules see (see profile.go): "0.0.44" (the default, "" means it),
+	// "0.0.47", "0.0.48" or "0.0.49".
+	LoaderVersion string
+	// ThisProgram is the glue's thisProgram: process.argv[1] of the node
+	// process that runs the reference loader (backslashes become slashes). It
+	// is in the environment strings ("_=") and, for emscripten2, main's argv,
+	// so in the memory. Empty means DefaultThisProgram.
+	ThisProgram string
 }
 
 // Engine compiles modules and owns the epoch ticker that enforces wall-clock
 // timeouts. One Engine serves every module and process; Close stops it.
 type Engine struct {
-	cfg    EngineConfig
-	engine *wasmtime.Engine
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	cfg         EngineConfig
+	profile     profile
+	thisProgram string
+	engine      *wasmtime.Engine
+	stop        chan struct{}
+	done        chan struct{}
+	once        sync.Once
 }
 
 // NewEngine creates the wasmtime engine with the features ao modules need
 // (memory64, SIMD, bulk memory) and epoch interruption for the timeout guard.
 func NewEngine(cfg EngineConfig) (*Engine, error) {
+	prof, err := profileOf(cfg.LoaderVersion)
+	if err != nil {
+		return nil, err
+	}
+	thisProgram := glueThisProgram(cfg.ThisProgram)
+	if err := CheckThisProgram(thisProgram); err != nil {
+		return nil, err
+	}
 	c := wasmtime.NewConfig()
 	c.SetWasmMemory64(true)
 	c.SetWasmSIMD(true)
@@ -56,7 +75,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 			return nil, fmt.Errorf("loader: module cache dir: %w", err)
 		}
 	}
-	e := &Engine{cfg: cfg, engine: wasmtime.NewEngineWithConfig(c), stop: make(chan struct{}), done: make(chan struct{})}
+	e := &Engine{cfg: cfg, profile: prof, thisProgram: thisProgram, engine: wasmtime.NewEngineWithConfig(c), stop: make(chan struct{}), done: make(chan struct{})}
 	go e.tick()
 	return e, nil
 }
@@ -74,6 +93,12 @@ func (e *Engine) tick() {
 		}
 	}
 }
+
+// LoaderVersion returns the @permaweb/ao-loader version the engine reproduces.
+func (e *Engine) LoaderVersion() string { return e.profile.version }
+
+// ThisProgram returns the glue's thisProgram the engine uses.
+func (e *Engine) ThisProgram() string { return e.thisProgram }
 
 // Close stops the epoch ticker. Modules and processes of the engine must not be
 // used afterwards.

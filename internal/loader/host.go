@@ -197,13 +197,41 @@ func (h *instance) hostFuncs() map[string]hostFn {
 		return 0, nil
 	}
 	m["environ_sizes_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		// The reference patches getEnvStrings() to return [].
-		d := h.data(c)
-		h.putPtr(d, h.ptr(a[0]), 0)
-		h.putPtr(d, h.ptr(a[1]), 0)
+		// 0.0.47+ patch getEnvStrings() to return []; 0.0.44 gives the
+		// emscripten defaults. Count and size are size_t (u64 on wasm64).
+		var count, size uint64
+		if h.mod.eng.profile.envStrings {
+			env := environStrings(h.mod.eng.thisProgram)
+			count = uint64(len(env))
+			for _, s := range env {
+				size += uint64(len(s)) + 1
+			}
+		}
+		d, pc, ps := h.data(c), h.ptr(a[0]), h.ptr(a[1])
+		if !inBounds(d, pc, h.ptrSize()) || !inBounds(d, ps, h.ptrSize()) {
+			return 0, h.trapWith(errOOB)
+		}
+		h.putPtr(d, pc, count)
+		h.putPtr(d, ps, size)
 		return 0, nil
 	}
-	m["environ_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) { return 0, nil }
+	m["environ_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		if !h.mod.eng.profile.envStrings {
+			return 0, nil
+		}
+		d, environ, buf := h.data(c), h.ptr(a[0]), h.ptr(a[1])
+		for i, s := range environStrings(h.mod.eng.thisProgram) {
+			slot := environ + uint64(i)*h.ptrSize()
+			if !inBounds(d, slot, h.ptrSize()) || !inBounds(d, buf, uint64(len(s))+1) {
+				return 0, h.trapWith(errOOB)
+			}
+			h.putPtr(d, slot, buf)
+			buf += uint64(copy(d[buf:], s))
+			d[buf] = 0
+			buf++
+		}
+		return 0, nil
+	}
 	m["fd_write"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
 		d := h.data(c)
 		fd, iov, cnt, pnum := a[0].I32(), h.ptr(a[1]), h.ptr(a[2]), h.ptr(a[3])
@@ -719,7 +747,7 @@ func (h *instance) legacyHostFuncs(modern map[string]hostFn) map[string]hostFn {
 		return h.mmapStream(a[3].I32(), a[1].I32(), a[2].I32()), nil
 	}
 	m["legacy_environ_sizes_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		env := legacyEnviron(h.mod.legacy.thisProgram)
+		env := environStrings(h.mod.eng.thisProgram)
 		size := 0
 		for _, s := range env {
 			size += len(s) + 1
@@ -734,7 +762,7 @@ func (h *instance) legacyHostFuncs(modern map[string]hostFn) map[string]hostFn {
 	}
 	m["legacy_environ_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
 		d, environ, buf := h.data(c), h.ptr(a[0]), h.ptr(a[1])
-		for i, s := range legacyEnviron(h.mod.legacy.thisProgram) {
+		for i, s := range environStrings(h.mod.eng.thisProgram) {
 			if !inBounds(d, environ+4*uint64(i), 4) || !inBounds(d, buf, uint64(len(s))+1) {
 				return 0, h.trapWith(errOOB)
 			}

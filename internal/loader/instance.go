@@ -257,7 +257,7 @@ func (h *instance) mainArgv() (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("loader: stack alloc: %w", err)
 	}
-	prog := []byte(h.mod.legacy.thisProgram)
+	prog := []byte(h.mod.eng.thisProgram)
 	s, err := h.stackAllocString(prog, uint64(len(prog))+1)
 	if err != nil {
 		return 0, err

@@ -41,6 +41,10 @@ var (
 	aos32 = fixture{"aos2_0_4_32.wasm", FormatEmscripten4, "env-wasm32.json"}
 )
 
+// nodeEvalThisProgram is the glue's thisProgram when node runs without a script
+// argument (`node -e`): the recordings of legacy_test.go were made so.
+const nodeEvalThisProgram = "./this.program"
+
 var (
 	engineOnce sync.Once
 	testEngine *Engine
@@ -51,7 +55,11 @@ var (
 func engine(t testing.TB) *Engine {
 	engineOnce.Do(func() {
 		var err error
-		testEngine, err = NewEngine(EngineConfig{CacheDir: filepath.Join(os.TempDir(), "aocu-loader-test-cache")})
+		// The recorded reference values of these tests come from loader 0.0.49
+		// run as `node -e` (thisProgram "./this.program"); profile_test.go
+		// covers the other versions.
+		testEngine, err = NewEngine(EngineConfig{CacheDir: filepath.Join(os.TempDir(), "aocu-loader-test-cache"),
+			LoaderVersion: LoaderVersion049, ThisProgram: nodeEvalThisProgram})
 		if err != nil {
 			panic(err)
 		}

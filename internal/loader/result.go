@@ -16,8 +16,10 @@ type Result struct {
 	Spawns      json.RawMessage
 	Assignments json.RawMessage
 	Error       json.RawMessage
-	Patches     json.RawMessage // `[]` when Lua gave none, as the reference does
-	GasUsed     float64         // a JavaScript number in the reference
+	// Patches is nil (absent) with loader 0.0.44 and 0.0.47; from 0.0.48 on it
+	// is `response.Patches || []`.
+	Patches json.RawMessage
+	GasUsed float64 // a JavaScript number in the reference
 
 	// Rejected is true when handle() rejected (Lua pcall failed, a trap, an
 	// abort, out of gas): Error then holds the rejection message as a JSON
@@ -30,7 +32,8 @@ type Result struct {
 func (r *Result) Failed() bool { return r.Rejected || r.Error != nil }
 
 // parseResponse parses the {"ok":…,"response":…} envelope of loader.lua.
-func parseResponse(s string, gas float64) (*Result, error) {
+// withPatches: the loader version adds Patches to the result.
+func parseResponse(s string, gas float64, withPatches bool) (*Result, error) {
 	var env struct {
 		Ok       bool            `json:"ok"`
 		Response json.RawMessage `json:"response"`
@@ -48,7 +51,7 @@ func parseResponse(s string, gas float64) (*Result, error) {
 		if err := json.Unmarshal(env.Response, &str); err == nil {
 			return rejected(str), nil
 		}
-		return &Result{Error: append(json.RawMessage(nil), env.Response...), Rejected: true, Patches: json.RawMessage("[]")}, nil
+		return &Result{Error: append(json.RawMessage(nil), env.Response...), Rejected: true}, nil
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(env.Response, &fields); err != nil {
@@ -58,9 +61,11 @@ func parseResponse(s string, gas float64) (*Result, error) {
 		Output: fields["Output"], Messages: fields["Messages"], Spawns: fields["Spawns"],
 		Assignments: fields["Assignments"], Error: fields["Error"], GasUsed: gas,
 	}
-	r.Patches = fields["Patches"]
-	if !jsTruthy(r.Patches) {
-		r.Patches = json.RawMessage("[]")
+	if withPatches {
+		r.Patches = fields["Patches"]
+		if !jsTruthy(r.Patches) {
+			r.Patches = json.RawMessage("[]")
+		}
 	}
 	return r, nil
 }
