@@ -245,6 +245,11 @@ func evalLine(ctx context.Context, proc *loader.Process, msg, env []byte, line i
 		}
 		return obj
 	}
+	if res.Rejected {
+		// handle() rejected: printed as run.cjs prints a thrown value.
+		obj.String("Error", res.ErrorText())
+		return obj
+	}
 	for _, f := range []struct {
 		k string
 		v json.RawMessage
@@ -253,12 +258,10 @@ func evalLine(ctx context.Context, proc *loader.Process, msg, env []byte, line i
 			obj.Raw(f.k, normalized(f.v))
 		}
 	}
-	if !res.Rejected {
-		if res.Patches != nil {
-			obj.Raw("Patches", normalized(res.Patches))
-		}
-		obj.Number("GasUsed", res.GasUsed)
+	if res.Patches != nil {
+		obj.Raw("Patches", normalized(res.Patches))
 	}
+	obj.Number("GasUsed", res.GasUsed)
 	return obj
 }
 

@@ -25,6 +25,14 @@ const epochTick = 10 * time.Millisecond
 // input: the wasmtime version, the engine settings below, the metering transform.
 const cacheVersion = "aocu-wasmtime-v39.0.1-epoch-mem64-simd-v2-inline-gas"
 
+// maxWasmStack is the native stack wasm code may use. wasmtime's default (512
+// KiB) overflows before Lua's own limits (LUAI_MAXCCALLS: "C stack overflow",
+// "stack overflow") on deep C recursion (nested coroutines, gsub callbacks),
+// where the reference's V8 stack (984 KB on node's main thread, 4 MB in the
+// reference CU's worker threads) lets Lua's limit answer first. Go runs cgo
+// calls on 8 MB thread stacks; this leaves room for the host's frames.
+const maxWasmStack = 4 << 20
+
 // EngineConfig configures an Engine.
 type EngineConfig struct {
 	// CacheDir keeps compiled modules on disk, keyed by the module's sha256 and
@@ -70,6 +78,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	c.SetWasmBulkMemory(true)
 	c.SetWasmMultiValue(true)
 	c.SetEpochInterruption(true)
+	c.SetMaxWasmStack(maxWasmStack)
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("loader: module cache dir: %w", err)

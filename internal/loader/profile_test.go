@@ -41,8 +41,8 @@ func TestEngineConfigValidation(t *testing.T) {
 func TestLoaderProfiles(t *testing.T) {
 	cases := []struct {
 		version, thisProgram string
-		getenv              string
-		patches             bool
+		getenv               string
+		patches              bool
 	}{
 		{"0.0.44", "", "/usr/app/src/app.js|/home/web_user|C.UTF-8", false},
 		{"0.0.44", `C:\cu\src\app.js`, "C:/cu/src/app.js|/home/web_user|C.UTF-8", false},
