@@ -96,3 +96,26 @@ func TestLoaderProfiles(t *testing.T) {
 		}
 	}
 }
+
+// TestJSDateEdges: the range of JavaScript's Date and Date.UTC's two-digit
+// years, which the glue's gmtime/localtime/mktime inherit (the dates scenario
+// of test/difftest compares the results with the reference loaders).
+func TestJSDateEdges(t *testing.T) {
+	for _, c := range []struct {
+		t     int64
+		valid bool
+	}{{8640000000000, true}, {8640000000001, false}, {-8640000000000, true}, {-8640000000001, false}, {1 << 60, false}, {0, true}} {
+		if got := jsDateValid(c.t); got != c.valid {
+			t.Errorf("jsDateValid(%d) = %v", c.t, got)
+		}
+	}
+	if ms, ok := jsDateUTC(1); !ok || ms != -2177452800000 { // Date.UTC(1, 0, 1) is 1901-01-01
+		t.Errorf("Date.UTC(1, 0, 1) = %v %v", ms, ok)
+	}
+	if ms, ok := jsDateUTC(100); !ok || ms != -59011459200000 {
+		t.Errorf("Date.UTC(100, 0, 1) = %v %v", ms, ok)
+	}
+	if _, ok := jsDateUTC(-271821); ok { // before -271821-04-20
+		t.Error("Date.UTC(-271821, 0, 1) is NaN in JavaScript")
+	}
+}
