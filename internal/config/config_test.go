@@ -84,6 +84,8 @@ func TestDefaults(t *testing.T) {
 			"wasm64-unknown-emscripten-draft_2024_10_16-metering",
 		}},
 		{"PROCESS_WASM_SUPPORTED_EXTENSIONS", c.ProcessWasmSupportedExtensions, []string(nil)},
+		{"AO_LOADER_VERSION", c.LoaderVersion, "0.0.44"},
+		{"AO_LOADER_THIS_PROGRAM", c.LoaderThisProgram, "/usr/app/src/effects/worker/evaluator/index.js"},
 		{"WASM_EVALUATION_MAX_WORKERS", c.WasmEvaluationMaxWorkers, max(runtime.NumCPU()-1, 1)},
 		{"WASM_EVALUATION_PRIMARY_WORKERS_PERCENTAGE", c.WasmEvaluationPrimaryWorkersPercentage, 70},
 		{"WASM_EVALUATION_WORKERS_DRY_RUN_MAX_QUEUE", c.WasmEvaluationWorkersDryRunMaxQueue, 3000},
@@ -317,6 +319,8 @@ func TestBadValues(t *testing.T) {
 		"CHECKPONT_VALIDATION_THRESH":    {"abc", "-0.5", "0.75x", "NaN"},
 		"DB_MODE":                        {"cloud"},
 		"WASM_EVALUATION_MAX_WORKERS":    {"0"},
+		"AO_LOADER_VERSION":              {"0.0.45", "0.0.4", "latest", "v0.0.44"},
+		"AO_LOADER_THIS_PROGRAM":         {"/usr/app/src/äpp.js", "a\x00b"},
 		"WASM_EVALUATION_PRIMARY_WORKERS_PERCENTAGE": {"0", "101"},
 		"LOAD_MESSAGES_PAGE_SIZE":                    {"0"},
 		"WALLET_FILE":                                {filepath.Join(t.TempDir(), "missing.json")},
@@ -584,6 +588,8 @@ func examples(t *testing.T) map[string]envMap {
 		"RATE_LIMIT_MAX_REQUESTS":                    {"RATE_LIMIT_MAX_REQUESTS": "100"},
 		"RATE_LIMIT_CLEANUP_INTERVAL":                {"RATE_LIMIT_CLEANUP_INTERVAL": "1s"},
 		"ENABLE_MEMORY_RESET":                        {"ENABLE_MEMORY_RESET": "true"},
+		"AO_LOADER_VERSION":                          {"AO_LOADER_VERSION": "0.0.49"},
+		"AO_LOADER_THIS_PROGRAM":                     {"AO_LOADER_THIS_PROGRAM": "/srv/cu/src/app.js"},
 	}
 }
 
@@ -693,5 +699,26 @@ func TestRedacted(t *testing.T) {
 	}
 	if c2 := load(t, env); !reflect.DeepEqual(c, c2) {
 		t.Errorf("Redacted does not load back:\n%+v\n%+v", c, c2)
+	}
+}
+
+func TestLoaderProfile(t *testing.T) {
+	for _, v := range []string{"0.0.44", "0.0.47", "0.0.48", "0.0.49"} {
+		if got := load(t, envMap{"AO_LOADER_VERSION": v}).LoaderVersion; got != v {
+			t.Errorf("AO_LOADER_VERSION=%s: %q", v, got)
+		}
+	}
+	if got := load(t, envMap{"AO_LOADER_THIS_PROGRAM": "/srv/ao/servers/cu/src/app.js"}).LoaderThisProgram; got != "/srv/ao/servers/cu/src/app.js" {
+		t.Errorf("AO_LOADER_THIS_PROGRAM: %q", got)
+	}
+	_, err := loadErr(envMap{"AO_LOADER_VERSION": "0.0.45"})
+	if err == nil || !strings.Contains(err.Error(), "0.0.44, 0.0.47, 0.0.48, 0.0.49") {
+		t.Errorf("unknown version: error %v does not list the supported ones", err)
+	}
+	usage := Usage()
+	for _, name := range []string{"AO_LOADER_VERSION", "AO_LOADER_THIS_PROGRAM", "/usr/app/src/effects/worker/evaluator/index.js"} {
+		if !strings.Contains(usage, name) {
+			t.Errorf("usage does not mention %s", name)
+		}
 	}
 }

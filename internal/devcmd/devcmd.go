@@ -27,6 +27,7 @@ import (
 	"github.com/aocu/aocu/internal/config"
 	"github.com/aocu/aocu/internal/explorer"
 	"github.com/aocu/aocu/internal/fsutil"
+	"github.com/aocu/aocu/internal/loader"
 	"github.com/aocu/aocu/internal/localnet/gateway"
 	"github.com/aocu/aocu/internal/localnet/mu"
 	"github.com/aocu/aocu/internal/localnet/su"
@@ -388,6 +389,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		o.CUEnv[k] = val
 		return nil
 	})
+	loaderVersion := fs.String("loader-version", loader.DefaultLoaderVersion,
+		"@permaweb/ao-loader version the CU computes like: 0.0.44 (the reference CU's), 0.0.47, 0.0.48 or 0.0.49 (the CU's AO_LOADER_VERSION)")
+	thisProgram := fs.String("this-program", loader.DefaultThisProgram,
+		"the glue's thisProgram, process.argv[1] of the reference CU (the CU's AO_LOADER_THIS_PROGRAM)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -399,6 +404,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	// The flags win over --cu-env; unset, the CU's own default applies.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "loader-version":
+			o.CUEnv["AO_LOADER_VERSION"] = *loaderVersion
+		case "this-program":
+			o.CUEnv["AO_LOADER_THIS_PROGRAM"] = *thisProgram
+		}
+	})
 	if *logLevel == "" {
 		o.Logger = quietLogger(stderr)
 	} else {

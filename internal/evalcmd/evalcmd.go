@@ -29,12 +29,15 @@ import (
 const Usage = `usage: aocu eval --module FILE.wasm --format MODULE-FORMAT --env ENV.json
                  [--memory-in FILE] [--memory-out FILE] [--gateway URL]
                  [--timeout DURATION] [--cache-dir DIR] [--hash=false]
+                 [--loader-version 0.0.44|0.0.47|0.0.48|0.0.49] [--this-program PATH]
                  < messages.jsonl > results.jsonl
 
 Runs the module on one JSON message per stdin line, as the reference CU does
-(@permaweb/ao-loader 0.0.49 semantics), and prints one JSON result per line:
-Output, Messages, Spawns, Assignments, Error, Patches, GasUsed (absent ones
-absent), MemorySize and MemorySha256 of the process memory after the message.
+with @permaweb/ao-loader --loader-version (default 0.0.44, what the reference
+CU's lockfile pins; AO_LOADER_VERSION sets the default), and prints one JSON
+result per line: Output, Messages, Spawns, Assignments, Error, Patches (loader
+0.0.48+), GasUsed (absent ones absent), MemorySize and MemorySha256 of the
+process memory after the message.
 After an Error, a rejected handle, a trap, a timeout or a WeaveDrive HALT the
 memory is the previous one and the run goes on. Progress goes to stderr.
 `
@@ -45,6 +48,16 @@ type config struct {
 	gateway, cacheDir      string
 	timeout                time.Duration
 	hash, verbose, quietWD bool
+	loaderVersion          string
+	thisProgram            string
+}
+
+// envOr returns the environment variable's value, or def when it is unset or empty.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 // Run executes the command. It returns the process exit code.
@@ -62,6 +75,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "wall-clock limit per message (0: none)")
 	fs.StringVar(&c.cacheDir, "cache-dir", defaultCacheDir(), "compiled-module cache directory (empty: no cache)")
 	fs.BoolVar(&c.hash, "hash", true, "compute MemorySha256 after every message")
+	fs.StringVar(&c.loaderVersion, "loader-version", envOr("AO_LOADER_VERSION", loader.DefaultLoaderVersion),
+		"@permaweb/ao-loader version to compute like: 0.0.44 (the reference CU's), 0.0.47, 0.0.48 or 0.0.49 (default from AO_LOADER_VERSION)")
+	fs.StringVar(&c.thisProgram, "this-program", envOr("AO_LOADER_THIS_PROGRAM", loader.DefaultThisProgram),
+		"the glue's thisProgram, process.argv[1] of the reference CU (default from AO_LOADER_THIS_PROGRAM)")
 	fs.BoolVar(&c.verbose, "v", false, "log per-message timings and module output to stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -72,6 +89,14 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if c.module == "" || c.format == "" || c.env == "" {
 		fmt.Fprintln(stderr, "aocu eval: --module, --format and --env are required")
 		fs.Usage()
+		return 2
+	}
+	if err := loader.CheckLoaderVersion(c.loaderVersion); err != nil {
+		fmt.Fprintln(stderr, "aocu eval: --loader-version:", err)
+		return 2
+	}
+	if err := loader.CheckThisProgram(c.thisProgram); err != nil || c.thisProgram == "" {
+		fmt.Fprintln(stderr, "aocu eval: --this-program: must be a non-empty ASCII path:", err)
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -116,7 +141,7 @@ func run(ctx context.Context, c config, stdin io.Reader, stdout, stderr io.Write
 			return fmt.Errorf("read memory image: %w", err)
 		}
 	}
-	eng, err := loader.NewEngine(loader.EngineConfig{CacheDir: c.cacheDir})
+	eng, err := loader.NewEngine(loader.EngineConfig{CacheDir: c.cacheDir, LoaderVersion: c.loaderVersion, ThisProgram: c.thisProgram})
 	if err != nil {
 		return err
 	}
@@ -220,6 +245,11 @@ func evalLine(ctx context.Context, proc *loader.Process, msg, env []byte, line i
 		}
 		return obj
 	}
+	if res.Rejected {
+		// handle() rejected: printed as run.cjs prints a thrown value.
+		obj.String("Error", res.ErrorText())
+		return obj
+	}
 	for _, f := range []struct {
 		k string
 		v json.RawMessage
@@ -228,10 +258,10 @@ func evalLine(ctx context.Context, proc *loader.Process, msg, env []byte, line i
 			obj.Raw(f.k, normalized(f.v))
 		}
 	}
-	if !res.Rejected {
+	if res.Patches != nil {
 		obj.Raw("Patches", normalized(res.Patches))
-		obj.Number("GasUsed", res.GasUsed)
 	}
+	obj.Number("GasUsed", res.GasUsed)
 	return obj
 }
 

@@ -120,3 +120,57 @@ func TestBadLinesAndMemoryOut(t *testing.T) {
 		t.Errorf("after restore: %+v vs %+v", again.Messages, r[5].Messages)
 	}
 }
+
+// TestLoaderProfileFlags: --loader-version and --this-program select what the
+// module sees (0.0.44: the environment strings with _=thisProgram, no
+// Patches; 0.0.49: none, Patches), AO_LOADER_VERSION sets the default, and a
+// version that is not supported is a usage error.
+func TestLoaderProfileFlags(t *testing.T) {
+	msgs := probeLines(t, 2)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(msgs[1]), &m); err != nil {
+		t.Fatal(err)
+	}
+	m["Data"] = `return (os.getenv("_") or "nil") .. "|" .. (os.getenv("USER") or "nil")`
+	getenv, _ := json.Marshal(m)
+	input := msgs[0] + "\n" + string(getenv)
+	run := func(args ...string) []map[string]any {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := Run(context.Background(), append(fixtureArgs(t), args...), strings.NewReader(input), &out, &errb); code != 0 {
+			t.Fatalf("%v: code %d: %s", args, code, errb.String())
+		}
+		var res []map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			var r map[string]any
+			if err := json.Unmarshal([]byte(l), &r); err != nil {
+				t.Fatal(err)
+			}
+			res = append(res, r)
+		}
+		return res
+	}
+	data := func(r map[string]any) string {
+		s, _ := r["Output"].(map[string]any)["data"].(string)
+		return s
+	}
+	def := run()
+	if _, ok := def[0]["Patches"]; ok || !strings.HasSuffix(data(def[1]), "/usr/app/src/app.js|web_user") {
+		t.Errorf("default (0.0.44): %v / %q", def[0]["Patches"], data(def[1]))
+	}
+	if r := run("--this-program", "/srv/cu/src/app.js"); !strings.HasSuffix(data(r[1]), "/srv/cu/src/app.js|web_user") || r[0]["MemorySha256"] == def[0]["MemorySha256"] {
+		t.Errorf("--this-program: %q", data(r[1]))
+	}
+	v49 := run("--loader-version", "0.0.49")
+	if _, ok := v49[0]["Patches"]; !ok || !strings.HasSuffix(data(v49[1]), "nil|nil") {
+		t.Errorf("0.0.49: %v / %q", v49[0]["Patches"], data(v49[1]))
+	}
+	t.Setenv("AO_LOADER_VERSION", "0.0.47")
+	if r := run(); r[0]["MemorySha256"] != v49[0]["MemorySha256"] || r[0]["Patches"] != nil {
+		t.Errorf("AO_LOADER_VERSION=0.0.47: memory %v (0.0.49: %v), Patches %v", r[0]["MemorySha256"], v49[0]["MemorySha256"], r[0]["Patches"])
+	}
+	var out, errb bytes.Buffer
+	if code := Run(context.Background(), append(fixtureArgs(t), "--loader-version", "0.0.45"), strings.NewReader(""), &out, &errb); code != 2 || !strings.Contains(errb.String(), "0.0.44, 0.0.47, 0.0.48, 0.0.49") {
+		t.Errorf("unsupported version: code %d, %q", code, errb.String())
+	}
+}

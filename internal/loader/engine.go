@@ -25,38 +25,66 @@ const epochTick = 10 * time.Millisecond
 // input: the wasmtime version, the engine settings below, the metering transform.
 const cacheVersion = "aocu-wasmtime-v39.0.1-epoch-mem64-simd-v2-inline-gas"
 
+// maxWasmStack is the native stack wasm code may use. wasmtime's default (512
+// KiB) overflows before Lua's own limits (LUAI_MAXCCALLS: "C stack overflow",
+// "stack overflow") on deep C recursion (nested coroutines, gsub callbacks),
+// where the reference's V8 stack (984 KB on node's main thread, 4 MB in the
+// reference CU's worker threads) lets Lua's limit answer first. Go runs cgo
+// calls on 8 MB thread stacks; this leaves room for the host's frames.
+const maxWasmStack = 4 << 20
+
 // EngineConfig configures an Engine.
 type EngineConfig struct {
 	// CacheDir keeps compiled modules on disk, keyed by the module's sha256 and
 	// format, so a restart does not recompile. Empty disables the cache.
 	CacheDir string
+	// LoaderVersion selects the @permaweb/ao-loader version whose behaviour
+	// modules see (see profile.go): "0.0.44" (the default, "" means it),
+	// "0.0.47", "0.0.48" or "0.0.49".
+	LoaderVersion string
+	// ThisProgram is the glue's thisProgram: process.argv[1] of the node
+	// process that runs the reference loader (backslashes become slashes). It
+	// is in the environment strings ("_=") and, for emscripten2, main's argv,
+	// so in the memory. Empty means DefaultThisProgram.
+	ThisProgram string
 }
 
 // Engine compiles modules and owns the epoch ticker that enforces wall-clock
 // timeouts. One Engine serves every module and process; Close stops it.
 type Engine struct {
-	cfg    EngineConfig
-	engine *wasmtime.Engine
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	cfg         EngineConfig
+	profile     profile
+	thisProgram string
+	engine      *wasmtime.Engine
+	stop        chan struct{}
+	done        chan struct{}
+	once        sync.Once
 }
 
 // NewEngine creates the wasmtime engine with the features ao modules need
 // (memory64, SIMD, bulk memory) and epoch interruption for the timeout guard.
 func NewEngine(cfg EngineConfig) (*Engine, error) {
+	prof, err := profileOf(cfg.LoaderVersion)
+	if err != nil {
+		return nil, err
+	}
+	thisProgram := glueThisProgram(cfg.ThisProgram)
+	if err := CheckThisProgram(thisProgram); err != nil {
+		return nil, err
+	}
 	c := wasmtime.NewConfig()
 	c.SetWasmMemory64(true)
 	c.SetWasmSIMD(true)
 	c.SetWasmBulkMemory(true)
 	c.SetWasmMultiValue(true)
 	c.SetEpochInterruption(true)
+	c.SetMaxWasmStack(maxWasmStack)
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("loader: module cache dir: %w", err)
 		}
 	}
-	e := &Engine{cfg: cfg, engine: wasmtime.NewEngineWithConfig(c), stop: make(chan struct{}), done: make(chan struct{})}
+	e := &Engine{cfg: cfg, profile: prof, thisProgram: thisProgram, engine: wasmtime.NewEngineWithConfig(c), stop: make(chan struct{}), done: make(chan struct{})}
 	go e.tick()
 	return e, nil
 }
@@ -74,6 +102,12 @@ func (e *Engine) tick() {
 		}
 	}
 }
+
+// LoaderVersion returns the @permaweb/ao-loader version the engine reproduces.
+func (e *Engine) LoaderVersion() string { return e.profile.version }
+
+// ThisProgram returns the glue's thisProgram the engine uses.
+func (e *Engine) ThisProgram() string { return e.thisProgram }
 
 // Close stops the epoch ticker. Modules and processes of the engine must not be
 // used afterwards.

@@ -197,13 +197,41 @@ func (h *instance) hostFuncs() map[string]hostFn {
 		return 0, nil
 	}
 	m["environ_sizes_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		// The reference patches getEnvStrings() to return [].
-		d := h.data(c)
-		h.putPtr(d, h.ptr(a[0]), 0)
-		h.putPtr(d, h.ptr(a[1]), 0)
+		// 0.0.47+ patch getEnvStrings() to return []; 0.0.44 gives the
+		// emscripten defaults. Count and size are size_t (u64 on wasm64).
+		var count, size uint64
+		if h.mod.eng.profile.envStrings {
+			env := environStrings(h.mod.eng.thisProgram)
+			count = uint64(len(env))
+			for _, s := range env {
+				size += uint64(len(s)) + 1
+			}
+		}
+		d, pc, ps := h.data(c), h.ptr(a[0]), h.ptr(a[1])
+		if !inBounds(d, pc, h.ptrSize()) || !inBounds(d, ps, h.ptrSize()) {
+			return 0, h.trapWith(errOOB)
+		}
+		h.putPtr(d, pc, count)
+		h.putPtr(d, ps, size)
 		return 0, nil
 	}
-	m["environ_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) { return 0, nil }
+	m["environ_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		if !h.mod.eng.profile.envStrings {
+			return 0, nil
+		}
+		d, environ, buf := h.data(c), h.ptr(a[0]), h.ptr(a[1])
+		for i, s := range environStrings(h.mod.eng.thisProgram) {
+			slot := environ + uint64(i)*h.ptrSize()
+			if !inBounds(d, slot, h.ptrSize()) || !inBounds(d, buf, uint64(len(s))+1) {
+				return 0, h.trapWith(errOOB)
+			}
+			h.putPtr(d, slot, buf)
+			buf += uint64(copy(d[buf:], s))
+			d[buf] = 0
+			buf++
+		}
+		return 0, nil
+	}
 	m["fd_write"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
 		d := h.data(c)
 		fd, iov, cnt, pnum := a[0].I32(), h.ptr(a[1]), h.ptr(a[2]), h.ptr(a[3])
@@ -318,12 +346,15 @@ func (h *instance) hostFuncs() map[string]hostFn {
 	}
 	m["_gmtime_js"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
 		t, tm := h.timeArg(a)
-		h.writeTm(h.data(c), tm, time.Unix(t, 0).UTC(), false)
+		h.writeJSTm(h.data(c), tm, t, false)
 		return 0, nil
 	}
 	m["_localtime_js"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
 		t, tm := h.timeArg(a)
-		h.writeTm(h.data(c), tm, time.Unix(t, 0).UTC(), true)
+		if !h.writeJSTm(h.data(c), tm, t, true) && h.is64 {
+			// HEAP64[gmtoff] = BigInt(-(NaN * 60)) throws in the wasm64 glue.
+			return 0, h.trapWith(&abortError{"The number NaN cannot be converted to a BigInt because it is not an integer"})
+		}
 		return 0, nil
 	}
 	m["_mktime_js"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
@@ -438,13 +469,71 @@ func (h *instance) timeArg(a []wasmtime.Val) (int64, uint64) {
 	return a[0].I64(), h.ptr(a[1])
 }
 
+// maxJSTimeMs is the largest |time value| of a JavaScript Date (TimeClip).
+const maxJSTimeMs = 8.64e15
+
+// jsDateValid reports whether new Date(t * 1e3) is a valid Date: t passed the
+// glue's I53 check (|t| <= 2^53-1) and |t*1e3| <= 8.64e15.
+func jsDateValid(t int64) bool {
+	return t >= -(1<<53-1) && t <= 1<<53-1 && math.Abs(float64(t)*1e3) <= maxJSTimeMs
+}
+
+// jsDateUTC is Date.UTC(year, 0, 1) in ms: years 0-99 mean 1900-1999; false
+// when the result is beyond a Date's range (NaN).
+func jsDateUTC(year int) (float64, bool) {
+	if year >= 0 && year <= 99 {
+		year += 1900
+	}
+	ms := float64(time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC).Unix()) * 1e3
+	return ms, math.Abs(ms) <= maxJSTimeMs
+}
+
+// writeJSTm is the glue's __gmtime_js / __localtime_js under TZ=UTC with
+// JavaScript's Date: an invalid Date (beyond ±8.64e15 ms) reads NaN in every
+// field, which HEAP32 stores as 0; gmtime's yday is measured from
+// Date.UTC(year, 0, 1), which maps years 0-99 to 1900-1999. It reports whether
+// the Date was valid.
+func (h *instance) writeJSTm(d []byte, p uint64, t int64, local bool) bool {
+	if !jsDateValid(t) {
+		n := uint64(32)
+		if local {
+			n = 36
+		}
+		clear(d[p : p+n])
+		if local && !h.is64 {
+			binary.LittleEndian.PutUint32(d[p+36:], 0)
+		}
+		return false
+	}
+	tt := time.Unix(t, 0).UTC()
+	h.writeTm(d, p, tt, local)
+	if !local {
+		yday := int32(0)
+		if start, ok := jsDateUTC(tt.Year()); ok {
+			yday = int32(int64(math.Trunc((float64(t)*1e3 - start) / 864e5))) // (x / day) | 0
+		}
+		binary.LittleEndian.PutUint32(d[p+28:], uint32(yday))
+	}
+	return true
+}
+
 // mktime is the common part of the glues' __mktime_js under TZ=UTC: the time
-// of the struct tm at p, normalised back into it; tm_isdst < 0 becomes 0.
+// of the struct tm at p, normalised back into it; tm_isdst < 0 becomes 0. As
+// new Date(y, mon, mday, h, m, s) does, a year 0-99 means 1900-1999; beyond a
+// Date's range every field reads NaN (stored as 0) and the result is -1.
 func (h *instance) mktime(d []byte, p uint64) time.Time {
 	r := func(off uint64) int { return int(int32(binary.LittleEndian.Uint32(d[p+off:]))) }
-	t := time.Date(r(20)+1900, time.Month(r(16)+1), r(12), r(8), r(4), r(0), 0, time.UTC)
+	year := r(20) + 1900
+	if year >= 0 && year <= 99 {
+		year += 1900
+	}
+	t := time.Date(year, time.Month(r(16)+1), r(12), r(8), r(4), r(0), 0, time.UTC)
 	if r(32) < 0 {
 		binary.LittleEndian.PutUint32(d[p+32:], 0)
+	}
+	if math.Abs(float64(t.Unix())*1e3) > maxJSTimeMs {
+		clear(d[p : p+32])
+		return time.Unix(-1, 0)
 	}
 	h.writeTm(d, p, t, false)
 	return t
@@ -719,7 +808,7 @@ func (h *instance) legacyHostFuncs(modern map[string]hostFn) map[string]hostFn {
 		return h.mmapStream(a[3].I32(), a[1].I32(), a[2].I32()), nil
 	}
 	m["legacy_environ_sizes_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		env := legacyEnviron(h.mod.legacy.thisProgram)
+		env := environStrings(h.mod.eng.thisProgram)
 		size := 0
 		for _, s := range env {
 			size += len(s) + 1
@@ -734,7 +823,7 @@ func (h *instance) legacyHostFuncs(modern map[string]hostFn) map[string]hostFn {
 	}
 	m["legacy_environ_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
 		d, environ, buf := h.data(c), h.ptr(a[0]), h.ptr(a[1])
-		for i, s := range legacyEnviron(h.mod.legacy.thisProgram) {
+		for i, s := range environStrings(h.mod.eng.thisProgram) {
 			if !inBounds(d, environ+4*uint64(i), 4) || !inBounds(d, buf, uint64(len(s))+1) {
 				return 0, h.trapWith(errOOB)
 			}

@@ -257,7 +257,7 @@ func (h *instance) mainArgv() (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("loader: stack alloc: %w", err)
 	}
-	prog := []byte(h.mod.legacy.thisProgram)
+	prog := []byte(h.mod.eng.thisProgram)
 	s, err := h.stackAllocString(prog, uint64(len(prog))+1)
 	if err != nil {
 		return 0, err
@@ -552,7 +552,8 @@ func (h *instance) classify(err error) error {
 			case 10: // Interrupt (C API numbering): the epoch deadline passed
 				return ErrTimeout
 			case 0:
-				return &trapError{"RangeError: Maximum call stack size exceeded"}
+				// V8's RangeError; the reference reports its message.
+				return &trapError{"Maximum call stack size exceeded"}
 			case 1:
 				return &trapError{"RuntimeError: memory access out of bounds"}
 			case 3:

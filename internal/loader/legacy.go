@@ -134,31 +134,14 @@ type legacyGlue struct {
 	slot       legacySlot
 	init       []legacyInitStep
 	clock      legacyClock
-	// thisProgram: the glues read process.argv[1] of the node process (with
-	// backslashes turned into slashes) and fall back to "./this.program" when
-	// there is none. It shows up in environ ("_=") and, for emscripten2, in
-	// main's argv on the stack, so it is part of the memory image. In the CU it
-	// is the worker's script path (host dependent); the expected values in
-	// docs/legacy-formats.md were produced with `node -e`, i.e. the fallback.
-	thisProgram string
 }
 
-// legacyThisProgram is the thisProgram the Go host uses (see legacyGlue).
-const legacyThisProgram = "./this.program"
-
-// legacyEnvVars are getEnvStrings() of all three glues (emscripten.cjs:794,
-// emscripten2.cjs:5536, emscripten3.cjs dist 10858): the emscripten defaults,
-// NOT the empty list the modern glues are patched to. The last one is
-// "_=" + thisProgram.
-var legacyEnvVars = []string{
-	"USER=web_user", "LOGNAME=web_user", "PATH=/", "PWD=/", "HOME=/home/web_user", "LANG=C.UTF-8",
-}
-
-// legacyEnviron returns the environment strings the old glues expose through
-// environ_sizes_get / environ_get, in order.
-func legacyEnviron(thisProgram string) []string {
-	return append(append([]string(nil), legacyEnvVars...), "_="+thisProgram)
-}
+// The legacy glues' environment strings are the emscripten defaults
+// (emscripten.cjs:794, emscripten2.cjs:5536, emscripten3.cjs dist 10858), in
+// every loader version, with "_=" + the engine's thisProgram (environStrings).
+// The glues take thisProgram from process.argv[1] of the node process
+// (backslashes turned into slashes; "./this.program" when node has none): in
+// the reference CU the path of its app.js, see EngineConfig.ThisProgram.
 
 // legacyTZName is what the old glues take as the time-zone name under TZ=UTC:
 // the parenthesised part of Date.prototype.toTimeString() (extractZone), on
@@ -212,9 +195,9 @@ var legacyOnlyImports = map[string]legacyOnlyImport{
 	"legacy_fd_write_em1": {"(i32,i32,i32,i32)->(i32)",
 		"_fd_write(fd, iov, iovcnt, pnum) (emscripten.cjs:854): no file system; every byte goes through printChar(fd, byte): fd 1 -> stdout line buffer, fd 2 -> stderr line buffer, flushed on byte 0 or 10 (byte 0 is not kept); *pnum (u32) = total length; returns 0. Any byte for fd 0 throws TypeError \"Cannot read properties of null (reading 'push')\" (byte 0/10: \"... (reading '0')\"), for any other fd \"Cannot read properties of undefined (reading 'push')\" / \"... (reading '0')\": handle() rejects with that message. No clock tick"},
 	"legacy_environ_sizes_get": {"(i32,i32)->(i32)",
-		"u32 [count] = 7; u32 [size] = sum(len(s)+1) over legacyEnviron(thisProgram); returns 0 (the modern glue reports 0/0)"},
+		"u32 [count] = 7; u32 [size] = sum(len(s)+1) over environStrings(thisProgram); returns 0 (the modern glues of 0.0.47+ report 0/0)"},
 	"legacy_environ_get": {"(i32,i32)->(i32)",
-		"for each string i of legacyEnviron(thisProgram): u32 [environ+4i] = buf+off; the ASCII bytes and a NUL at buf+off; returns 0. __wasm_call_ctors calls both at load (emscripten's __environ constructor), so the strings are in every memory image"},
+		"for each string i of environStrings(thisProgram): u32 [environ+4i] = buf+off; the ASCII bytes and a NUL at buf+off; returns 0. __wasm_call_ctors calls both at load (emscripten's __environ constructor), so the strings are in every memory image"},
 	"legacy_fd_fdstat_get_em2": {"(i32,i32)->(i32)",
 		"_fd_fdstat_get (emscripten2.cjs:5596): unknown fd -> 8; else writes ONLY the type byte at pbuf (2 for the TTYs 0-2, 4 for a regular file) and returns 0; flags and rights are left untouched (the modern glue zeroes them)"},
 	"legacy_fcntl64_em2": {"(i32,i32,i32)->(i32)",
@@ -292,12 +275,11 @@ var legacyGlues = map[Format]legacyGlue{
 		},
 		required: []string{"memory", "__indirect_function_table", "__wasm_call_ctors", "main", "handle",
 			"emscripten_stack_get_current", "_emscripten_stack_restore", "_emscripten_stack_alloc"},
-		heapMax:     524288000, // getHeapMax(){return 524288e3} (760)
-		growthLine:  771,
-		slot:        legacySlotUTF16x4,
-		init:        []legacyInitStep{legacyInitCtors, legacyInitMain},
-		clock:       legacyClock{dateNow: legacyClockZero, getNow: legacyClockNone},
-		thisProgram: legacyThisProgram,
+		heapMax:    524288000, // getHeapMax(){return 524288e3} (760)
+		growthLine: 771,
+		slot:       legacySlotUTF16x4,
+		init:       []legacyInitStep{legacyInitCtors, legacyInitMain},
+		clock:      legacyClock{dateNow: legacyClockZero, getNow: legacyClockNone},
 	},
 	FormatEmscripten2: {
 		source:    "src/formats/emscripten2.cjs",
@@ -386,8 +368,7 @@ var legacyGlues = map[Format]legacyGlue{
 		slot:       legacySlotUTF16x4,
 		init: []legacyInitStep{legacyInitStackInit, legacyInitStackCookie, legacyInitCtors,
 			legacyInitMainArgv, legacyInitFflush},
-		clock:       legacyClock{dateNow: legacyClockZero, getNow: legacyClockNaN},
-		thisProgram: legacyThisProgram,
+		clock: legacyClock{dateNow: legacyClockZero, getNow: legacyClockNaN},
 	},
 	FormatEmscripten3: {
 		source:    "src/formats/emscripten3.cjs",
@@ -478,8 +459,7 @@ var legacyGlues = map[Format]legacyGlue{
 		// createStandardStreams makes three symlinks (9698-9708), each taking a
 		// value, so the first wasm call sees 10003. emscripten_get_now is
 		// deterministicNow too (10815): both advance the same counter.
-		clock:       legacyClock{dateNow: legacyClockCounter, getNow: legacyClockCounter, first: 10003, ttyWriteTicks: true},
-		thisProgram: legacyThisProgram,
+		clock: legacyClock{dateNow: legacyClockCounter, getNow: legacyClockCounter, first: 10003, ttyWriteTicks: true},
 	},
 }
 

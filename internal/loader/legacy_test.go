@@ -256,8 +256,8 @@ func TestLegacyStringSlot(t *testing.T) {
 	}
 }
 
-func TestLegacyEnviron(t *testing.T) {
-	env := legacyEnviron(legacyThisProgram)
+func TestEnvironStrings(t *testing.T) {
+	env := environStrings(nodeEvalThisProgram)
 	want := []string{"USER=web_user", "LOGNAME=web_user", "PATH=/", "PWD=/", "HOME=/home/web_user", "LANG=C.UTF-8", "_=./this.program"}
 	if !reflect.DeepEqual(env, want) {
 		t.Fatalf("environ %q, want %q", env, want)
@@ -269,10 +269,8 @@ func TestLegacyEnviron(t *testing.T) {
 	if size != 94 {
 		t.Errorf("environ buffer size %d, want 94", size)
 	}
-	for _, f := range legacyFormats {
-		if legacyGlues[f].thisProgram != legacyThisProgram {
-			t.Errorf("%s: thisProgram %q", f, legacyGlues[f].thisProgram)
-		}
+	if got := engine(t).ThisProgram(); got != nodeEvalThisProgram {
+		t.Errorf("test engine thisProgram %q", got)
 	}
 }
 
@@ -409,7 +407,7 @@ func TestLegacyInitSequence(t *testing.T) {
 				}
 				d := p.Memory()
 				u32 := func(p uint32) uint32 { return binary.LittleEndian.Uint32(d[p:]) }
-				env := legacyEnviron(legacyThisProgram)
+				env := environStrings(nodeEvalThisProgram)
 				if u32(100) != uint32(len(env)) || u32(104) != 94 {
 					t.Errorf("environ_sizes_get wrote %d, %d", u32(100), u32(104))
 				}
@@ -422,8 +420,8 @@ func TestLegacyInitSequence(t *testing.T) {
 				has := func(st legacyInitStep) bool { return slices.Contains(g.init, st) }
 				switch {
 				case has(legacyInitMainArgv):
-					if argc != 1 || cstring(d, uint64(u32(argv))) != legacyThisProgram || u32(argv+4) != 0 {
-						t.Errorf("main(%d, %d): argv is not {%q, NULL}", argc, argv, legacyThisProgram)
+					if argc != 1 || cstring(d, uint64(u32(argv))) != nodeEvalThisProgram || u32(argv+4) != 0 {
+						t.Errorf("main(%d, %d): argv is not {%q, NULL}", argc, argv, nodeEvalThisProgram)
 					}
 				case argc != 0 || argv != 0:
 					t.Errorf("main(%d, %d), want main(0, 0)", argc, argv)

@@ -18,6 +18,8 @@ import (
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
+	"github.com/aocu/aocu/internal/jsjson"
+
 	"github.com/aocu/aocu/internal/weavedrive"
 )
 
@@ -41,6 +43,10 @@ var (
 	aos32 = fixture{"aos2_0_4_32.wasm", FormatEmscripten4, "env-wasm32.json"}
 )
 
+// nodeEvalThisProgram is the glue's thisProgram when node runs without a script
+// argument (`node -e`): the recordings of legacy_test.go were made so.
+const nodeEvalThisProgram = "./this.program"
+
 var (
 	engineOnce sync.Once
 	testEngine *Engine
@@ -51,7 +57,11 @@ var (
 func engine(t testing.TB) *Engine {
 	engineOnce.Do(func() {
 		var err error
-		testEngine, err = NewEngine(EngineConfig{CacheDir: filepath.Join(os.TempDir(), "aocu-loader-test-cache")})
+		// The recorded reference values of these tests come from loader 0.0.49
+		// run as `node -e` (thisProgram "./this.program"); profile_test.go
+		// covers the other versions.
+		testEngine, err = NewEngine(EngineConfig{CacheDir: filepath.Join(os.TempDir(), "aocu-loader-test-cache"),
+			LoaderVersion: LoaderVersion049, ThisProgram: nodeEvalThisProgram})
 		if err != nil {
 			panic(err)
 		}
@@ -458,11 +468,60 @@ func TestWeaveDrive(t *testing.T) {
 	}
 }
 
-func TestJSTruthy(t *testing.T) {
-	for in, want := range map[string]bool{`null`: false, `false`: false, `0`: false, `""`: false, `0.0`: false, `[]`: true, `{}`: true, `"x"`: true, `1`: true} {
-		if got := jsTruthy(json.RawMessage(in)); got != want {
-			t.Errorf("jsTruthy(%s) = %v", in, got)
+// TestParseResponseJS: handle()'s string read with JavaScript's rules, as the
+// reference loader reads it; the texts are those node 20 printed through
+// tools/refloader/run.cjs for the same strings (see also the divergences
+// scenario in test/difftest).
+func TestParseResponseJS(t *testing.T) {
+	cases := []struct {
+		in       string
+		rejected bool
+		text     string // ErrorText() of a rejection
+		output   string // Output of a success
+		patches  string
+	}{
+		{`{"ok":0,"response":"zero"}`, true, "zero", "", ""},
+		{`{"ok":false,"response":[1,[2,3]]}`, true, "1,2,3", "", ""},
+		{`{"ok":false,"response":[null,"a",true]}`, true, ",a,true", "", ""},
+		{`{"ok":false,"response":{"message":"custom"}}`, true, "custom", "", ""},
+		{`{"ok":false,"response":{"message":12.50}}`, true, "12.5", "", ""},
+		{`{"ok":false,"response":{"a":1}}`, true, "[object Object]", "", ""},
+		{`{"ok":false}`, true, "undefined", "", ""},
+		{`{"ok":false,"response":null}`, true, "null", "", ""},
+		{`{"ok":false,"response":1e400}`, true, "Infinity", "", ""},
+		{`{"ok":"","response":{"a":true}}`, true, "[object Object]", "", ""},
+		{`{"ok":true,"response":null}`, true, "Cannot read properties of null (reading 'Error')", "", ""},
+		{`{"ok":true}`, true, "Cannot read properties of undefined (reading 'Error')", "", ""},
+		{`null`, true, "Cannot destructure property 'ok' of 'JSON.parse(...)' as it is null.", "", ""},
+		{`not json`, true, `Unexpected token 'o', "not json" is not valid JSON`, "", ""},
+		{`this is not json at all, no`, true, `Unexpected token 'h', "this is not"... is not valid JSON`, "", ""},
+		{``, true, "Unexpected end of JSON input", "", ""},
+		{`{"ok":1,"response":{"Output":"o"}} x`, true, "Unexpected non-whitespace character after JSON at position 35", "", ""},
+		{`{"ok":true,"response":5}`, false, "", "", "[]"},
+		{`{"ok":true,"response":{"Output":"a","Output":"b","Patches":0}}`, false, "", `"b"`, "[]"},
+		{`{"ok":1,"response":{"Output":{"x":1},"Patches":[{"p":1}]}}`, false, "", `{"x":1}`, `[{"p":1}]`},
+	}
+	for _, c := range cases {
+		r, err := parseResponse(c.in, 7, true)
+		if err != nil {
+			t.Fatalf("%s: %v", c.in, err)
 		}
+		if r.Rejected != c.rejected {
+			t.Errorf("%s: rejected %v", c.in, r.Rejected)
+			continue
+		}
+		if c.rejected {
+			if got := r.ErrorText(); got != c.text {
+				t.Errorf("%s: error text %q, want %q", c.in, got, c.text)
+			}
+			continue
+		}
+		if string(r.Output) != c.output || string(r.Patches) != c.patches || r.GasUsed != 7 {
+			t.Errorf("%s: Output %s Patches %s GasUsed %v", c.in, r.Output, r.Patches, r.GasUsed)
+		}
+	}
+	if r, _ := parseResponse(`{"ok":true,"response":{}}`, 0, false); r.Patches != nil {
+		t.Errorf("Patches %s without the 0.0.48+ profile", r.Patches)
 	}
 }
 
@@ -496,5 +555,36 @@ func TestTrapKeepsState(t *testing.T) {
 	}
 	if memHash(fresh) != memHash(p) {
 		t.Fatal("after a trap, the next message does not run as on a fresh instance")
+	}
+}
+
+// TestV8ParseError compares v8ParseError with the messages node 20's
+// JSON.parse threw for the inputs of testdata/v8-json-parse.json (recorded
+// with `node -e`, each input's [text, message]).
+func TestV8ParseError(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "v8-json-parse.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases [][2]*string
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		in := *c[0]
+		_, perr := jsjson.Normalize([]byte(in))
+		if c[1] == nil {
+			if perr != nil {
+				t.Errorf("%q: valid for V8, jsjson: %v", in, perr)
+			}
+			continue
+		}
+		if perr == nil {
+			t.Errorf("%q: jsjson accepts what V8 rejects (%s)", in, *c[1])
+			continue
+		}
+		if got := v8ParseError(in, perr); got != *c[1] {
+			t.Errorf("%q: %q, V8: %q", in, got, *c[1])
+		}
 	}
 }

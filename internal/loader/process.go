@@ -286,7 +286,7 @@ func (p *Process) handle(ctx context.Context, msg, env []byte, readOnly bool) (*
 	}
 	var res *Result
 	if err == nil {
-		res, err = parseResponse(out, inst.gasUsed())
+		res, err = parseResponse(out, inst.gasUsed(), p.mod.eng.profile.patches)
 	}
 	// A trap leaves the instance mid-call (stack pointer, Asyncify state): it
 	// cannot be reused, unlike a clean Error return.
@@ -406,7 +406,7 @@ func (p *Process) rollback(clean bool) error {
 		if err != nil {
 			return fmt.Errorf("replay of message %d: %w", i, err)
 		}
-		res, err := parseResponse(out, inst.gasUsed())
+		res, err := parseResponse(out, inst.gasUsed(), p.mod.eng.profile.patches)
 		if err != nil || res.Failed() {
 			return fmt.Errorf("replay of message %d did not reproduce its result", i)
 		}

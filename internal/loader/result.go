@@ -3,8 +3,8 @@ package loader
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"strings"
+
+	"github.com/aocu/aocu/internal/jsjson"
 )
 
 // Result is what handle() produced for one message, as the reference loader
@@ -16,8 +16,10 @@ type Result struct {
 	Spawns      json.RawMessage
 	Assignments json.RawMessage
 	Error       json.RawMessage
-	Patches     json.RawMessage // `[]` when Lua gave none, as the reference does
-	GasUsed     float64         // a JavaScript number in the reference
+	// Patches is nil (absent) with loader 0.0.44 and 0.0.47; from 0.0.48 on it
+	// is `response.Patches || []`.
+	Patches json.RawMessage
+	GasUsed float64 // a JavaScript number in the reference
 
 	// Rejected is true when handle() rejected (Lua pcall failed, a trap, an
 	// abort, out of gas): Error then holds the rejection message as a JSON
@@ -29,59 +31,56 @@ type Result struct {
 // an Error or handle() rejected.
 func (r *Result) Failed() bool { return r.Rejected || r.Error != nil }
 
-// parseResponse parses the {"ok":…,"response":…} envelope of loader.lua.
-func parseResponse(s string, gas float64) (*Result, error) {
-	var env struct {
-		Ok       bool            `json:"ok"`
-		Response json.RawMessage `json:"response"`
+// parseResponse interprets handle()'s string as the reference loader does
+// (see jsresponse.go). withPatches: the loader version adds Patches.
+func parseResponse(s string, gas float64, withPatches bool) (*Result, error) {
+	src := []byte(s)
+	if _, err := jsjson.Normalize(src); err != nil {
+		return rejected(v8ParseError(s, err)), nil
 	}
-	if err := json.Unmarshal([]byte(s), &env); err != nil {
-		msg := "Unexpected end of JSON input"
-		if strings.TrimSpace(s) != "" {
-			msg = fmt.Sprintf("invalid JSON from handle: %v", err)
-		}
-		return rejected(msg), nil
+	top := bytes.Trim(src, " \t\n\r")
+	if string(top) == "null" {
+		return rejected("Cannot destructure property 'ok' of 'JSON.parse(...)' as it is null."), nil
 	}
-	if !env.Ok {
-		// `throw response`: the CU stores the thrown value as the Error.
-		var str string
-		if err := json.Unmarshal(env.Response, &str); err == nil {
-			return rejected(str), nil
-		}
-		return &Result{Error: append(json.RawMessage(nil), env.Response...), Rejected: true, Patches: json.RawMessage("[]")}, nil
+	ok, response := jsMember(src, "ok"), jsMember(src, "response")
+	if ok == nil || !jsjson.Truthy(ok) {
+		// `throw response`: the CU keeps the thrown value as the Error
+		// (undefined when there is none).
+		return &Result{Error: cloneRaw(response), Rejected: true}, nil
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(env.Response, &fields); err != nil {
-		return nil, fmt.Errorf("loader: handle response is not an object: %w", err)
+	switch t := string(bytes.Trim(response, " \t\n\r")); t {
+	case "":
+		return rejected("Cannot read properties of undefined (reading 'Error')"), nil
+	case "null":
+		return rejected("Cannot read properties of null (reading 'Error')"), nil
 	}
+	field := func(k string) json.RawMessage { return cloneRaw(jsMember(response, k)) }
 	r := &Result{
-		Output: fields["Output"], Messages: fields["Messages"], Spawns: fields["Spawns"],
-		Assignments: fields["Assignments"], Error: fields["Error"], GasUsed: gas,
+		Output: field("Output"), Messages: field("Messages"), Spawns: field("Spawns"),
+		Assignments: field("Assignments"), Error: field("Error"), GasUsed: gas,
 	}
-	r.Patches = fields["Patches"]
-	if !jsTruthy(r.Patches) {
-		r.Patches = json.RawMessage("[]")
+	if withPatches {
+		r.Patches = field("Patches")
+		if r.Patches == nil || !jsjson.Truthy(r.Patches) {
+			r.Patches = json.RawMessage("[]")
+		}
 	}
 	return r, nil
 }
 
+func cloneRaw(v []byte) json.RawMessage {
+	if v == nil {
+		return nil
+	}
+	return append(json.RawMessage(nil), v...)
+}
+
+// ErrorText is the text a rejection is reported with by the reference CU's
+// callers that print it (tools/refloader/run.cjs, aocu eval): the thrown
+// string, an object's message, else String(value); "undefined" for none.
+func (r *Result) ErrorText() string { return thrownText(r.Error) }
+
 func rejected(msg string) *Result {
 	b, _ := json.Marshal(msg)
 	return &Result{Error: b, Rejected: true}
-}
-
-// jsTruthy reports whether a JSON value is truthy in JavaScript (`x || []`).
-func jsTruthy(v json.RawMessage) bool {
-	v = bytes.TrimSpace(v)
-	switch string(v) {
-	case "", "null", "false", `""`, "0", "-0":
-		return false
-	}
-	if v[0] >= '0' && v[0] <= '9' || v[0] == '-' {
-		var f float64
-		if json.Unmarshal(v, &f) == nil && f == 0 {
-			return false
-		}
-	}
-	return true
 }

@@ -219,7 +219,8 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 		return fail(err)
 	}
 	su := suclient.New(suclient.Options{Logger: log, HTTPClient: upstream(), Delay: cfg.UpstreamRetryDelay})
-	u.loader, err = loader.NewEngine(loader.EngineConfig{CacheDir: filepath.Join(cfg.WasmBinaryFileDirectory, "aocu-compiled")})
+	u.loader, err = loader.NewEngine(loader.EngineConfig{CacheDir: filepath.Join(cfg.WasmBinaryFileDirectory, "aocu-compiled"),
+		LoaderVersion: cfg.LoaderVersion, ThisProgram: cfg.LoaderThisProgram})
 	if err != nil {
 		return fail(err)
 	}

@@ -48,14 +48,17 @@ func main() {
 	dir := flag.String("scenario", "", "scenario directory")
 	skip := flag.Int("skip", 2, "setup messages (timed individually)")
 	limit := flag.Int("limit", 0, "measured messages (0: all)")
+	// bench.cjs drives @permaweb/ao-loader 0.0.49: compare like with like.
+	loaderVersion := flag.String("loader-version", loader.LoaderVersion049, "@permaweb/ao-loader version to compute like")
+	thisProgram := flag.String("this-program", loader.DefaultThisProgram, "the glue's thisProgram (process.argv[1])")
 	flag.Parse()
-	if err := run(*module, *format, *envPath, *dir, *skip, *limit); err != nil {
+	if err := run(*module, *format, *envPath, *dir, *skip, *limit, loader.EngineConfig{LoaderVersion: *loaderVersion, ThisProgram: *thisProgram}); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(module, format, envPath, dir string, skip, limit int) error {
+func run(module, format, envPath, dir string, skip, limit int, ecfg loader.EngineConfig) error {
 	ctx := context.Background()
 	wasm, err := os.ReadFile(module)
 	if err != nil {
@@ -91,7 +94,8 @@ func run(module, format, envPath, dir string, skip, limit int) error {
 		return err
 	}
 	defer os.RemoveAll(cache)
-	eng, err := loader.NewEngine(loader.EngineConfig{CacheDir: cache})
+	ecfg.CacheDir = cache
+	eng, err := loader.NewEngine(ecfg)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@
  *
  *   TZ=UTC node tools/refloader/run.cjs --module FILE.wasm --format MODULE-FORMAT --env ENV.json \
  *       [--memory-in FILE] [--memory-out FILE] [--unsafe-memory] [--bench] [--quiet] \
+ *       [--loader-version 0.0.49|0.0.44] [--this-program PATH] \
  *       < messages.jsonl > results.jsonl
  *
  * stdin:  one JSON message object per line (blank lines skipped). Each is JSON.parse'd and the object is
@@ -25,6 +26,14 @@
  * --unsafe-memory: UNSAFE_MEMORY:true, `null` is passed while an instance is reused (it continues its own
  * live memory) and the kept memory is only copied into freshly built instances. Results are identical; it
  * only avoids the two full-memory copies per message.
+ *
+ * --loader-version: 0.0.49 (default) is ./node_modules/@permaweb/ao-loader, 0.0.44 the one that
+ * ../refloader044/node_modules holds (what the reference CU's lockfile pins). The installed version
+ * must be the one asked for.
+ * --this-program PATH: the glues take thisProgram from process.argv[1] when an instance is built (it is
+ * the `_=` environment string of 0.0.44's modern glues and of every legacy glue): set argv[1] to PATH
+ * first, as the reference CU's worker threads see /usr/app/src/app.js in its Docker image. Without it,
+ * argv[1] is this script's own path.
  *
  * Never call Date.now() here: the glue replaces it with a deterministic counter (TIME++ from 10000) that
  * the wasm also reads, so any extra call would change the memory image. Timings use performance.now().
@@ -55,15 +64,13 @@ console.info = stderrLog
 const realRandom = Math.random
 const restoreGlobals = () => { console.log = stderrLog; Math.random = realRandom }
 
-const AoLoader = require('@permaweb/ao-loader')
-
 // ---------------------------------------------------------------- CLI
 function usage (msg) {
   if (msg) process.stderr.write(`run.cjs: ${msg}\n`)
-  process.stderr.write('usage: node run.cjs --module FILE.wasm --format MODULE-FORMAT --env ENV.json [--memory-in FILE] [--memory-out FILE] [--unsafe-memory] [--bench] [--quiet] < messages.jsonl > results.jsonl\n')
+  process.stderr.write('usage: node run.cjs --module FILE.wasm --format MODULE-FORMAT --env ENV.json [--memory-in FILE] [--memory-out FILE] [--unsafe-memory] [--bench] [--quiet] [--loader-version 0.0.49|0.0.44] [--this-program PATH] < messages.jsonl > results.jsonl\n')
   process.exit(2)
 }
-const opts = { unsafe: false, bench: false, quiet: false }
+const opts = { unsafe: false, bench: false, quiet: false, loaderVersion: '0.0.49' }
 {
   const a = process.argv.slice(2)
   const val = (i) => { if (i + 1 >= a.length) usage(`${a[i]} needs a value`); return a[i + 1] }
@@ -74,6 +81,8 @@ const opts = { unsafe: false, bench: false, quiet: false }
       case '--env': opts.env = val(i); i++; break
       case '--memory-in': opts.memoryIn = val(i); i++; break
       case '--memory-out': opts.memoryOut = val(i); i++; break
+      case '--loader-version': opts.loaderVersion = val(i); i++; break
+      case '--this-program': opts.thisProgram = val(i); i++; break
       case '--unsafe-memory': opts.unsafe = true; break
       case '--bench': opts.bench = true; break
       case '--quiet': opts.quiet = true; break
@@ -84,6 +93,21 @@ const opts = { unsafe: false, bench: false, quiet: false }
   }
   if (!opts.module || !opts.format || !opts.env) usage('--module, --format and --env are required')
 }
+
+const LOADERS = {
+  '0.0.49': require('path').join(__dirname, 'node_modules', '@permaweb', 'ao-loader'),
+  '0.0.44': require('path').join(__dirname, '..', 'refloader044', 'node_modules', '@permaweb', 'ao-loader')
+}
+if (!LOADERS[opts.loaderVersion]) usage(`--loader-version: one of ${Object.keys(LOADERS).join(', ')}`)
+{
+  const installed = require(require('path').join(LOADERS[opts.loaderVersion], 'package.json')).version
+  if (installed !== opts.loaderVersion) {
+    process.stderr.write(`run.cjs: ${LOADERS[opts.loaderVersion]} is ${installed}, not ${opts.loaderVersion}\n`)
+    process.exit(2)
+  }
+}
+if (opts.thisProgram !== undefined) process.argv[1] = opts.thisProgram
+const AoLoader = require(LOADERS[opts.loaderVersion])
 
 // ---------------------------------------------------------------- fatal paths
 let finished = false
