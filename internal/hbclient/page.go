@@ -38,9 +38,9 @@ type hbEdge struct {
 	Node   struct {
 		Message    map[string]json.RawMessage `json:"message"`
 		Assignment *struct {
-			ID    string          `json:"Id"`
-			Owner string          `json:"Owner"`
-			Tags  []hbTag         `json:"Tags"`
+			ID    string  `json:"Id"`
+			Owner string  `json:"Owner"`
+			Tags  []hbTag `json:"Tags"`
 		} `json:"assignment"`
 	} `json:"node"`
 }

@@ -519,7 +519,9 @@ type cachedAnswer struct {
 	used uint64
 }
 
-func newAnswerCache(max int) *answerCache { return &answerCache{max: max, items: map[string]*cachedAnswer{}} }
+func newAnswerCache(max int) *answerCache {
+	return &answerCache{max: max, items: map[string]*cachedAnswer{}}
+}
 
 func (c *answerCache) get(key string) (answer, bool) {
 	c.mu.Lock()

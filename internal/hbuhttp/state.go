@@ -55,9 +55,8 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	var snap jsjson.Object
 	snap.String("processId", ev.ProcessID)
 	snap.String("moduleId", ev.ModuleID)
-	if ev.MessageID != "" {
-		snap.String("messageId", ev.MessageID)
-	}
+	// The branch's snapshot has no messageId: its memory cache's evaluation
+	// does not carry one (checked side by side).
 	if ev.AssignmentID != "" {
 		snap.String("assignmentId", ev.AssignmentID)
 	}

@@ -221,7 +221,7 @@ func startHBU(t *testing.T, hb *fakeHB, gwURL, dir string) *Unit {
 	t.Helper()
 	env := map[string]string{
 		"UNIT_MODE": "hbu", "HB_URL": hb.srv.URL, "NODE_CONFIG_ENV": "production", "DEFAULT_LOG_LEVEL": "error",
-		"DB_URL":                                   testDB(t, filepath.Join(dir, "db")),
+		"DB_URL": testDB(t, filepath.Join(dir, "db")),
 		"DISABLE_PROCESS_FILE_CHECKPOINT_CREATION": "false",
 		"PROCESS_MEMORY_FILE_CHECKPOINTS_DIR":      filepath.Join(dir, "checkpoints"),
 		"PROCESS_MEMORY_CACHE_MAX_SIZE":            "12_000_000_000",
@@ -368,7 +368,7 @@ func TestHBUContract(t *testing.T) {
 		File     string
 		Snapshot struct {
 			ProcessID, ModuleID, HashChain, Ordinate string
-			Nonce, Timestamp, BlockHeight          int64
+			Nonce, Timestamp, BlockHeight            int64
 		}
 	}
 	must(t, json.Unmarshal(out, &snap) == nil && snap.Success && snap.File == "state-"+pid+".dat", "snapshot %s", out)
