@@ -79,7 +79,7 @@ func TestHBUSideBySide(t *testing.T) {
 		if reflect.DeepEqual(j1, j2) {
 			sameJSON++
 		} else {
-			t.Logf("slot %d: bodies differ\n aocu: %.400s\n  ref: %.400s", slot, b1, b2)
+			t.Errorf("slot %d: bodies differ\n aocu: %.400s\n  ref: %.400s", slot, b1, b2)
 		}
 		hdiff := []string{}
 		for _, h := range headers {
@@ -90,7 +90,7 @@ func TestHBUSideBySide(t *testing.T) {
 		if len(hdiff) == 0 {
 			sameHeaders++
 		} else {
-			t.Logf("slot %d: headers differ (aocu/ref): %s", slot, strings.Join(hdiff, ", "))
+			t.Errorf("slot %d: headers differ (aocu/ref): %s", slot, strings.Join(hdiff, ", "))
 		}
 	}
 	t.Logf("side by side over %d slots: %d bodies byte-equal, %d JSON-equal, %d with equal headers", slots, sameBody, sameJSON, sameHeaders)
@@ -99,7 +99,14 @@ func TestHBUSideBySide(t *testing.T) {
 	// Snapshots: shapes and memories.
 	r1, s1 := httpDo(t, "POST", ours.URL+"/snapshot/"+pid, "application/json", []byte("{}"), nil)
 	r2, s2 := httpDo(t, "POST", ref+"/snapshot/"+pid, "application/json", []byte("{}"), nil)
-	t.Logf("snapshot: aocu %d %s\n reference %d %s", r1.StatusCode, s1, r2.StatusCode, s2)
+	if r1.StatusCode != r2.StatusCode || string(s1) != string(s2) {
+		t.Errorf("snapshot: aocu %d %s\n reference %d %s", r1.StatusCode, s1, r2.StatusCode, s2)
+	}
+	for _, h := range []string{"snapshot-timestamp", "snapshot-ordinate", "snapshot-block-height", "snapshot-module-id", "snapshot-nonce", "snapshot-epoch", "snapshot-hash-chain"} {
+		if r1.Header.Get(h) != r2.Header.Get(h) {
+			t.Errorf("snapshot header %s: aocu %q, reference %q", h, r1.Header.Get(h), r2.Header.Get(h))
+		}
+	}
 	m1, err1 := os.ReadFile(filepath.Join(dir, "aocu", "checkpoints", "state-"+pid+".dat"))
 	m2, err2 := os.ReadFile(filepath.Join(dir, "ref", "checkpoints", "state-"+pid+".dat"))
 	if err1 == nil && err2 == nil {
