@@ -411,12 +411,18 @@ func (c *Client) Messages(ctx context.Context, _ string, pid, from, to string, l
 		page.HasNextPage = true
 		return page, nil
 	}
-	got, more, err := c.fetch(ctx, prefixMessages, pid, i64(next), nil, limit-len(page.Edges))
+	// One slot more than the page holds tells whether a next page is due.
+	want := limit - len(page.Edges)
+	got, more, err := c.fetch(ctx, prefixMessages, pid, i64(next), nil, want+1)
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range got {
+	for i, s := range got {
 		if toTS != nil && s.Timestamp > *toTS {
+			return page, nil
+		}
+		if i == want {
+			page.HasNextPage = true
 			return page, nil
 		}
 		page.Edges = append(page.Edges, s.Edge)
