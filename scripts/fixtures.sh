@@ -7,7 +7,11 @@
 #   tools/arweave-vectors/node_modules  arbundles and @permaweb/aoconnect (ANS-104 reference)
 #   tools/localnet-client/node_modules  @permaweb/ao-scheduler-utils and arbundles (clients of the local SU)
 #   tools/aoconnect-e2e/node_modules    @permaweb/aoconnect and arweave, pinned (examples/ and test/aoconnect)
+#
+#   ./scripts/fixtures.sh --modules-only   only the aos modules (what `aocu dev` needs; scripts/dev.sh)
 set -euo pipefail
+modules_only=0
+[[ "${1:-}" == "--modules-only" ]] && modules_only=1
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fx="$root/.fixtures"
 mkdir -p "$fx/modules"
@@ -50,6 +54,10 @@ fi
 for f in "${!SHA[@]}"; do
   check "$fx/modules/$f" "${SHA[$f]}"
 done
+if [[ $modules_only == 1 ]]; then
+  echo "fixtures: ok ($fx/modules)" >&2
+  exit 0
+fi
 
 ldr="$root/tools/refloader"
 if [[ ! -f "$ldr/node_modules/@permaweb/ao-loader/dist/index.cjs" ]]; then

@@ -8,14 +8,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aocu/aocu/internal/arweave"
 	"github.com/aocu/aocu/internal/jsjson"
 )
 
-// Tag is an ANS-104 tag.
-type Tag struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
+// Tag is an ANS-104 tag: one type for the domain, the data items and the
+// stores.
+type Tag = arweave.Tag
 
 // TagValue returns the value of the first tag named name.
 func TagValue(tags []Tag, name string) (string, bool) {

@@ -88,7 +88,8 @@ type Gateway interface {
 	Raw(ctx context.Context, id string) ([]byte, error)
 	// TransactionMeta queries one transaction's metadata.
 	TransactionMeta(ctx context.Context, id string, skipTags, skipSignature, skipAnchor bool) (*TxMeta, error)
-	// Blocks returns the blocks from minHeight on, up to the first whose
-	// timestamp passes maxTimestamp (ms), ascending.
+	// Blocks returns the blocks from minHeight on, ascending, up to (without)
+	// the first whose timestamp passes maxTimestamp (ms; compared in whole
+	// seconds, as Arweave dates blocks).
 	Blocks(ctx context.Context, minHeight, maxTimestamp int64) ([]Block, error)
 }

@@ -27,6 +27,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/aocu/aocu/internal/ao"
 	"math"
 	"os"
 	"path/filepath"
@@ -52,12 +53,6 @@ const (
 	DBModeEmbedded = "embedded" // SQLite file <DB_URL>.sqlite
 	DBModeRemote   = "remote"   // PostgreSQL at DB_URL
 )
-
-// defaultFormats is the reference's PROCESS_WASM_SUPPORTED_FORMATS default.
-const defaultFormats = "wasm32-unknown-emscripten, wasm32-unknown-emscripten2, " +
-	"wasm32-unknown-emscripten3, wasm32-unknown-emscripten4, " +
-	"wasm64-unknown-emscripten-draft_2024_02_15, wasm32-unknown-emscripten-metering, " +
-	"wasm64-unknown-emscripten-draft_2024_10_16-metering"
 
 // logLevels are the winston npm levels of the reference, most important first.
 const logLevels = "error, warn, info, http, verbose, debug, silly"
@@ -494,7 +489,7 @@ func variables() []variable {
 		{name: "PROCESS_WASM_COMPUTE_MAX_LIMIT", def: "9000000000000",
 			doc:     "The largest Compute-Limit a process may ask for.",
 			binding: int64Field(func(c *Config) *int64 { return &c.ProcessWasmComputeMaxLimit })},
-		{name: "PROCESS_WASM_SUPPORTED_FORMATS", def: defaultFormats,
+		{name: "PROCESS_WASM_SUPPORTED_FORMATS", def: strings.Join(ao.ModuleFormats(), ", "),
 			doc:     "Comma-delimited Module-Format values accepted.",
 			binding: listField(func(c *Config) *[]string { return &c.ProcessWasmSupportedFormats })},
 		{name: "PROCESS_WASM_SUPPORTED_EXTENSIONS", defDoc: "none",
@@ -801,13 +796,14 @@ func (c *Config) PrimaryWorkers() int {
 	return int(min(max(1, n-1), math.Ceil(n*(pct/100))))
 }
 
-// DryRunWorkers is the size of the pool for /dry-run, as in the reference:
-// max(1, floor(MAX*(1-PCT/100))). With PrimaryWorkers it can exceed MAX
-// (MAX=1 and MAX=2 both give 1 + 1).
+// DryRunWorkers is the size of the pool for /dry-run: the reference's
+// floor(MAX*(1-PCT/100)), but at least 2 (the reference: 1), so that one
+// runaway dry-run (stopped at DRY_RUN_EVALUATION_TIMEOUT) cannot hold every
+// other process's dry-runs. With PrimaryWorkers it can exceed MAX.
 func (c *Config) DryRunWorkers() int {
 	n := float64(c.WasmEvaluationMaxWorkers)
 	pct := float64(c.WasmEvaluationPrimaryWorkersPercentage)
-	return int(max(1, math.Floor(n*(1-pct/100))))
+	return int(max(2, math.Floor(n*(1-pct/100))))
 }
 
 // Redacted maps every variable to its effective value, for a startup log

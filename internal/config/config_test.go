@@ -113,6 +113,9 @@ func TestDefaults(t *testing.T) {
 		{"HYDRATION_MODE_NONCE_LIMIT", c.HydrationModeNonceLimit, 200},
 		{"DRY_RUN_DEFAULT_MAX_PROCESS_AGE", c.DryRunDefaultMaxProcessAge, 100 * time.Millisecond},
 		{"DRY_RUN_PROCESS_CACHE_TTL", c.DryRunProcessCacheTTL, 2000 * time.Millisecond},
+		{"DRY_RUN_EVALUATION_TIMEOUT", c.DryRunEvaluationTimeout, 5000 * time.Millisecond},
+		{"WASM_EVALUATION_TIMEOUT", c.WasmEvaluationTimeout, 300000 * time.Millisecond},
+		{"HOST", c.Host, ""},
 		{"DRY_RUN_RESULT_MAX_AGE", c.DryRunResultMaxAge, 60000 * time.Millisecond},
 		{"LOAD_MESSAGES_PAGE_SIZE", c.LoadMessagesPageSize, 1000},
 		{"RATE_LIMIT_WINDOW", c.RateLimitWindow, 60000 * time.Millisecond},
@@ -457,16 +460,17 @@ func TestWallet(t *testing.T) {
 
 func TestWorkers(t *testing.T) {
 	// bootstrap.js: primary = min(max(1, MAX-1), ceil(MAX*PCT/100)),
-	// dryRun = max(1, floor(MAX*(1-PCT/100))), in float64 (3*0.7 is
-	// 2.0999999999999996 in JavaScript too).
+	// dryRun = floor(MAX*(1-PCT/100)) in float64 (3*0.7 is
+	// 2.0999999999999996 in JavaScript too), at least 2 here (the
+	// reference: 1).
 	cases := []struct{ max, pct, primary, dryRun int }{
-		{1, 70, 1, 1},
-		{2, 70, 1, 1},
-		{3, 70, 2, 1},
-		{4, 70, 3, 1},
+		{1, 70, 1, 2},
+		{2, 70, 1, 2},
+		{3, 70, 2, 2},
+		{4, 70, 3, 2},
 		{8, 70, 6, 2},
 		{16, 70, 12, 4},
-		{10, 100, 9, 1},
+		{10, 100, 9, 2},
 		{10, 50, 5, 5},
 	}
 	for _, tc := range cases {
@@ -607,6 +611,9 @@ func examples(t *testing.T) map[string]envMap {
 		"HYDRATION_MODE_NONCE_LIMIT":                 {"HYDRATION_MODE_NONCE_LIMIT": "0"},
 		"DRY_RUN_DEFAULT_MAX_PROCESS_AGE":            {"DRY_RUN_DEFAULT_MAX_PROCESS_AGE": "1s"},
 		"DRY_RUN_PROCESS_CACHE_TTL":                  {"DRY_RUN_PROCESS_CACHE_TTL": "1s"},
+		"DRY_RUN_EVALUATION_TIMEOUT":                 {"DRY_RUN_EVALUATION_TIMEOUT": "2500"},
+		"WASM_EVALUATION_TIMEOUT":                    {"WASM_EVALUATION_TIMEOUT": "1m"},
+		"HOST":                                       {"HOST": "127.0.0.1"},
 		"DRY_RUN_RESULT_MAX_AGE":                     {"DRY_RUN_RESULT_MAX_AGE": "1s"},
 		"LOAD_MESSAGES_PAGE_SIZE":                    {"LOAD_MESSAGES_PAGE_SIZE": "100"},
 		"RATE_LIMIT_WINDOW":                          {"RATE_LIMIT_WINDOW": "0"},

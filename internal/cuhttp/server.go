@@ -1,6 +1,9 @@
 // Package cuhttp is the Compute Unit's HTTP API (the reference CU's routes):
 // it validates requests, applies the access rules and rate limits, and
-// answers with the reference's JSON shapes around the engine's results.
+// answers with the reference's JSON shapes around the engine's results. It
+// owns the presentation: cursors and /results pages (page.go), error kinds
+// mapped to statuses. It must not reach into the engine's internals or the
+// store.
 package cuhttp
 
 import (

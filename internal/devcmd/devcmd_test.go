@@ -89,8 +89,24 @@ func TestDevNetwork(t *testing.T) {
 		desc.Modules[desc.DefaultModule] != n.Modules[DefaultModule] {
 		t.Fatalf("network.json: %v %s", err, b)
 	}
+	// The explorer serves network.json; it holds the aos command line.
+	code, served := get(t, n.ExplorerURL+"/network.json")
+	if code != 200 || served != string(b) {
+		t.Fatalf("GET /network.json: %d %s", code, served)
+	}
+	aos := n.AOSCommand("myprocess")
+	for _, want := range []string{"GATEWAY_URL=" + n.GatewayURL + " ", "CU_URL=" + n.CUURL + " ", "MU_URL=" + n.MUURL + " ",
+		" aos myprocess --legacy ", "--module " + n.Modules[DefaultModule], "--scheduler " + n.SUAddress,
+		"--tag-name Authority --tag-value " + n.MUAddress} {
+		if !strings.Contains(aos, want) {
+			t.Fatalf("aos command %q lacks %q", aos, want)
+		}
+	}
+	if !strings.Contains(string(b), `"command": "`+aos+`"`) {
+		t.Fatalf("network.json lacks the aos command: %s", b)
+	}
 	banner := n.Banner(dir)
-	for _, want := range []string{n.MUAddress, n.SUAddress, n.Modules[DefaultModule], "createDataItemSigner", "Authority"} {
+	for _, want := range []string{n.MUAddress, n.SUAddress, n.Modules[DefaultModule], "createDataItemSigner", "Authority", aos, n.ExplorerURL + "') + '/network.json'"} {
 		if !strings.Contains(banner, want) {
 			t.Fatalf("banner lacks %s:\n%s", want, banner)
 		}

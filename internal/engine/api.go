@@ -77,12 +77,12 @@ func (e *Engine) ReadResult(ctx context.Context, pid, messageID string, busy tim
 		return nil, err
 	}
 	cacheKey := pid + "," + messageID
-	if out, ok := e.resultCache.get(cacheKey); ok {
+	if out, ok := e.resultCache.Get(cacheKey); ok {
 		return out, nil
 	}
 	out, err := e.readResult(ctx, pid, messageID, busy)
 	if err == nil {
-		e.resultCache.put(cacheKey, out)
+		cacheResult(e.resultCache, cacheKey, out)
 	}
 	return out, err
 }

@@ -469,3 +469,33 @@ func TestCronsWithBlocks(t *testing.T) {
 		t.Fatalf("second /cron: %d rows, %d evaluations", len(rows), w.Runtime.Counts().Handled-handled)
 	}
 }
+
+// ENABLE_MEMORY_RESET: Action: Reset-Memory from the process owner replaces
+// the memory by a fresh instance's after the process message, and that
+// evaluation is the message's result; from anyone else, or with the setting
+// off, it is an ordinary message.
+func TestResetMemory(t *testing.T) {
+	for _, enabled := range []bool{true, false} {
+		cu := newTestCU(t, nil, func(o *Options) { o.EnableMemoryReset = enabled })
+		pid := cu.w.Spawn(cu.w.PublishModule(nil), "boot")
+		cu.w.Send(pid, "a")
+		cu.w.Send(pid, "b")
+		stranger := cu.w.Schedule(pid, aotest.Item{ID: aotest.NewID("stranger", enabled), Owner: ao.Owner{Address: aotest.NewID("x"), Key: "x"},
+			Target: pid, Tags: []ao.Tag{aotest.Action("Reset-Memory")}, Data: []byte("s")})
+		reset := cu.w.Send(pid, "r", aotest.Action("Reset-Memory"))
+		after := cu.w.Send(pid, "c")
+		if got := cu.result(pid, stranger).Output.Data; got != "4:s" {
+			t.Fatalf("enabled=%v: a stranger's Reset-Memory = %q, want an ordinary 4:s", enabled, got)
+		}
+		want, wantAfter := "1:boot", "2:c"
+		if !enabled {
+			want, wantAfter = "5:r", "6:c"
+		}
+		if got := cu.result(pid, reset).Output.Data; got != want {
+			t.Fatalf("enabled=%v: Reset-Memory = %q, want %q", enabled, got, want)
+		}
+		if got := cu.result(pid, after).Output.Data; got != wantAfter {
+			t.Fatalf("enabled=%v: after the reset = %q, want %q", enabled, got, wantAfter)
+		}
+	}
+}

@@ -2,8 +2,8 @@ package engine
 
 import (
 	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/lru"
 
-	"container/list"
 	"context"
 	"errors"
 	"sync"
@@ -104,53 +104,15 @@ func (c *resultCache) put(key string, out []byte, now time.Time) {
 	c.m[key] = cachedResult{out, now}
 }
 
-// lruBytes is a size-bounded LRU of byte values (results are immutable once
-// stored, so entries never go stale).
-type lruBytes struct {
-	mu    sync.Mutex
-	max   int
-	size  int
-	order *list.List // front: most recent
-	items map[string]*list.Element
+// newAnswerCache bounds /result answers by their bytes (results are
+// immutable once stored, so entries never go stale).
+func newAnswerCache(max int64) *lru.Cache[string, []byte] {
+	return lru.New[string, []byte](max, nil)
 }
 
-type lruEntry struct {
-	key string
-	val []byte
-}
-
-func newLRUBytes(max int) *lruBytes {
-	return &lruBytes{max: max, order: list.New(), items: map[string]*list.Element{}}
-}
-
-func (c *lruBytes) get(key string) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.items[key]
-	if !ok {
-		return nil, false
-	}
-	c.order.MoveToFront(el)
-	return el.Value.(*lruEntry).val, true
-}
-
-func (c *lruBytes) put(key string, val []byte) {
-	if len(val) > c.max/4 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.items[key]; ok {
-		c.order.MoveToFront(el)
-		return
-	}
-	c.items[key] = c.order.PushFront(&lruEntry{key, val})
-	c.size += len(key) + len(val)
-	for c.size > c.max {
-		el := c.order.Back()
-		ent := el.Value.(*lruEntry)
-		c.order.Remove(el)
-		delete(c.items, ent.key)
-		c.size -= len(ent.key) + len(ent.val)
+// cacheResult keeps one answer unless it is a large share of the cache.
+func cacheResult(c *lru.Cache[string, []byte], key string, val []byte) {
+	if int64(len(val)) <= c.Max()/4 {
+		c.Put(key, val, int64(len(key)+len(val)), 0)
 	}
 }

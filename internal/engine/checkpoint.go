@@ -18,6 +18,7 @@ import (
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/arweave"
 	"github.com/aocu/aocu/internal/fsutil"
+	"github.com/aocu/aocu/internal/memimage"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -50,14 +51,26 @@ type CheckpointOptions struct {
 	PreferredOwners []string
 	// UnitID is the Unit-Identifier tag (a random UUID per boot).
 	UnitID string
+	// Validation of Arweave checkpoints by replay (the reference's
+	// CHECKPONT_VALIDATION_*): with more than Steps+Retries candidates, a
+	// window of Steps consecutive checkpoints is replayed from its oldest and
+	// accepted when matches/Steps >= Thresh; the window moves back by one up
+	// to Retries times. Steps <= 0 turns validation off.
+	ValidationSteps   int
+	ValidationThresh  float64
+	ValidationRetries int
+
+	// crashAt, in tests, stops writeFileCheckpoint after a step (stepWritten,
+	// stepRecorded) when it returns true, leaving the files as a crash
+	// there would.
+	crashAt func(step string) bool
 }
 
 func (e *Engine) cp() *CheckpointOptions { return &e.opts.Checkpoints }
 
-// checkpointEvaluation describes p's current position.
-func (e *Engine) checkpointEvaluation(p *proc, mem []byte) ao.CheckpointEvaluation {
+// checkpointEvaluation describes p's memory mem at pos.
+func (e *Engine) checkpointEvaluation(p *proc, pos position, mem []byte) ao.CheckpointEvaluation {
 	sum := sha256.Sum256(mem)
-	pos := p.pos
 	return ao.CheckpointEvaluation{
 		ProcessID: p.id, ModuleID: p.meta.module.ID, AssignmentID: pos.AssignmentID, HashChain: pos.HashChain,
 		Timestamp: pos.Timestamp, Epoch: pos.Epoch, Nonce: pos.Nonce, BlockHeight: pos.BlockHeight,
@@ -70,35 +83,96 @@ func positionOf(ev *ao.CheckpointEvaluation) position {
 		Nonce: ev.Nonce, Epoch: ev.Epoch, MessageID: ev.MessageID, AssignmentID: ev.AssignmentID, HashChain: ev.HashChain}
 }
 
-// writeFileCheckpoint writes p's memory to FileDir/state-<pid>.dat (temp
-// file, fsync, rename) and records it. Caller holds p.lock.
+// Steps of writing a file checkpoint, for tests that stop the engine
+// between two of them as a crash would.
+const (
+	stepWritten  = "written"  // the new file is on disk, not recorded
+	stepRecorded = "recorded" // the record names the new file; the old one is still there
+)
+
+// errCrashed is returned when a test's crash point stopped a checkpoint.
+var errCrashed = errors.New("stopped by a test crash point")
+
+// writeFileCheckpoint writes p's memory to a new file of FileDir (named by
+// process, nonce and hash: see checkpointFileName), fsyncs it and its
+// directory, records it, and only then removes the previously recorded file:
+// whenever the CU stops, the record names a complete file whose bytes match
+// it. Caller holds p.lock.
 func (e *Engine) writeFileCheckpoint(ctx context.Context, p *proc) error {
-	cp := e.cp()
-	if cp.Store == nil || cp.FileDir == "" || p.inst == nil || p.pos.cold || p.meta == nil {
+	if p.inst == nil {
 		return nil
 	}
-	if p.checkpointed == p.pos {
+	return e.writeFileCheckpointOf(ctx, p, p.pos, p.inst.Memory())
+}
+
+// writeDrainedCheckpoint writes a file checkpoint of a drained process from
+// its drained file, without bringing it back into memory. Caller holds
+// p.lock.
+func (e *Engine) writeDrainedCheckpoint(ctx context.Context, p *proc) error {
+	cp := e.cp()
+	if cp.Store == nil || cp.FileDir == "" || p.inst != nil || p.drainFile == "" || p.checkpointed == p.drainPos {
+		return nil
+	}
+	mem, err := e.readImage(p.drainFile)
+	if err != nil {
+		return fmt.Errorf("file checkpoint of %s: drained memory: %w", p.id, err)
+	}
+	return e.writeFileCheckpointOf(ctx, p, p.drainPos, mem)
+}
+
+func (e *Engine) writeFileCheckpointOf(ctx context.Context, p *proc, pos position, mem []byte) error {
+	cp := e.cp()
+	if cp.Store == nil || cp.FileDir == "" || mem == nil || pos.cold || p.meta == nil {
+		return nil
+	}
+	if p.checkpointed == pos {
 		return nil // nothing new since the last one
 	}
-	mem := p.inst.Memory()
-	if mem == nil {
-		return nil
-	}
 	start := time.Now()
-	name := "state-" + p.id + ".dat"
+	ev := e.checkpointEvaluation(p, pos, mem)
+	name := checkpointFileName(p.id, ev.Nonce, ev.SHA256)
 	if err := os.MkdirAll(cp.FileDir, 0o755); err != nil {
 		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
 	}
-	if err := fsutil.WriteFileAtomic(filepath.Join(cp.FileDir, name), mem); err != nil {
+	oldName := ""
+	if old, err := cp.Store.FindFileCheckpoint(ctx, p.id); err == nil {
+		oldName = filepath.Base(old.File)
+	} else if !errors.Is(err, ao.ErrNotFound) {
 		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
 	}
-	ev := e.checkpointEvaluation(p, mem)
+	path := filepath.Join(cp.FileDir, name)
+	img, err := memimage.Encode(mem)
+	if err != nil {
+		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
+	}
+	if err := fsutil.WriteFileAtomic(path, img); err != nil {
+		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
+	}
+	if err := syncDir(cp.FileDir); err != nil {
+		return fmt.Errorf("file checkpoint of %s: sync directory: %w", p.id, err)
+	}
+	if cp.crashAt != nil && cp.crashAt(stepWritten) {
+		return errCrashed
+	}
 	if err := cp.Store.SaveFileCheckpoint(ctx, &ao.FileCheckpoint{File: name, Evaluation: ev, CachedAt: e.opts.Now().UnixMilli()}); err != nil {
+		// The new file is not recorded (unless the store failed after
+		// committing): remove it unless the record names it.
+		if fc, ferr := cp.Store.FindFileCheckpoint(context.WithoutCancel(ctx), p.id); name != oldName && (ferr != nil || filepath.Base(fc.File) != name) {
+			os.Remove(path)
+		}
 		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
 	}
-	p.checkpointed = p.pos
-	e.log.Info("file checkpoint written", "process", p.id, "nonce", ev.Nonce, "timestamp", ev.Timestamp,
-		"bytes", len(mem), "took", time.Since(start).Round(time.Millisecond))
+	p.checkpointed = pos
+	if cp.crashAt != nil && cp.crashAt(stepRecorded) {
+		return errCrashed
+	}
+	if oldName != "" && oldName != name {
+		if err := os.Remove(filepath.Join(cp.FileDir, oldName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			e.log.Warn("could not remove the previous file checkpoint", "process", p.id, "file", oldName, "err", err)
+		}
+	}
+	e.log.Info("file checkpoint written", "process", p.id, "file", name, "nonce", ev.Nonce, "timestamp", ev.Timestamp,
+		"bytes", len(mem), "fileBytes", len(img), "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -133,16 +207,14 @@ func (e *Engine) CheckpointAll(ctx context.Context) error {
 			}
 		}
 		p.wantCheckpoint.Store(false)
+		write := e.writeFileCheckpoint
 		if p.inst == nil && p.drainFile != "" {
-			// Bring a drained process back just long enough to checkpoint it.
-			if meta, err := e.loadMeta(ctx, p); err == nil {
-				if err := e.ensureInstance(ctx, p, meta); err != nil {
-					errs = append(errs, err)
-				}
-			}
+			// A drained process is checkpointed from its file, not brought
+			// back into memory.
+			write = e.writeDrainedCheckpoint
 		}
 		before := p.checkpointed
-		if err := e.writeFileCheckpoint(ctx, p); err != nil {
+		if err := write(ctx, p); err != nil {
 			errs = append(errs, err)
 		} else if p.checkpointed != before {
 			n++
@@ -219,7 +291,7 @@ func (e *Engine) uploadCheckpoint(ctx context.Context, p *proc) error {
 		return nil
 	}
 	mem := p.inst.Memory()
-	ev := e.checkpointEvaluation(p, mem)
+	ev := e.checkpointEvaluation(p, p.pos, mem)
 	ev.Encoding = "gzip"
 	start := time.Now()
 	var buf bytes.Buffer
@@ -265,7 +337,7 @@ func (e *Engine) startingPoint(ctx context.Context, p *proc, meta *procMeta) ([]
 	}
 	if !cp.IgnoreLocal {
 		if fc, err := cp.Store.FindFileCheckpoint(ctx, p.id); err == nil {
-			mem, err := os.ReadFile(filepath.Join(cp.FileDir, filepath.Base(fc.File)))
+			mem, err := e.readImage(filepath.Join(cp.FileDir, filepath.Base(fc.File)))
 			if err == nil && verifyMemory(mem, fc.Evaluation.SHA256) {
 				pos := positionOf(&fc.Evaluation)
 				return mem, &pos, "file"
@@ -384,6 +456,13 @@ func (e *Engine) arweaveCheckpoint(ctx context.Context, p *proc, meta *procMeta)
 		cands = append(cands, cand{tx, n})
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].nonce > cands[j].nonce })
+	if cp.ValidationSteps > 0 && len(cands) > cp.ValidationSteps+cp.ValidationRetries {
+		newestFirst := make([]ao.CheckpointTx, len(cands))
+		for i, c := range cands {
+			newestFirst[i] = c.tx
+		}
+		return e.validatedCheckpoint(ctx, p, meta, newestFirst)
+	}
 	for _, c := range cands {
 		tag := func(n string) string { v, _ := ao.TagValue(c.tx.Tags, n); return v }
 		enc := tag("Content-Encoding")
@@ -392,17 +471,25 @@ func (e *Engine) arweaveCheckpoint(ctx context.Context, p *proc, meta *procMeta)
 			e.log.Warn("Arweave checkpoint refused", "process", p.id, "tx", c.tx.ID, "err", err)
 			continue
 		}
-		ts, _ := strconv.ParseInt(tag("Timestamp"), 10, 64)
-		bh, _ := strconv.ParseInt(tag("Block-Height"), 10, 64)
-		ep, _ := strconv.ParseInt(tag("Epoch"), 10, 64)
-		pos := &position{Timestamp: ts, Ordinate: tag("Nonce"), Cron: tag("Cron-Interval"), BlockHeight: bh,
-			Nonce: c.nonce, Epoch: ep, AssignmentID: tag("Assignment"), HashChain: tag("Hash-Chain")}
-		if o := tag("Ordinate"); o != "" {
-			pos.Ordinate = o
-		}
+		pos := checkpointPosition(c.tx.Tags)
 		return mem, pos
 	}
 	return nil, nil
+}
+
+// checkpointPosition is where an Arweave checkpoint stands, from its tags.
+func checkpointPosition(tags []ao.Tag) *position {
+	tag := func(n string) string { v, _ := ao.TagValue(tags, n); return v }
+	ts, _ := strconv.ParseInt(tag("Timestamp"), 10, 64)
+	bh, _ := strconv.ParseInt(tag("Block-Height"), 10, 64)
+	ep, _ := strconv.ParseInt(tag("Epoch"), 10, 64)
+	n, _ := strconv.ParseInt(tag("Nonce"), 10, 64)
+	pos := &position{Timestamp: ts, Ordinate: tag("Nonce"), Cron: tag("Cron-Interval"), BlockHeight: bh,
+		Nonce: n, Epoch: ep, AssignmentID: tag("Assignment"), HashChain: tag("Hash-Chain")}
+	if o := tag("Ordinate"); o != "" {
+		pos.Ordinate = o
+	}
+	return pos
 }
 
 type addressed interface{ Address() string }

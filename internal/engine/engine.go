@@ -1,14 +1,21 @@
 // Package engine is the Compute Unit's evaluation pipeline (the reference CU's
-// domain): starting points, SU pages, crons, hydration, evaluation,
-// persistence, memory management and dry-runs. It depends on the domain
-// interfaces of package ao and on the loader, never on an HTTP or database
-// package.
+// domain): requests and the sharing of identical ones, worker slots, the warm
+// set of processes (eviction, drains to files), starting points and
+// checkpoints, evaluation streams over SU pages with crons, hydration and
+// dedup, persistence in batches, dry-runs and time limits.
+//
+// It talks to the world only through the ports of package ao (Scheduler,
+// Gateway, Store, Runtime) and uses the pure package schedule for the
+// message mapping. It must not import an HTTP package, a database driver, the
+// loader or anything that needs cgo: its tests run on ao/aotest's in-memory
+// world in milliseconds.
 package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aocu/aocu/internal/lru"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,6 +25,7 @@ import (
 
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/fsutil"
+	"github.com/aocu/aocu/internal/memimage"
 )
 
 // Options configures an Engine. Zero values take the reference CU's defaults.
@@ -58,6 +66,9 @@ type Options struct {
 	MessageTimeout time.Duration
 	// DryRunTimeout stops one dry-run evaluation that runs longer (0: none).
 	DryRunTimeout time.Duration
+	// EnableMemoryReset honours Action: Reset-Memory from the process owner
+	// (ENABLE_MEMORY_RESET): see resetMemory.
+	EnableMemoryReset bool
 	// ProgressInterval is how often a long stream logs its progress.
 	ProgressInterval time.Duration
 	// Observer receives evaluation events for metrics (nil: none).
@@ -91,7 +102,7 @@ type Engine struct {
 	dryWait atomic.Int64
 
 	dryResults  *resultCache
-	resultCache *lruBytes // /result answers by process and message (the reference's ~10 MB cache)
+	resultCache *lru.Cache[string, []byte] // /result answers by process and message (the reference's ~10 MB cache)
 	evaluated   atomic.Int64
 	streams     atomic.Uint64 // evaluation streams started, to number them
 }
@@ -118,9 +129,10 @@ func New(opts Options) (*Engine, error) {
 		primary:     make(chan struct{}, opts.PrimaryWorkers),
 		dryRun:      make(chan struct{}, opts.DryRunWorkers),
 		dryResults:  newResultCache(1000),
-		resultCache: newLRUBytes(10 << 20),
+		resultCache: newAnswerCache(10 << 20),
 	}
 	e.modules = newModuleCache(e, opts.ModuleCacheMaxSize)
+	e.sweepFiles(ctx)
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -143,9 +155,7 @@ func setDefaults(o *Options) {
 		o.ComputeLimitMax = 9_000_000_000_000
 	}
 	if o.SupportedFormats == nil {
-		o.SupportedFormats = []string{"wasm32-unknown-emscripten", "wasm32-unknown-emscripten2", "wasm32-unknown-emscripten3",
-			"wasm32-unknown-emscripten4", "wasm64-unknown-emscripten-draft_2024_02_15", "wasm32-unknown-emscripten-metering",
-			"wasm64-unknown-emscripten-draft_2024_10_16-metering"}
+		o.SupportedFormats = ao.ModuleFormats()
 	}
 	if o.MemoryCacheMaxSize <= 0 {
 		o.MemoryCacheMaxSize = 1 << 30
@@ -222,6 +232,7 @@ func (e *Engine) Close() error {
 		select {
 		case p.lock <- struct{}{}:
 			p.closeInstance()
+			e.removeDrainFile(p) // nothing will read it again
 			p.release()
 		default: // still evaluating: abandoned with the engine
 		}
@@ -241,13 +252,21 @@ type Stats struct {
 	Streams    int   // streams running
 	Evaluated  int64 // messages evaluated since the engine started (dry-runs excluded)
 	Failed     int   // processes stopped at a message that ran past the time limit
+	// Disk use of the engine's files: drained memories
+	// (PROCESS_MEMORY_CACHE_FILE_DIR, with the file checkpoints when they
+	// share it), file checkpoints (PROCESS_MEMORY_FILE_CHECKPOINTS_DIR),
+	// module binaries (WASM_BINARY_FILE_DIRECTORY/aocu-modules).
+	MemoryDir     DirUsage
+	CheckpointDir DirUsage
+	ModuleDir     DirUsage
 }
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() Stats {
+	s := Stats{Evaluated: e.evaluated.Load()}
+	s.MemoryDir, s.CheckpointDir, s.ModuleDir = e.diskUsage() // outside e.mu: it reads directories
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := Stats{Evaluated: e.evaluated.Load()}
 	for _, p := range e.procs {
 		switch {
 		case p.live.Load():
@@ -309,6 +328,10 @@ type proc struct {
 	wantCheckpoint atomic.Bool  // a running stream writes a file checkpoint at its next batch
 	drainedTo      atomic.Pointer[string]
 	failed         atomic.Pointer[procFailure] // set when a message ran past MessageTimeout
+
+	// replayOnly: a throwaway process that replays between checkpoints to
+	// validate them; nothing it evaluates is stored or checkpointed.
+	replayOnly bool
 }
 
 // procFailure is where a process stopped: a message that ran longer than the
@@ -423,7 +446,9 @@ func (e *Engine) evict() {
 }
 
 // drain writes p's memory to PROCESS_MEMORY_CACHE_FILE_DIR/state-<pid>.dat
-// and releases its instance. Caller holds p.lock.
+// (replacing, atomically, the file of an earlier drain) and releases its
+// instance. The file is removed when the process is loaded again
+// (removeDrainFile), at Close, and at the next start. Caller holds p.lock.
 func (e *Engine) drain(p *proc) error {
 	if p.inst == nil {
 		return nil
@@ -433,13 +458,17 @@ func (e *Engine) drain(p *proc) error {
 		p.closeInstance()
 		return nil
 	}
-	file := filepath.Join(e.opts.MemoryCacheFileDir, "state-"+p.id+".dat")
-	if err := fsutil.WriteFileAtomic(file, mem); err != nil {
+	file := filepath.Join(e.opts.MemoryCacheFileDir, drainedFileName(p.id))
+	img, err := memimage.Encode(mem)
+	if err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(file, img); err != nil {
 		return err
 	}
 	p.drainFile, p.drainPos = file, p.pos
 	p.drainedTo.Store(&file)
 	p.closeInstance()
-	e.log.Debug("drained process memory to file", "process", p.id, "file", file, "bytes", len(mem))
+	e.log.Debug("drained process memory to file", "process", p.id, "file", file, "bytes", len(mem), "fileBytes", len(img))
 	return nil
 }

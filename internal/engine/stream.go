@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"strconv"
 	"time"
 
@@ -58,7 +57,7 @@ func (e *Engine) ensureInstance(ctx context.Context, p *proc, meta *procMeta) er
 	pos := position{cold: true, Ordinate: "0", Timestamp: meta.process.Block.Timestamp, BlockHeight: meta.process.Block.Height}
 	src := "cold_start"
 	if p.drainFile != "" {
-		mem, err := os.ReadFile(p.drainFile)
+		mem, err := e.readImage(p.drainFile)
 		if err != nil {
 			e.log.Error("drained memory unreadable", "process", p.id, "file", p.drainFile, "err", err)
 		} else {
@@ -79,6 +78,7 @@ func (e *Engine) ensureInstance(ctx context.Context, p *proc, meta *procMeta) er
 		return fmt.Errorf("instantiate process %s: %w", p.id, err)
 	}
 	p.inst, p.pos = inst, pos
+	e.removeDrainFile(p)
 	p.drainFile = ""
 	p.drainedTo.Store(nil)
 	p.live.Store(true)
@@ -117,7 +117,7 @@ func (e *Engine) runStream(ctx context.Context, p *proc, t target, wantID string
 	if ferr := st.flush(context.WithoutCancel(ctx)); ferr != nil && err == nil {
 		err = ferr
 	}
-	if err == nil {
+	if err == nil && !p.replayOnly {
 		e.maybeEagerCheckpoint(ctx, p)
 	}
 	if st.evaluated > 0 {
@@ -362,7 +362,13 @@ func (st *streamState) hydrate(ctx context.Context, m *schedule.Message) error {
 // evaluate runs one message and records its result.
 func (st *streamState) evaluate(ctx context.Context, m *schedule.Message) error {
 	e, p := st.e, st.p
-	res, err := p.inst.Handle(ctx, st.stream, m.ToAO(), st.meta.env, e.opts.MessageTimeout)
+	var res *ao.Result
+	var err error
+	if e.opts.EnableMemoryReset && m.Owner == st.meta.processOwner && hasAction(m.Tags, "Reset-Memory") {
+		res, err = st.resetMemory(ctx, m)
+	} else {
+		res, err = p.inst.Handle(ctx, st.stream, m.ToAO(), st.meta.env, e.opts.MessageTimeout)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -419,7 +425,7 @@ func (st *streamState) evaluate(ctx context.Context, m *schedule.Message) error 
 	if !m.NoSave && m.CronID == "" {
 		pos.AssignmentID, pos.HashChain = m.AssignmentID, schedule.Deref(m.HashChain)
 	}
-	if !m.NoSave {
+	if !m.NoSave && !p.replayOnly {
 		ev := &ao.Evaluation{
 			ProcessID: p.id, MessageID: schedule.Deref(m.ID), DeepHash: m.DeepHash, Nonce: m.Nonce, Epoch: m.Epoch,
 			Timestamp: m.Timestamp, Ordinate: m.Ordinate, BlockHeight: m.Block, Cron: m.CronID,

@@ -36,7 +36,8 @@ func newTestCU(t *testing.T, w *aotest.World, tune func(*Options)) *testCU {
 		Store: store, Scheduler: w.Scheduler, Gateway: w.Gateway, Runtime: w.Runtime,
 		Logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MemoryCacheFileDir: t.TempDir(), WasmBinaryDir: t.TempDir(),
-		Now: w.Clock.Time,
+		Now:         w.Clock.Time,
+		Checkpoints: CheckpointOptions{Store: store},
 	}
 	if testing.Verbose() {
 		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))

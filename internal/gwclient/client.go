@@ -85,7 +85,7 @@ type Client struct {
 	delay         time.Duration
 	log           *slog.Logger
 	maxRaw        int64
-	cache         *lru
+	cache         *locations
 }
 
 var _ ao.Gateway = (*Client)(nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/aocu/aocu/internal/lru"
 	"io"
 	"math"
 	"net/http"
@@ -48,7 +49,7 @@ func TestNewOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.arweaveURL != "http://gw" || c.graphqlURL != "http://gw/graphql" || len(c.graphqlURLs) != 1 || c.graphqlURLs[0] != c.graphqlURL ||
-		c.retries != DefaultRetries || c.delay != DefaultDelay || c.maxRaw != DefaultMaxRawSize || c.cache.max != DefaultLocateCacheSize {
+		c.retries != DefaultRetries || c.delay != DefaultDelay || c.maxRaw != DefaultMaxRawSize || c.cache.Max() != DefaultLocateCacheSize {
 		t.Errorf("defaults: %+v", c)
 	}
 	if c, _ := New(Options{ArweaveURL: "http://gw", Retries: -1, LocateCacheSize: -1}); c.retries != 0 || c.cache != nil {
@@ -339,33 +340,32 @@ func TestLocate(t *testing.T) {
 
 func TestLRU(t *testing.T) {
 	now := time.Unix(0, 0)
-	l := newLRU(2)
-	l.now = func() time.Time { return now }
+	l := lru.New[string, location](2, func() time.Time { return now })
 	loc := func(u string, ttl time.Duration) location { return location{url: u, ttl: ttl} }
-	l.set("a", loc("A", time.Second))
-	l.set("b", loc("B", time.Second))
-	if _, ok := l.get("a"); !ok { // a is now the most recent
+	remember(l, "a", loc("A", time.Second))
+	remember(l, "b", loc("B", time.Second))
+	if _, ok := l.Get("a"); !ok { // a is now the most recent
 		t.Fatal("a missing")
 	}
-	l.set("c", loc("C", time.Second)) // evicts b
-	if _, ok := l.get("b"); ok || l.len() != 2 {
-		t.Errorf("b kept, len %d", l.len())
+	remember(l, "c", loc("C", time.Second)) // evicts b
+	if _, ok := l.Get("b"); ok || l.Len() != 2 {
+		t.Errorf("b kept, len %d", l.Len())
 	}
-	if v, ok := l.get("c"); !ok || v.url != "C" {
-		t.Errorf("c = %v, %v", v, ok)
+	if v, ok := l.Get("c"); !ok || v.url != "C" {
+		t.Errorf("c = %+v", v)
 	}
-	l.set("z", loc("Z", 0)) // no TTL: not cached
-	if _, ok := l.get("z"); ok {
-		t.Error("z cached without a TTL")
+	remember(l, "z", loc("Z", 0)) // no TTL: not cached
+	if _, ok := l.Get("z"); ok {
+		t.Error("a location without TTL was cached")
 	}
-	now = now.Add(time.Second)
-	if _, ok := l.get("a"); ok || l.len() != 1 {
-		t.Errorf("a not expired, len %d", l.len())
+	now = now.Add(2 * time.Second)
+	if _, ok := l.Get("a"); ok {
+		t.Error("a not expired")
 	}
-	var nl *lru
-	nl.set("a", loc("A", time.Second))
-	if _, ok := nl.get("a"); ok {
-		t.Error("nil cache cached")
+	var nl *locations
+	remember(nl, "a", loc("A", time.Second))
+	if _, ok := nl.Get("a"); ok {
+		t.Error("a nil cache cached")
 	}
 }
 

@@ -1,15 +1,14 @@
 package gwclient
 
 import (
-	"container/list"
 	"context"
 	"fmt"
+	"github.com/aocu/aocu/internal/lru"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aocu/aocu/internal/ao"
@@ -103,7 +102,7 @@ func trimSlash(s string) string {
 // missing or incomplete Scheduler-Location record and gateway failures are
 // 502s.
 func (c *Client) Locate(ctx context.Context, processID, schedulerHint string) (string, error) {
-	if loc, ok := c.cache.get("process\x00" + processID); ok {
+	if loc, ok := c.cache.Get("process\x00" + processID); ok {
 		return loc.url, nil
 	}
 	var (
@@ -112,11 +111,11 @@ func (c *Client) Locate(ctx context.Context, processID, schedulerHint string) (s
 	)
 	if schedulerHint != "" {
 		var ok bool
-		if loc, ok = c.cache.get("owner\x00" + schedulerHint); !ok {
+		if loc, ok = c.cache.Get("owner\x00" + schedulerHint); !ok {
 			if loc, err = c.loadScheduler(ctx, schedulerHint); err != nil {
 				return "", err
 			}
-			c.cache.set("owner\x00"+schedulerHint, loc)
+			remember(c.cache, "owner\x00"+schedulerHint, loc)
 		}
 	} else if loc, err = c.loadProcessScheduler(ctx, processID); err != nil {
 		return "", err
@@ -126,7 +125,7 @@ func (c *Client) Locate(ctx context.Context, processID, schedulerHint string) (s
 		return "", err
 	}
 	loc.url = trimSlash(final)
-	c.cache.set("process\x00"+processID, loc)
+	remember(c.cache, "process\x00"+processID, loc)
 	return loc.url, nil
 }
 
@@ -215,72 +214,15 @@ func (c *Client) checkForRedirect(ctx context.Context, u, processID string) (str
 	return result, nil
 }
 
-// lru is a bounded cache of locations with expiry; a nil *lru caches
-// nothing.
-type lru struct {
-	mu  sync.Mutex
-	max int
-	ll  *list.List // front: most recently used
-	m   map[string]*list.Element
-	now func() time.Time
-}
+// locations caches locations for their Time-To-Live, at most size entries;
+// a nil *locations caches nothing.
+type locations = lru.Cache[string, location]
 
-type lruEntry struct {
-	key     string
-	val     location
-	expires time.Time
-}
+func newLRU(size int) *locations { return lru.New[string, location](int64(size), nil) }
 
-func newLRU(size int) *lru {
-	return &lru{max: size, ll: list.New(), m: map[string]*list.Element{}, now: time.Now}
-}
-
-func (l *lru) get(key string) (location, bool) {
-	if l == nil {
-		return location{}, false
+// remember caches loc for its TTL (not at all when the TTL is not positive).
+func remember(c *locations, key string, loc location) {
+	if loc.ttl > 0 {
+		c.Put(key, loc, 1, loc.ttl)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	el, ok := l.m[key]
-	if !ok {
-		return location{}, false
-	}
-	e := el.Value.(*lruEntry)
-	if !l.now().Before(e.expires) {
-		l.ll.Remove(el)
-		delete(l.m, key)
-		return location{}, false
-	}
-	l.ll.MoveToFront(el)
-	return e.val, true
-}
-
-// set caches val for its ttl (not at all when the ttl is not positive).
-func (l *lru) set(key string, val location) {
-	if l == nil || val.ttl <= 0 {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e := &lruEntry{key: key, val: val, expires: l.now().Add(val.ttl)}
-	if el, ok := l.m[key]; ok {
-		el.Value = e
-		l.ll.MoveToFront(el)
-		return
-	}
-	l.m[key] = l.ll.PushFront(e)
-	for l.ll.Len() > l.max {
-		old := l.ll.Back()
-		l.ll.Remove(old)
-		delete(l.m, old.Value.(*lruEntry).key)
-	}
-}
-
-func (l *lru) len() int {
-	if l == nil {
-		return 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.ll.Len()
 }

@@ -1,19 +1,23 @@
 package loader
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/aocu/aocu/internal/ao"
+)
 
 // Format is the Module-Format tag of an ao module: it selects the host glue.
 type Format string
 
 // The Module-Format values that the reference loader @permaweb/ao-loader 0.0.49 accepts.
 const (
-	FormatWasm64         Format = "wasm64-unknown-emscripten-draft_2024_02_15"
-	FormatWasm64Metering Format = "wasm64-unknown-emscripten-draft_2024_10_16-metering"
-	FormatEmscripten4    Format = "wasm32-unknown-emscripten4"
-	FormatWasm32Metering Format = "wasm32-unknown-emscripten-metering"
-	FormatEmscripten     Format = "wasm32-unknown-emscripten"
-	FormatEmscripten2    Format = "wasm32-unknown-emscripten2"
-	FormatEmscripten3    Format = "wasm32-unknown-emscripten3"
+	FormatWasm64         Format = ao.FormatWasm64
+	FormatWasm64Metering Format = ao.FormatWasm64Metering
+	FormatEmscripten4    Format = ao.FormatEmscripten4
+	FormatWasm32Metering Format = ao.FormatWasm32Metering
+	FormatEmscripten     Format = ao.FormatEmscripten
+	FormatEmscripten2    Format = ao.FormatEmscripten2
+	FormatEmscripten3    Format = ao.FormatEmscripten3
 )
 
 // Formats lists every format in the order the reference CU lists them.

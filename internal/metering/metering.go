@@ -12,6 +12,7 @@ package metering
 import (
 	"errors"
 	"fmt"
+	"github.com/aocu/aocu/internal/ao"
 	"math"
 	"math/big"
 	"strconv"
@@ -24,8 +25,8 @@ const (
 	ImportField  = "usegas"
 
 	// FormatWasm32Metering and FormatWasm64Metering are the Module-Format values the reference meters.
-	FormatWasm32Metering = "wasm32-unknown-emscripten-metering"
-	FormatWasm64Metering = "wasm64-unknown-emscripten-draft_2024_10_16-metering"
+	FormatWasm32Metering = ao.FormatWasm32Metering
+	FormatWasm64Metering = ao.FormatWasm64Metering
 )
 
 // MeterTypeForFormat returns the meterType the reference loader uses for a Module-Format ("i32" for

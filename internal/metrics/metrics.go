@@ -89,6 +89,9 @@ type Metrics struct {
 	duration  *prometheus.HistogramVec
 	summary   *prometheus.SummaryVec
 	gauges    *gaugeCollector
+	diskBytes *prometheus.GaugeVec
+	diskFiles *prometheus.GaugeVec
+	failed    prometheus.Gauge
 }
 
 // New returns the metrics registered on a new registry, with the process and
@@ -135,8 +138,25 @@ func New() *Metrics {
 
 	m.gauges = newGaugeCollector()
 	m.reg.MustRegister(m.gauges)
+	// aocu's own: what the reference has no metric for.
+	m.diskBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: Prefix + "disk_bytes",
+		Help: "Bytes of the CU's files per directory (memory: drained process memory, checkpoints: file checkpoints, modules: module binaries)"}, []string{"dir"})
+	m.diskFiles = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: Prefix + "disk_files",
+		Help: "Files of the CU per directory"}, []string{"dir"})
+	m.failed = prometheus.NewGauge(prometheus.GaugeOpts{Name: Prefix + "failed_processes",
+		Help: "Processes stopped at a message that ran past WASM_EVALUATION_TIMEOUT (until restart)"})
+	m.reg.MustRegister(m.diskBytes, m.diskFiles, m.failed)
 	return m
 }
+
+// SetDisk sets ao_cu_disk_bytes and ao_cu_disk_files for one directory kind.
+func (m *Metrics) SetDisk(dir string, files int, bytes int64) {
+	m.diskBytes.WithLabelValues(dir).Set(float64(bytes))
+	m.diskFiles.WithLabelValues(dir).Set(float64(files))
+}
+
+// SetFailedProcesses sets ao_cu_failed_processes.
+func (m *Metrics) SetFailedProcesses(n int) { m.failed.Set(float64(n)) }
 
 // Registry is the registry the metrics are on, for registering more.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }

@@ -294,3 +294,17 @@ func TestRoutePattern(t *testing.T) {
 		}
 	}
 }
+
+func TestDiskAndFailedGauges(t *testing.T) {
+	m := New()
+	m.SetDisk("memory", 3, 1234)
+	m.SetFailedProcesses(2)
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{`ao_cu_disk_bytes{dir="memory"} 1234`, `ao_cu_disk_files{dir="memory"} 3`, "ao_cu_failed_processes 2"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("missing %q in\n%s", want, body)
+		}
+	}
+}

@@ -202,7 +202,7 @@ func FromEdge(e *ao.SUEdge) (*Message, error) {
 	m.ID = str(msg.ID)
 	// The reference parses the SU's JSON and stringifies it again for the
 	// module: the module sees JSON.stringify's bytes, not the SU's escapes.
-	m.Signature, m.Data, m.Anchor = restringify(msg.Signature), restringify(msg.Data), restringify(msg.Anchor)
+	m.Signature, m.Data, m.Anchor = Restringify(msg.Signature), Restringify(msg.Data), Restringify(msg.Anchor)
 	m.Owner = owner
 	m.Target = str(proc)
 	m.From = MapFrom(msg.Tags, owner)
@@ -215,8 +215,8 @@ func FromEdge(e *ao.SUEdge) (*Message, error) {
 	return m, nil
 }
 
-// restringify is JSON.stringify(JSON.parse(v)) (nil stays undefined).
-func restringify(v json.RawMessage) json.RawMessage {
+// Restringify is JSON.stringify(JSON.parse(v)) (nil stays undefined).
+func Restringify(v json.RawMessage) json.RawMessage {
 	if v == nil {
 		return nil
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +20,7 @@ import (
 	"github.com/aocu/aocu/internal/config"
 	"github.com/aocu/aocu/internal/localnet/gateway"
 	"github.com/aocu/aocu/internal/localnet/localnettest"
+	"github.com/aocu/aocu/internal/localnet/localnettest/gwsu"
 	"github.com/aocu/aocu/internal/localnet/su"
 )
 
@@ -111,46 +111,29 @@ type netOptions struct {
 
 func startNet(t testing.TB, moduleFile, format string, o netOptions) *testNet {
 	t.Helper()
-	ctx := context.Background()
 	user, muW, cuW := wallets(t)
 	n := &testNet{clock: &clock{t: time.UnixMilli(1700000000123)}, user: user, mu: muW, dir: t.TempDir(), format: format}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	gw, err := gateway.New(ctx, gateway.Config{DataDir: filepath.Join(n.dir, "gw"), BlockInterval: -1, MineOnWrite: !o.manualBlocks, Now: n.clock.Now, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gwHS := httptest.NewServer(gw)
-	n.gw, n.gwURL = gw, gwHS.URL
-	t.Cleanup(func() { gwHS.Close(); gw.Close() })
-
-	var h http.Handler
-	var hmu sync.RWMutex
-	suHS := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hmu.RLock()
-		redirect, handler := n.suRedirect, h
-		hmu.RUnlock()
-		if redirect != nil {
-			if to := redirect(r); to != "" {
-				http.Redirect(w, r, to+r.URL.RequestURI(), http.StatusTemporaryRedirect)
-				return
-			}
-		}
-		handler.ServeHTTP(w, r)
-	}))
-	n.suMu = &hmu
-	s, err := su.New(ctx, su.Config{DataDir: filepath.Join(n.dir, "su"), Wallet: localnettest.Wallet(t), GatewayURL: n.gwURL, URL: suHS.URL, Now: n.clock.Now, Logger: quiet})
-	if err != nil {
-		suHS.Close()
-		t.Fatal(err)
-	}
-	hmu.Lock()
-	h = s
-	hmu.Unlock()
-	n.su, n.suURL = s, suHS.URL
-	t.Cleanup(func() { suHS.Close(); s.Close() })
+	n.suMu = &sync.RWMutex{}
+	gs := gwsu.StartWith(t, gwsu.Options{Now: n.clock.Now, Logger: quiet, ManualBlocks: o.manualBlocks,
+		WrapSU: func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n.suMu.RLock()
+				redirect := n.suRedirect
+				n.suMu.RUnlock()
+				if redirect != nil {
+					if to := redirect(r); to != "" {
+						http.Redirect(w, r, to+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+						return
+					}
+				}
+				h.ServeHTTP(w, r)
+			})
+		}})
+	n.gw, n.gwURL, n.su, n.suURL = gs.Gateway, gs.GatewayURL, gs.SU, gs.SUURL
 
 	n.mod = n.publish(t, moduleFixture(t, moduleFile), "Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Module",
 		"Module-Format", format, "Input-Encoding", "JSON-1", "Output-Encoding", "JSON-1",

@@ -241,18 +241,21 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 		Observer: observer,
 		Checkpoints: engine.CheckpointOptions{
 			Store: store, Gateway: gw, Signer: wallet,
-			FileDir:          cfg.ProcessMemoryFileCheckpointsDir,
-			EagerFile:        !cfg.DisableProcessFileCheckpointCreation,
-			EagerArweave:     !cfg.DisableProcessCheckpointCreation,
-			GasThreshold:     float64(cfg.EagerCheckpointAccumulatedGasThreshold),
-			TimeThreshold:    cfg.EagerCheckpointEvalTimeThreshold,
-			Throttle:         cfg.ProcessCheckpointCreationThrottle,
-			IgnoreLocal:      cfg.IgnoreLocalCheckpoints,
-			IgnoreArweaveFor: cfg.ProcessIgnoreArweaveCheckpoints,
-			IgnoreTx:         cfg.IgnoreArweaveCheckpoints,
-			TrustedOwners:    cfg.ProcessCheckpointTrustedOwners,
-			PreferredOwners:  cfg.ProcessCheckpointPreferredOwners,
-			UnitID:           newUUID(),
+			FileDir:           cfg.ProcessMemoryFileCheckpointsDir,
+			EagerFile:         !cfg.DisableProcessFileCheckpointCreation,
+			EagerArweave:      !cfg.DisableProcessCheckpointCreation,
+			GasThreshold:      float64(cfg.EagerCheckpointAccumulatedGasThreshold),
+			TimeThreshold:     cfg.EagerCheckpointEvalTimeThreshold,
+			Throttle:          cfg.ProcessCheckpointCreationThrottle,
+			IgnoreLocal:       cfg.IgnoreLocalCheckpoints,
+			IgnoreArweaveFor:  cfg.ProcessIgnoreArweaveCheckpoints,
+			IgnoreTx:          cfg.IgnoreArweaveCheckpoints,
+			TrustedOwners:     cfg.ProcessCheckpointTrustedOwners,
+			PreferredOwners:   cfg.ProcessCheckpointPreferredOwners,
+			UnitID:            newUUID(),
+			ValidationSteps:   cfg.CheckpointValidationSteps,
+			ValidationThresh:  cfg.CheckpointValidationThresh,
+			ValidationRetries: cfg.CheckpointValidationRetries,
 		},
 		Store: store, Scheduler: sched, Gateway: gwPort, Runtime: rt, Logger: log,
 		PageSize:               cfg.LoadMessagesPageSize,
@@ -276,6 +279,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 		DryRunResultMaxAge:     cfg.DryRunResultMaxAge,
 		MessageTimeout:         cfg.WasmEvaluationTimeout,
 		DryRunTimeout:          cfg.DryRunEvaluationTimeout,
+		EnableMemoryReset:      cfg.EnableMemoryReset,
 	})
 	if err != nil {
 		return fail(err)
@@ -288,6 +292,10 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 		m.OnCollect(func() {
 			st := eng.Stats()
 			m.SetProcesses(st.InMemory, st.OnFile)
+			m.SetFailedProcesses(st.Failed)
+			m.SetDisk("memory", st.MemoryDir.Files, st.MemoryDir.Bytes)
+			m.SetDisk("checkpoints", st.CheckpointDir.Files, st.CheckpointDir.Bytes)
+			m.SetDisk("modules", st.ModuleDir.Files, st.ModuleDir.Bytes)
 			m.SetWorkers("primary", cfg.PrimaryWorkers(), 0, st.Streams)
 			m.SetWorkers("dry-run", cfg.DryRunWorkers(), 0, 0)
 		})

@@ -185,7 +185,7 @@ func (g *Gateway) attested(ctx context.Context, tmpl string, owners []string, id
 		kind = "Available"
 	}
 	key := strings.Join(append([]string{kind, id}, owners...), "\x00")
-	if v, ok := g.attest.get(key); ok && v.(int64) <= height {
+	if v, ok := g.attest.Get(key); ok && v.(int64) <= height {
 		return true, nil
 	}
 	r := httpReq{
@@ -220,8 +220,8 @@ func (g *Gateway) attested(ctx context.Context, tmpl string, owners []string, id
 		return false, fmt.Errorf("weavedrive: admissibility of /data/%s: %w", id, err)
 	}
 	if found {
-		if v, ok := g.attest.get(key); !ok || v.(int64) > height {
-			g.attest.put(key, height, int64(len(key)))
+		if v, ok := g.attest.Get(key); !ok || v.(int64) > height {
+			put(g.attest, key, height, int64(len(key)))
 		}
 	}
 	return found, nil

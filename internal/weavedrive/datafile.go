@@ -26,11 +26,11 @@ func (g *Gateway) openData(ctx context.Context, req Request, id string) (File, e
 	if err := g.admit(ctx, req, id); err != nil {
 		return nil, err
 	}
-	if v, ok := g.cache.get("data/" + id); ok {
+	if v, ok := g.cache.Get("data/" + id); ok {
 		return newMemFile(v.([]byte)), nil
 	}
 	var meta dataMeta
-	if v, ok := g.cache.get("size/" + id); ok {
+	if v, ok := g.cache.Get("size/" + id); ok {
 		meta = v.(dataMeta)
 	} else {
 		m, err := g.probe(ctx, id)
@@ -38,7 +38,7 @@ func (g *Gateway) openData(ctx context.Context, req Request, id string) (File, e
 			return nil, err
 		}
 		meta = m
-		g.cache.put("size/"+id, meta, int64(len(meta.path)))
+		put(g.cache, "size/"+id, meta, int64(len(meta.path)))
 	}
 	return &dataFile{g: g, id: id, meta: meta, openCtx: ctx}, nil
 }
@@ -142,7 +142,7 @@ func (f *dataFile) ReadAtContext(ctx context.Context, p []byte, off int64) (int,
 		}
 		f.buf, f.bufOff = buf, bufOff
 		if bufOff == 0 && int64(len(buf)) == size {
-			f.g.cache.put("data/"+f.id, buf, size)
+			put(f.g.cache, "data/"+f.id, buf, size)
 		}
 	}
 	if n < len(p) {

@@ -13,6 +13,8 @@ import (
 	"context"
 	"errors"
 	"strings"
+
+	"github.com/aocu/aocu/internal/arweave"
 )
 
 // ErrHalt marks a fatal drive error: the file is missing or not admissible. The loader turns it into a
@@ -29,7 +31,7 @@ type Request struct {
 }
 
 // Tag is one name/value tag of an ao process or module.
-type Tag struct{ Name, Value string }
+type Tag = arweave.Tag
 
 // File is an open drive file. Reads are synchronous.
 //

@@ -106,8 +106,8 @@ type Gateway struct {
 	delays    []time.Duration
 	readAhead int64
 	maxReq    int64
-	cache     *lru // "tx/<id>", "block/<h>", "data/<id>" -> []byte; "size/<id>" -> dataMeta
-	attest    *lru // attestation key -> int64 lowest admitted block height
+	cache     *cache // "tx/<id>", "block/<h>", "data/<id>" -> []byte; "size/<id>" -> dataMeta
+	attest    *cache // attestation key -> int64 lowest admitted block height
 }
 
 // NewGateway returns a Gateway for arweave, a comma-separated list of gateway base URLs tried in order (each

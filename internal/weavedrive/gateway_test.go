@@ -208,7 +208,7 @@ func TestDataNeverMoreThanSize(t *testing.T) {
 		gw.data[dataID] = testContent(120)
 		gw.ignoreRange = ignoreRange
 		g := newTestGateway(t, Options{Mode: ModeTest}, gw)
-		g.cache.put("size/"+dataID, dataMeta{size: 100, path: dataID}, 0) // HEAD said 100
+		put(g.cache, "size/"+dataID, dataMeta{size: 100, path: dataID}, 0) // HEAD said 100
 		f := mustOpen(t, g, testReq("/data/"+dataID))
 		got, err := readAt(t, f, 200, 0)
 		if len(got) != 100 || !errors.Is(err, io.EOF) || !bytes.Equal(got, testContent(100)) {
@@ -340,8 +340,8 @@ func TestDataExtraPathSegmentsIgnored(t *testing.T) {
 }
 
 func TestAdmissibility(t *testing.T) {
-	ext := Tag{"Extension", "WeaveDrive"}
-	sched := Tag{"Scheduler", schedID}
+	ext := Tag{Name: "Extension", Value: "WeaveDrive"}
+	sched := Tag{Name: "Scheduler", Value: schedID}
 	cases := []struct {
 		name        string
 		process     []Tag
@@ -352,10 +352,10 @@ func TestAdmissibility(t *testing.T) {
 		owners      []string // owners of every query
 		errContains string
 	}{
-		{name: "On-Boot id, no extension needed", process: []Tag{{"On-Boot", dataID}}, admitted: true},
-		{name: "last On-Boot counts", process: []Tag{{"On-Boot", dataID}, {"On-Boot", bootID}}, errContains: "Extension: WeaveDrive"},
+		{name: "On-Boot id, no extension needed", process: []Tag{{Name: "On-Boot", Value: dataID}}, admitted: true},
+		{name: "last On-Boot counts", process: []Tag{{Name: "On-Boot", Value: dataID}, {Name: "On-Boot", Value: bootID}}, errContains: "Extension: WeaveDrive"},
 		{name: "no extension", process: []Tag{sched}, attests: []fakeAttestation{{"Attestation", dataID, schedID, 100}}, errContains: "Extension: WeaveDrive"},
-		{name: "extension with another value", process: []Tag{sched, {"Extension", "weavedrive"}}, errContains: "Extension: WeaveDrive"},
+		{name: "extension with another value", process: []Tag{sched, {Name: "Extension", Value: "weavedrive"}}, errContains: "Extension: WeaveDrive"},
 		{
 			name: "extension on module, attested", process: []Tag{sched}, module: []Tag{ext},
 			attests: []fakeAttestation{{"Attestation", dataID, schedID, 100}}, admitted: true,
@@ -377,17 +377,17 @@ func TestAdmissibility(t *testing.T) {
 			queries: []string{"Attestation"}, owners: []string{schedID}, errContains: "no attestation",
 		},
 		{
-			name: "Attestor tag", process: []Tag{sched, ext, {"Attestor", attestor}, {"Attestor", ""}},
+			name: "Attestor tag", process: []Tag{sched, ext, {Name: "Attestor", Value: attestor}, {Name: "Attestor", Value: ""}},
 			attests: []fakeAttestation{{"Attestation", dataID, attestor, 100}}, admitted: true,
 			queries: []string{"Attestation"}, owners: []string{schedID, attestor},
 		},
 		{
-			name: "Individual: Available item", process: []Tag{sched, ext, {"Availability-Type", "Individual"}},
+			name: "Individual: Available item", process: []Tag{sched, ext, {Name: "Availability-Type", Value: "Individual"}},
 			attests: []fakeAttestation{{"Available", dataID, schedID, 100}}, admitted: true,
 			queries: []string{"Attestation", "Available"}, owners: []string{schedID},
 		},
 		{
-			name: "Individual: nothing", process: []Tag{sched, ext, {"Availability-Type", "Individual"}},
+			name: "Individual: nothing", process: []Tag{sched, ext, {Name: "Availability-Type", Value: "Individual"}},
 			queries: []string{"Attestation", "Available"}, owners: []string{schedID}, errContains: "no attestation",
 		},
 		{
@@ -396,22 +396,22 @@ func TestAdmissibility(t *testing.T) {
 			queries: []string{"Attestation"}, owners: []string{schedID}, errContains: "no attestation",
 		},
 		{
-			name: "process Availability-Type overrides the module's", process: []Tag{sched, ext, {"Availability-Type", "Individual"}},
-			module: []Tag{{"Availability-Type", "Library"}}, attests: []fakeAttestation{{"Available", dataID, schedID, 100}}, admitted: true,
+			name: "process Availability-Type overrides the module's", process: []Tag{sched, ext, {Name: "Availability-Type", Value: "Individual"}},
+			module: []Tag{{Name: "Availability-Type", Value: "Library"}}, attests: []fakeAttestation{{"Available", dataID, schedID, 100}}, admitted: true,
 			queries: []string{"Attestation", "Available"}, owners: []string{schedID},
 		},
 		{
-			name: "Library from the module, no attestation", process: []Tag{sched, ext}, module: []Tag{{"Availability-Type", "Library"}},
+			name: "Library from the module, no attestation", process: []Tag{sched, ext}, module: []Tag{{Name: "Availability-Type", Value: "Library"}},
 			queries: []string{"Attestation"}, owners: []string{schedID}, errContains: "This WeaveDrive implementation does not support Library attestations yet!",
 		},
 		{
-			name: "Library with an attestation", process: []Tag{sched, ext, {"Availability-Type", "Library"}},
+			name: "Library with an attestation", process: []Tag{sched, ext, {Name: "Availability-Type", Value: "Library"}},
 			attests: []fakeAttestation{{"Attestation", dataID, schedID, 100}}, admitted: true,
 			queries: []string{"Attestation"}, owners: []string{schedID},
 		},
-		{name: "unsupported mode", process: []Tag{sched, ext, {"Availability-Type", "Everything"}}, errContains: `unsupported WeaveDrive mode`},
+		{name: "unsupported mode", process: []Tag{sched, ext, {Name: "Availability-Type", Value: "Everything"}}, errContains: `unsupported WeaveDrive mode`},
 		{
-			name: "empty Availability-Type falls back", process: []Tag{sched, ext, {"Availability-Type", ""}}, module: []Tag{{"Availability-Type", "Individual"}},
+			name: "empty Availability-Type falls back", process: []Tag{sched, ext, {Name: "Availability-Type", Value: ""}}, module: []Tag{{Name: "Availability-Type", Value: "Individual"}},
 			queries: []string{"Attestation", "Available"}, owners: []string{schedID}, errContains: "no attestation",
 		},
 	}
@@ -468,8 +468,8 @@ func TestGraphQLRequestsMatchReference(t *testing.T) {
 	g := newTestGateway(t, Options{}, gw)
 	// The tags the node generator gave the reference (testdata/gen-reference.cjs).
 	req := Request{Path: "/data/" + id, BlockHeight: 1500000, ProcessTags: []Tag{
-		{"Scheduler", "SCHED_0"}, {"Scheduler", "SCHED_1"}, {"Attestor", "ATT_1"}, {"Attestor", ""}, {"Attestor", "ATT_2"},
-		{"Extension", "WeaveDrive"}, {"Availability-Type", "Individual"},
+		{Name: "Scheduler", Value: "SCHED_0"}, {Name: "Scheduler", Value: "SCHED_1"}, {Name: "Attestor", Value: "ATT_1"}, {Name: "Attestor", Value: ""}, {Name: "Attestor", Value: "ATT_2"},
+		{Name: "Extension", Value: "WeaveDrive"}, {Name: "Availability-Type", Value: "Individual"},
 	}}
 	if _, err := g.Open(context.Background(), req); !errors.Is(err, ErrHalt) {
 		t.Fatalf("err %v, want ErrHalt", err)
@@ -489,7 +489,7 @@ func TestGraphQLRequestsMatchReference(t *testing.T) {
 
 	// Library, no Scheduler: owners [] and the reference's message.
 	gw.reset()
-	req.ProcessTags = []Tag{{"Extension", "WeaveDrive"}, {"Availability-Type", "Library"}}
+	req.ProcessTags = []Tag{{Name: "Extension", Value: "WeaveDrive"}, {Name: "Availability-Type", Value: "Library"}}
 	_, err := g.Open(context.Background(), req)
 	if !errors.Is(err, ErrHalt) || !strings.Contains(err.Error(), ref.LibraryThrow) {
 		t.Fatalf("err %v, want ErrHalt with %q", err, ref.LibraryThrow)
@@ -500,7 +500,7 @@ func TestGraphQLRequestsMatchReference(t *testing.T) {
 }
 
 func TestGraphQLFailures(t *testing.T) {
-	tags := []Tag{{"Scheduler", schedID}, {"Extension", "WeaveDrive"}}
+	tags := []Tag{{Name: "Scheduler", Value: schedID}, {Name: "Extension", Value: "WeaveDrive"}}
 	t.Run("500 is a transport error", func(t *testing.T) {
 		gw := newFakeGateway(t)
 		gw.gqlStatus, gw.gqlBody = http.StatusBadGateway, "bad gateway"
@@ -538,7 +538,7 @@ func TestAttestationCache(t *testing.T) {
 	gw.data[dataID] = testContent(10)
 	gw.attests = []fakeAttestation{{"Attestation", dataID, schedID, 100}}
 	g := newTestGateway(t, Options{}, gw)
-	tags := []Tag{{"Scheduler", schedID}, {"Extension", "WeaveDrive"}}
+	tags := []Tag{{Name: "Scheduler", Value: schedID}, {Name: "Extension", Value: "WeaveDrive"}}
 	open := func(h int64) {
 		t.Helper()
 		if _, err := g.Open(context.Background(), Request{Path: "/data/" + dataID, BlockHeight: h, ProcessTags: tags}); err != nil {
@@ -811,28 +811,28 @@ func TestConcurrentReads(t *testing.T) {
 
 func TestLRU(t *testing.T) {
 	c := newLRU(3*entryOverhead + 30)
-	c.put("a", 1, 10-1)
-	c.put("b", 2, 10-1)
-	c.put("c", 3, 10-1)
-	if _, ok := c.get("a"); !ok { // a becomes the most recent
+	put(c, "a", 1, 10-1)
+	put(c, "b", 2, 10-1)
+	put(c, "c", 3, 10-1)
+	if _, ok := c.Get("a"); !ok { // a becomes the most recent
 		t.Fatal("a missing")
 	}
-	c.put("d", 4, 10-1) // evicts b
-	if _, ok := c.get("b"); ok {
+	put(c, "d", 4, 10-1) // evicts b
+	if _, ok := c.Get("b"); ok {
 		t.Error("b not evicted")
 	}
 	for _, k := range []string{"a", "c", "d"} {
-		if _, ok := c.get(k); !ok {
+		if _, ok := c.Get(k); !ok {
 			t.Errorf("%s missing", k)
 		}
 	}
-	c.put("huge", 5, 1<<20)
-	if _, ok := c.get("huge"); ok {
+	put(c, "huge", 5, 1<<20)
+	if _, ok := c.Get("huge"); ok {
 		t.Error("an entry larger than the cache was stored")
 	}
-	var none *lru
-	none.put("x", 1, 1)
-	if _, ok := none.get("x"); ok {
+	var none *cache
+	put(none, "x", 1, 1)
+	if _, ok := none.Get("x"); ok {
 		t.Error("nil cache stored")
 	}
 }

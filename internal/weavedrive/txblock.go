@@ -18,7 +18,7 @@ func (g *Gateway) openTx(ctx context.Context, id string) (File, error) {
 		return nil, halt("/tx/%s: not a transaction id (want 43 base64url characters)", id)
 	}
 	key := "tx/" + id
-	if v, ok := g.cache.get(key); ok {
+	if v, ok := g.cache.Get(key); ok {
 		return newMemFile(v.([]byte)), nil
 	}
 	body, err := g.getDocument(ctx, "tx/"+id)
@@ -29,7 +29,7 @@ func (g *Gateway) openTx(ctx context.Context, id string) (File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weavedrive: /tx/%s: %w", id, err)
 	}
-	g.cache.put(key, content, int64(len(content)))
+	put(g.cache, key, content, int64(len(content)))
 	return newMemFile(content), nil
 }
 
@@ -39,7 +39,7 @@ func (g *Gateway) openBlock(ctx context.Context, height string) (File, error) {
 		return nil, halt("/block/%s: not a block height", height)
 	}
 	key := "block/" + height
-	if v, ok := g.cache.get(key); ok {
+	if v, ok := g.cache.Get(key); ok {
 		return newMemFile(v.([]byte)), nil
 	}
 	body, err := g.getDocument(ctx, "block/height/"+height)
@@ -48,7 +48,7 @@ func (g *Gateway) openBlock(ctx context.Context, height string) (File, error) {
 	}
 	// res.text() then Buffer.from(result, 'utf-8').
 	content := []byte(jsjson.DecodeUTF8(body))
-	g.cache.put(key, content, int64(len(content)))
+	put(g.cache, key, content, int64(len(content)))
 	return newMemFile(content), nil
 }
 

@@ -94,13 +94,14 @@ func prerequisites(t *testing.T) {
 // banner is what `aocu dev` prints once the network is up.
 type banner struct {
 	GatewayURL, MUURL, SUURL, CUURL string
+	ExplorerURL                     string
 	MUAddress, SUAddress, CUAddress string
 	Modules                         map[string]string
 	DefaultModule                   string
 }
 
 var (
-	unitRe   = regexp.MustCompile(`^\s+(gateway|messenger unit|scheduler unit|compute unit)\b.*?\s(http://\S+)(?:\s+address\s+(\S+))?`)
+	unitRe   = regexp.MustCompile(`^\s+(gateway|messenger unit|scheduler unit|compute unit|explorer)\b.*?\s(http://\S+)(?:\s+address\s+(\S+))?`)
 	moduleRe = regexp.MustCompile(`^\s{4}(\S+)\s+([A-Za-z0-9_-]{43})(\s+\(default aos\))?\s*$`)
 )
 
@@ -116,6 +117,8 @@ func (b *banner) line(s string) (done bool) {
 			b.SUURL, b.SUAddress = m[2], m[3]
 		case "compute unit":
 			b.CUURL, b.CUAddress = m[2], m[3]
+		case "explorer":
+			b.ExplorerURL = m[2]
 		}
 	}
 	if m := moduleRe.FindStringSubmatch(s); m != nil {
@@ -127,7 +130,7 @@ func (b *banner) line(s string) (done bool) {
 			b.DefaultModule = m[2]
 		}
 	}
-	return strings.Contains(s, "console.log((await ao.result")
+	return s == "aocu dev: ready"
 }
 
 func (b *banner) complete() error {
@@ -179,7 +182,7 @@ func startDev(t *testing.T, dataDir string, ports [4]int) *dev {
 	d := &dev{t: t, dataDir: dataDir, ports: ports, log: logFile.Name(), exited: make(chan struct{})}
 	d.cmd = exec.Command(aocuBin, "dev", "--data-dir", dataDir, "--modules-dir", modules, "--host", "127.0.0.1",
 		"--gateway-port", strconv.Itoa(ports[0]), "--mu-port", strconv.Itoa(ports[1]),
-		"--su-port", strconv.Itoa(ports[2]), "--cu-port", strconv.Itoa(ports[3]))
+		"--su-port", strconv.Itoa(ports[2]), "--cu-port", strconv.Itoa(ports[3]), "--explorer-port", "0")
 	d.cmd.Stderr = logFile
 	stdout, err := d.cmd.StdoutPipe()
 	if err != nil {

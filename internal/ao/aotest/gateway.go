@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/arweave"
 )
 
 // Clock is a manual clock in milliseconds shared by the world's units.
@@ -59,6 +60,7 @@ type GatewayFault func(call, id string) error
 type Gateway struct {
 	mu     sync.Mutex
 	txs    map[string]Item
+	order  []string // ids in the order they were first put
 	blocks []ao.Block
 	suURL  string
 	fault  GatewayFault
@@ -102,6 +104,9 @@ func (g *Gateway) Put(it Item) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	it.Data = slices.Clone(it.Data)
+	if _, ok := g.txs[it.ID]; !ok {
+		g.order = append(g.order, it.ID)
+	}
 	g.txs[it.ID] = it
 }
 
@@ -112,10 +117,20 @@ func (g *Gateway) AddBlock(b ao.Block) {
 	g.blocks = append(g.blocks, b)
 }
 
-// Locate returns the SU URL of every process it knows.
+// Locate returns the SU URL of every process it holds, and of any process
+// when a scheduler hint is given (gwclient then looks up the scheduler, not
+// the process); an unknown process without a hint is a 404.
 func (g *Gateway) Locate(ctx context.Context, pid, hint string) (string, error) {
 	if err := g.enter("Locate", pid); err != nil {
 		return "", err
+	}
+	if hint == "" {
+		g.mu.Lock()
+		_, ok := g.txs[pid]
+		g.mu.Unlock()
+		if !ok {
+			return "", ao.Errorf(404, "Process %s was not found on gateway", pid)
+		}
 	}
 	return g.suURL, nil
 }
@@ -147,7 +162,7 @@ func (g *Gateway) TransactionMeta(ctx context.Context, id string, skipTags, skip
 	}
 	m := &ao.TxMeta{ID: it.ID, Owner: it.Owner, Recipient: it.Target}
 	if !skipTags {
-		m.Tags = slices.Clone(it.Tags)
+		m.Tags = append([]ao.Tag{}, it.Tags...) // [] for none, as GraphQL answers
 	}
 	if !skipSignature {
 		sig := it.Signature
@@ -160,8 +175,10 @@ func (g *Gateway) TransactionMeta(ctx context.Context, id string, skipTags, skip
 	return m, nil
 }
 
-// Blocks returns the blocks from minHeight on, up to the first whose
-// timestamp passes maxTimestamp, ascending.
+// Blocks returns the blocks from minHeight on, ascending, up to (without)
+// the first whose timestamp in seconds passes maxTimestamp's, as gwclient
+// (the reference's loadBlocksMeta) does: block timestamps are whole seconds
+// on Arweave.
 func (g *Gateway) Blocks(ctx context.Context, minHeight, maxTimestamp int64) ([]ao.Block, error) {
 	if err := g.enter("Blocks", ""); err != nil {
 		return nil, err
@@ -173,10 +190,58 @@ func (g *Gateway) Blocks(ctx context.Context, minHeight, maxTimestamp int64) ([]
 		if b.Height < minHeight {
 			continue
 		}
-		out = append(out, b)
-		if b.Timestamp > maxTimestamp {
+		if floorDiv(b.Timestamp, 1000) > floorDiv(maxTimestamp, 1000) {
 			break
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+var _ ao.CheckpointGateway = (*Gateway)(nil)
+
+// FindCheckpoints answers the reference's checkpoint query: items tagged
+// Process=pid, Type=Checkpoint, Data-Protocol=ao by one of owners, newest
+// first (the order they were put), at most limit.
+func (g *Gateway) FindCheckpoints(ctx context.Context, pid string, owners []string, limit int) ([]ao.CheckpointTx, error) {
+	if err := g.enter("FindCheckpoints", pid); err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []ao.CheckpointTx
+	for i := len(g.order) - 1; i >= 0 && len(out) < limit; i-- {
+		it := g.txs[g.order[i]]
+		p, _ := ao.TagValue(it.Tags, "Process")
+		ty, _ := ao.TagValue(it.Tags, "Type")
+		dp, _ := ao.TagValue(it.Tags, "Data-Protocol")
+		if p == pid && ty == "Checkpoint" && dp == "ao" && slices.Contains(owners, it.Owner.Address) {
+			out = append(out, ao.CheckpointTx{ID: it.ID, Owner: it.Owner.Address, Tags: slices.Clone(it.Tags)})
 		}
 	}
 	return out, nil
+}
+
+// Upload stores a signed ANS-104 data item (a checkpoint) and returns its id.
+func (g *Gateway) Upload(ctx context.Context, item []byte) (string, error) {
+	if err := g.enter("Upload", ""); err != nil {
+		return "", err
+	}
+	d, err := arweave.ParseDataItem(item)
+	if err != nil {
+		return "", ao.WithStatus(400, err)
+	}
+	if err := d.Verify(); err != nil {
+		return "", ao.WithStatus(400, err)
+	}
+	g.Put(Item{ID: d.ID(), Owner: ao.Owner{Address: d.OwnerAddress(), Key: arweave.B64Encode(d.Owner)}, Tags: d.Tags, Data: d.Data})
+	return d.ID(), nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
 }

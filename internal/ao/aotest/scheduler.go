@@ -44,7 +44,6 @@ type Scheduler struct {
 	clock  *Clock
 	height int64
 	procs  map[string]*schedProc
-	msgs   map[string]msgRef // message id -> where
 	fault  Fault
 	hook   PageHook
 	calls  map[string]int
@@ -56,14 +55,9 @@ type schedProc struct {
 	data  []byte
 }
 
-type msgRef struct {
-	pid   string
-	index int
-}
-
 // NewScheduler makes an empty Scheduler on clock.
 func NewScheduler(clock *Clock) *Scheduler {
-	return &Scheduler{clock: clock, height: 1, procs: map[string]*schedProc{}, msgs: map[string]msgRef{}, calls: map[string]int{}}
+	return &Scheduler{clock: clock, height: 1, procs: map[string]*schedProc{}, calls: map[string]int{}}
 }
 
 var _ ao.Scheduler = (*Scheduler)(nil)
@@ -128,6 +122,8 @@ func (it Item) suMessage() *ao.SUMessage {
 	}
 	if it.Target != "" {
 		m.Target = jsjson.AppendString(nil, it.Target)
+	} else {
+		m.Target = json.RawMessage("null")
 	}
 	return m
 }
@@ -180,7 +176,6 @@ func (s *Scheduler) schedule(pid string, msg *Item, assigned string, exclude []s
 		Assignment: ao.SUAssignment{ID: NewID("assignment", pid, nonce), Owner: SUOwner, Tags: tags}}
 	if msg != nil {
 		edge.Message = msg.suMessage()
-		s.msgs[msg.ID] = msgRef{pid, int(nonce)}
 	}
 	sp.edges = append(sp.edges, edge)
 	return edge, nil
@@ -222,29 +217,25 @@ func (s *Scheduler) Process(ctx context.Context, suURL, pid string) (*ao.SUProce
 	return &p, nil
 }
 
-// Message is GET /{messageID}?process-id={pid}.
+// Message is GET /{messageID}?process-id={pid}: the message, assigned item
+// or assignment of that id in pid's schedule; the process itself is nonce 0
+// (as suclient answers it).
 func (s *Scheduler) Message(ctx context.Context, suURL, messageID, pid string) (*ao.MessageMeta, error) {
 	if err := s.enter("Message", pid); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ref, ok := s.msgs[messageID]
-	if sp := s.procs[pid]; sp != nil && !ok {
-		// an assignment of an existing item: found by its Message tag
+	if sp := s.procs[pid]; sp != nil {
 		for i, e := range sp.edges {
-			if v, _ := ao.TagValue(e.Assignment.Tags, "Message"); v == messageID {
-				ref, ok = msgRef{pid, i}, true
+			assigned, _ := ao.TagValue(e.Assignment.Tags, "Message")
+			if (e.Message != nil && e.Message.ID == messageID) || assigned == messageID || e.Assignment.ID == messageID {
+				ts, _ := strconv.ParseInt(e.Cursor, 10, 64)
+				return &ao.MessageMeta{ProcessID: pid, Timestamp: ts, Nonce: int64(i)}, nil
 			}
 		}
 	}
-	if !ok {
-		return nil, ao.Errorf(404, "Message or Process not found")
-	}
-	e := s.procs[ref.pid].edges[ref.index]
-	ts, _ := ao.TagValue(e.Assignment.Tags, "Timestamp")
-	t, _ := strconv.ParseInt(ts, 10, 64)
-	return &ao.MessageMeta{ProcessID: ref.pid, Timestamp: t, Nonce: int64(ref.index)}, nil
+	return nil, ao.Errorf(404, "Message or Process not found")
 }
 
 // Latest is GET /{pid}/latest.
@@ -274,9 +265,17 @@ func (s *Scheduler) Timestamp(ctx context.Context, suURL, pid string) (int64, in
 	return s.clock.Now(), s.height, nil
 }
 
+// DefaultPageSize is the page size of Messages without a limit (the Rust
+// SU's).
+const DefaultPageSize = 100
+
 // Messages is GET /{pid}?from&to&limit (timestamps; from exclusive, to
-// inclusive; the process message leads the first page).
+// inclusive; the process message leads the first page; limit <= 0 is
+// DefaultPageSize).
 func (s *Scheduler) Messages(ctx context.Context, suURL, pid, from, to string, limit int) (*ao.SUPage, error) {
+	if limit <= 0 {
+		limit = DefaultPageSize
+	}
 	if err := s.enter("Messages", pid); err != nil {
 		return nil, err
 	}

@@ -19,25 +19,48 @@
 //     answers the first timestamp.
 //   - GET /raw/{id}, GET /{id}, HEAD of both: the data, with the item's
 //     Content-Type tag as content type (application/octet-stream without
-//     one); Range requests work.
+//     one). A satisfiable Range answers 206 with the part; a malformed or
+//     unsatisfiable one is ignored and the whole body served with 200, as
+//     arweave.net does (the reference CU's WeaveDrive sends an invalid range,
+//     e.g. "bytes=00610-61", when it reads an On-Boot file).
 //   - GET /tx/{id}: Arweave's transaction JSON (format 2; tags base64url).
 //   - GET /tx/{id}/status: 202 "Pending" until mined, then block_height,
 //     block_indep_hash and number_of_confirmations.
 //   - GET /info, GET /: network info (height, current, blocks, ...).
 //   - GET /height, GET /block/height/{h}, GET /block/hash/{id}.
 //   - POST|GET /mine, /mine/{n}: mine one (or n) blocks now.
-//   - POST|GET /graphql: transactions(ids, owners, recipients, tags,
-//     bundledIn, block, ingested_at, first, after, sort), transaction(id),
-//     blocks(ids, height, first, after, sort) and block(id), with the query
-//     language the ao units use: variables (with defaults), aliases,
-//     fragments, inline fragments, @skip and @include, __typename. Parse and
-//     validation errors answer 400 {"errors": [...]}; errors while resolving a
-//     field answer 200 with the field null and an error with its path.
+//   - POST|GET /graphql: the Arweave gateway GraphQL schema (schema.graphql:
+//     arweave.net's, plus Goldsky's tag filters without name or values,
+//     op: NEQ and ingested_at), executed by github.com/graph-gophers/graphql-go:
+//     transactions(ids, owners, recipients, tags, bundledIn, block,
+//     ingested_at, first, after, sort), transaction(id), blocks(ids, height,
+//     first, after, sort) and block(id). Answers keep the query's selection
+//     order, data before errors.
+//
+// Client mistakes answer 4xx with a message, never 5xx: an unknown or
+// malformed id 404, a bad height, block count or body 400, a body over
+// Config.MaxItemSize 413, a method a route does not serve 405.
+//
+// GraphQL status codes follow the GraphQL-over-HTTP spec's rules for
+// application/graphql-response+json, which is also what arweave.net (Apollo
+// Server) does for application/json: a request error (the document does not
+// parse or validate, a variable or argument does not coerce to its type, the
+// operation is missing or ambiguous) answers 400 with {"errors": [...]} and no
+// data entry; an error while resolving a field of a valid request answers 200
+// with data (that field, or its nearest nullable parent, null) and errors
+// carrying the field's path. A malformed HTTP request (body not a JSON object,
+// variables not an object) answers 400, a body over 1 MiB 413. The response
+// media type is application/graphql-response+json when the Accept header asks
+// for it, application/json otherwise. (For application/json the spec
+// recommends 200 even for request errors; the local gateway answers 400 as
+// production gateways do, so clients see the same statuses here and there.)
 //
 // Differences from arweave.net worth knowing: items are visible (GraphQL,
 // /raw) as soon as they are posted, with block null until the next block (set
 // Config.MineOnWrite to mine on every post); the default sort is HEIGHT_DESC,
 // pending items first; fee and quantity are always 0; block timestamps are
 // seconds and never go backwards, so blocks mined within one second share it;
-// a page holds at most 1000 edges (default 10).
+// a page holds at most 1000 edges (default 10); tag filters match EXACT only
+// (WILDCARD and FUZZY_* answer a field error); GraphQL Int is 32-bit, as
+// everywhere, so heights and timestamps are int32.
 package gateway

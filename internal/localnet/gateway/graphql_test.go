@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -237,6 +238,127 @@ const loadProcessQuery = `query ($ids: [ID!]!) { transactions(ids: $ids) { pageI
   id anchor signature recipient owner { address key } fee { winston ar } quantity { winston ar }
   data { size type } tags { name value } block { id timestamp height previous } parent { id } } } } }`
 
+// aosList, verbatim from the aos CLI: permaweb/aos src/services/list.js
+// (queryForAOSs; /work/shared/oracles/aos-cli/src).
+const aosList = `query ($owners: [String!]!) {
+    transactions(
+      first: 100,
+      owners: $owners,
+      tags: [
+        { name: "Data-Protocol", values: ["ao"] },
+        { name: "Type", values: ["Process"]}
+      ]
+    ) {
+      edges {
+        node {
+          id
+          owner { address }
+          tags {
+            name
+            value
+          }
+        }
+      }
+    }
+  }`
+
+// aosByName is the aos CLI's queryForAOS (src/register.js), the process name
+// substituted as the CLI does.
+func aosByName(name string) string {
+	return `query ($owners: [String!]!) {
+    transactions(
+      first: 10,
+      owners: $owners,
+      tags: [
+        { name: "Data-Protocol", values: ["ao"] },
+        { name: "Type", values: ["Process"]},
+        { name: "Name", values: ["` + name + `"]}
+      ]
+    ) {
+      edges {
+        node {
+          id
+          tags {
+            name
+            value
+          }
+        }
+      }
+    }
+  }`
+}
+
+// aosModule is the aos CLI's findAoModuleByName (src/register.js).
+const aosModule = `query FindAoModuleByName($name: String!) {
+    transactions(
+      tags: [
+        { name: "Type", values: ["Module"] },
+        { name: "Data-Protocol", values: ["ao"] },
+        { name: "Name", values: [$name] }
+      ],
+      sort: HEIGHT_DESC,
+      first: 100
+    ) {
+      edges {
+        node {
+          id
+          tags {
+            name
+            value
+          }
+          block {
+            timestamp
+          }
+        }
+      }
+    }
+  }`
+
+// cuOneCheckpoint is the CU's GetAoProcessCheckpoint, verbatim from permaweb/ao
+// servers/cu/src/effects/ao-process.js L1643-L1677, with and without the
+// Cron-Interval parts its template adds.
+func cuOneCheckpoint(withCron bool) string {
+	c1, c2 := "", ""
+	if withCron {
+		c1, c2 = "$cron: String!", `{ name: "Cron-Interval", values: [$cron] }`
+	}
+	return `
+    query GetAoProcessCheckpoint(
+      $owner: String!
+      $processId: String!
+      $timestamp: String!
+      $nonce: String!
+      ` + c1 + `
+    ) {
+      transactions(
+        tags: [
+          { name: "Process", values: [$processId] }
+          { name: "Nonce", values: [$nonce] }
+          { name: "Timestamp", values: [$timestamp] }
+          ` + c2 + `
+          { name: "Type", values: ["Checkpoint"] }
+          { name: "Data-Protocol", values: ["ao"] }
+        ],
+        owners: [$owner]
+        first: 1
+      ) {
+        edges {
+          node {
+            id
+            owner {
+              address
+            }
+            tags {
+              name
+              value
+            }
+          }
+        }
+      }
+    }
+  `
+}
+
 func TestGraphQLReferenceQueries(t *testing.T) {
 	f := newFixture(t)
 	n := f.n
@@ -393,11 +515,25 @@ func TestGraphQLFiltersSortPagination(t *testing.T) {
 		}
 	}
 	check("default sort is HEIGHT_DESC", run(`{ transactions { edges { node { id } } } }`, nil), want(6, 5, 4, 3, 2, 1, 0))
+	check("variables declared and not given mean the defaults", run(`query($f: Int, $s: SortOrder) { transactions(first: $f, sort: $s) { edges { node { id } } } }`, nil),
+		want(6, 5, 4, 3, 2, 1, 0))
+	check("null means the defaults", run(`{ transactions(first: null, sort: null) { edges { node { id } } } }`, nil), want(6, 5, 4, 3, 2, 1, 0))
 	check("HEIGHT_ASC", run(`{ transactions(sort: HEIGHT_ASC) { edges { node { id } } } }`, nil), want(0, 1, 2, 3, 4, 5, 6))
 	check("tag with several values", run(`{ transactions(tags: [{name: "Type", values: ["Process", "Checkpoint"]}], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
 		want(1, 2, 4, 5))
 	check("two tag filters (AND)", run(`{ transactions(tags: [{name: "Type", values: ["Message", "Process"]}, {name: "Index", values: ["0", "1", "2"]}], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
 		want(0, 1))
+	check("NEQ: a Type tag that is not Message", run(`{ transactions(tags: [{name: "Type", values: ["Message"], op: NEQ}], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
+		want(1, 2, 4, 5))
+	check("op and match null or from variables not given", run(`query($op: TagOperator, $m: TagMatch) { transactions(tags: [{name: "Type", values: ["Message"], op: $op, match: $m}, {name: "Index", op: null, match: null}], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
+		want(0, 3, 6))
+	check("a value under any name", run(`{ transactions(tags: [{values: ["Process"]}], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
+		want(1, 4))
+	check("a name with any value", run(`{ transactions(tags: [{name: "Index"}], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
+		want(0, 1, 2, 3, 4, 5, 6))
+	check("ingested_at from 0", run(`{ transactions(ingested_at: {min: 0}, sort: HEIGHT_ASC) { edges { node { id } } } }`, nil),
+		want(0, 1, 2, 3, 4, 5, 6))
+	check("ingested_at up to 0", run(`{ transactions(ingested_at: {max: 0}) { edges { node { id } } } }`, nil), "")
 	check("owners", run(`query($o: [String!]) { transactions(owners: $o, sort: HEIGHT_ASC) { edges { node { id } } } }`, map[string]any{"o": []string{bob.Address()}}),
 		want(1, 3, 5))
 	check("recipients", run(`query($r: [String!]) { transactions(recipients: $r, sort: HEIGHT_DESC) { edges { node { id } } } }`, map[string]any{"r": alice.Address()}),
@@ -529,9 +665,9 @@ func TestGraphQLErrors(t *testing.T) {
 		status      int
 		want        string
 	}{
-		{"syntax: unclosed brace", `{ transactions { edges { node { id } }`, nil, 400, "Syntax Error"},
-		{"syntax: bad character", `{ transactions ^ }`, nil, 400, "Syntax Error"},
-		{"syntax: unterminated string", `{ transaction(id: "abc) { id } }`, nil, 400, "unterminated string"},
+		{"syntax: unclosed brace", `{ transactions { edges { node { id } }`, nil, 400, "syntax error"},
+		{"syntax: bad character", `{ transactions ^ }`, nil, 400, "syntax error"},
+		{"syntax: unterminated string", `{ transaction(id: "abc) { id } }`, nil, 400, "literal not terminated"},
 		{"empty", ``, nil, 400, "Must provide query string"},
 		{"unknown field", `{ transactions { edges { node { id nope } } } }`, nil, 400, `Cannot query field "nope" on type "Transaction"`},
 		{"unknown root field", `{ wallets { id } }`, nil, 400, `Cannot query field "wallets" on type "Query"`},
@@ -543,10 +679,15 @@ func TestGraphQLErrors(t *testing.T) {
 		{"recursive fragment", `{ transactions { edges { node { ...F } } } } fragment F on Transaction { id ...F }`, nil, 400, "within itself"},
 		{"unknown directive", `{ transactions @defer { edges { cursor } } }`, nil, 400, `Unknown directive "@defer"`},
 		{"undefined variable", `{ transactions(first: $n) { edges { cursor } } }`, nil, 400, `Variable "$n" is not defined`},
-		{"missing required variable", `query($n: Int!) { transactions(first: $n) { edges { cursor } } }`, nil, 400, `Variable "$n" of required type "Int!" was not provided`},
-		{"variable of the wrong type", `query($n: Int!) { transactions(first: $n) { edges { cursor } } }`, map[string]any{"n": "ten"}, 400, `expected type "Int"`},
-		{"mutation", `mutation { transactions { edges { cursor } } }`, nil, 400, "Only queries"},
-		{"bad enum (execution error)", `{ transactions(sort: SIDEWAYS) { edges { cursor } } }`, nil, 200, "SIDEWAYS"},
+		{"missing required variable", `query($n: Int!) { transactions(first: $n) { edges { cursor } } }`, nil, 400, `Variable "n" has invalid value null`},
+		{"variable of the wrong type", `query($n: Int!) { transactions(first: $n) { edges { cursor } } }`, map[string]any{"n": "ten"}, 400, `Int cannot represent "ten"`},
+		{"mutation", `mutation { transactions { edges { cursor } } }`, nil, 400, "no mutations"},
+		{"bad enum", `{ transactions(sort: SIDEWAYS) { edges { cursor } } }`, nil, 400, `Value "SIDEWAYS" does not exist in "SortOrder" enum`},
+		{"bad enum in a variable", `query($s: SortOrder) { transactions(sort: $s) { edges { cursor } } }`, map[string]any{"s": "SIDEWAYS"}, 400, `Variable "s" has invalid value SIDEWAYS`},
+		{"unknown input field", `{ transactions(block: {least: 3}) { edges { cursor } } }`, nil, 400, `"least"`},
+		{"string for an Int", `{ transactions(first: "3") { edges { cursor } } }`, nil, 400, `Int cannot represent non-integer value: "3"`},
+		{"negative first (execution error)", `{ transactions(first: -1) { edges { cursor } } }`, nil, 200, "must not be negative"},
+		{"unsupported tag match (execution error)", `{ transactions(tags: [{name: "a", values: ["b*"], match: WILDCARD}]) { edges { cursor } } }`, nil, 200, "WILDCARD is not supported"},
 		{"bad cursor (execution error)", `{ transactions(after: "garbage") { edges { cursor } } }`, nil, 200, "invalid cursor"},
 	}
 	for _, c := range cases {
@@ -557,13 +698,54 @@ func TestGraphQLErrors(t *testing.T) {
 			}
 		})
 	}
-	// Execution errors null the field and carry its path.
-	_, out := n.gql(t, `{ ok: blocks(first: 1) { edges { cursor } } bad: transactions(after: "garbage") { edges { cursor } } }`, nil)
-	if path(t, out, "data", "bad") != nil || path(t, out, "data", "ok") == nil || path(t, out, "errors", 0, "path", 0) != "bad" {
-		t.Fatalf("partial result: %v", out)
+	// Request errors answer no data at all; execution errors answer data and
+	// carry the path of the field. transactions and blocks are non-null
+	// (TransactionConnection!, as on arweave.net), so an error there nulls
+	// data.
+	for _, q := range []string{`{ transactions ^ }`, `{ nope }`} {
+		if status, out := n.gql(t, q, nil); status != 400 || out["errors"] == nil {
+			t.Fatalf("%s: %d %v", q, status, out)
+		} else if _, ok := out["data"]; ok {
+			t.Fatalf("request error with a data entry: %v", out)
+		}
+	}
+	status, out := n.gql(t, `{ ok: blocks(first: 1) { edges { cursor } } bad: transactions(after: "garbage") { edges { cursor } } }`, nil)
+	if d, ok := out["data"]; status != 200 || !ok || d != nil || path(t, out, "errors", 0, "path", 0) != "bad" {
+		t.Fatalf("error in a non-null root field: %d %v", status, out)
+	}
+	// Malformed GraphQL-over-HTTP requests: 4xx with an errors body.
+	for _, c := range []struct {
+		method, url, ctype string
+		body               []byte
+		status             int
+		want               string
+	}{
+		{"POST", "/graphql", "application/json", []byte(`{"query":"query A { blocks { edges { cursor } } }","operationName":"B"}`), 400, `no operation with name \"B\"`},
+		{"POST", "/graphql", "application/json", []byte(`{"query":"query A { blocks { edges { cursor } } } query B { blocks { edges { cursor } } }"}`), 400, "more than one operation"},
+		{"POST", "/graphql", "application/json", []byte(`{"query":"{ blocks { edges { cursor } } }","variables":[1]}`), 400, "not a GraphQL JSON request"},
+		{"POST", "/graphql", "application/json", []byte(`{"query":5}`), 400, "not a GraphQL JSON request"},
+		{"POST", "/graphql", "application/json", []byte(`{"query":"{ blocks { edges { cursor } } }"` + strings.Repeat(" ", 1<<20) + `}`), 413, "body exceeds"},
+		{"GET", "/graphql?query=%7B%20blocks%20%7B%20edges%20%7B%20cursor%20%7D%20%7D%20%7D&variables=%7Bnope", "", nil, 400, "variables is not a JSON object"},
+		{"GET", "/graphql", "", nil, 400, "Must provide query string"},
+	} {
+		resp, body := do(t, c.method, n.url+c.url, c.ctype, c.body)
+		if resp.StatusCode != c.status || !strings.Contains(string(body), c.want) || !strings.HasPrefix(string(body), `{"errors":[{"message":`) {
+			t.Errorf("%s %.60s: %d %s, want %d with %q", c.method, c.body, resp.StatusCode, body, c.status, c.want)
+		}
+	}
+	// The GraphQL-over-HTTP media type, when the client asks for it.
+	req, err := http.NewRequest("POST", n.url+"/graphql", strings.NewReader(`{"query":"{ nope }"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/graphql-response+json, application/json;q=0.9")
+	resp, body := localnettest.DoRequest(t, req)
+	if resp.StatusCode != 400 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/graphql-response+json") {
+		t.Fatalf("graphql-response+json: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 	// Not JSON at all.
-	resp, body := do(t, "POST", n.url+"/graphql", "application/json", []byte("{nope"))
+	resp, body = do(t, "POST", n.url+"/graphql", "application/json", []byte("{nope"))
 	if resp.StatusCode != 400 || !strings.Contains(string(body), `"errors"`) {
 		t.Fatalf("bad JSON: %d %s", resp.StatusCode, body)
 	}

@@ -52,6 +52,7 @@ func TestPostAndReadBack(t *testing.T) {
 	if rr != 206 || string(rb) != "gateway" {
 		t.Fatalf("range: %d %q", rr, rb)
 	}
+	testRanges(t, n.url, d.ID(), "hello, gateway")
 
 	var tx TxJSON
 	if st := getJSON(t, n.url+"/tx/"+d.ID(), &tx); st != 200 {
@@ -101,13 +102,61 @@ func TestPostAndReadBack(t *testing.T) {
 
 func doRange(t *testing.T, url, rng string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
+	resp, b := doRangeMethod(t, "GET", url, rng)
+	return resp.StatusCode, b
+}
+
+func doRangeMethod(t *testing.T, method, url, rng string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Range", rng)
-	resp, b := localnettest.DoRequest(t, req)
-	return resp.StatusCode, b
+	return localnettest.DoRequest(t, req)
+}
+
+// testRanges checks the data routes with satisfiable ranges (206, the part)
+// and with ranges a server may refuse (malformed or unsatisfiable): those are
+// ignored, as arweave.net does, and the whole body is served with 200.
+func testRanges(t *testing.T, base, id, data string) {
+	t.Helper()
+	size := len(data)
+	cases := []struct {
+		rng    string
+		status int
+		body   string
+	}{
+		{"bytes=7-13", 206, data[7:14]},
+		{"bytes=7-", 206, data[7:]},
+		{"bytes=-7", 206, data[size-7:]},
+		{"bytes=0-1000", 206, data},
+		// What the reference CU's WeaveDrive sends for an On-Boot file after
+		// aos seeks to its end: "0" + size + "0" - size (research/ao-loader.md §5.2).
+		{fmt.Sprintf("bytes=00%d0-%d", size, size), 200, data},
+		{fmt.Sprintf("bytes=%d-", size), 200, data}, // starts past the end
+		{fmt.Sprintf("bytes=%d-%d", size+5, size+9), 200, data},
+		{"bytes=5-2", 200, data}, // last < first
+		{"bytes=abc", 200, data}, // malformed
+		{"items=0-3", 200, data}, // unknown unit
+		{"bytes=", 200, data},
+	}
+	for _, p := range []string{"/raw/", "/"} {
+		for _, c := range cases {
+			resp, b := doRangeMethod(t, "GET", base+p+id, c.rng)
+			if resp.StatusCode != c.status || string(b) != c.body {
+				t.Errorf("GET %s with Range %q: %d %q, want %d %q", p, c.rng, resp.StatusCode, b, c.status, c.body)
+			}
+			if c.status == 200 && (resp.Header.Get("Content-Range") != "" || resp.ContentLength != int64(size) ||
+				resp.Header.Get("Content-Type") != "text/plain" || resp.Header.Get("X-Arweave-Id") != id) {
+				t.Errorf("GET %s with Range %q: headers %v", p, c.rng, resp.Header)
+			}
+			resp, b = doRangeMethod(t, "HEAD", base+p+id, c.rng)
+			if resp.StatusCode != c.status || len(b) != 0 {
+				t.Errorf("HEAD %s with Range %q: %d, want %d", p, c.rng, resp.StatusCode, c.status)
+			}
+		}
+	}
 }
 
 func TestDataWithoutContentType(t *testing.T) {
@@ -117,6 +166,11 @@ func TestDataWithoutContentType(t *testing.T) {
 	resp, b := do(t, "GET", n.url+"/"+d.ID(), "", nil)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/octet-stream" || string(b) != "\x00\x01binary" {
 		t.Fatalf("%d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+	// No tags: an empty list; no Content-Type: data.type null.
+	resp, b = do(t, "POST", n.url+"/graphql", "application/json", []byte(`{"query":"{ transaction(id: \"`+d.ID()+`\") { tags { name } data { size type } } }"}`))
+	if resp.StatusCode != 200 || string(b) != `{"data":{"transaction":{"tags":[],"data":{"size":"8","type":null}}}}` {
+		t.Fatalf("item without tags: %d %s", resp.StatusCode, b)
 	}
 	// Empty data: HEAD says 0.
 	e, raw := signItem(t, localnettest.EDSigner("a"), "", "", "", localnettest.Tags("Type", "Empty"))
@@ -192,9 +246,11 @@ func TestBundles(t *testing.T) {
 		path(t, es[1], "node", "parent", "id") != outer.ID() || path(t, es[2], "node", "bundledIn", "id") != outer.ID() {
 		t.Fatalf("parents: %v", es)
 	}
-	data = n.gqlOK(t, `{ transactions(bundledIn: ["`+outer.ID()+`"], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil)
-	if got := joinIDs(edgeIDs(t, data, "transactions")); got != a.ID()+","+b.ID() {
-		t.Fatalf("bundledIn filter: %s", got)
+	for _, arg := range []string{"bundledIn", "parent"} {
+		data = n.gqlOK(t, `{ transactions(`+arg+`: ["`+outer.ID()+`"], sort: HEIGHT_ASC) { edges { node { id } } } }`, nil)
+		if got := joinIDs(edgeIDs(t, data, "transactions")); got != a.ID()+","+b.ID() {
+			t.Fatalf("%s filter: %s", arg, got)
+		}
 	}
 
 	// A bare bundle (detected, and by Content-Type); its id is sha256 of it.
@@ -453,5 +509,66 @@ func TestConcurrentPostsWhileMining(t *testing.T) {
 			t.Fatalf("unmined or out of order: %v", es)
 		}
 		prev = h
+	}
+}
+
+// TestClientMistakes: whatever a client gets wrong answers 4xx with a
+// message, never 5xx or 200.
+func TestClientMistakes(t *testing.T) {
+	n := startServer(t, Config{DataDir: t.TempDir(), MaxItemSize: 1 << 10})
+	_, raw := signItem(t, localnettest.EDSigner("a"), "x", "", "", nil)
+	cases := []struct {
+		method, path, ctype, body string
+		status                    int
+	}{
+		// Malformed or unknown ids.
+		{"GET", "/raw/not-an-id", "", "", 404},
+		{"GET", "/raw/" + strings.Repeat("a", 5000), "", "", 404},
+		{"HEAD", "/raw/%00", "", "", 404},
+		{"GET", "/tx/%00", "", "", 404},
+		{"GET", "/tx/abc/status", "", "", 404},
+		{"GET", "/block/hash/zz", "", "", 404},
+		{"GET", "/block/height/99999999999999999999", "", "", 400},
+		{"GET", "/block/height/-1", "", "", 400},
+		{"POST", "/mine/0", "", "", 400},
+		{"POST", "/mine/5000", "", "", 400},
+		{"GET", "/mine/abc", "", "", 400},
+		// Bad bodies.
+		{"POST", "/tx", "application/octet-stream", "\x01\x00", 400},
+		{"POST", "/tx", "application/octet-stream", strings.Repeat("\xff", 100), 400},
+		{"POST", "/tx", "application/x-ans104-bundle", strings.Repeat("\x00", 32), 400},
+		{"POST", "/tx", "application/json", `{"format":2}`, 400},
+		{"POST", "/tx", "application/octet-stream", string(raw) + strings.Repeat("x", 2<<10), 413},
+		{"POST", "/graphql", "application/json", `null`, 400},
+		{"POST", "/graphql", "application/json", `[{"query":"{ blocks { edges { cursor } } }"}]`, 400},
+		{"POST", "/graphql", "text/plain", `{ blocks { edges { cursor } } }`, 400},
+		{"POST", "/graphql", "application/json", `{"query":"subscription { blocks { edges { cursor } } }"}`, 400},
+		{"POST", "/graphql", "application/json", `{"query":"{ transactions(first: 99999999999) { edges { cursor } } }"}`, 400},
+		// Methods the routes do not serve.
+		{"PUT", "/tx", "", "", 405},
+		{"DELETE", "/graphql", "", "", 405},
+	}
+	for _, c := range cases {
+		resp, b := do(t, c.method, n.url+c.path, c.ctype, []byte(c.body))
+		if resp.StatusCode != c.status || (c.method != "HEAD" && len(b) == 0) {
+			t.Errorf("%s %.40s %.40q: %d %.200s, want %d with a message", c.method, c.path, c.body, resp.StatusCode, b, c.status)
+		}
+	}
+	// A filter with more values than SQLite takes parameters is a query like
+	// any other.
+	ids := make([]string, 40000)
+	for i := range ids {
+		ids[i] = strconv.Itoa(i)
+	}
+	ids = append(ids, n.post(t, raw).ID)
+	data := n.gqlOK(t, `query($ids: [ID!], $o: [String!]) { transactions(ids: $ids, owners: $o, tags: [{name: "x", values: $o, op: NEQ}]) { edges { node { id } } } }`,
+		map[string]any{"ids": ids, "o": ids})
+	if got := edgeIDs(t, data, "transactions"); len(got) != 0 {
+		t.Fatalf("40,001 ids: %v", got)
+	}
+	data = n.gqlOK(t, `query($ids: [ID!]) { transactions(ids: $ids) { edges { node { id } } } blocks(ids: $ids) { edges { cursor } } }`,
+		map[string]any{"ids": ids})
+	if got := edgeIDs(t, data, "transactions"); len(got) != 1 || got[0] != ids[len(ids)-1] {
+		t.Fatalf("40,001 ids: %v", got)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	graphql "github.com/graph-gophers/graphql-go"
+
 	"github.com/aocu/aocu/internal/arweave"
 )
 
@@ -52,10 +54,10 @@ type Config struct {
 
 // Server is an Arweave-like gateway and bundler: an http.Handler.
 type Server struct {
-	cfg   Config
-	store *store
-	mux   *http.ServeMux
-	types map[string]map[string]fieldDef
+	cfg    Config
+	store  *store
+	mux    *http.ServeMux
+	schema *graphql.Schema
 
 	mineMu sync.Mutex // serializes mining
 
@@ -98,7 +100,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, types: objectTypes(), done: make(chan struct{})}
+	s := &Server{cfg: cfg, store: st, done: make(chan struct{})}
+	if s.schema, err = newSchema(s); err != nil {
+		st.close()
+		return nil, err
+	}
 	s.routes()
 	var runCtx context.Context
 	runCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -343,7 +349,55 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("X-Arweave-Id", it.ID)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(it.Data()))
+	serveData(w, r, it.Data())
+}
+
+// serveData serves b as http.ServeContent does (HEAD, Range), except that a
+// Range header it refuses, malformed or unsatisfiable (416), is ignored and the
+// whole body served with 200, as arweave.net does (RFC 9110 lets a server
+// ignore Range). The reference CU's WeaveDrive relies on it: it reads an
+// On-Boot file with an invalid range such as "bytes=00610-61".
+func serveData(w http.ResponseWriter, r *http.Request, b []byte) {
+	if r.Header.Get("Range") == "" {
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
+		return
+	}
+	saved := w.Header().Clone()
+	probe := &rangeProbe{ResponseWriter: w}
+	http.ServeContent(probe, r, "", time.Time{}, bytes.NewReader(b))
+	if !probe.refused {
+		return
+	}
+	h := w.Header()
+	clear(h)
+	for k, v := range saved {
+		h[k] = v
+	}
+	whole := r.Clone(r.Context())
+	whole.Header.Del("Range")
+	http.ServeContent(w, whole, "", time.Time{}, bytes.NewReader(b))
+}
+
+// rangeProbe passes a response through unless its status is 416, which it
+// swallows (with its body) and records.
+type rangeProbe struct {
+	http.ResponseWriter
+	refused bool
+}
+
+func (p *rangeProbe) WriteHeader(code int) {
+	if code == http.StatusRequestedRangeNotSatisfiable {
+		p.refused = true
+		return
+	}
+	p.ResponseWriter.WriteHeader(code)
+}
+
+func (p *rangeProbe) Write(b []byte) (int, error) {
+	if p.refused {
+		return len(b), nil
+	}
+	return p.ResponseWriter.Write(b)
 }
 
 // TxJSON is GET /tx/:id: the Arweave transaction shape (format 2), filled
@@ -505,34 +559,4 @@ func (s *Server) handleMine(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, b)
-}
-
-func (s *Server) handleGraphQL(w http.ResponseWriter, r *http.Request) {
-	var req gqlRequest
-	if r.Method == http.MethodGet {
-		q := r.URL.Query()
-		req.Query, req.OperationName = q.Get("query"), q.Get("operationName")
-		if v := q.Get("variables"); v != "" {
-			req.Variables = json.RawMessage(v)
-		}
-	} else {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, gqlResponse{Errors: []gqlIssue{{Message: "read body: " + err.Error()}}})
-			return
-		}
-		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if ct == "application/graphql" {
-			req.Query = string(body)
-		} else if err := json.Unmarshal(body, &req); err != nil {
-			writeJSON(w, http.StatusBadRequest, gqlResponse{Errors: []gqlIssue{{Message: "body is not a GraphQL JSON request: " + err.Error()}}})
-			return
-		}
-	}
-	resp, bad := executeGraphQL(r.Context(), s.types, req, s.gqlRoot())
-	status := http.StatusOK
-	if bad {
-		status = http.StatusBadRequest
-	}
-	writeJSON(w, status, resp)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha512"
 	"database/sql"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -134,6 +135,35 @@ func (s *store) blockBy(ctx context.Context, height int64, id string) (block, bo
 		return b, false, fmt.Errorf("gateway: read block: %w", err)
 	}
 	return b, true, nil
+}
+
+// blocksAt reads the blocks at the given heights.
+func (s *store) blocksAt(ctx context.Context, heights []int64) (map[int64]block, error) {
+	out := make(map[int64]block, len(heights))
+	if len(heights) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(heights))
+	for i, h := range heights {
+		args[i] = h
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT height, id, timestamp, previous FROM blocks WHERE height IN (`+
+		placeholders(len(heights))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: read blocks: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b block
+		if err := rows.Scan(&b.Height, &b.ID, &b.Timestamp, &b.Previous); err != nil {
+			return nil, fmt.Errorf("gateway: read blocks: %w", err)
+		}
+		out[b.Height] = b
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("gateway: read blocks: %w", err)
+	}
+	return out, nil
 }
 
 // mine appends a block holding every pending item. Timestamps never go
@@ -332,15 +362,26 @@ func (s *store) loadTags(ctx context.Context, items []*item) error {
 	return nil
 }
 
+// jsonList is a list of strings passed as one JSON array parameter
+// (jsonArray), so a filter may hold any number of values (SQLite allows at
+// most 32,766 parameters).
+const jsonList = `(SELECT value FROM json_each(?))`
+
+func jsonArray(vals []string) string {
+	b, _ := json.Marshal(vals) // a []string always marshals
+	return string(b)
+}
+
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
-// tagFilter matches items with a tag called Name whose value is one of Values
-// (any value when Values is empty).
+// tagFilter matches items with a tag called Name (any name when nil) whose
+// value is one of Values (any value when empty), or, with Not, none of Values.
 type tagFilter struct {
-	Name   string
+	Name   *string
 	Values []string
+	Not    bool
 }
 
 // txQuery is a GraphQL transactions() query.
@@ -364,10 +405,8 @@ func (s *store) queryItems(ctx context.Context, q txQuery) ([]*item, bool, error
 	var where []string
 	var args []any
 	in := func(col string, vals []string) {
-		where = append(where, col+` IN (`+placeholders(len(vals))+`)`)
-		for _, v := range vals {
-			args = append(args, v)
-		}
+		where = append(where, col+` IN `+jsonList)
+		args = append(args, jsonArray(vals))
 	}
 	if q.IDs != nil {
 		if len(q.IDs) == 0 {
@@ -385,13 +424,18 @@ func (s *store) queryItems(ctx context.Context, q txQuery) ([]*item, bool, error
 		in("parent", q.BundledIn)
 	}
 	for _, t := range q.Tags {
-		c := `EXISTS (SELECT 1 FROM tags t WHERE t.item_seq = items.seq AND t.name = ?`
-		args = append(args, t.Name)
+		c := `EXISTS (SELECT 1 FROM tags t WHERE t.item_seq = items.seq`
+		if t.Name != nil {
+			c += ` AND t.name = ?`
+			args = append(args, *t.Name)
+		}
 		if len(t.Values) > 0 {
-			c += ` AND t.value IN (` + placeholders(len(t.Values)) + `)`
-			for _, v := range t.Values {
-				args = append(args, v)
+			op := ` IN `
+			if t.Not {
+				op = ` NOT IN `
 			}
+			c += ` AND t.value` + op + jsonList
+			args = append(args, jsonArray(t.Values))
 		}
 		where = append(where, c+`)`)
 	}
@@ -456,10 +500,8 @@ func (s *store) queryBlocks(ctx context.Context, q blockQuery) ([]block, bool, e
 		if len(q.IDs) == 0 {
 			return nil, false, nil
 		}
-		where = append(where, `id IN (`+placeholders(len(q.IDs))+`)`)
-		for _, v := range q.IDs {
-			args = append(args, v)
-		}
+		where = append(where, `id IN `+jsonList)
+		args = append(args, jsonArray(q.IDs))
 	}
 	if q.MinHeight != nil {
 		where = append(where, `height >= ?`)

@@ -9,21 +9,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aocu/aocu/internal/localnet/localnettest"
-
 	"github.com/aocu/aocu/internal/arweave"
-	"github.com/aocu/aocu/internal/localnet/gateway"
+	"github.com/aocu/aocu/internal/localnet/localnettest"
+	"github.com/aocu/aocu/internal/localnet/localnettest/gwsu"
 	"github.com/aocu/aocu/internal/localnet/su"
 )
 
@@ -37,35 +33,8 @@ type net struct {
 
 func startNet(t *testing.T) *net {
 	t.Helper()
-	ctx := context.Background()
-	w := localnettest.Wallet(t)
-	gw, err := gateway.New(ctx, gateway.Config{DataDir: t.TempDir(), BlockInterval: -1, MineOnWrite: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gwHS := httptest.NewServer(gw)
-	t.Cleanup(func() { gwHS.Close(); gw.Close() })
-	// The handler is set after New so the SU can publish its own URL.
-	var (
-		mu sync.RWMutex
-		h  http.Handler = http.NotFoundHandler()
-	)
-	suHS := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.RLock()
-		hh := h
-		mu.RUnlock()
-		hh.ServeHTTP(w, r)
-	}))
-	s, err := su.New(ctx, su.Config{DataDir: t.TempDir(), Wallet: w, GatewayURL: gwHS.URL, URL: suHS.URL})
-	if err != nil {
-		suHS.Close()
-		t.Fatal(err)
-	}
-	mu.Lock()
-	h = s
-	mu.Unlock()
-	t.Cleanup(func() { suHS.Close(); s.Close() })
-	return &net{gwURL: gwHS.URL, suURL: suHS.URL, su: s, wallet: w}
+	n := gwsu.Start(t, gwsu.Hooks{})
+	return &net{gwURL: n.GatewayURL, suURL: n.SUURL, su: n.SU, wallet: localnettest.Wallet(t)}
 }
 
 func httpDo(t *testing.T, method, url, ctype string, body []byte) (int, []byte) {

@@ -429,7 +429,13 @@ func (s *Server) pushMessage(ctx context.Context, t *task) error {
 		}
 		s.log.Info("mu: message pushed", "id", id, "from", p.Process, "to", target, "depth", t.Depth)
 	}
-	return s.finish(ctx, t, id, next)
+	if err := s.finish(ctx, t, id, next); err != nil {
+		return err
+	}
+	if ok {
+		s.checkAuthority(ctx, t.ID, p.Process, target)
+	}
+	return nil
 }
 
 // pushSpawn signs the Process item of an outbox spawn, posts it to its SU,

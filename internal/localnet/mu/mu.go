@@ -152,6 +152,9 @@ type Server struct {
 	cacheMu sync.Mutex
 	procs   map[string][]arweave.Tag // process tags read from SUs
 	wallets map[string]bool          // ids the gateway knows no process of
+	// untrusted: processes already warned about as not trusting this MU
+	// (checkAuthority).
+	untrusted sync.Map
 
 	ctx       context.Context
 	cancel    context.CancelFunc

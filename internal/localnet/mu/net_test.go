@@ -26,6 +26,7 @@ import (
 	"github.com/aocu/aocu/internal/config"
 	"github.com/aocu/aocu/internal/localnet/gateway"
 	"github.com/aocu/aocu/internal/localnet/localnettest"
+	"github.com/aocu/aocu/internal/localnet/localnettest/gwsu"
 	"github.com/aocu/aocu/internal/localnet/mu"
 	"github.com/aocu/aocu/internal/localnet/su"
 	"github.com/aocu/aocu/internal/servecmd"
@@ -211,26 +212,8 @@ func startNet(t *testing.T, tune func(*mu.Config)) *testNet {
 	if testing.Verbose() {
 		n.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	gw, err := gateway.New(ctx, gateway.Config{DataDir: filepath.Join(n.dir, "gw"), BlockInterval: -1, MineOnWrite: true, Now: n.clock.Now, Logger: n.log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gwHS := httptest.NewServer(gw)
-	n.gw, n.gwURL = gw, gwHS.URL
-	t.Cleanup(func() { gwHS.Close(); gw.Close() })
-
-	suSw := &handlerSwitch{}
-	suHS := httptest.NewServer(n.suFault.wrap(suSw))
-	s, err := su.New(ctx, su.Config{DataDir: filepath.Join(n.dir, "su"), Wallet: n.user, GatewayURL: n.gwURL, URL: suHS.URL, Now: n.clock.Now, Logger: n.log})
-	if err != nil {
-		suHS.Close()
-		t.Fatal(err)
-	}
-	suSw.mu.Lock()
-	suSw.h = s
-	suSw.mu.Unlock()
-	n.su, n.suURL = s, suHS.URL
-	t.Cleanup(func() { suHS.Close(); s.Close() })
+	gs := gwsu.StartWith(t, gwsu.Options{Now: n.clock.Now, Logger: n.log, SUWallet: n.user, WrapSU: n.suFault.wrap})
+	n.gw, n.gwURL, n.su, n.suURL = gs.Gateway, gs.GatewayURL, gs.SU, gs.SUURL
 
 	n.mod = n.publish(t, mod, "Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Module",
 		"Module-Format", moduleFormat, "Input-Encoding", "JSON-1", "Output-Encoding", "JSON-1",

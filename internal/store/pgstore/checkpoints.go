@@ -106,3 +106,33 @@ func (s *Store) Checkpoints(ctx context.Context, processID string, before int64,
 	}
 	return out, nil
 }
+
+var _ ao.ModuleBinaryStore = (*Store)(nil)
+
+// SaveModuleBinary records a module binary's hash and size in
+// aocu_module_binaries, replacing the module's earlier record (an upsert,
+// atomic against another CU recording the module at once).
+func (s *Store) SaveModuleBinary(ctx context.Context, b *ao.ModuleBinary) error {
+	if b == nil || b.ModuleID == "" {
+		return errors.New("pgstore: save module binary: empty module id")
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO aocu_module_binaries (id, sha256, size) VALUES ($1, $2, $3)
+    ON CONFLICT (id) DO UPDATE SET sha256 = EXCLUDED.sha256, size = EXCLUDED.size;`, b.ModuleID, b.SHA256, b.Size)
+	if err != nil {
+		return fmt.Errorf("pgstore: save module binary %s: %w", b.ModuleID, err)
+	}
+	return nil
+}
+
+// FindModuleBinary returns a module binary's record, or ao.ErrNotFound.
+func (s *Store) FindModuleBinary(ctx context.Context, moduleID string) (*ao.ModuleBinary, error) {
+	b := &ao.ModuleBinary{ModuleID: moduleID}
+	err := s.pool.QueryRow(ctx, `SELECT sha256, size FROM aocu_module_binaries WHERE id = $1`, moduleID).Scan(&b.SHA256, &b.Size)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("pgstore: find module binary %s: %w", moduleID, ao.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: find module binary %s: %w", moduleID, err)
+	}
+	return b, nil
+}

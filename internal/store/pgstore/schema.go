@@ -90,7 +90,20 @@ var schema = []string{
 	// beforehand, without blocking, with the same statement and
 	// CONCURRENTLY.
 	IDIndexSQL,
+
+	// Not the reference's either: aocu's own table (prefixed aocu_), which
+	// the reference never reads; its tables stay as they are.
+	ModuleBinariesSQL,
 }
+
+// ModuleBinariesSQL creates aocu_module_binaries: the sha256 (hex) and size
+// of each module binary that compiled, which a cached copy must match before
+// it is used again (ao.ModuleBinaryStore).
+const ModuleBinariesSQL = `CREATE TABLE IF NOT EXISTS aocu_module_binaries(
+    id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    size BIGINT NOT NULL
+  );`
 
 // IDIndexSQL creates the C-collated index on evaluations.id that the range
 // queries use (the only schema object the reference does not have).
@@ -106,6 +119,7 @@ var schemaObjects = []string{
 	"processes", "blocks", "modules", "evaluations", "messages", "checkpoints", "checkpoint_files",
 	"idx_blocks_height_timestamp", "idx_messages_id_processid_seq", "idx_checkpoints_processid_timestamp",
 	"idx_checkpoint_files_processid_timestamp", "idx_evaluations_id_collate_c",
+	"aocu_module_binaries",
 }
 
 // schemaLockKey is the pg_advisory_xact_lock key that serialises schema

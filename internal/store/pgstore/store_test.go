@@ -70,6 +70,8 @@ func TestSchemaIsTheReferences(t *testing.T) {
 		"messages":         {"id text", "processId text", "seq text"},
 		"checkpoints":      {"id text", "processId text", "timestamp bigint", "ordinate text", "cron text", "memory text", "evaluation text"},
 		"checkpoint_files": {"id text", "processId text", "timestamp bigint", "ordinate text", "cron text", "file text", "evaluation text", "cachedAt bigint"},
+		// aocu's own table, beside the reference's.
+		"aocu_module_binaries": {"id text", "sha256 text", "size bigint"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("columns\n got %v\nwant %v", got, want)
@@ -96,6 +98,7 @@ func TestSchemaIsTheReferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantIdx := []string{
+		`aocu_module_binaries aocu_module_binaries_pkey (id)`,
 		`blocks blocks_pkey (id)`,
 		`blocks idx_blocks_height_timestamp (height, "timestamp")`,
 		`checkpoint_files checkpoint_files_pkey (id)`,

@@ -73,3 +73,32 @@ func (s *Store) Checkpoints(ctx context.Context, processID string, before int64,
 	}
 	return out, nil
 }
+
+var _ ao.ModuleBinaryStore = (*Store)(nil)
+
+// SaveModuleBinary records a module binary's hash and size in
+// aocu_module_binaries, replacing the module's earlier record.
+func (s *Store) SaveModuleBinary(ctx context.Context, b *ao.ModuleBinary) error {
+	if b == nil || b.ModuleID == "" {
+		return errors.New("sqlitestore: save module binary: empty module id")
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO aocu_module_binaries (id, sha256, size) VALUES (?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size`, b.ModuleID, b.SHA256, b.Size)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: save module binary %s: %w", b.ModuleID, err)
+	}
+	return nil
+}
+
+// FindModuleBinary returns a module binary's record, or ao.ErrNotFound.
+func (s *Store) FindModuleBinary(ctx context.Context, moduleID string) (*ao.ModuleBinary, error) {
+	b := &ao.ModuleBinary{ModuleID: moduleID}
+	err := s.r.QueryRowContext(ctx, `SELECT sha256, size FROM aocu_module_binaries WHERE id = ?`, moduleID).Scan(&b.SHA256, &b.Size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlitestore: find module binary %s: %w", moduleID, ao.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: find module binary %s: %w", moduleID, err)
+	}
+	return b, nil
+}

@@ -82,4 +82,18 @@ var schema = []string{
 	`CREATE INDEX IF NOT EXISTS idx_checkpoint_files_processId_timestamp
     ON checkpoints
     (processId, timestamp);`,
+
+	// Not the reference's: aocu's own table (prefixed aocu_), beside the
+	// reference's, which stay as they are so that the reference CU can still
+	// use the file. The reference never reads it.
+	ModuleBinariesSQL,
 }
+
+// ModuleBinariesSQL creates aocu_module_binaries: the sha256 (hex) and size
+// of each module binary that compiled, which a cached copy must match before
+// it is used again (ao.ModuleBinaryStore).
+const ModuleBinariesSQL = `CREATE TABLE IF NOT EXISTS aocu_module_binaries(
+    id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL
+  ) WITHOUT ROWID;`

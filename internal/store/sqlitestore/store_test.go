@@ -72,7 +72,8 @@ func TestSchemaIsTheReferences(t *testing.T) {
 		"index idx_blocks_height_timestamp":              "blocks",
 		"index idx_messages_id_processId_seq":            "messages",
 		"index idx_checkpoints_processId_timestamp":      "checkpoints",
-		"index idx_checkpoint_files_processId_timestamp": "checkpoints", // sic, as the reference
+		"index idx_checkpoint_files_processId_timestamp": "checkpoints",          // sic, as the reference
+		"table aocu_module_binaries":                     "aocu_module_binaries", // aocu's own
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("schema objects\n got %v\nwant %v", got, want)
@@ -93,13 +94,14 @@ func TestSchemaIsTheReferences(t *testing.T) {
 		return out
 	}
 	wantCols := map[string][]string{
-		"processes":        {"id", "signature", "data", "anchor", "owner", "tags", "block"},
-		"blocks":           {"id", "height", "timestamp"},
-		"modules":          {"id", "owner", "tags"},
-		"evaluations":      {"id", "processId", "messageId", "deepHash", "nonce", "epoch", "timestamp", "ordinate", "blockHeight", "cron", "output", "evaluatedAt"},
-		"messages":         {"id", "processId", "seq"},
-		"checkpoints":      {"id", "processId", "timestamp", "ordinate", "cron", "memory", "evaluation"},
-		"checkpoint_files": {"id", "processId", "timestamp", "ordinate", "cron", "file", "evaluation", "cachedAt"},
+		"processes":            {"id", "signature", "data", "anchor", "owner", "tags", "block"},
+		"blocks":               {"id", "height", "timestamp"},
+		"modules":              {"id", "owner", "tags"},
+		"evaluations":          {"id", "processId", "messageId", "deepHash", "nonce", "epoch", "timestamp", "ordinate", "blockHeight", "cron", "output", "evaluatedAt"},
+		"messages":             {"id", "processId", "seq"},
+		"checkpoints":          {"id", "processId", "timestamp", "ordinate", "cron", "memory", "evaluation"},
+		"checkpoint_files":     {"id", "processId", "timestamp", "ordinate", "cron", "file", "evaluation", "cachedAt"},
+		"aocu_module_binaries": {"id", "sha256", "size"},
 	}
 	for table, want := range wantCols {
 		if got := cols(table); !slices.Equal(got, want) {

@@ -77,6 +77,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"StoresShareADatabase", testStoresShareADatabase},
 		{"ReopenKeepsData", testReopenKeepsData},
 		{"Checkpoints", testCheckpoints},
+		{"ModuleBinaries", testModuleBinaries},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
@@ -1086,5 +1087,73 @@ func testCheckpoints(t *testing.T, open OpenFunc) {
 	}
 	if got, err := s.Checkpoints(ctx, "P", 601, 3); err != nil || !slices.Equal(txs(got), []string{"tx-600-9", "tx-600-2", "tx-600-10"}) {
 		t.Errorf("Checkpoints(P, 601, 3) = %q, %v", txs(got), err)
+	}
+}
+
+// testModuleBinaries covers ao.ModuleBinaryStore, for the stores that have
+// it: a record per module, replaced by a later save, kept across reopening,
+// and ao.ErrNotFound for a module never recorded.
+func testModuleBinaries(t *testing.T, open OpenFunc) {
+	s := open(t)
+	bs, ok := s.(ao.ModuleBinaryStore)
+	if !ok {
+		t.Skip("not an ao.ModuleBinaryStore")
+	}
+	ctx := t.Context()
+	if got, err := bs.FindModuleBinary(ctx, "M"); !errors.Is(err, ao.ErrNotFound) {
+		t.Fatalf("FindModuleBinary(missing) = %+v, %v; want ErrNotFound", got, err)
+	}
+	for _, b := range []*ao.ModuleBinary{nil, {SHA256: "00", Size: 1}} {
+		if err := bs.SaveModuleBinary(ctx, b); err == nil {
+			t.Errorf("SaveModuleBinary(%+v) accepted", b)
+		}
+	}
+	first := &ao.ModuleBinary{ModuleID: "M", SHA256: strings.Repeat("ab", 32), Size: 37}
+	if err := bs.SaveModuleBinary(ctx, first); err != nil {
+		t.Fatalf("SaveModuleBinary: %v", err)
+	}
+	if got, err := bs.FindModuleBinary(ctx, "M"); err != nil || *got != *first {
+		t.Errorf("FindModuleBinary = %+v, %v; want %+v", got, err, first)
+	}
+	// A later save replaces the record (a module fetched again after its
+	// cached copy was found corrupt); sizes past 32 bits are kept.
+	second := &ao.ModuleBinary{ModuleID: "M", SHA256: strings.Repeat("cd", 32), Size: 5 << 32}
+	if err := bs.SaveModuleBinary(ctx, second); err != nil {
+		t.Fatalf("SaveModuleBinary(replace): %v", err)
+	}
+	other := &ao.ModuleBinary{ModuleID: "N", SHA256: strings.Repeat("ef", 32), Size: 1}
+	if err := bs.SaveModuleBinary(ctx, other); err != nil {
+		t.Fatalf("SaveModuleBinary(other): %v", err)
+	}
+	if got, err := bs.FindModuleBinary(ctx, "M"); err != nil || *got != *second {
+		t.Errorf("FindModuleBinary after replace = %+v, %v; want %+v", got, err, second)
+	}
+	// The module id is the whole key: no prefix or case folding.
+	for _, id := range []string{"m", "M ", "", "N2"} {
+		if got, err := bs.FindModuleBinary(ctx, id); !errors.Is(err, ao.ErrNotFound) {
+			t.Errorf("FindModuleBinary(%q) = %+v, %v; want ErrNotFound", id, got, err)
+		}
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := bs.SaveModuleBinary(canceled, &ao.ModuleBinary{ModuleID: "X", SHA256: "00", Size: 1}); err == nil {
+		t.Error("SaveModuleBinary with a canceled context succeeded")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bs.FindModuleBinary(ctx, "M"); err == nil {
+		t.Error("FindModuleBinary after Close succeeded")
+	}
+
+	// Another store on the same database sees the records.
+	bs = open(t).(ao.ModuleBinaryStore)
+	for _, want := range []*ao.ModuleBinary{second, other} {
+		if got, err := bs.FindModuleBinary(ctx, want.ModuleID); err != nil || *got != *want {
+			t.Errorf("after reopen: FindModuleBinary(%s) = %+v, %v; want %+v", want.ModuleID, got, err, want)
+		}
+	}
+	if _, err := bs.FindModuleBinary(ctx, "X"); !errors.Is(err, ao.ErrNotFound) {
+		t.Errorf("the save with a canceled context was stored: %v", err)
 	}
 }

@@ -1,0 +1,143 @@
+// Command restorebench measures bringing an idle aos process back to a live
+// instance from disk: from today's raw memory file and from a compact image
+// (package memimage), in one run on the same memory.
+//
+//	go run ./tools/restorebench --module .fixtures/modules/aos2_0_6.wasm [--n 30]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/loader"
+	"github.com/aocu/aocu/internal/memimage"
+)
+
+func main() {
+	module := flag.String("module", ".fixtures/modules/aos2_0_6.wasm", "aos module (wasm64)")
+	envPath := flag.String("env", "tools/refloader/scenarios/probe/env-wasm64.json", "env JSON")
+	n := flag.Int("n", 30, "restores of each kind")
+	flag.Parse()
+	if err := run(*module, *envPath, *n); err != nil {
+		fmt.Fprintln(os.Stderr, "restorebench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(module, envPath string, n int) error {
+	ctx := context.Background()
+	wasm, err := os.ReadFile(module)
+	if err != nil {
+		return err
+	}
+	eng, err := loader.NewEngine(loader.EngineConfig{CacheDir: filepath.Join(os.TempDir(), "aocu-restorebench")})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	rt := loader.NewRuntime(eng, nil, nil)
+	mod, err := rt.Compile(ctx, wasm, ao.FormatWasm64)
+	if err != nil {
+		return err
+	}
+	inst, err := mod.Instantiate(ctx, ao.InstanceOptions{})
+	if err != nil {
+		return err
+	}
+	// The env of the reference loader's scenarios (tools/refloader/scenarios).
+	var e struct {
+		Process, Module struct {
+			Id, Owner string
+			Tags      []ao.Tag
+		}
+	}
+	b, err := os.ReadFile(envPath)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &e); err != nil {
+		return err
+	}
+	env := &ao.Env{Process: ao.EnvEntity{ID: e.Process.Id, Owner: e.Process.Owner, Tags: e.Process.Tags},
+		Module: ao.EnvEntity{ID: e.Module.Id, Owner: e.Module.Owner, Tags: e.Module.Tags}}
+	pid, owner := e.Process.Id, e.Process.Owner
+	for i, code := range []string{"", "Store = {}", "for i = 1, 200 do Store['key' .. i] = string.rep('v', 100) .. i end", "return #Store"} {
+		data, _ := json.Marshal(code)
+		tags := []ao.Tag{{Name: "Action", Value: "Eval"}}
+		if i == 0 { // the process message boots aos
+			tags = e.Process.Tags
+		}
+		msg := &ao.Message{ID: []byte(fmt.Sprintf(`"M%d"`, i)), Owner: owner, From: owner, Target: []byte(`"` + pid + `"`),
+			Data: data, Tags: tags, Timestamp: float64(1700000000000 + i), BlockHeight: 1}
+		if i == 0 {
+			msg.ID = []byte(`"` + pid + `"`)
+		}
+		res, err := inst.Handle(ctx, 1, msg, env, 0)
+		if err != nil {
+			return err
+		}
+		if res.Failed() {
+			return fmt.Errorf("message %d failed: %s", i, res.Error)
+		}
+	}
+	mem := slices.Clone(inst.Memory())
+	inst.Close()
+	dir, err := os.MkdirTemp("", "restorebench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	raw, compact := filepath.Join(dir, "raw.dat"), filepath.Join(dir, "compact.dat")
+	start := time.Now()
+	img, err := memimage.Encode(mem)
+	if err != nil {
+		return err
+	}
+	encode := time.Since(start)
+	if err := os.WriteFile(raw, mem, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(compact, img, 0o600); err != nil {
+		return err
+	}
+	restore := func(path string) (time.Duration, error) {
+		start := time.Now()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return 0, err
+		}
+		if b, err = memimage.Decode(b, 0); err != nil {
+			return 0, err
+		}
+		i, err := mod.Instantiate(ctx, ao.InstanceOptions{Memory: b})
+		if err != nil {
+			return 0, err
+		}
+		d := time.Since(start)
+		i.Close()
+		return d, nil
+	}
+	out := map[string]any{"memoryBytes": len(mem), "compactBytes": len(img), "encodeMs": ms(encode)}
+	for _, kind := range []struct{ name, path string }{{"raw", raw}, {"compact", compact}} {
+		var ds []time.Duration
+		for range n {
+			d, err := restore(kind.path)
+			if err != nil {
+				return err
+			}
+			ds = append(ds, d)
+		}
+		slices.Sort(ds)
+		out[kind.name+"MedianMs"], out[kind.name+"P99Ms"] = ms(ds[len(ds)/2]), ms(ds[len(ds)*99/100])
+	}
+	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
