@@ -16,6 +16,7 @@ import (
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/fsutil"
 	"github.com/aocu/aocu/internal/jsjson"
+	"github.com/aocu/aocu/internal/memimage"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -171,16 +172,22 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, ao.Errorf(400, "the memory is empty"))
 		return
 	}
-	name := "state-" + pid + ".dat"
+	sum := sha256.Sum256(mem)
+	// The engine's name and image format for a file checkpoint.
+	name := "state-" + pid + "-" + strconv.FormatInt(nonce, 10) + "-" + hex.EncodeToString(sum[:8]) + ".dat"
+	img, err := memimage.Encode(mem)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("restore %s: %w", pid, err))
+		return
+	}
 	if err := os.MkdirAll(s.opts.CheckpointDir, 0o755); err != nil {
 		s.fail(w, r, fmt.Errorf("restore %s: %w", pid, err))
 		return
 	}
-	if err := fsutil.WriteFileAtomic(filepath.Join(s.opts.CheckpointDir, name), mem); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(s.opts.CheckpointDir, name), img); err != nil {
 		s.fail(w, r, fmt.Errorf("restore %s: %w", pid, err))
 		return
 	}
-	sum := sha256.Sum256(mem)
 	ev := ao.CheckpointEvaluation{
 		ProcessID: pid, ModuleID: module, AssignmentID: h.Get("assignment"), HashChain: h.Get("hash-chain"),
 		Timestamp: ts, Nonce: nonce, BlockHeight: height, Ordinate: strconv.FormatInt(nonce, 10),
