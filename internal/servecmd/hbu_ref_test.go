@@ -21,9 +21,9 @@ import (
 // TestHBUSideBySide runs permaweb/ao's feat/hb-unit CU (the Node sidecar
 // HyperBEAM starts) beside `aocu serve` in hbu mode, both fed by the same
 // fake HyperBEAM, and compares every answer. It needs a prepared copy of the
-// branch's servers/cu (see README, "HyperBEAM sidecar"): AOCU_HBU_REF_CU is
-// that folder, AOCU_NODE22 a Node 22 binary, AOCU_HBU_REF_PRELOAD an
-// optional `node --import` module that keeps it offline.
+// branch's servers/cu: tools/hburef/prepare.sh makes it and prints
+// AOCU_HBU_REF_CU (that folder), AOCU_NODE22 (a Node 22 binary) and
+// AOCU_HBU_REF_PRELOAD (a `node --import` module that keeps it offline).
 func TestHBUSideBySide(t *testing.T) {
 	refDir, node := os.Getenv("AOCU_HBU_REF_CU"), os.Getenv("AOCU_NODE22")
 	if refDir == "" || node == "" {
