@@ -47,6 +47,10 @@ const (
 
 	UnitModeCU = "cu" // a Compute Unit
 	UnitModeRU = "ru" // a Read Unit: dry-runs only, no checkpoints, no evaluation cache
+	// UnitModeHBU is HyperBEAM's genesis-wasm sidecar (permaweb/ao branch
+	// feat/hb-unit): messages come from HyperBEAM's scheduler at HB_URL, every
+	// automatic checkpoint is off (HyperBEAM asks for them).
+	UnitModeHBU = "hbu"
 
 	DBModeEmbedded = "embedded" // SQLite file <DB_URL>.sqlite
 	DBModeRemote   = "remote"   // PostgreSQL at DB_URL
@@ -65,6 +69,14 @@ type Config struct {
 	// UnitMode is UNIT_MODE: cu, or ru (a Read Unit: /result, /results,
 	// /state and /cron answer 404; no checkpoints, no evaluation cache).
 	UnitMode string
+	// HBURL is HB_URL: the HyperBEAM node whose scheduler
+	// (GET {HBURL}/~scheduler@1.0/schedule) feeds UNIT_MODE=hbu.
+	HBURL string
+	// HBLegacySUURL is HB_LEGACY_SU_URL: where UNIT_MODE=hbu reads a
+	// process's message (GET {HBLegacySUURL}/processes/{pid}) when
+	// HyperBEAM's slot 0 is not a Process. The reference hard-codes
+	// https://su-router.ao-testnet.xyz; aocu contacts none unless set.
+	HBLegacySUURL string
 	// DefaultLogLevel is DEFAULT_LOG_LEVEL: error, warn, info, http,
 	// verbose, debug or silly.
 	DefaultLogLevel string
@@ -389,8 +401,14 @@ func variables() []variable {
 			doc:     "development or production. The reference requires it; aocu defaults to production. It only changes the default of MEM_MONITOR_INTERVAL.",
 			binding: oneOfField(func(c *Config) *string { return &c.Mode }, ModeDevelopment, ModeProduction)},
 		{name: "UNIT_MODE", def: UnitModeCU,
-			doc:     "cu (Compute Unit) or ru (Read Unit: serves dry-runs; /result, /results, /state and /cron answer 404; forces DISABLE_PROCESS_EVALUATION_CACHE, disables both checkpoint kinds and PROCESS_MEMORY_CACHE_CHECKPOINT_INTERVAL).",
-			binding: oneOfField(func(c *Config) *string { return &c.UnitMode }, UnitModeCU, UnitModeRU)},
+			doc:     "cu (Compute Unit), ru (Read Unit: serves dry-runs; /result, /results, /state and /cron answer 404; forces DISABLE_PROCESS_EVALUATION_CACHE, disables both checkpoint kinds and PROCESS_MEMORY_CACHE_CHECKPOINT_INTERVAL) or hbu (HyperBEAM's genesis-wasm sidecar: messages from HB_URL's scheduler, POST /result/<slot>, /snapshot, POST /state, /stop, GET /status; disables both automatic checkpoint kinds, PROCESS_MEMORY_CACHE_CHECKPOINT_INTERVAL and the eager checkpoint thresholds).",
+			binding: oneOfField(func(c *Config) *string { return &c.UnitMode }, UnitModeCU, UnitModeRU, UnitModeHBU)},
+		{name: "HB_URL", defDoc: "unset (required when UNIT_MODE=hbu)",
+			doc:     "UNIT_MODE=hbu: the HyperBEAM node whose scheduler is read (GET {HB_URL}/~scheduler@1.0/schedule?target=&from=&to=&limit=&accept=application/aos-2). HyperBEAM sets it to http://localhost:<its port>.",
+			binding: urlField(func(c *Config) *string { return &c.HBURL })},
+		{name: "HB_LEGACY_SU_URL", defDoc: "unset (no fallback)",
+			doc:     "UNIT_MODE=hbu: an SU asked for a process's message (GET {HB_LEGACY_SU_URL}/processes/{pid}) when HyperBEAM's slot 0 is not a Process. The reference hard-codes https://su-router.ao-testnet.xyz; aocu contacts no public unit unless it is set here.",
+			binding: urlField(func(c *Config) *string { return &c.HBLegacySUURL })},
 		{name: "HOST", defDoc: "unset (every interface, as the reference)",
 			doc:     "The address the HTTP server listens on, e.g. 127.0.0.1.",
 			binding: stringField(func(c *Config) *string { return &c.Host })},
@@ -763,6 +781,18 @@ func (c *Config) derive(lookup func(string) string, explicit map[string]bool) []
 		c.DisableProcessCheckpointCreation = true
 		c.DisableProcessFileCheckpointCreation = true
 		c.ProcessMemoryCacheCheckpointInterval = 0
+	}
+	// A HyperBEAM unit checkpoints only when HyperBEAM asks
+	// (POST /snapshot/<pid>), so that its snapshots stay in step.
+	if c.UnitMode == UnitModeHBU {
+		c.DisableProcessCheckpointCreation = true
+		c.DisableProcessFileCheckpointCreation = true
+		c.ProcessMemoryCacheCheckpointInterval = 0
+		c.EagerCheckpointAccumulatedGasThreshold = math.MaxInt64
+		c.EagerCheckpointEvalTimeThreshold = time.Duration(math.MaxInt64)
+		if c.HBURL == "" {
+			errs = append(errs, errors.New("UNIT_MODE=hbu: HB_URL is required (the HyperBEAM node whose scheduler feeds this unit)"))
+		}
 	}
 	return errs
 }

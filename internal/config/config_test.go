@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -49,6 +50,8 @@ func TestDefaults(t *testing.T) {
 	}{
 		{"NODE_CONFIG_ENV", c.Mode, "production"},
 		{"UNIT_MODE", c.UnitMode, "cu"},
+		{"HB_URL", c.HBURL, ""},
+		{"HB_LEGACY_SU_URL", c.HBLegacySUURL, ""},
 		{"DEFAULT_LOG_LEVEL", c.DefaultLogLevel, "debug"},
 		{"LOG_CONFIG_PATH", c.LogConfigPath, ".loglevel"},
 		{"MODULE_MODE", c.ModuleMode, ""},
@@ -251,6 +254,41 @@ func TestUnitModeRU(t *testing.T) {
 	c = load(t, envMap{"DISABLE_PROCESS_FILE_CHECKPOINT_CREATION": "false", "PROCESS_MEMORY_CACHE_CHECKPOINT_INTERVAL": "15m"})
 	if c.DisableProcessFileCheckpointCreation || c.ProcessMemoryCacheCheckpointInterval != 15*time.Minute {
 		t.Errorf("cu: file checkpoints %v, interval %v", c.DisableProcessFileCheckpointCreation, c.ProcessMemoryCacheCheckpointInterval)
+	}
+}
+
+func TestUnitModeHBU(t *testing.T) {
+	// The environment HyperBEAM's dev_genesis_wasm gives its sidecar.
+	c := load(t, envMap{
+		"UNIT_MODE":       "hbu",
+		"HB_URL":          "http://localhost:8734/",
+		"PORT":            "6363",
+		"NODE_CONFIG_ENV": "production",
+		"DISABLE_PROCESS_FILE_CHECKPOINT_CREATION": "false",
+		"PROCESS_MEMORY_FILE_CHECKPOINTS_DIR":      "/var/hb/checkpoints",
+		"PROCESS_MEMORY_CACHE_MAX_SIZE":            "12_000_000_000",
+		"PROCESS_WASM_MEMORY_MAX_LIMIT":            "24_000_000_000",
+		"PROCESS_WASM_SUPPORTED_EXTENSIONS":        "WeaveDrive",
+		"PROCESS_MEMORY_CACHE_CHECKPOINT_INTERVAL": "15m",
+	})
+	if c.UnitMode != UnitModeHBU || c.HBURL != "http://localhost:8734" || c.HBLegacySUURL != "" {
+		t.Errorf("mode %q, HB_URL %q, legacy SU %q", c.UnitMode, c.HBURL, c.HBLegacySUURL)
+	}
+	if c.ProcessMemoryCacheMaxSize != 12_000_000_000 || c.ProcessWasmMemoryMaxLimit != 24_000_000_000 {
+		t.Errorf("byte values with underscores: cache %d, limit %d", c.ProcessMemoryCacheMaxSize, c.ProcessWasmMemoryMaxLimit)
+	}
+	if !c.DisableProcessCheckpointCreation || !c.DisableProcessFileCheckpointCreation || c.ProcessMemoryCacheCheckpointInterval != 0 {
+		t.Errorf("hbu did not turn automatic checkpoints off: arweave %v, file %v, interval %v",
+			!c.DisableProcessCheckpointCreation, !c.DisableProcessFileCheckpointCreation, c.ProcessMemoryCacheCheckpointInterval)
+	}
+	if c.EagerCheckpointAccumulatedGasThreshold != math.MaxInt64 || c.EagerCheckpointEvalTimeThreshold != time.Duration(math.MaxInt64) {
+		t.Errorf("eager thresholds %d, %v", c.EagerCheckpointAccumulatedGasThreshold, c.EagerCheckpointEvalTimeThreshold)
+	}
+	if c.DisableProcessEvaluationCache {
+		t.Error("hbu keeps the evaluation cache")
+	}
+	if _, err := loadErr(envMap{"UNIT_MODE": "hbu"}); err == nil || !strings.Contains(err.Error(), "HB_URL") {
+		t.Errorf("hbu without HB_URL: %v", err)
 	}
 }
 
@@ -525,6 +563,8 @@ func examples(t *testing.T) map[string]envMap {
 	return map[string]envMap{
 		"NODE_CONFIG_ENV":                      {"NODE_CONFIG_ENV": "development"},
 		"UNIT_MODE":                            {"UNIT_MODE": "ru"},
+		"HB_URL":                               {"HB_URL": "http://localhost:8734"},
+		"HB_LEGACY_SU_URL":                     {"HB_LEGACY_SU_URL": "http://su.local"},
 		"PORT":                                 {"PORT": "8080"},
 		"DEFAULT_LOG_LEVEL":                    {"DEFAULT_LOG_LEVEL": "info"},
 		"LOG_CONFIG_PATH":                      {"LOG_CONFIG_PATH": "/etc/cu/loglevel"},

@@ -27,6 +27,7 @@ import (
 	"github.com/aocu/aocu/internal/cuhttp"
 	"github.com/aocu/aocu/internal/engine"
 	"github.com/aocu/aocu/internal/gwclient"
+	"github.com/aocu/aocu/internal/hbclient"
 	"github.com/aocu/aocu/internal/loader"
 	"github.com/aocu/aocu/internal/logging"
 	"github.com/aocu/aocu/internal/metrics"
@@ -228,6 +229,17 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 	if err != nil {
 		return fail(err)
 	}
+	var sched ao.Scheduler = su
+	var gwPort ao.Gateway = gw
+	var rt ao.Runtime = loader.NewRuntime(u.loader, drive, log)
+	var hb *hbUnit
+	if cfg.UnitMode == config.UnitModeHBU {
+		if hb, err = newHBUnit(cfg, log, store, su); err != nil {
+			return fail(err)
+		}
+		sched, gwPort = hb.client, hbclient.Gateway{Gateway: gw, URL: cfg.HBURL}
+		rt = hbclient.WrapRuntime(rt, hb.skips, hb.counters)
+	}
 	observer := &lateObserver{}
 	u.Engine, err = engine.New(engine.Options{
 		Observer: observer,
@@ -249,7 +261,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 			ValidationThresh:  cfg.CheckpointValidationThresh,
 			ValidationRetries: cfg.CheckpointValidationRetries,
 		},
-		Store: store, Scheduler: su, Gateway: gw, Runtime: loader.NewRuntime(u.loader, drive, log), Logger: log,
+		Store: store, Scheduler: sched, Gateway: gwPort, Runtime: rt, Logger: log,
 		PageSize:               cfg.LoadMessagesPageSize,
 		MemoryLimitMax:         cfg.ProcessWasmMemoryMaxLimit,
 		ComputeLimitMax:        cfg.ProcessWasmComputeMaxLimit,
@@ -314,7 +326,11 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 		}
 	}
 	u.URL = "http://" + ln.Addr().String()
-	u.srv = &http.Server{Handler: u.api, ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = u.api
+	if hb != nil {
+		handler = hb.handler(cfg, u, log, u.api, wrap)
+	}
+	u.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(u.done)
 		if err := u.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
