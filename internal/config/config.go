@@ -793,6 +793,10 @@ func (c *Config) derive(lookup func(string) string, explicit map[string]bool) []
 		if c.HBURL == "" {
 			errs = append(errs, errors.New("UNIT_MODE=hbu: HB_URL is required (the HyperBEAM node whose scheduler feeds this unit)"))
 		}
+		// HyperBEAM's sidecar (feat/hb-unit) pins @permaweb/ao-loader 0.0.48.
+		if !explicit["AO_LOADER_VERSION"] {
+			c.LoaderVersion = loader.LoaderVersion048
+		}
 	}
 	return errs
 }

@@ -287,6 +287,12 @@ func TestUnitModeHBU(t *testing.T) {
 	if c.DisableProcessEvaluationCache {
 		t.Error("hbu keeps the evaluation cache")
 	}
+	if c.LoaderVersion != "0.0.48" {
+		t.Errorf("hbu loader version %q, want the sidecar's 0.0.48", c.LoaderVersion)
+	}
+	if c := load(t, envMap{"UNIT_MODE": "hbu", "HB_URL": "http://hb", "AO_LOADER_VERSION": "0.0.44"}); c.LoaderVersion != "0.0.44" {
+		t.Errorf("an explicit AO_LOADER_VERSION in hbu mode became %q", c.LoaderVersion)
+	}
 	if _, err := loadErr(envMap{"UNIT_MODE": "hbu"}); err == nil || !strings.Contains(err.Error(), "HB_URL") {
 		t.Errorf("hbu without HB_URL: %v", err)
 	}

@@ -15,9 +15,9 @@ import (
 // source, its Skip slots and evaluation counts in the runtime, and the
 // sidecar's routes in front of the CU's.
 //
-// The loader profile of this mode should be the 0.0.47+ one (feat/hb-unit
-// pins @permaweb/ao-loader 0.0.48): when AO_LOADER_VERSION lands in config,
-// its default for UNIT_MODE=hbu is "0.0.48".
+// The loader profile of this mode is 0.0.48 by default (feat/hb-unit pins
+// @permaweb/ao-loader 0.0.48; config sets it unless AO_LOADER_VERSION is
+// given).
 type hbUnit struct {
 	client   *hbclient.Client
 	skips    *hbclient.Skips
