@@ -16,8 +16,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -141,40 +139,15 @@ func (s *Server) Close() {
 	}
 }
 
-func writeJSON(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	w.Write(body)
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	var o jsjson.Object
-	o.String("error", msg)
-	writeJSON(w, status, o.Bytes())
-}
-
 // fail answers an error with its status; 5xx are logged.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status := ao.StatusOf(err)
-	switch {
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		status = 499 // the client went away; nobody reads this
-	case errors.Is(err, context.DeadlineExceeded):
-		status = http.StatusGatewayTimeout
-	}
-	if status >= 500 {
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
-	}
-	writeError(w, status, err.Error())
-}
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) { Fail(s.log, w, r, err) }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	var o jsjson.Object
 	o.String("message", fmt.Sprintf("Route %s:%s not found", r.Method, r.URL.Path))
 	o.String("error", "Not Found")
 	o.Number("statusCode", 404)
-	writeJSON(w, http.StatusNotFound, o.Bytes())
+	WriteJSON(w, http.StatusNotFound, o.Bytes())
 }
 
 func (s *Server) cuOnly(h http.HandlerFunc) http.HandlerFunc {
@@ -188,33 +161,17 @@ func (s *Server) cuOnly(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+func checkID(name, v string) error { return CheckID(name, v) }
 
-// checkID validates an Arweave id parameter.
-func checkID(name, v string) error {
-	if v == "" {
-		return ao.Errorf(400, "'%s': Required.", name)
-	}
-	if !idPattern.MatchString(v) {
-		return ao.Errorf(400, "'%s': %q is not a transaction id (43 base64url characters).", name, v)
-	}
-	return nil
-}
-
-// restricted applies RESTRICT_PROCESSES and ALLOW_PROCESSES.
 func (s *Server) restricted(pid string) error {
-	if slices.Contains(s.opts.RestrictProcesses, pid) ||
-		(len(s.opts.AllowProcesses) > 0 && !slices.Contains(s.opts.AllowProcesses, pid)) {
-		return ao.Errorf(403, "Access denied for process %s", pid)
-	}
-	return nil
+	return Restricted(s.opts.RestrictProcesses, s.opts.AllowProcesses, pid)
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	var o jsjson.Object
 	o.String("address", s.opts.Address)
 	o.Number("timestamp", float64(s.opts.Now().UnixMilli()))
-	writeJSON(w, http.StatusOK, o.Bytes())
+	WriteJSON(w, http.StatusOK, o.Bytes())
 }
 
 func busyBody(pid, to string) []byte {
@@ -243,14 +200,14 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := s.opts.Engine.ReadResult(r.Context(), pid, id, busy)
 	if errors.Is(err, engine.ErrBusy) {
-		writeJSON(w, http.StatusAccepted, busyBody(pid, id))
+		WriteJSON(w, http.StatusAccepted, busyBody(pid, id))
 		return
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) state(w http.ResponseWriter, r *http.Request) {
@@ -272,7 +229,7 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := s.opts.Engine.ReadState(r.Context(), pid, to, s.opts.BusyThreshold)
 	if errors.Is(err, engine.ErrBusy) {
-		writeJSON(w, http.StatusAccepted, busyBody(pid, r.URL.Query().Get("to")))
+		WriteJSON(w, http.StatusAccepted, busyBody(pid, r.URL.Query().Get("to")))
 		return
 	}
 	if err != nil {
@@ -405,7 +362,7 @@ func (s *Server) writePage(w http.ResponseWriter, r *http.Request, lq listQuery,
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resultsPage(rows, more, lq.sort))
+	WriteJSON(w, http.StatusOK, resultsPage(rows, more, lq.sort))
 }
 
 func (s *Server) dryRun(w http.ResponseWriter, r *http.Request) {
@@ -453,14 +410,14 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request) {
 		s.limiter.remove(client)
 	}
 	if errors.Is(err, engine.ErrBusy) {
-		writeJSON(w, http.StatusAccepted, busyBody(pid, to))
+		WriteJSON(w, http.StatusAccepted, busyBody(pid, to))
 		return
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, out)
 }
 
 // readBody reads a JSON (or text) body within the size limit.

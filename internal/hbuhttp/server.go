@@ -12,11 +12,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aocu/aocu/internal/cuhttp"
+	"github.com/aocu/aocu/internal/lru"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -128,13 +129,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-func writeJSON(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	w.Write(body)
-}
-
 func writeText(w http.ResponseWriter, status int, text string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(text)))
@@ -142,44 +136,12 @@ func writeText(w http.ResponseWriter, status int, text string) {
 	io.WriteString(w, text)
 }
 
-func writeError(w http.ResponseWriter, status int, msg string) {
-	var o jsjson.Object
-	o.String("error", msg)
-	writeJSON(w, status, o.Bytes())
-}
-
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status := ao.StatusOf(err)
-	switch {
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		status = 499
-	case errors.Is(err, context.DeadlineExceeded):
-		status = http.StatusGatewayTimeout
-	}
-	if status >= 500 {
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
-	}
-	writeError(w, status, err.Error())
-}
-
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
-
-func checkID(name, v string) error {
-	if v == "" {
-		return ao.Errorf(400, "'%s': Required.", name)
-	}
-	if !idPattern.MatchString(v) {
-		return ao.Errorf(400, "'%s': %q is not a transaction id (43 base64url characters).", name, v)
-	}
-	return nil
+	cuhttp.Fail(s.log, w, r, err)
 }
 
 func (s *Server) restricted(pid string) error {
-	if slices.Contains(s.opts.RestrictProcesses, pid) ||
-		(len(s.opts.AllowProcesses) > 0 && !slices.Contains(s.opts.AllowProcesses, pid)) {
-		return ao.Errorf(403, "Access denied for process %s", pid)
-	}
-	return nil
+	return cuhttp.Restricted(s.opts.RestrictProcesses, s.opts.AllowProcesses, pid)
 }
 
 // status is HyperBEAM's readiness probe (GET localhost:<port>/status, 100
@@ -190,7 +152,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	o.String("unitMode", "hbu")
 	o.String("address", s.opts.Address)
 	o.Number("timestamp", float64(s.opts.Now().UnixMilli()))
-	writeJSON(w, http.StatusOK, o.Bytes())
+	cuhttp.WriteJSON(w, http.StatusOK, o.Bytes())
 }
 
 // readBody reads a body within the size limit: JSON, text or octet-stream
@@ -265,7 +227,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, ao.Errorf(400, "'processId': Required. (a process-id query parameter is required)"))
 		return
 	}
-	for _, err := range []error{checkID("processId", pid), s.restricted(pid)} {
+	for _, err := range []error{cuhttp.CheckID("processId", pid), s.restricted(pid)} {
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -277,7 +239,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set(h[0], h[1])
 		}
 		w.Header().Set("cu-cached", "true")
-		writeJSON(w, http.StatusOK, a.body)
+		cuhttp.WriteJSON(w, http.StatusOK, a.body)
 		return
 	}
 	body, err := s.readBody(r, false)
@@ -307,7 +269,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 	})
 	switch {
 	case errors.Is(err, engine.ErrBusy):
-		writeJSON(w, http.StatusAccepted, busyBody(pid, slotText))
+		cuhttp.WriteJSON(w, http.StatusAccepted, busyBody(pid, slotText))
 		return
 	case err != nil:
 		s.fail(w, r, err)
@@ -335,7 +297,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("cold-start", strconv.FormatBool(after.ColdStarts > before.ColdStarts))
 	w.Header().Set("cu-cached", strconv.FormatBool(exact))
 	w.Header().Set("eval-stream-length", strconv.FormatInt(evaluated+after.Errors-before.Errors, 10))
-	writeJSON(w, http.StatusOK, out)
+	cuhttp.WriteJSON(w, http.StatusOK, out)
 }
 
 // wait runs f for a request that /stop/<pid> can end: a stopped request
@@ -369,7 +331,7 @@ func (s *Server) wait(ctx context.Context, pid, key string, f func(ctx context.C
 // process stop; their waiters get 409.
 func (s *Server) stop(w http.ResponseWriter, r *http.Request) {
 	pid := r.PathValue("pid")
-	for _, err := range []error{checkID("processId", pid), s.restricted(pid)} {
+	for _, err := range []error{cuhttp.CheckID("processId", pid), s.restricted(pid)} {
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -384,7 +346,7 @@ func (s *Server) stop(w http.ResponseWriter, r *http.Request) {
 	o.String("processId", pid)
 	o.Raw("stopped", list.Bytes())
 	o.Number("count", float64(len(keys)))
-	writeJSON(w, http.StatusOK, o.Bytes())
+	cuhttp.WriteJSON(w, http.StatusOK, o.Bytes())
 }
 
 // dryRun is POST /dry-run?process-id=<pid>[&to=<slot or id>]: the branch
@@ -393,7 +355,7 @@ func (s *Server) stop(w http.ResponseWriter, r *http.Request) {
 func (s *Server) dryRun(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	pid := q.Get("process-id")
-	for _, err := range []error{checkID("processId", pid), s.restricted(pid)} {
+	for _, err := range []error{cuhttp.CheckID("processId", pid), s.restricted(pid)} {
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -438,11 +400,11 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request) {
 	})
 	switch {
 	case errors.Is(err, engine.ErrBusy):
-		writeJSON(w, http.StatusAccepted, busyBody(pid, to))
+		cuhttp.WriteJSON(w, http.StatusAccepted, busyBody(pid, to))
 	case err != nil:
 		s.fail(w, r, err)
 	default:
-		writeJSON(w, http.StatusOK, withPatches(out))
+		cuhttp.WriteJSON(w, http.StatusOK, withPatches(out))
 	}
 }
 
@@ -501,62 +463,17 @@ func (p *pending) stop(pid string) []string {
 
 // answerCache keeps /result answers by "<pid>:<slot>" (the branch's
 // withInMemoryCache), bounded by size, least recently used out first.
-type answerCache struct {
-	mu    sync.Mutex
-	max   int
-	size  int
-	tick  uint64
-	items map[string]*cachedAnswer
-}
+type answerCache struct{ c *lru.Cache[string, answer] }
 
 type answer struct {
 	body    []byte
 	headers [][2]string
 }
 
-type cachedAnswer struct {
-	answer
-	used uint64
-}
-
 func newAnswerCache(max int) *answerCache {
-	return &answerCache{max: max, items: map[string]*cachedAnswer{}}
+	return &answerCache{lru.New[string, answer](int64(max), nil)}
 }
 
-func (c *answerCache) get(key string) (answer, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	a, ok := c.items[key]
-	if !ok {
-		return answer{}, false
-	}
-	c.tick++
-	a.used = c.tick
-	return a.answer, true
-}
+func (c *answerCache) get(key string) (answer, bool) { return c.c.Get(key) }
 
-func (c *answerCache) put(key string, a answer) {
-	n := len(a.body)
-	if n > c.max {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.items[key]; ok {
-		c.size -= len(old.body)
-	}
-	c.tick++
-	c.items[key] = &cachedAnswer{answer: a, used: c.tick}
-	c.size += n
-	for c.size > c.max {
-		var victim string
-		var oldest uint64
-		for k, v := range c.items {
-			if victim == "" || v.used < oldest {
-				victim, oldest = k, v.used
-			}
-		}
-		c.size -= len(c.items[victim].body)
-		delete(c.items, victim)
-	}
-}
+func (c *answerCache) put(key string, a answer) { c.c.Put(key, a, int64(len(a.body)), 0) }

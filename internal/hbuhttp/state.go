@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/aocu/aocu/internal/cuhttp"
 	"io"
 	"net/http"
 	"os"
@@ -25,7 +26,7 @@ import (
 // the unit holds no memory of the process.
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	pid := r.PathValue("pid")
-	for _, err := range []error{checkID("processId", pid), s.restricted(pid)} {
+	for _, err := range []error{cuhttp.CheckID("processId", pid), s.restricted(pid)} {
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -45,7 +46,7 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 		var o jsjson.Object
 		o.Bool("success", false)
 		o.String("message", "No cached memory found for process "+pid)
-		writeJSON(w, http.StatusNotFound, o.Bytes())
+		cuhttp.WriteJSON(w, http.StatusNotFound, o.Bytes())
 		return
 	}
 	if err != nil {
@@ -97,7 +98,7 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	if ev.HashChain != "" {
 		h.Set("snapshot-hash-chain", ev.HashChain)
 	}
-	writeJSON(w, http.StatusOK, o.Bytes())
+	cuhttp.WriteJSON(w, http.StatusOK, o.Bytes())
 }
 
 // restore is POST /state: the body is a process memory, gzipped; the
@@ -108,7 +109,7 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 	h := r.Header
 	pid := h.Get("process")
-	for _, err := range []error{checkID("process", pid), s.restricted(pid)} {
+	for _, err := range []error{cuhttp.CheckID("process", pid), s.restricted(pid)} {
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -119,7 +120,7 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	module := h.Get("module")
-	if err := checkID("module", module); err != nil {
+	if err := cuhttp.CheckID("module", module); err != nil {
 		s.fail(w, r, err)
 		return
 	}
