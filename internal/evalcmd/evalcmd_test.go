@@ -155,7 +155,7 @@ func TestLoaderProfileFlags(t *testing.T) {
 		return s
 	}
 	def := run()
-	if _, ok := def[0]["Patches"]; ok || !strings.HasSuffix(data(def[1]), "/usr/app/src/app.js|web_user") {
+	if _, ok := def[0]["Patches"]; ok || !strings.HasSuffix(data(def[1]), "/usr/app/src/effects/worker/evaluator/index.js|web_user") {
 		t.Errorf("default (0.0.44): %v / %q", def[0]["Patches"], data(def[1]))
 	}
 	if r := run("--this-program", "/srv/cu/src/app.js"); !strings.HasSuffix(data(r[1]), "/srv/cu/src/app.js|web_user") || r[0]["MemorySha256"] == def[0]["MemorySha256"] {
