@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"github.com/aocu/aocu/internal/loader"
 	"github.com/aocu/aocu/internal/memimage"
 	"io"
 	"os"
@@ -274,8 +275,11 @@ func runReferenceStream(t testing.TB, n *testNet, env []byte, msgs [][]byte) []b
 		t.Fatal(err)
 	}
 	file := map[string]string{"wasm64-unknown-emscripten-draft_2024_02_15": "aos2_0_6.wasm", "wasm32-unknown-emscripten-metering": "aos2_0_4_32.wasm"}[n.format]
+	// The published loader of aocu's default profile (0.0.44, what the
+	// deployed reference CU computes with) and its thisProgram.
 	cmd := exec.Command("node", filepath.Join(root, "tools", "refloader", "run.cjs"), "--quiet", "--unsafe-memory",
-		"--module", filepath.Join(root, ".fixtures", "modules", file), "--format", n.format, "--env", envFile, "--memory-out", memFile)
+		"--module", filepath.Join(root, ".fixtures", "modules", file), "--format", n.format, "--env", envFile, "--memory-out", memFile,
+		"--loader-version", loader.DefaultLoaderVersion, "--this-program", loader.DefaultThisProgram)
 	cmd.Env = append(os.Environ(), "TZ=UTC")
 	cmd.Stdin = bytes.NewReader(append(bytes.Join(msgs, []byte("\n")), '\n'))
 	var stderr bytes.Buffer
