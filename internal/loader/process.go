@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aocu/aocu/internal/memimage"
 	"github.com/aocu/aocu/internal/weavedrive"
 )
 
@@ -20,8 +21,10 @@ type ProcessOptions struct {
 	// path returns NULL, as in the reference without the extension).
 	Drive weavedrive.Drive
 	// Memory, when set, is a memory image to start from (a checkpoint or the
-	// Memory of a previous result, from aocu or from the reference loader). It is
-	// restored as the reference does: grow with the heap policy, copy the prefix.
+	// Memory of a previous result, from aocu or from the reference loader): a
+	// raw memory or a compact image (package memimage). It is restored as the
+	// reference does: grow with the heap policy, copy the prefix; only its
+	// non-zero pages are written.
 	Memory []byte
 	// Timeout stops a message that runs longer (wall clock); 0 means no limit.
 	Timeout time.Duration
@@ -73,7 +76,8 @@ type Process struct {
 }
 
 type snapshot struct {
-	image []byte          // nil: a freshly built instance
+	image []byte          // nil: a freshly built instance (or external, below)
+	ext   *memimage.Image // an external image to start from (ProcessOptions.Memory)
 	owned *snapshotBuffer // the process's own buffer behind image, reused by later snapshots
 	exact bool            // restore to exactly len(image) (internal), else with the heap policy (external)
 	glue  *glueState      // nil: as a freshly loaded instance leaves it
@@ -114,12 +118,17 @@ func (m *Module) NewProcess(ctx context.Context, opts ProcessOptions) (*Process,
 		opts.SnapshotRatio = 20
 	}
 	p := &Process{mod: m, opts: opts}
-	if opts.Memory != nil {
-		p.base.image = opts.Memory
-		p.hasMemory = true
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if opts.Memory != nil {
+		im, err := memimage.Parse(opts.Memory, int64(m.spec.heapMax))
+		if err != nil {
+			return nil, fmt.Errorf("loader: memory image: %w", err)
+		}
+		p.base.ext = im
+		p.hasMemory = true
+		p.opts.Memory = nil // the image holds what is needed
 	}
 	if err := p.rebuild(); err != nil {
 		return nil, err
@@ -137,11 +146,15 @@ func (p *Process) rebuild() error {
 	if err != nil {
 		return err
 	}
-	if img := p.base.image; img != nil {
-		if err := inst.restore(img, p.base.exact); err != nil {
-			inst.close()
-			return err
-		}
+	switch {
+	case p.base.image != nil:
+		err = inst.restore(p.base.image, p.base.exact)
+	case p.base.ext != nil:
+		err = inst.restoreImage(p.base.ext)
+	}
+	if err != nil {
+		inst.close()
+		return err
 	}
 	p.applyBaseHostState(inst)
 	p.inst = inst
@@ -166,26 +179,60 @@ func (p *Process) applyBaseHostState(inst *instance) {
 
 // restore puts a memory image into a fresh instance.
 func (h *instance) restore(img []byte, exact bool) error {
+	fresh, err := h.growFor(uint64(len(img)), exact)
+	if err != nil {
+		return err
+	}
+	d := h.data(h.store)
+	// The prefix an initialised instance may have written is made zero
+	// without touching its pages, then only the image's non-zero pages are
+	// written (pages above the fresh size are zero since they grew).
+	zeroMemory(d[:min(fresh, len(img))])
+	copyPages(d, img, 0)
+	return nil
+}
+
+// restoreImage puts an external image into a fresh instance, writing only its
+// non-zero pages.
+func (h *instance) restoreImage(im *memimage.Image) error {
+	fresh, err := h.growFor(uint64(im.Len()), false)
+	if err != nil {
+		return err
+	}
+	d := h.data(h.store)
+	n := min(len(d), int(im.Len()))
+	zeroMemory(d[:min(fresh, n)])
+	im.Each(func(off int64, b []byte) {
+		if off >= int64(n) {
+			return
+		}
+		b = b[:min(len(b), n-int(off))]
+		populate(d[off : off+int64(len(b))])
+		copy(d[off:], b)
+	})
+	return nil
+}
+
+// growFor grows a fresh instance's memory for an image of want bytes (exactly
+// to it for internal snapshots, else with the heap policy) and returns the
+// size the instance had before (its initialised prefix).
+func (h *instance) growFor(want uint64, exact bool) (int, error) {
 	cur := uint64(h.mem.DataSize(h.store))
-	want := uint64(len(img))
 	if exact {
 		if want%pageSize != 0 || want < cur {
-			return fmt.Errorf("loader: internal snapshot of %d bytes does not fit a %d-byte instance", want, cur)
+			return 0, fmt.Errorf("loader: internal snapshot of %d bytes does not fit a %d-byte instance", want, cur)
 		}
 		if want > cur {
 			if _, err := h.mem.Grow(h.store, (want-cur)/pageSize); err != nil {
-				return fmt.Errorf("loader: grow memory to %d bytes: %w", want, err)
+				return 0, fmt.Errorf("loader: grow memory to %d bytes: %w", want, err)
 			}
 		}
 	} else if cur < want {
 		if !h.resizeHeap(h.store, want) {
-			return fmt.Errorf("loader: memory image of %d bytes exceeds the module's memory limit (%d bytes)", want, h.mod.maxBytes)
+			return 0, fmt.Errorf("loader: memory image of %d bytes exceeds the module's memory limit (%d bytes)", want, h.mod.maxBytes)
 		}
 	}
-	d := h.data(h.store)
-	// A fresh instance's memory is zero above its initial size.
-	copyPages(d, img, int(h.mod.minBytes))
-	return nil
+	return int(cur), nil
 }
 
 // Handle evaluates one message. msg and env are the exact JSON texts the

@@ -1,10 +1,16 @@
-// Package memimage is the compact on-disk form of a process memory: a magic
-// header, the memory's length and its zstd compression. A fresh aos process
-// holds 110 MB of linear memory of which about 2 MB is not zero; zstd turns
-// the zero runs into almost nothing, so a drained process or a file
-// checkpoint costs what the process holds, not its linear memory size.
-// Decode also accepts a raw memory file (the reference CU's file checkpoints
-// and aocu's older files). It does no I/O.
+// Package memimage is the compact form of a process memory, on disk and in
+// the engine's memory cache. A fresh aos process holds 110 MB of linear memory
+// of which about 2 MB (some 500 4-KiB pages) is not zero; a compact image
+// records which pages are not zero and the zstd compression of those pages
+// only, so a drained process or a file checkpoint costs what the process
+// holds, and bringing it back to an instance writes only its non-zero pages
+// (Image.WriteTo) without ever materialising the zeros.
+//
+//	AOCUMEM2  u64 memory length  u32 runs  runs×(u32 first page, u32 pages)  zstd(non-zero pages)
+//
+// Decode and Parse also accept the first compact form (AOCUMEM1: zstd of the
+// whole memory) and a raw memory file (the reference CU's file checkpoints and
+// aocu's older files). The package does no I/O.
 package memimage
 
 import (
@@ -16,28 +22,112 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// magic starts every compact image.
-var magic = [8]byte{'A', 'O', 'C', 'U', 'M', 'E', 'M', '1'}
+// PageSize is the granularity of zero elision.
+const PageSize = 4096
 
-const headerLen = len(magic) + 8
+var (
+	magic1 = [8]byte{'A', 'O', 'C', 'U', 'M', 'E', 'M', '1'}
+	magic2 = [8]byte{'A', 'O', 'C', 'U', 'M', 'E', 'M', '2'}
+)
 
-// IsCompact reports whether b is a compact image.
+const headerLen = 8 + 8
+
+var zeroPage [PageSize]byte
+
+// IsCompact reports whether b is a compact image (either version).
 func IsCompact(b []byte) bool {
-	return len(b) >= headerLen && bytes.Equal(b[:len(magic)], magic[:])
+	return len(b) >= headerLen && (bytes.Equal(b[:8], magic1[:]) || bytes.Equal(b[:8], magic2[:]))
+}
+
+// Run is a run of consecutive non-zero pages.
+type Run struct{ First, Pages uint32 }
+
+// Image is a memory held as its non-zero pages: what a compact image decodes
+// to without the zeros.
+type Image struct {
+	size int64
+	runs []Run
+	data []byte // the pages of runs, concatenated (the last page of memory may be short)
+}
+
+// Len is the length of the memory.
+func (im *Image) Len() int64 { return im.size }
+
+// DataBytes is the length of the non-zero pages.
+func (im *Image) DataBytes() int { return len(im.data) }
+
+// Runs returns the runs of non-zero pages, in order.
+func (im *Image) Runs() []Run { return im.runs }
+
+// Each calls fn for each run of non-zero pages with its offset in memory and
+// its bytes (fn must not keep b).
+func (im *Image) Each(fn func(off int64, b []byte)) {
+	pos := 0
+	for _, r := range im.runs {
+		off := int64(r.First) * PageSize
+		n := int(min(int64(r.Pages)*PageSize, im.size-off))
+		fn(off, im.data[pos:pos+n])
+		pos += n
+	}
+}
+
+// WriteTo writes the non-zero pages into dst, which must read as zero over
+// the image's length (pages past len(dst) are dropped). It touches no other
+// page of dst.
+func (im *Image) WriteTo(dst []byte) {
+	im.Each(func(off int64, b []byte) {
+		if off < int64(len(dst)) {
+			copy(dst[off:], b)
+		}
+	})
+}
+
+// Bytes returns the whole memory.
+func (im *Image) Bytes() []byte {
+	mem := make([]byte, im.size)
+	im.WriteTo(mem)
+	return mem
+}
+
+// FromMemory returns the image of a raw memory (its non-zero pages copied).
+func FromMemory(mem []byte) *Image {
+	im := &Image{size: int64(len(mem))}
+	for off := 0; off < len(mem); off += PageSize {
+		p := mem[off:min(off+PageSize, len(mem))]
+		if bytes.Equal(p, zeroPage[:len(p)]) {
+			continue
+		}
+		page := uint32(off / PageSize)
+		if n := len(im.runs); n > 0 && im.runs[n-1].First+im.runs[n-1].Pages == page {
+			im.runs[n-1].Pages++
+		} else {
+			im.runs = append(im.runs, Run{First: page, Pages: 1})
+		}
+		im.data = append(im.data, p...)
+	}
+	return im
 }
 
 // Encode returns the compact image of mem.
-func Encode(mem []byte) ([]byte, error) {
+func Encode(mem []byte) ([]byte, error) { return FromMemory(mem).Encode() }
+
+// Encode returns the compact form of the image.
+func (im *Image) Encode() ([]byte, error) {
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
-		zstd.WithZeroFrames(true))
+		zstd.WithZeroFrames(true), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return nil, fmt.Errorf("memimage: %w", err)
 	}
 	defer enc.Close()
-	out := make([]byte, headerLen, headerLen+len(mem)/64)
-	copy(out, magic[:])
-	binary.LittleEndian.PutUint64(out[len(magic):], uint64(len(mem)))
-	return enc.EncodeAll(mem, out), nil
+	out := make([]byte, headerLen+4+8*len(im.runs), headerLen+4+8*len(im.runs)+len(im.data)/3+64)
+	copy(out, magic2[:])
+	binary.LittleEndian.PutUint64(out[8:], uint64(im.size))
+	binary.LittleEndian.PutUint32(out[headerLen:], uint32(len(im.runs)))
+	for i, r := range im.runs {
+		binary.LittleEndian.PutUint32(out[headerLen+4+8*i:], r.First)
+		binary.LittleEndian.PutUint32(out[headerLen+8+8*i:], r.Pages)
+	}
+	return enc.EncodeAll(im.data, out), nil
 }
 
 // Decode returns the memory of a compact image, or b itself when it is a raw
@@ -46,7 +136,77 @@ func Decode(b []byte, max int64) ([]byte, error) {
 	if !IsCompact(b) {
 		return b, nil
 	}
-	n := binary.LittleEndian.Uint64(b[len(magic):headerLen])
+	if bytes.Equal(b[:8], magic1[:]) {
+		return decode1(b, max)
+	}
+	im, err := Parse(b, max)
+	if err != nil {
+		return nil, err
+	}
+	return im.Bytes(), nil
+}
+
+// Parse returns the image held by b: a compact image of either version, or a
+// raw memory. max bounds the memory's length (0: no bound). The image does
+// not alias b.
+func Parse(b []byte, max int64) (*Image, error) {
+	if !IsCompact(b) {
+		if max > 0 && int64(len(b)) > max {
+			return nil, fmt.Errorf("memimage: memory of %d bytes is larger than the %d allowed", len(b), max)
+		}
+		return FromMemory(b), nil
+	}
+	if bytes.Equal(b[:8], magic1[:]) {
+		mem, err := decode1(b, max)
+		if err != nil {
+			return nil, err
+		}
+		return FromMemory(mem), nil
+	}
+	size := binary.LittleEndian.Uint64(b[8:headerLen])
+	if max > 0 && size > uint64(max) {
+		return nil, fmt.Errorf("memimage: image of %d bytes is larger than the %d allowed", size, max)
+	}
+	if size > 1<<48 || len(b) < headerLen+4 {
+		return nil, errors.New("memimage: malformed header")
+	}
+	nruns := uint64(binary.LittleEndian.Uint32(b[headerLen:]))
+	if uint64(len(b)) < headerLen+4+8*nruns {
+		return nil, errors.New("memimage: truncated run table")
+	}
+	im := &Image{size: int64(size), runs: make([]Run, nruns)}
+	pages := (size + PageSize - 1) / PageSize
+	next, dataLen := uint64(0), uint64(0)
+	for i := range im.runs {
+		r := Run{First: binary.LittleEndian.Uint32(b[headerLen+4+8*i:]), Pages: binary.LittleEndian.Uint32(b[headerLen+8+8*i:])}
+		end := uint64(r.First) + uint64(r.Pages)
+		if r.Pages == 0 || uint64(r.First) < next || end > pages {
+			return nil, fmt.Errorf("memimage: run %d (pages %d+%d) out of order or past the memory", i, r.First, r.Pages)
+		}
+		next = end
+		dataLen += min(end*PageSize, size) - uint64(r.First)*PageSize
+		im.runs[i] = r
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(dataLen+1<<16),
+		zstd.WithDecoderLowmem(true))
+	if err != nil {
+		return nil, fmt.Errorf("memimage: %w", err)
+	}
+	defer dec.Close()
+	data, err := dec.DecodeAll(b[headerLen+4+8*nruns:], make([]byte, 0, dataLen))
+	if err != nil {
+		return nil, fmt.Errorf("memimage: %w", err)
+	}
+	if uint64(len(data)) != dataLen {
+		return nil, errors.New("memimage: truncated image")
+	}
+	im.data = data
+	return im, nil
+}
+
+// decode1 decodes the first compact form: zstd of the whole memory.
+func decode1(b []byte, max int64) ([]byte, error) {
+	n := binary.LittleEndian.Uint64(b[8:headerLen])
 	if max > 0 && n > uint64(max) {
 		return nil, fmt.Errorf("memimage: image of %d bytes is larger than the %d allowed", n, max)
 	}

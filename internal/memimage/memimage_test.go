@@ -1,7 +1,10 @@
 package memimage
 
 import (
+	"encoding/binary"
+
 	"bytes"
+	"github.com/klauspost/compress/zstd"
 	"math/rand/v2"
 	"testing"
 )
@@ -47,4 +50,78 @@ func TestRawPassesThrough(t *testing.T) {
 	if got, err := Decode(empty, 0); err != nil || len(got) != 0 {
 		t.Fatalf("empty: %v %v", got, err)
 	}
+}
+
+// encode1 writes the first compact form, as aocu before AOCUMEM2 did.
+func encode1(t *testing.T, mem []byte) []byte {
+	t.Helper()
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	out := append([]byte("AOCUMEM1"), binary.LittleEndian.AppendUint64(nil, uint64(len(mem)))...)
+	return enc.EncodeAll(mem, out)
+}
+
+func TestParseWritesOnlyNonZeroPages(t *testing.T) {
+	mem := make([]byte, 40*PageSize+100) // a short last page
+	mem[3*PageSize+5] = 1
+	mem[4*PageSize] = 2 // a run of two pages
+	mem[9*PageSize+4095] = 3
+	mem[40*PageSize+99] = 4
+	for name, b := range map[string][]byte{"v2": must(Encode(mem)), "v1": encode1(t, mem), "raw": mem} {
+		im, err := Parse(b, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if im.Len() != int64(len(mem)) || im.DataBytes() != 3*PageSize+100 {
+			t.Fatalf("%s: len %d, data %d", name, im.Len(), im.DataBytes())
+		}
+		if got := im.Runs(); len(got) != 3 || got[0] != (Run{3, 2}) || got[1] != (Run{9, 1}) || got[2] != (Run{40, 1}) {
+			t.Fatalf("%s: runs %v", name, got)
+		}
+		// WriteTo touches only the non-zero pages: a marker elsewhere survives.
+		dst := make([]byte, len(mem))
+		dst[20*PageSize] = 0xee
+		im.WriteTo(dst)
+		if dst[20*PageSize] != 0xee {
+			t.Fatalf("%s: WriteTo wrote a zero page", name)
+		}
+		dst[20*PageSize] = 0
+		if !bytes.Equal(dst, mem) {
+			t.Fatalf("%s: WriteTo differs from the memory", name)
+		}
+		if got, err := Decode(b, 0); err != nil || !bytes.Equal(got, mem) {
+			t.Fatalf("%s: Decode: %v", name, err)
+		}
+	}
+	if _, err := Parse(mem, 100); err == nil {
+		t.Fatal("the size bound was not applied to a raw memory")
+	}
+}
+
+func TestParseRefusesBadRunTables(t *testing.T) {
+	mem := make([]byte, 8*PageSize)
+	mem[PageSize], mem[5*PageSize] = 1, 1
+	img := must(Encode(mem))
+	for name, mutate := range map[string]func([]byte){
+		"past the end":  func(b []byte) { binary.LittleEndian.PutUint32(b[headerLen+12:], 8) },
+		"out of order":  func(b []byte) { binary.LittleEndian.PutUint32(b[headerLen+12:], 0) },
+		"empty run":     func(b []byte) { binary.LittleEndian.PutUint32(b[headerLen+8:], 0) },
+		"too many runs": func(b []byte) { binary.LittleEndian.PutUint32(b[headerLen:], 1000) },
+	} {
+		b := bytes.Clone(img)
+		mutate(b)
+		if _, err := Parse(b, 0); err == nil {
+			t.Errorf("%s: parsed", name)
+		}
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
