@@ -81,7 +81,8 @@ var (
 
 // InstanceOptions configures a new instance of a module.
 type InstanceOptions struct {
-	// Memory is the image to start from (nil: a fresh instance).
+	// Memory is the image to start from (nil: a fresh instance): a raw memory
+	// or a compact image (package memimage).
 	Memory []byte
 	// GasLimit is the process's Compute-Limit (metered formats).
 	GasLimit float64

@@ -166,7 +166,7 @@ func TestHydrationNonceLimit(t *testing.T) {
 // With one warm instance, a second process drains the first to a file; the
 // first is read back from it (not replayed) with its state intact.
 func TestDrainAndReadBack(t *testing.T) {
-	cu := newTestCU(t, nil, func(o *Options) { o.InstanceCacheMaxSize = 1 })
+	cu := newTestCU(t, nil, func(o *Options) { o.InstanceCacheMaxSize, o.MemoryCacheMaxSize = 1, 1 }) // no room for idle images: drained to files
 	mod := cu.w.PublishModule(nil)
 	a, b := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B")
 	cu.result(a, cu.w.Send(a, "a1"))

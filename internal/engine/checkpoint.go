@@ -120,6 +120,20 @@ func (e *Engine) writeDrainedCheckpoint(ctx context.Context, p *proc) error {
 	return e.writeFileCheckpointOf(ctx, p, p.drainPos, mem)
 }
 
+// writeCachedCheckpoint writes a file checkpoint of a process idle in the
+// memory cache from its image, without an instance. Caller holds p.lock.
+func (e *Engine) writeCachedCheckpoint(ctx context.Context, p *proc) error {
+	cp := e.cp()
+	if cp.Store == nil || cp.FileDir == "" || p.inst != nil || p.img == nil || p.checkpointed == p.imgPos {
+		return nil
+	}
+	mem, err := memimage.Decode(p.img, e.opts.MemoryLimitMax)
+	if err != nil {
+		return fmt.Errorf("file checkpoint of %s: cached memory: %w", p.id, err)
+	}
+	return e.writeFileCheckpointOf(ctx, p, p.imgPos, mem)
+}
+
 func (e *Engine) writeFileCheckpointOf(ctx context.Context, p *proc, pos position, mem []byte) error {
 	cp := e.cp()
 	if cp.Store == nil || cp.FileDir == "" || mem == nil || pos.cold || p.meta == nil {
@@ -208,7 +222,9 @@ func (e *Engine) CheckpointAll(ctx context.Context) error {
 		}
 		p.wantCheckpoint.Store(false)
 		write := e.writeFileCheckpoint
-		if p.inst == nil && p.drainFile != "" {
+		if p.inst == nil && p.img != nil {
+			write = e.writeCachedCheckpoint
+		} else if p.inst == nil && p.drainFile != "" {
 			// A drained process is checkpointed from its file, not brought
 			// back into memory.
 			write = e.writeDrainedCheckpoint

@@ -246,9 +246,11 @@ const closeWait = 5 * time.Second
 
 // Stats describes what the engine holds, for metrics.
 type Stats struct {
-	InMemory   int // processes with a warm instance
-	OnFile     int // processes drained to files
-	MemorySize int64
+	InMemory   int   // processes with a warm instance
+	Cached     int   // idle processes whose compact image is in the memory cache
+	OnFile     int   // processes drained to files
+	MemorySize int64 // linear memory of the warm instances
+	CachedSize int64 // compact images in the memory cache
 	Streams    int   // streams running
 	Evaluated  int64 // messages evaluated since the engine started (dry-runs excluded)
 	Failed     int   // processes stopped at a message that ran past the time limit
@@ -272,6 +274,9 @@ func (e *Engine) Stats() Stats {
 		case p.live.Load():
 			s.InMemory++
 			s.MemorySize += p.size.Load()
+		case p.cached.Load() > 0:
+			s.Cached++
+			s.CachedSize += p.cached.Load()
 		case p.drainedTo.Load() != nil:
 			s.OnFile++
 		}
@@ -313,6 +318,11 @@ type proc struct {
 	lastUsed  time.Time
 	drainFile string // memory drained to this file, with drainPos
 	drainPos  position
+	// img is the compact image of the memory at imgPos: the memory cache's
+	// copy of an idle process, or, while live, the image it was restored
+	// from (still its memory while pos == imgPos).
+	img    []byte
+	imgPos position
 	// Checkpoint bookkeeping.
 	checkpointed position      // position of the last file checkpoint
 	gasSince     float64       // gas evaluated since the last eager checkpoint
@@ -322,6 +332,7 @@ type proc struct {
 	// Read without the lock.
 	live           atomic.Bool
 	size           atomic.Int64
+	cached         atomic.Int64 // bytes of img while idle in the memory cache (0: not cached)
 	running        atomic.Bool
 	currentNonce   atomic.Int64
 	used           atomic.Int64 // unix ns of the last use, for the LRU
@@ -370,6 +381,8 @@ func (p *proc) acquire(ctx context.Context) error {
 
 func (p *proc) release() { <-p.lock }
 
+// closeInstance releases p's instance and forgets its images (the caller
+// decides where the state now comes from: park keeps the image).
 func (p *proc) closeInstance() {
 	if p.inst != nil {
 		p.inst.Close()
@@ -377,6 +390,8 @@ func (p *proc) closeInstance() {
 	}
 	p.live.Store(false)
 	p.size.Store(0)
+	p.img = nil
+	p.cached.Store(0)
 }
 
 func (e *Engine) process(id string) *proc {
@@ -391,41 +406,72 @@ func (e *Engine) process(id string) *proc {
 }
 
 // touched records a use of p's instance and enforces the memory bounds,
-// draining the least recently used other processes.
+// parking or draining the least recently used other processes.
 func (e *Engine) touched(p *proc) {
 	p.used.Store(e.opts.Now().UnixNano())
 	if p.inst != nil {
 		p.size.Store(int64(len(p.inst.Memory())))
+		p.cached.Store(0)
 	}
 	e.evict()
 }
 
-// evict drains processes to files while the warm set exceeds its bounds, or
-// (every call) those idle beyond the TTL. Busy processes are skipped.
+// The engine keeps a process in one of three places. Live: a warm instance,
+// at most InstanceCacheMaxSize of them, counted at their linear memory's
+// size. Cached: idle, its compact image (package memimage: the non-zero pages,
+// compressed; ~0.4 MB for a fresh aos process of 110 MB) in memory, counted
+// at its compressed size. On file: beyond the memory cache, the same image in
+// PROCESS_MEMORY_CACHE_FILE_DIR. Live and cached processes together stay
+// within MemoryCacheMaxSize; processes idle beyond MemoryCacheTTL go to file.
+//
+// Parking a live process whose memory has not changed since it was restored
+// (only dry-runs, which keep no state) reuses the image it came from: switching
+// between many read-mostly processes costs a restore (~10 ms), no encoding.
+// Victims are the least recently used; since restoring from memory and from
+// file cost nearly the same (a file read of well under a megabyte), recency is
+// the cost that matters.
+
+// evict parks and drains processes while the bounds are exceeded, and those
+// idle beyond the TTL. Busy processes are skipped.
 func (e *Engine) evict() {
 	now := e.opts.Now()
 	for {
 		e.mu.Lock()
-		var victim *proc
+		var liveLRU, cachedLRU, expired *proc
 		var total int64
 		n := 0
 		for _, p := range e.procs {
-			if !p.live.Load() {
+			switch {
+			case p.live.Load():
+				n++
+				total += p.size.Load()
+				if liveLRU == nil || p.used.Load() < liveLRU.used.Load() {
+					liveLRU = p
+				}
+			case p.cached.Load() > 0:
+				total += p.cached.Load()
+				if cachedLRU == nil || p.used.Load() < cachedLRU.used.Load() {
+					cachedLRU = p
+				}
+			default:
 				continue
 			}
-			n++
-			total += p.size.Load()
-			if now.Sub(time.Unix(0, p.used.Load())) > e.opts.MemoryCacheTTL {
-				victim = p
-				break
+			if expired == nil && now.Sub(time.Unix(0, p.used.Load())) > e.opts.MemoryCacheTTL {
+				expired = p
 			}
 		}
-		if victim == nil && (n > e.opts.InstanceCacheMaxSize || total > e.opts.MemoryCacheMaxSize) && n > 1 {
-			for _, p := range e.procs {
-				if p.live.Load() && (victim == nil || p.used.Load() < victim.used.Load()) {
-					victim = p
-				}
-			}
+		over := total > e.opts.MemoryCacheMaxSize
+		var victim *proc
+		toFile := false
+		switch {
+		case expired != nil:
+			victim, toFile = expired, true
+		case n > e.opts.InstanceCacheMaxSize && n > 1:
+			victim = liveLRU
+		case over && cachedLRU != nil:
+			victim, toFile = cachedLRU, true
+		case over && n > 1:
+			victim = liveLRU
 		}
 		e.mu.Unlock()
 		if victim == nil {
@@ -436,20 +482,36 @@ func (e *Engine) evict() {
 		default:
 			return // in use; try again after the next stream
 		}
-		if err := e.drain(victim); err != nil {
-			e.log.Error("could not drain process memory to file; keeping it in memory", "process", victim.id, "err", err)
-			victim.release()
-			return
+		err := e.park(victim)
+		if err == nil && toFile {
+			err = e.spill(victim)
 		}
 		victim.release()
+		if err != nil {
+			e.log.Error("could not park or drain process memory; keeping it in memory", "process", victim.id, "err", err)
+			return
+		}
 	}
 }
 
-// drain writes p's memory to PROCESS_MEMORY_CACHE_FILE_DIR/state-<pid>.dat
-// (replacing, atomically, the file of an earlier drain) and releases its
-// instance. The file is removed when the process is loaded again
-// (removeDrainFile), at Close, and at the next start. Caller holds p.lock.
+// drain parks p and writes its image to file. Caller holds p.lock.
 func (e *Engine) drain(p *proc) error {
+	if err := e.park(p); err != nil {
+		return err
+	}
+	return e.spill(p)
+}
+
+// compactImager is an instance that makes its own compact image (the loader
+// knows which pages can hold data without reading the others).
+type compactImager interface {
+	CompactImage() ([]byte, error)
+}
+
+// park releases p's instance and keeps its memory as a compact image in the
+// memory cache (the image it was restored from when the memory has not
+// changed since). Caller holds p.lock.
+func (e *Engine) park(p *proc) error {
 	if p.inst == nil {
 		return nil
 	}
@@ -458,17 +520,65 @@ func (e *Engine) drain(p *proc) error {
 		p.closeInstance()
 		return nil
 	}
-	file := filepath.Join(e.opts.MemoryCacheFileDir, drainedFileName(p.id))
-	img, err := memimage.Encode(mem)
-	if err != nil {
-		return err
+	img, pos := p.img, p.imgPos
+	if img == nil || pos != p.pos {
+		var err error
+		if ci, ok := p.inst.(compactImager); ok {
+			img, err = ci.CompactImage()
+		} else {
+			img, err = memimage.Encode(mem)
+		}
+		if err != nil {
+			return fmt.Errorf("park process %s: %w", p.id, err)
+		}
+		pos = p.pos
+		e.log.Debug("parked process memory", "process", p.id, "bytes", len(mem), "imageBytes", len(img))
 	}
-	if err := fsutil.WriteFileAtomic(file, img); err != nil {
-		return err
-	}
-	p.drainFile, p.drainPos = file, p.pos
-	p.drainedTo.Store(&file)
 	p.closeInstance()
-	e.log.Debug("drained process memory to file", "process", p.id, "file", file, "bytes", len(mem), "fileBytes", len(img))
+	p.img, p.imgPos = img, pos
+	p.cached.Store(int64(len(img)))
 	return nil
+}
+
+// spill writes a parked process's image to
+// PROCESS_MEMORY_CACHE_FILE_DIR/state-<pid>.dat (replacing, atomically, the
+// file of an earlier drain) and drops it from memory. The file is removed
+// when the process is loaded again (removeDrainFile), at Close, and at the
+// next start. Caller holds p.lock.
+func (e *Engine) spill(p *proc) error {
+	if p.inst != nil || p.img == nil {
+		return nil
+	}
+	file := filepath.Join(e.opts.MemoryCacheFileDir, drainedFileName(p.id))
+	if err := fsutil.WriteFileAtomic(file, p.img); err != nil {
+		return err
+	}
+	p.drainFile, p.drainPos = file, p.imgPos
+	p.drainedTo.Store(&file)
+	e.log.Debug("drained process memory to file", "process", p.id, "file", file, "fileBytes", len(p.img))
+	p.img = nil
+	p.cached.Store(0)
+	return nil
+}
+
+// idleImage returns the image p was parked or drained with, and its
+// position; the image stays p's while its memory is unchanged, so parking it
+// again is free. Caller holds p.lock.
+func (e *Engine) idleImage(p *proc) ([]byte, position, bool) {
+	if p.img != nil {
+		p.cached.Store(0)
+		return p.img, p.imgPos, true
+	}
+	if p.drainFile == "" {
+		return nil, position{}, false
+	}
+	b, err := os.ReadFile(p.drainFile)
+	if err != nil {
+		e.log.Error("drained memory unreadable", "process", p.id, "file", p.drainFile, "err", err)
+		return nil, position{}, false
+	}
+	if memimage.IsCompact(b) {
+		p.img, p.imgPos = b, p.drainPos
+	}
+	return b, p.drainPos, true
 }

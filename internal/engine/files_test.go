@@ -244,7 +244,7 @@ func TestStartRemovesStrayFiles(t *testing.T) {
 
 // drainCU has one warm instance: the second process drains the first.
 func drainCU(t *testing.T) (cu *testCU, a, b string) {
-	cu = newTestCU(t, nil, func(o *Options) { o.InstanceCacheMaxSize = 1 })
+	cu = newTestCU(t, nil, func(o *Options) { o.InstanceCacheMaxSize, o.MemoryCacheMaxSize = 1, 1 }) // no room for idle images: drained to files
 	mod := cu.w.PublishModule(nil)
 	a, b = cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B")
 	cu.result(a, cu.w.Send(a, "a1"))
@@ -311,7 +311,7 @@ func TestDrainedFileSupersededAndRemovedWhenLoaded(t *testing.T) {
 
 // Stats reports the disk use of the engine's files in each directory.
 func TestStatsDiskUse(t *testing.T) {
-	cu := newCheckpointCU(t, func(o *Options) { o.InstanceCacheMaxSize = 1 })
+	cu := newCheckpointCU(t, func(o *Options) { o.InstanceCacheMaxSize, o.MemoryCacheMaxSize = 1, 1 }) // no room for idle images: drained to files
 	mod := cu.w.PublishModule(nil)
 	a, b := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B")
 	cu.result(a, cu.w.Send(a, "a1"))
@@ -348,7 +348,7 @@ func TestStatsDiskUse(t *testing.T) {
 // without an instance: a shutdown does not bring every drained process back
 // into memory. A restart resumes from that checkpoint.
 func TestCheckpointAllOfADrainedProcess(t *testing.T) {
-	cu := newCheckpointCU(t, func(o *Options) { o.InstanceCacheMaxSize = 1 })
+	cu := newCheckpointCU(t, func(o *Options) { o.InstanceCacheMaxSize, o.MemoryCacheMaxSize = 1, 1 }) // no room for idle images: drained to files
 	mod := cu.w.PublishModule(nil)
 	a, b := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B")
 	cu.sendAll(a, "a1", "a2")
@@ -379,5 +379,76 @@ func TestCheckpointAllOfADrainedProcess(t *testing.T) {
 	}
 	if n := cu.w.Runtime.Counts().Handled - handled; n != 1 {
 		t.Fatalf("the restart evaluated %d messages of A, want 1", n)
+	}
+}
+
+// An idle process is kept as its compact image in the memory cache, counted
+// at its compressed size: no file; it comes back with its state, without
+// replaying, and goes to file once the cache is full.
+func TestIdleProcessCachedAsCompactImage(t *testing.T) {
+	cu := newTestCU(t, nil, func(o *Options) { o.InstanceCacheMaxSize = 1 })
+	mod := cu.w.PublishModule(nil)
+	a, b := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B")
+	cu.result(a, cu.w.Send(a, "a1"))
+	cu.result(b, cu.w.Send(b, "b1")) // parks A
+	if got := names(t, cu.opts.MemoryCacheFileDir); len(got) != 0 {
+		t.Fatalf("files with room in the memory cache: %v", got)
+	}
+	st := cu.e.Stats()
+	if st.InMemory != 1 || st.Cached != 1 || st.OnFile != 0 || st.CachedSize <= 0 {
+		t.Fatalf("stats %+v, want 1 live and 1 cached", st)
+	}
+	cu.e.mu.Lock()
+	pa := cu.e.procs[a]
+	cu.e.mu.Unlock()
+	if !memimage.IsCompact(pa.img) || st.CachedSize != int64(len(pa.img)) {
+		t.Fatalf("A's cached image: %d bytes, compact %v; counted %d", len(pa.img), memimage.IsCompact(pa.img), st.CachedSize)
+	}
+	handled := cu.w.Runtime.Counts().Handled
+	if got := cu.result(a, cu.w.Send(a, "a2")).Output.Data; got != "3:a2" {
+		t.Fatalf("A from the memory cache = %q, want 3:a2", got)
+	}
+	if n := cu.w.Runtime.Counts().Handled - handled; n != 1 {
+		t.Fatalf("loading A evaluated %d messages, want 1 (no replay)", n)
+	}
+	// A memory cache with room for nothing but the live instance: B's image
+	// goes to file when A comes back.
+	cu.e.opts.MemoryCacheMaxSize = st.MemorySize
+	cu.result(b, cu.w.Send(b, "b2"))
+	cu.result(a, cu.w.Send(a, "a3"))
+	if got := names(t, cu.opts.MemoryCacheFileDir); !slices.Equal(got, []string{drainedFileName(b)}) {
+		t.Fatalf("files once the cache is full: %v, want B's", got)
+	}
+	if got := cu.result(b, cu.w.Send(b, "b3")).Output.Data; got != "4:b3" {
+		t.Fatalf("B from file = %q, want 4:b3", got)
+	}
+}
+
+// A process parked after dry-runs only keeps the image it was restored from
+// (its memory is unchanged); one that evaluated a message is encoded again.
+func TestParkReusesTheImageOfAnUnchangedMemory(t *testing.T) {
+	cu := newTestCU(t, nil, func(o *Options) { o.InstanceCacheMaxSize = 1 })
+	mod := cu.w.PublishModule(nil)
+	a, b := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B")
+	cu.result(a, cu.w.Send(a, "a1"))
+	cu.result(b, cu.w.Send(b, "b1")) // parks A
+	proc := func(id string) *proc {
+		cu.e.mu.Lock()
+		defer cu.e.mu.Unlock()
+		return cu.e.procs[id]
+	}
+	first := proc(a).img
+	body := []byte(`{"Owner":"someone","Target":"` + a + `","Data":"q","Tags":[{"name":"Action","value":"Count"}]}`)
+	if _, _, err := cu.e.DryRun(ctxT(t), DryRunRequest{ProcessID: a, Body: body}, 0); err != nil {
+		t.Fatal(err)
+	}
+	cu.result(b, cu.w.Send(b, "b2")) // parks A again
+	if again := proc(a).img; len(again) == 0 || &again[0] != &first[0] {
+		t.Fatal("parking A after a dry-run encoded its memory again")
+	}
+	cu.result(a, cu.w.Send(a, "a2"))
+	cu.result(b, cu.w.Send(b, "b3"))
+	if changed := proc(a).img; len(changed) == 0 || &changed[0] == &first[0] {
+		t.Fatal("parking A after a message kept the old image")
 	}
 }

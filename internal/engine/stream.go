@@ -56,13 +56,8 @@ func (e *Engine) ensureInstance(ctx context.Context, p *proc, meta *procMeta) er
 	opts := ao.InstanceOptions{GasLimit: float64(meta.computeLimit)}
 	pos := position{cold: true, Ordinate: "0", Timestamp: meta.process.Block.Timestamp, BlockHeight: meta.process.Block.Height}
 	src := "cold_start"
-	if p.drainFile != "" {
-		mem, err := e.readImage(p.drainFile)
-		if err != nil {
-			e.log.Error("drained memory unreadable", "process", p.id, "file", p.drainFile, "err", err)
-		} else {
-			opts.Memory, pos, src = mem, p.drainPos, "memory"
-		}
+	if img, at, ok := e.idleImage(p); ok {
+		opts.Memory, pos, src = img, at, "memory"
 	}
 	if opts.Memory == nil {
 		if mem, cpPos, from := e.startingPoint(ctx, p, meta); mem != nil {

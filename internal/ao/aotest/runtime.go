@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aocu/aocu/internal/memimage"
 	"slices"
 	"strconv"
 	"sync"
@@ -73,10 +74,14 @@ func (m *module) Instantiate(ctx context.Context, o ao.InstanceOptions) (ao.Inst
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	mem, err := memimage.Decode(o.Memory, 0) // a raw memory or a compact image, as the loader takes
+	if err != nil {
+		return nil, err
+	}
 	m.r.mu.Lock()
 	m.r.instances++
 	m.r.mu.Unlock()
-	return &instance{r: m.r, mem: slices.Clone(o.Memory)}, nil
+	return &instance{r: m.r, mem: slices.Clone(mem)}, nil
 }
 
 type instance struct {
