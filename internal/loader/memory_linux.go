@@ -3,6 +3,8 @@
 package loader
 
 import (
+	"encoding/binary"
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -37,9 +39,9 @@ func populate(b []byte) {
 // runtime's copy-on-write image of the data segments), so that it costs no
 // page faults and no resident memory until written; the unaligned edges are
 // cleared.
-func zeroMemory(b []byte) {
+func zeroMemory(b []byte) (remapped bool) {
 	if len(b) == 0 {
-		return
+		return true
 	}
 	pg := uintptr(unix.Getpagesize())
 	start := uintptr(unsafe.Pointer(&b[0]))
@@ -47,13 +49,46 @@ func zeroMemory(b []byte) {
 	lo, hi := (start+pg-1)&^(pg-1), end&^(pg-1)
 	if hi <= lo {
 		clear(b)
-		return
+		return false
 	}
-	if _, err := unix.MmapPtr(-1, 0, unsafe.Pointer(lo), hi-lo, unix.PROT_READ|unix.PROT_WRITE,
+	if _, err := unix.MmapPtr(-1, 0, unsafe.Add(unsafe.Pointer(&b[0]), lo-start), hi-lo, unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED); err != nil {
 		clear(b)
-		return
+		return false
 	}
 	clear(b[:lo-start])
 	clear(b[hi-start:])
+	return true
+}
+
+// touchedPages reports, per OS page of b (which must lie in private
+// anonymous mappings), whether it may hold data: a page that is neither
+// present nor swapped out (/proc/self/pagemap bits 63 and 62) was never
+// written and reads as zero. ok is false when the kernel cannot tell.
+func touchedPages(b []byte) (touched []bool, pageSize int, ok bool) {
+	if len(b) == 0 {
+		return nil, 0, false
+	}
+	pg := unix.Getpagesize()
+	start := uintptr(unsafe.Pointer(&b[0]))
+	first := start / uintptr(pg)
+	n := int((start+uintptr(len(b))+uintptr(pg)-1)/uintptr(pg) - first)
+	f, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		return nil, 0, false
+	}
+	defer f.Close()
+	raw := make([]byte, 8*n)
+	if _, err := f.ReadAt(raw, int64(first)*8); err != nil {
+		return nil, 0, false
+	}
+	touched = make([]bool, n)
+	for i := range touched {
+		e := binary.LittleEndian.Uint64(raw[8*i:])
+		touched[i] = e&(1<<63|1<<62) != 0
+	}
+	if start%uintptr(pg) != 0 {
+		return nil, 0, false // b's pages are then not whole pages of the map
+	}
+	return touched, pg, true
 }

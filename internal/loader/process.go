@@ -55,6 +55,9 @@ type Process struct {
 	mod  *Module
 	opts ProcessOptions
 	inst *instance
+	// anonymous: inst's whole linear memory is private anonymous memory
+	// (restored instances), so pages never backed read as zero.
+	anonymous bool
 
 	// hasMemory is false until the first successful message (or a Memory
 	// option): the reference keeps Memory null until then.
@@ -146,18 +149,19 @@ func (p *Process) rebuild() error {
 	if err != nil {
 		return err
 	}
+	anon := false
 	switch {
 	case p.base.image != nil:
-		err = inst.restore(p.base.image, p.base.exact)
+		anon, err = inst.restore(p.base.image, p.base.exact)
 	case p.base.ext != nil:
-		err = inst.restoreImage(p.base.ext)
+		anon, err = inst.restoreImage(p.base.ext)
 	}
 	if err != nil {
 		inst.close()
 		return err
 	}
 	p.applyBaseHostState(inst)
-	p.inst = inst
+	p.inst, p.anonymous = inst, anon
 	return nil
 }
 
@@ -177,31 +181,32 @@ func (p *Process) applyBaseHostState(inst *instance) {
 	}
 }
 
-// restore puts a memory image into a fresh instance.
-func (h *instance) restore(img []byte, exact bool) error {
+// restore puts a memory image into a fresh instance. anon reports that the
+// whole memory is now private anonymous memory (see CompactImage).
+func (h *instance) restore(img []byte, exact bool) (anon bool, err error) {
 	fresh, err := h.growFor(uint64(len(img)), exact)
 	if err != nil {
-		return err
+		return false, err
 	}
 	d := h.data(h.store)
 	// The prefix an initialised instance may have written is made zero
 	// without touching its pages, then only the image's non-zero pages are
 	// written (pages above the fresh size are zero since they grew).
-	zeroMemory(d[:min(fresh, len(img))])
+	anon = zeroMemory(d[:min(fresh, len(img))]) && len(img) >= fresh
 	copyPages(d, img, 0)
-	return nil
+	return anon, nil
 }
 
 // restoreImage puts an external image into a fresh instance, writing only its
 // non-zero pages.
-func (h *instance) restoreImage(im *memimage.Image) error {
+func (h *instance) restoreImage(im *memimage.Image) (anon bool, err error) {
 	fresh, err := h.growFor(uint64(im.Len()), false)
 	if err != nil {
-		return err
+		return false, err
 	}
 	d := h.data(h.store)
 	n := min(len(d), int(im.Len()))
-	zeroMemory(d[:min(fresh, n)])
+	anon = zeroMemory(d[:min(fresh, n)]) && n >= fresh
 	im.Each(func(off int64, b []byte) {
 		if off >= int64(n) {
 			return
@@ -210,7 +215,7 @@ func (h *instance) restoreImage(im *memimage.Image) error {
 		populate(d[off : off+int64(len(b))])
 		copy(d[off:], b)
 	})
-	return nil
+	return anon, nil
 }
 
 // growFor grows a fresh instance's memory for an image of want bytes (exactly
@@ -522,6 +527,32 @@ func (p *Process) Memory() []byte {
 	}
 	return p.inst.data(p.inst.store)
 }
+
+// CompactImage returns the compact image (package memimage) of Memory(), or
+// nil before any. The memory of a restored instance is private anonymous
+// memory throughout (restore replaced its initialised prefix, growth adds
+// anonymous pages), so only the pages the kernel has ever backed are read:
+// encoding costs what the process holds, not its linear memory size.
+func (p *Process) CompactImage() ([]byte, error) {
+	mem := p.Memory()
+	if mem == nil {
+		return nil, nil
+	}
+	var maybe func(int) bool
+	if p.anonymous {
+		if touched, pg, ok := touchedPages(mem); ok {
+			maybe = func(page int) bool { return touched[page*memimage.PageSize/pg] }
+		}
+	}
+	img, err := memimage.FromMemoryWhere(mem, maybe).Encode()
+	if err != nil {
+		return nil, fmt.Errorf("loader: compact image: %w", err)
+	}
+	return img, nil
+}
+
+// CompactImage makes the process's compact image (see Process.CompactImage).
+func (i *runtimeInstance) CompactImage() ([]byte, error) { return i.p.CompactImage() }
 
 // Close releases the instance.
 func (p *Process) Close() error {

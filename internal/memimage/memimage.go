@@ -90,9 +90,17 @@ func (im *Image) Bytes() []byte {
 }
 
 // FromMemory returns the image of a raw memory (its non-zero pages copied).
-func FromMemory(mem []byte) *Image {
+func FromMemory(mem []byte) *Image { return FromMemoryWhere(mem, nil) }
+
+// FromMemoryWhere is FromMemory for a memory whose pages can hold data only
+// where maybe (page index) says so: the other pages are not read (reading an
+// untouched page of a large mapping costs a page fault). nil: every page.
+func FromMemoryWhere(mem []byte, maybe func(page int) bool) *Image {
 	im := &Image{size: int64(len(mem))}
 	for off := 0; off < len(mem); off += PageSize {
+		if maybe != nil && !maybe(off/PageSize) {
+			continue
+		}
 		p := mem[off:min(off+PageSize, len(mem))]
 		if bytes.Equal(p, zeroPage[:len(p)]) {
 			continue

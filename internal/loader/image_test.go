@@ -1,0 +1,69 @@
+package loader
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/aocu/aocu/internal/memimage"
+)
+
+// A process restored from a compact image holds the same memory as one
+// restored from the raw memory, evaluates the next messages to the same
+// memory, and its own compact image (which reads only the pages the kernel
+// backed) decodes to its memory, as a cold process's does.
+func TestCompactImageRestoreAndEncode(t *testing.T) {
+	for _, f := range []fixture{aos64, aos32} {
+		t.Run(f.name, func(t *testing.T) {
+			m := module(t, f)
+			env, msgs := scenario(t, "probe", f)
+			cold := startProcess(t, m, ProcessOptions{}, env, msgs[:3])
+			defer cold.Close()
+			raw := bytes.Clone(cold.Memory())
+			img, err := cold.CompactImage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := memimage.Decode(img, 0); err != nil || !bytes.Equal(got, raw) {
+				t.Fatalf("a cold process's compact image does not decode to its memory: %v", err)
+			}
+			if len(img) > len(raw)/20 {
+				t.Fatalf("compact image of %d bytes for a %d-byte memory", len(img), len(raw))
+			}
+			fromRaw, err := m.NewProcess(context.Background(), ProcessOptions{Memory: raw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fromRaw.Close()
+			fromImg, err := m.NewProcess(context.Background(), ProcessOptions{Memory: img})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fromImg.Close()
+			if !fromImg.anonymous {
+				t.Fatal("a restored instance's memory is not known to be anonymous: CompactImage would read every page")
+			}
+			if !bytes.Equal(fromImg.Memory(), raw) || !bytes.Equal(fromRaw.Memory(), raw) {
+				t.Fatal("a restored memory differs from the image")
+			}
+			for i, code := range []string{"KV = KV or {}; KV.x = string.rep('y', 100000); return #KV.x", "return KV.x and #KV.x or 0"} {
+				msg := evalMsg(t, msgs[1], "AFTER"+string(rune('0'+i)), 60+i, code)
+				r1, err1 := fromRaw.Handle(context.Background(), msg, env)
+				r2, err2 := fromImg.Handle(context.Background(), msg, env)
+				if err1 != nil || err2 != nil || r1.Failed() || !bytes.Equal(r1.Output, r2.Output) {
+					t.Fatalf("message %d: %v %v %s / %s", i, err1, err2, r1.Output, r2.Output)
+				}
+				if memHash(fromRaw) != memHash(fromImg) {
+					t.Fatalf("message %d: memories differ after restoring from raw and from the compact image", i)
+				}
+			}
+			again, err := fromImg.CompactImage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := memimage.Decode(again, 0); err != nil || !bytes.Equal(got, fromImg.Memory()) {
+				t.Fatalf("a restored process's compact image does not decode to its memory: %v", err)
+			}
+		})
+	}
+}
