@@ -53,13 +53,15 @@ func newSnapshotBuffer(n int) *snapshotBuffer {
 }
 
 // fill makes the buffer an exact copy of src (same length as the buffer).
-func (s *snapshotBuffer) fill(src []byte) {
+// maybe, when not nil, tells which pages of src can hold data (the others
+// read as zero and are not read).
+func (s *snapshotBuffer) fill(src []byte, maybe func(page int) bool) {
 	// Pages about to receive data for the first time are populated in one call
 	// per run: demand-faulting them one by one costs far more.
 	run := -1
 	for i := 0; i <= len(s.written); i++ {
 		fresh := false
-		if i < len(s.written) {
+		if i < len(s.written) && (maybe == nil || maybe(i)) {
 			off := i * copyPage
 			fresh = !s.written[i] && !isZero(src[off:min(off+copyPage, len(src))])
 		}
@@ -75,6 +77,13 @@ func (s *snapshotBuffer) fill(src []byte) {
 		off := i * copyPage
 		end := min(off+copyPage, len(src))
 		p := src[off:end]
+		if maybe != nil && !maybe(i) {
+			if s.written[i] {
+				clear(s.buf[off:end])
+				s.written[i] = false
+			}
+			continue
+		}
 		switch {
 		case !isZero(p):
 			copy(s.buf[off:end], p)
@@ -90,5 +99,22 @@ func (s *snapshotBuffer) free() {
 	if s != nil && s.release != nil {
 		s.release()
 		s.release = nil
+	}
+}
+
+// restoreTo makes dst (of the buffer's length) an exact copy of the buffer,
+// reading only the buffer's written pages and, of dst, the pages maybe says
+// can hold data (nil: every page).
+func (s *snapshotBuffer) restoreTo(dst []byte, maybe func(page int) bool) {
+	for i := range s.written {
+		off := i * copyPage
+		end := min(off+copyPage, len(dst))
+		switch {
+		case s.written[i]:
+			copy(dst[off:end], s.buf[off:end])
+		case maybe != nil && !maybe(i):
+		case !isZero(dst[off:end]):
+			clear(dst[off:end])
+		}
 	}
 }

@@ -22,9 +22,21 @@ func TestCopyPagesAndSnapshotBuffer(t *testing.T) {
 	defer s.free()
 	for round := 0; round < 5; round++ {
 		src := mk(n)
-		s.fill(src)
+		// Every other round the fill is told which pages can hold data: the
+		// non-zero ones and a few zero ones.
+		var maybe func(int) bool
+		if round%2 == 1 {
+			maybe = func(page int) bool { return page%5 == 0 || !isZero(src[page*copyPage:min(page*copyPage+copyPage, n)]) }
+		}
+		s.fill(src, maybe)
 		if !bytes.Equal(s.buf, src) {
 			t.Fatalf("round %d: snapshot differs from its source", round)
+		}
+		// restoreTo over a memory whose data pages are known.
+		back := mk(n)
+		s.restoreTo(back, func(page int) bool { return !isZero(back[page*copyPage : min(page*copyPage+copyPage, n)]) })
+		if !bytes.Equal(back, src) {
+			t.Fatalf("round %d: restoreTo differs", round)
 		}
 		// Restore into memory that has other data below zeroFrom and zeros above.
 		dst := mk(n)

@@ -152,7 +152,11 @@ func (p *Process) rebuild() error {
 	anon := false
 	switch {
 	case p.base.image != nil:
-		anon, err = inst.restore(p.base.image, p.base.exact)
+		var written []bool
+		if p.base.owned != nil && len(p.base.owned.buf) == len(p.base.image) {
+			written = p.base.owned.written
+		}
+		anon, err = inst.restore(p.base.image, p.base.exact, written)
 	case p.base.ext != nil:
 		anon, err = inst.restoreImage(p.base.ext)
 	}
@@ -183,7 +187,9 @@ func (p *Process) applyBaseHostState(inst *instance) {
 
 // restore puts a memory image into a fresh instance. anon reports that the
 // whole memory is now private anonymous memory (see CompactImage).
-func (h *instance) restore(img []byte, exact bool) (anon bool, err error) {
+// written, when not nil, tells which pages of img hold data (a snapshot
+// buffer's).
+func (h *instance) restore(img []byte, exact bool, written []bool) (anon bool, err error) {
 	fresh, err := h.growFor(uint64(len(img)), exact)
 	if err != nil {
 		return false, err
@@ -193,7 +199,16 @@ func (h *instance) restore(img []byte, exact bool) (anon bool, err error) {
 	// without touching its pages, then only the image's non-zero pages are
 	// written (pages above the fresh size are zero since they grew).
 	anon = zeroMemory(d[:min(fresh, len(img))]) && len(img) >= fresh
-	copyPages(d, img, 0)
+	if written == nil {
+		copyPages(d, img, 0)
+		return anon, nil
+	}
+	for i, w := range written {
+		if off := i * copyPage; w && off < len(d) {
+			end := min(off+copyPage, len(img), len(d))
+			copy(d[off:end], img[off:end])
+		}
+	}
 	return anon, nil
 }
 
@@ -415,7 +430,7 @@ func (p *Process) takeSnapshot() {
 		buf.free()
 		buf = newSnapshotBuffer(len(d))
 	}
-	buf.fill(d)
+	buf.fill(d, p.touched(d))
 	glue := p.inst.glueState
 	p.base = snapshot{image: buf.buf, owned: buf, exact: true, glue: &glue, files: map[int32]openFile{}, open: map[string]weavedrive.File{}}
 	for fd, f := range p.inst.files {
@@ -441,7 +456,11 @@ func (p *Process) rollback(clean bool) error {
 	inst := p.inst
 	if clean && p.base.image != nil && uint64(len(p.base.image)) == uint64(inst.mem.DataSize(inst.store)) {
 		d := inst.data(inst.store)
-		copyPages(d, p.base.image, len(d))
+		if p.base.owned != nil && len(p.base.owned.buf) == len(d) {
+			p.base.owned.restoreTo(d, p.touched(d))
+		} else {
+			copyPages(d, p.base.image, len(d))
+		}
 		inst.async.state = asyncNormal
 		p.applyBaseHostState(inst)
 	} else if err := p.rebuild(); err != nil {
@@ -538,17 +557,25 @@ func (p *Process) CompactImage() ([]byte, error) {
 	if mem == nil {
 		return nil, nil
 	}
-	var maybe func(int) bool
-	if p.anonymous {
-		if touched, pg, ok := touchedPages(mem); ok {
-			maybe = func(page int) bool { return touched[page*memimage.PageSize/pg] }
-		}
-	}
-	img, err := memimage.FromMemoryWhere(mem, maybe).Encode()
+	img, err := memimage.FromMemoryWhere(mem, p.touched(mem)).Encode()
 	if err != nil {
 		return nil, fmt.Errorf("loader: compact image: %w", err)
 	}
 	return img, nil
+}
+
+// touched returns which 4-KiB pages of the instance's memory d can hold
+// data, when the kernel can tell (a restored instance: see anonymous), else
+// nil (every page).
+func (p *Process) touched(d []byte) func(page int) bool {
+	if !p.anonymous {
+		return nil
+	}
+	touched, pg, ok := touchedPages(d)
+	if !ok {
+		return nil
+	}
+	return func(page int) bool { return touched[page*memimage.PageSize/pg] }
 }
 
 // CompactImage makes the process's compact image (see Process.CompactImage).
