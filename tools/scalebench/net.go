@@ -31,7 +31,7 @@ return "kv handlers loaded"`
 // process, on the real clock: posts to different processes run in parallel.
 type localNet struct {
 	gwURL, suURL, suAddr string
-	user                 *arweave.Wallet
+	user                 signer
 	client               *http.Client
 	module               string
 	closes               []func()
@@ -47,7 +47,14 @@ func serveLoopback(h http.Handler) (string, func(), error) {
 	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
-func startNet(ctx context.Context, dir string, suWallet, user *arweave.Wallet, client *http.Client) (_ *localNet, err error) {
+// signer signs the bench's items: ED25519 by default (fast; type-2 items, as
+// arbundles makes them), or an Arweave RSA wallet.
+type signer interface {
+	arweave.Signer
+	Address() string
+}
+
+func startNet(ctx context.Context, dir string, suWallet *arweave.Wallet, user signer, client *http.Client) (_ *localNet, err error) {
 	n := &localNet{user: user, client: client}
 	defer func() {
 		if err != nil {
