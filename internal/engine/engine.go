@@ -69,6 +69,9 @@ type Options struct {
 	// EnableMemoryReset honours Action: Reset-Memory from the process owner
 	// (ENABLE_MEMORY_RESET): see resetMemory.
 	EnableMemoryReset bool
+	// HyperBEAMMessages gives every message the fields of permaweb/ao's
+	// feat/hb-unit messageSchema (Skip, Original-Assignment-Id): UNIT_MODE=hbu.
+	HyperBEAMMessages bool
 	// ProgressInterval is how often a long stream logs its progress.
 	ProgressInterval time.Duration
 	// Observer receives evaluation events for metrics (nil: none).

@@ -367,7 +367,11 @@ func (st *streamState) evaluate(ctx context.Context, m *schedule.Message) error 
 	if e.opts.EnableMemoryReset && m.Owner == st.meta.processOwner && hasAction(m.Tags, "Reset-Memory") {
 		res, err = st.resetMemory(ctx, m)
 	} else {
-		res, err = p.inst.Handle(ctx, st.stream, m.ToAO(), st.meta.env, e.opts.MessageTimeout)
+		am := m.ToAO()
+		if e.opts.HyperBEAMMessages {
+			am = m.ToAOHyperBEAM()
+		}
+		res, err = p.inst.Handle(ctx, st.stream, am, st.meta.env, e.opts.MessageTimeout)
 	}
 	if err != nil {
 		if ctx.Err() != nil {

@@ -122,10 +122,12 @@ func TestHBUSideBySide(t *testing.T) {
 		m1, err1 = memimage.Decode(m1, 1<<40)
 	}
 	m2, err2 := os.ReadFile(filepath.Join(dir, "ref", "checkpoints", "state-"+pid+".dat"))
-	if err1 == nil && err2 == nil {
-		t.Logf("memory at slot 25: aocu sha256 %s (%d bytes), reference %s (%d bytes), equal %v", sha(m1), len(m1), sha(m2), len(m2), sha(m1) == sha(m2))
-	} else {
-		t.Logf("snapshot files: %v / %v", err1, err2)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("snapshot files: %v / %v", err1, err2)
+	}
+	t.Logf("memory at slot 25: aocu sha256 %s (%d bytes), reference %s (%d bytes)", sha(m1), len(m1), sha(m2), len(m2))
+	if sha(m1) != sha(m2) {
+		t.Errorf("the memories at slot 25 differ: aocu %s, the branch's CU %s", sha(m1), sha(m2))
 	}
 	for _, p := range []string{"/status", "/stop/" + pid} {
 		ra, _ := httpDo(t, "GET", ours.URL+p, "", nil, nil)
