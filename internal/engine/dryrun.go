@@ -87,7 +87,7 @@ func (e *Engine) DryRun(ctx context.Context, req DryRunRequest, busy time.Durati
 			return nil, ao.Errorf(425, "message at nonce %s not found cached, and earlier than latest known nonce %s", t.Ordinate, p.pos.Ordinate)
 		}
 		msg := body.message(req.ProcessID, p.pos)
-		if e.opts.HyperBEAMMessages {
+		if e.opts.HyperBEAM {
 			schedule.HyperBEAMDryRun(msg, body.m["Skip"], body.m["Original-Assignment-Id"])
 		}
 		res, err := p.inst.DryRun(ctx, msg, p.meta.env, e.opts.DryRunTimeout)
@@ -100,7 +100,7 @@ func (e *Engine) DryRun(ctx context.Context, req DryRunRequest, busy time.Durati
 		if e.opts.Observer != nil {
 			e.opts.Observer.Evaluated("dry-run", "dry-run", res.Failed())
 		}
-		out := outputJSON(res)
+		out := outputJSON(res, e.opts.HyperBEAM)
 		e.dryResults.put(key, out, e.opts.Now())
 		return out, nil
 	})

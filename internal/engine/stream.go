@@ -368,7 +368,7 @@ func (st *streamState) evaluate(ctx context.Context, m *schedule.Message) error 
 		res, err = st.resetMemory(ctx, m)
 	} else {
 		am := m.ToAO()
-		if e.opts.HyperBEAMMessages {
+		if e.opts.HyperBEAM {
 			am = m.ToAOHyperBEAM()
 		}
 		res, err = p.inst.Handle(ctx, st.stream, am, st.meta.env, e.opts.MessageTimeout)
@@ -401,7 +401,7 @@ func (st *streamState) evaluate(ctx context.Context, m *schedule.Message) error 
 		e.log.Warn("message failed", "process", p.id, "message", m.Name, "err", err)
 		res = &ao.Result{Error: schedule.JSString(err.Error()), Rejected: true}
 	}
-	out := outputJSON(res)
+	out := outputJSON(res, e.opts.HyperBEAM)
 	p.gasSince += res.GasUsed
 	kind := "scheduled"
 	switch {
