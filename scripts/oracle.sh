@@ -7,6 +7,7 @@
 #     node/node_modules/node/bin/node   Node 22 (npm package node@$NODE_VERSION)
 #     cu/                               a COPY of servers/cu with `npm ci` done
 #                                       (better-sqlite3 built from source, ~3 min)
+#     cu049/                            cu/ with @permaweb/ao-loader 0.0.49 swapped in
 #
 # Never writes into the source folder. Idempotent: a complete install is reused
 # (marked by .complete; a half-built one is thrown away). Prints the cache
@@ -38,7 +39,33 @@ key="$( { echo "recipe 1 node $NODE_VERSION"
         } | sha256sum | cut -c1-16)"
 dir="$cache/$key"
 
+# cu049/: the same reference CU with @permaweb/ao-loader 0.0.49 swapped in (the
+# 0.0.47+ loader profile's peer), hard links to cu/ but for the loader's folder.
+LOADER049_SHA=792938c2fc9a5d8953ab9575db45e312675c6cc9d32ccda657ce6311acb59a7b # its dist/index.cjs
+variant049() {
+  [[ -f "$dir/cu049/.complete" ]] && return 0
+  local t
+  t="$(mktemp -d "$cache/.tmp049-$key-XXXXXX")"
+  cp -al "$dir/cu" "$t/cu049"
+  rm -rf "$t/cu049/node_modules/@permaweb/ao-loader"
+  (cd "$t" && npm pack --silent "@permaweb/ao-loader@0.0.49" >/dev/null && tar xzf permaweb-ao-loader-0.0.49.tgz)
+  mv "$t/package" "$t/cu049/node_modules/@permaweb/ao-loader"
+  local got
+  got="$(sha256sum "$t/cu049/node_modules/@permaweb/ao-loader/dist/index.cjs" | cut -d' ' -f1)"
+  if [[ "$got" != "$LOADER049_SHA" ]]; then
+    echo "oracle: @permaweb/ao-loader@0.0.49 dist/index.cjs has sha256 $got, want $LOADER049_SHA" >&2
+    rm -rf "$t"; return 1
+  fi
+  touch "$t/cu049/.complete"
+  rm -rf "$dir/cu049"
+  mv "$t/cu049" "$dir/cu049"
+  rm -rf "$t"
+}
+
 if [[ -f "$dir/.complete" ]]; then
+  if [[ "${1:-}" != "--print" ]]; then
+    variant049 || exit 1
+  fi
   echo "$dir"; exit 0
 fi
 if [[ "${1:-}" == "--print" ]]; then
@@ -78,5 +105,6 @@ touch "$tmp/.complete"
 rm -rf "$dir"
 mv "$tmp" "$dir"
 trap - EXIT
+variant049 || exit 1
 echo "oracle: installed in $((SECONDS - start)) s" >&2
 echo "$dir"

@@ -38,6 +38,17 @@ if [[ -z "${AOCU_TEST_POSTGRES_URL:-}" ]]; then
   fi
 fi
 
+# HAProxy for the three-CU cluster test (internal/servecmd TestClusterBehindHAProxy;
+# the Debian package, installed with apt-get when missing).
+if bin="$(./scripts/haproxy.sh)"; then
+  export AOCU_HAPROXY="$bin"
+elif [[ "${CI:-}" == "true" ]]; then
+  echo "test: CI=true and HAProxy could not be installed (scripts/haproxy.sh)" >&2
+  exit 1
+else
+  echo "test: no HAProxy: the cluster test is skipped" >&2
+fi
+
 # The live oracle (test/oracle): the reference CU under Node 22, installed once
 # into ~/.cache/aocu/oracle (about 7 minutes cold, instant when cached).
 if dir="$(./scripts/oracle.sh)"; then

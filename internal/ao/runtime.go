@@ -31,7 +31,13 @@ type Message struct {
 	BlockHeight float64
 	HashChain   JSValue
 	Cron        bool
-	ReadOnly    bool
+	// Skip and OriginalAssignmentID exist only in the messageSchema of
+	// permaweb/ao's feat/hb-unit branch (HyperBEAM's CU sidecar, UNIT_MODE=hbu):
+	// Skip is a string defaulting to "false" there. nil: absent, as in the
+	// deployed reference CU.
+	Skip                 JSValue
+	OriginalAssignmentID JSValue
+	ReadOnly             bool
 }
 
 // EnvEntity is the process or module part of the env.

@@ -149,7 +149,9 @@ func resultsPage(rows []*ao.Evaluation, more bool, sort string) []byte {
 				node.Raw(k, []byte("[]"))
 			}
 		}
-		for _, k := range []string{"Output", "Error"} {
+		// (Patches: in UNIT_MODE=hbu every stored result has them, and the
+		// feat/hb-unit branch pages them after Output)
+		for _, k := range []string{"Output", "Patches", "Error"} {
 			if v, ok, _ := jsjson.Member(r.Output, k); ok {
 				node.Raw(k, v)
 			}

@@ -48,6 +48,11 @@ func TestResultsPageShape(t *testing.T) {
 	if page != want {
 		t.Fatalf("page\n got %s\nwant %s", page, want)
 	}
+	// UNIT_MODE=hbu stores Patches; the feat/hb-unit branch pages them after Output
+	page = string(resultsPage([]*ao.Evaluation{row("1", `{"Messages":[],"Assignments":[],"Spawns":[],"Output":"a","Patches":[{"x":1}],"GasUsed":1}`)}, false, "ASC"))
+	if !strings.Contains(page, `{"node":{"Messages":[],"Assignments":[],"Spawns":[],"Output":"a","Patches":[{"x":1}]},"cursor"`) {
+		t.Fatalf("hbu page %s", page)
+	}
 }
 
 // Following hasNextPage and the cursors returns every non-errored result

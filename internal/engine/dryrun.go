@@ -87,6 +87,9 @@ func (e *Engine) DryRun(ctx context.Context, req DryRunRequest, busy time.Durati
 			return nil, ao.Errorf(425, "message at nonce %s not found cached, and earlier than latest known nonce %s", t.Ordinate, p.pos.Ordinate)
 		}
 		msg := body.message(req.ProcessID, p.pos)
+		if e.opts.HyperBEAM {
+			schedule.HyperBEAMDryRun(msg, body.m["Skip"], body.m["Original-Assignment-Id"])
+		}
 		res, err := p.inst.DryRun(ctx, msg, p.meta.env, e.opts.DryRunTimeout)
 		if errors.Is(err, ao.ErrEvalTimeout) {
 			return nil, ao.Errorf(422, "dry-run on process %s stopped: it ran longer than the dry-run time limit of %v", req.ProcessID, e.opts.DryRunTimeout)
@@ -97,7 +100,7 @@ func (e *Engine) DryRun(ctx context.Context, req DryRunRequest, busy time.Durati
 		if e.opts.Observer != nil {
 			e.opts.Observer.Evaluated("dry-run", "dry-run", res.Failed())
 		}
-		out := outputJSON(res)
+		out := outputJSON(res, e.opts.HyperBEAM)
 		e.dryResults.put(key, out, e.opts.Now())
 		return out, nil
 	})

@@ -69,6 +69,10 @@ type Options struct {
 	// EnableMemoryReset honours Action: Reset-Memory from the process owner
 	// (ENABLE_MEMORY_RESET): see resetMemory.
 	EnableMemoryReset bool
+	// HyperBEAM follows the schemas of permaweb/ao's feat/hb-unit branch (the
+	// CU sidecar of HyperBEAM, UNIT_MODE=hbu): every message has its Skip (and
+	// Original-Assignment-Id), every result its Patches.
+	HyperBEAM bool
 	// ProgressInterval is how often a long stream logs its progress.
 	ProgressInterval time.Duration
 	// Observer receives evaluation events for metrics (nil: none).

@@ -23,8 +23,23 @@ func TestOutputJSON(t *testing.T) {
 		{ao.Result{Error: []byte(`"trap"`), Rejected: true}, `{"Messages":[],"Assignments":[],"Spawns":[],"Output":"","Error":"trap"}`},
 	}
 	for _, c := range cases {
-		if got := string(outputJSON(&c.res)); got != c.want {
+		if got := string(outputJSON(&c.res, false)); got != c.want {
 			t.Errorf("got %s\nwant %s", got, c.want)
+		}
+	}
+	// UNIT_MODE=hbu: the feat/hb-unit branch's schema, Patches after Output
+	hb := []struct {
+		res  ao.Result
+		want string
+	}{
+		{ao.Result{Output: []byte(`"o"`), Patches: []byte(`[{"device":"patch@1.0","x":1}]`), GasUsed: 2},
+			`{"Messages":[],"Assignments":[],"Spawns":[],"Output":"o","Patches":[{"device":"patch@1.0","x":1}],"GasUsed":2}`},
+		{ao.Result{Output: []byte(`"o"`)}, `{"Messages":[],"Assignments":[],"Spawns":[],"Output":"o","Patches":[],"GasUsed":0}`},
+		{ao.Result{Error: []byte(`{}`), Rejected: true}, `{"Messages":[],"Assignments":[],"Spawns":[],"Output":"","Patches":[],"Error":{}}`},
+	}
+	for _, c := range hb {
+		if got := string(outputJSON(&c.res, true)); got != c.want {
+			t.Errorf("hbu: got %s\nwant %s", got, c.want)
 		}
 	}
 }

@@ -9,8 +9,10 @@ import (
 )
 
 // outputJSON is the stored and served result, as the reference's mergeOutput
-// makes it: {Messages, Assignments, Spawns, Output, GasUsed?, Error?}.
-func outputJSON(r *ao.Result) []byte {
+// makes it: {Messages, Assignments, Spawns, Output, GasUsed?, Error?}; with
+// patches (the feat/hb-unit branch's output schema) Patches, the module's or
+// [], follows Output.
+func outputJSON(r *ao.Result, patches bool) []byte {
 	var o jsjson.Object
 	orEmpty := func(key string, v json.RawMessage) {
 		if jsjson.Truthy(v) {
@@ -30,6 +32,13 @@ func outputJSON(r *ao.Result) []byte {
 		o.String("Output", string(jsjson.AppendNumber(nil, f))) // String(number)
 	default:
 		o.Raw("Output", norm(out))
+	}
+	if patches {
+		if jsjson.Truthy(r.Patches) && !r.Rejected {
+			o.Raw("Patches", norm(r.Patches))
+		} else {
+			o.Raw("Patches", []byte("[]"))
+		}
 	}
 	if !r.Rejected { // a rejection becomes {Error}: no GasUsed
 		o.Number("GasUsed", r.GasUsed)

@@ -362,7 +362,11 @@ func (st *streamState) evaluate(ctx context.Context, m *schedule.Message) error 
 	if e.opts.EnableMemoryReset && m.Owner == st.meta.processOwner && hasAction(m.Tags, "Reset-Memory") {
 		res, err = st.resetMemory(ctx, m)
 	} else {
-		res, err = p.inst.Handle(ctx, st.stream, m.ToAO(), st.meta.env, e.opts.MessageTimeout)
+		am := m.ToAO()
+		if e.opts.HyperBEAM {
+			am = m.ToAOHyperBEAM()
+		}
+		res, err = p.inst.Handle(ctx, st.stream, am, st.meta.env, e.opts.MessageTimeout)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -392,7 +396,7 @@ func (st *streamState) evaluate(ctx context.Context, m *schedule.Message) error 
 		e.log.Warn("message failed", "process", p.id, "message", m.Name, "err", err)
 		res = &ao.Result{Error: schedule.JSString(err.Error()), Rejected: true}
 	}
-	out := outputJSON(res)
+	out := outputJSON(res, e.opts.HyperBEAM)
 	p.gasSince += res.GasUsed
 	kind := "scheduled"
 	switch {

@@ -187,8 +187,9 @@ func busyBody(pid, to string) []byte {
 
 // withPatches gives a result the Patches member the branch's output schema
 // has (Messages, Assignments, Spawns, Output, Patches, GasUsed, Error). The
-// engine's answer lacks it until the engine carries the module's Patches;
-// aos modules that set none get [] as from the reference.
+// engine writes the module's Patches in this mode (engine.Options.HyperBEAM);
+// a result stored before (a database that ran outside hbu mode) gets [], as
+// the branch's pathOr([], ['Patches']) gives it.
 func withPatches(out []byte) []byte {
 	if _, ok, err := jsjson.Member(out, "Patches"); err != nil || ok {
 		return out

@@ -70,11 +70,17 @@ var (
 	errLongjmp = errors.New("emscripten longjmp")
 )
 
-// abortError is a trap raised by the glue's abort()/exit(): the reference
-// handle() rejects with this message.
+// abortError is a trap raised by the glue's abort() and the like: the
+// reference handle() rejects with a JavaScript Error of this message.
 type abortError struct{ msg string }
 
 func (e *abortError) Error() string { return e.msg }
+
+// exitError is the glue's exit(): it throws new ExitStatus(status), a plain
+// object {name, message, status}, not an Error.
+type exitError struct{ status int32 }
+
+func (e *exitError) Error() string { return fmt.Sprintf("Program terminated with exit(%d)", e.status) }
 
 func (h *instance) trapWith(err error) *wasmtime.Trap {
 	h.pending = err
@@ -184,7 +190,7 @@ func (h *instance) hostFuncs() map[string]hostFn {
 				return 0, h.trapErr(err)
 			}
 		}
-		return 0, h.trapWith(&abortError{fmt.Sprintf("Program terminated with exit(%d)", a[0].I32())})
+		return 0, h.trapWith(&exitError{a[0].I32()})
 	}
 	m["_emscripten_system"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
 		if h.ptr(a[0]) == 0 {

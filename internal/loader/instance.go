@@ -3,6 +3,7 @@ package loader
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -522,8 +523,13 @@ func (h *instance) stackAllocString(b []byte, size uint64) (uint64, error) {
 }
 
 // trapError is a wasm trap or glue abort: the reference handle() rejects with
-// this message, and the CU records it as the message's Error.
-type trapError struct{ msg string }
+// a JavaScript Error of this message (what the reference loader's callers
+// print), which the reference CU records as the message's Error: thrown is
+// JSON.stringify of the thrown value there, nil for an Error object ({}).
+type trapError struct {
+	msg    string
+	thrown json.RawMessage
+}
 
 func (e *trapError) Error() string { return e.msg }
 
@@ -532,13 +538,18 @@ func (h *instance) classify(err error) error {
 	if p := h.pending; p != nil {
 		h.pending = nil
 		var ab *abortError
+		var ex *exitError
 		switch {
 		case errors.As(p, &ab):
-			return &trapError{ab.msg}
+			return &trapError{msg: ab.msg}
+		case errors.As(p, &ex):
+			thrown := fmt.Appendf(nil, `{"name":"ExitStatus","message":"%s","status":%d}`, ex.Error(), ex.status)
+			return &trapError{msg: ex.Error(), thrown: thrown}
 		case errors.Is(p, errOOB):
-			return &trapError{"RuntimeError: memory access out of bounds"}
+			return &trapError{msg: "RuntimeError: memory access out of bounds"}
 		case errors.Is(p, errLongjmp):
-			return &trapError{"longjmp outside of any setjmp"}
+			// the glue throws Infinity, which JSON.stringify writes as null
+			return &trapError{msg: "longjmp outside of any setjmp", thrown: json.RawMessage("null")}
 		}
 		return p
 	}
@@ -553,24 +564,24 @@ func (h *instance) classify(err error) error {
 				return ErrTimeout
 			case 0:
 				// V8's RangeError; the reference reports its message.
-				return &trapError{"Maximum call stack size exceeded"}
+				return &trapError{msg: "Maximum call stack size exceeded"}
 			case 1:
-				return &trapError{"RuntimeError: memory access out of bounds"}
+				return &trapError{msg: "RuntimeError: memory access out of bounds"}
 			case 3:
-				return &trapError{"RuntimeError: table index is out of bounds"}
+				return &trapError{msg: "RuntimeError: table index is out of bounds"}
 			case 4, 5:
-				return &trapError{"RuntimeError: null function or function signature mismatch"}
+				return &trapError{msg: "RuntimeError: null function or function signature mismatch"}
 			case 6:
-				return &trapError{"RuntimeError: integer overflow"}
+				return &trapError{msg: "RuntimeError: integer overflow"}
 			case 7:
-				return &trapError{"RuntimeError: divide by zero"}
+				return &trapError{msg: "RuntimeError: divide by zero"}
 			case 8:
-				return &trapError{"RuntimeError: float unrepresentable in integer range"}
+				return &trapError{msg: "RuntimeError: float unrepresentable in integer range"}
 			case 9:
-				return &trapError{"RuntimeError: unreachable"}
+				return &trapError{msg: "RuntimeError: unreachable"}
 			}
 		}
-		return &trapError{"RuntimeError: " + tr.Message()}
+		return &trapError{msg: "RuntimeError: " + tr.Message()}
 	}
 	return fmt.Errorf("loader: %w", err)
 }

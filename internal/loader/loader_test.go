@@ -539,6 +539,11 @@ func TestTrapKeepsState(t *testing.T) {
 	if err != nil || !r.Rejected || string(r.Error) != `"out of gas!"` {
 		t.Fatalf("out of gas: %v %+v", err, r)
 	}
+	// The reference CU records the thrown Error object, which its JSON writes
+	// as {} (test/oracle's metered process shows it).
+	if a := toAO(r); string(a.Error) != `{}` || !a.Rejected {
+		t.Fatalf("the CU's Error of out of gas = %s, want {}", a.Error)
+	}
 	if !bytes.Equal(p.Memory(), image) {
 		t.Fatal("memory changed after a trap")
 	}

@@ -361,6 +361,9 @@ func (p *Process) handle(ctx context.Context, msg, env []byte, readOnly bool) (*
 	trapped := errors.As(err, &te)
 	if trapped {
 		res, err = rejected(te.msg), nil
+		if te.thrown != nil {
+			res.Thrown = te.thrown
+		}
 	}
 	if err == nil && !res.Failed() && !readOnly && !outputSignalsOOM(res.Output) {
 		p.hasMemory = true

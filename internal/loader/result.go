@@ -25,7 +25,17 @@ type Result struct {
 	// abort, out of gas): Error then holds the rejection message as a JSON
 	// string and the other fields are nil, as the reference CU records it.
 	Rejected bool
+	// Thrown is what the reference CU records as the Error of a rejection
+	// that threw something other than handle()'s response: JSON.stringify of
+	// the thrown value, {} for a JavaScript Error object (a trap, an abort,
+	// out of gas, the loader's own TypeError or SyntaxError). Error keeps
+	// the Error's message, which the reference loader's callers print. nil
+	// when the response itself was thrown (Error is then that value).
+	Thrown json.RawMessage
 }
+
+// jsErrorObject is JSON.stringify of a JavaScript Error object.
+var jsErrorObject = json.RawMessage("{}")
 
 // Failed reports whether the CU discards this message's memory: the result has
 // an Error or handle() rejected.
@@ -82,5 +92,5 @@ func (r *Result) ErrorText() string { return thrownText(r.Error) }
 
 func rejected(msg string) *Result {
 	b, _ := json.Marshal(msg)
-	return &Result{Error: b, Rejected: true}
+	return &Result{Error: b, Rejected: true, Thrown: jsErrorObject}
 }

@@ -114,8 +114,13 @@ func toAO(r *Result) *ao.Result {
 	if r == nil {
 		return nil
 	}
-	return &ao.Result{Output: r.Output, Messages: r.Messages, Spawns: r.Spawns, Assignments: r.Assignments,
+	res := &ao.Result{Output: r.Output, Messages: r.Messages, Spawns: r.Spawns, Assignments: r.Assignments,
 		Error: r.Error, Patches: r.Patches, GasUsed: r.GasUsed, Rejected: r.Rejected}
+	if r.Thrown != nil {
+		// the CU's answers carry what the reference CU's JSON makes of it
+		res.Error = r.Thrown
+	}
+	return res
 }
 
 // kindError gives a loader error the port's kind (errors.Is) and keeps its text.

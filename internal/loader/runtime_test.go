@@ -55,3 +55,36 @@ func TestRuntimeDryRun(t *testing.T) {
 		t.Fatal("a stopped dry-run changed the memory")
 	}
 }
+
+// What the reference CU records as the Error of a rejection: handle()'s
+// thrown response as it is, JSON.stringify of anything else the loader or the
+// glue throws ({} for Error objects, the ExitStatus object, null for the
+// glue's longjmp Infinity).
+func TestRejectionAsTheCURecordsIt(t *testing.T) {
+	thrownResponse, _ := parseResponse(`{"ok":false,"response":{"message":"custom"}}`, 0, false)
+	typeError, _ := parseResponse(`{"ok":true}`, 0, false)
+	exit := &Result{Rejected: true}
+	if te, ok := (&instance{pending: &exitError{3}}).classify(errors.New("trap")).(*trapError); ok {
+		exit = rejected(te.msg)
+		exit.Thrown = te.thrown
+	}
+	longjmp := &Result{Rejected: true}
+	if te, ok := (&instance{pending: errLongjmp}).classify(errors.New("trap")).(*trapError); ok {
+		longjmp = rejected(te.msg)
+		longjmp.Thrown = te.thrown
+	}
+	for _, c := range []struct {
+		name string
+		r    *Result
+		want string
+	}{
+		{"thrown response", thrownResponse, `{"message":"custom"}`},
+		{"the loader's TypeError", typeError, `{}`},
+		{"exit(3)", exit, `{"name":"ExitStatus","message":"Program terminated with exit(3)","status":3}`},
+		{"longjmp", longjmp, `null`},
+	} {
+		if got := toAO(c.r); string(got.Error) != c.want || !got.Rejected {
+			t.Errorf("%s: Error %s, want %s", c.name, got.Error, c.want)
+		}
+	}
+}

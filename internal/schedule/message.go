@@ -36,6 +36,10 @@ type Message struct {
 	HashChain *string
 	Cron      bool
 	ReadOnly  bool
+	// The assignment's Skip and Original-Assignment-Id tags (HyperBEAM's
+	// dedup): only the feat/hb-unit branch's schema reads them (ToAOHyperBEAM).
+	Skip                 *string
+	OriginalAssignmentID *string
 
 	// Stream metadata.
 	Name         string
@@ -68,6 +72,42 @@ func (m *Message) ToAO() *ao.Message {
 		Anchor: m.Anchor, From: m.From, ForwardedBy: optStr(m.Forwarded), Tags: removeInvalidTags(m.Tags),
 		Epoch: optNum(m.Epoch), Nonce: optNum(m.Nonce), Timestamp: float64(m.Timestamp), BlockHeight: float64(m.Block),
 		HashChain: optStr(m.HashChain), Cron: m.Cron, ReadOnly: m.ReadOnly,
+	}
+}
+
+// ToAOHyperBEAM is ToAO under the messageSchema of permaweb/ao's feat/hb-unit
+// branch (UNIT_MODE=hbu): Skip, "false" unless the assignment says
+// otherwise, and Original-Assignment-Id when given.
+func (m *Message) ToAOHyperBEAM() *ao.Message {
+	a := m.ToAO()
+	skip := "false"
+	if m.Skip != nil {
+		skip = *m.Skip
+	}
+	a.Skip = JSString(skip)
+	if m.OriginalAssignmentID != nil {
+		a.OriginalAssignmentID = JSString(*m.OriginalAssignmentID)
+	}
+	return a
+}
+
+// HyperBEAMDryRun gives a dry-run message the feat/hb-unit branch's fields:
+// Skip and Original-Assignment-Id from the body where they are strings
+// (zod's z.string()), Skip "false" otherwise.
+func HyperBEAMDryRun(a *ao.Message, skip, original json.RawMessage) {
+	str := func(v json.RawMessage) (json.RawMessage, bool) {
+		if len(v) == 0 {
+			return nil, false
+		}
+		s, err := jsjson.Unquote(v)
+		return JSString(s), err == nil
+	}
+	a.Skip = JSString("false")
+	if v, ok := str(skip); ok {
+		a.Skip = v
+	}
+	if v, ok := str(original); ok {
+		a.OriginalAssignmentID = v
 	}
 }
 
@@ -176,6 +216,12 @@ func FromEdge(e *ao.SUEdge) (*Message, error) {
 	m.Epoch, m.Nonce = i64(epoch), i64(nonce)
 	if hc, ok := get("Hash-Chain"); ok {
 		m.HashChain = str(hc)
+	}
+	if v, ok := get("Skip"); ok {
+		m.Skip = str(v)
+	}
+	if v, ok := get("Original-Assignment-Id"); ok {
+		m.OriginalAssignmentID = str(v)
 	}
 	for _, t := range at {
 		if t.Name == "Exclude" {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/loader/wire"
 )
 
 // The deep hash of a pushed message equals warp-arbundles' createData(...)
@@ -58,5 +59,56 @@ func TestMessageJSON(t *testing.T) {
 	a, err := FromEdge(e)
 	if err != nil || !a.IsAssignment || *a.ID != "X" || !a.Excludes("Data") || a.Excludes("Tags") {
 		t.Fatalf("assignment %+v %v", a, err)
+	}
+}
+
+// Under the feat/hb-unit branch's schema (UNIT_MODE=hbu) every message has
+// Skip, "false" unless the assignment says otherwise, after Cron; the deployed
+// reference's schema has neither field, whatever the assignment's tags.
+func TestMessageJSONHyperBEAM(t *testing.T) {
+	e := &ao.SUEdge{
+		Message: &ao.SUMessage{ID: "M", Owner: ao.Owner{Address: "addr", Key: "k"}, Tags: []ao.Tag{}},
+		Assignment: ao.SUAssignment{ID: "A", Tags: []ao.Tag{{Name: "Process", Value: "P"}, {Name: "Epoch", Value: "0"}, {Name: "Nonce", Value: "3"},
+			{Name: "Block-Height", Value: "5"}, {Name: "Timestamp", Value: "9"}}},
+	}
+	m, err := FromEdge(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const base = `{"Id":"M","Owner":"addr","Target":"P","From":"addr","Tags":[],"Epoch":0,"Nonce":3,"Timestamp":9,"Block-Height":5,"Cron":false`
+	for _, c := range []struct {
+		name string
+		got  *ao.Message
+		want string
+	}{
+		{"deployed reference", m.ToAO(), base + `,"Read-Only":false}`},
+		{"feat/hb-unit", m.ToAOHyperBEAM(), base + `,"Skip":"false","Read-Only":false}`},
+	} {
+		if got := string(wire.AppendMessage(nil, c.got)); got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
+		}
+	}
+	e.Assignment.Tags = append(e.Assignment.Tags, ao.Tag{Name: "Skip", Value: "true"}, ao.Tag{Name: "Original-Assignment-Id", Value: "O"})
+	if m, err = FromEdge(e); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(wire.AppendMessage(nil, m.ToAOHyperBEAM())), base+`,"Skip":"true","Original-Assignment-Id":"O","Read-Only":false}`; got != want {
+		t.Errorf("a Skip assignment:\n got %s\nwant %s", got, want)
+	}
+	if got := string(wire.AppendMessage(nil, m.ToAO())); got != base+`,"Read-Only":false}` {
+		t.Errorf("the deployed reference reads no Skip tag: %s", got)
+	}
+
+	// dry-runs: the body's strings, else "false"
+	for _, c := range []struct{ skip, orig, want string }{
+		{"", "", `"Skip":"false"`},
+		{`"maybe"`, `"O\u0041"`, `"Skip":"maybe","Original-Assignment-Id":"OA"`},
+		{`true`, `7`, `"Skip":"false"`},
+	} {
+		a := &ao.Message{Tags: []ao.Tag{}}
+		HyperBEAMDryRun(a, []byte(c.skip), []byte(c.orig))
+		if got := string(wire.AppendMessage(nil, a)); !strings.Contains(got, `"Cron":false,`+c.want+`,"Read-Only":false}`) {
+			t.Errorf("dry-run Skip %s, Original-Assignment-Id %s: %s", c.skip, c.orig, got)
+		}
 	}
 }

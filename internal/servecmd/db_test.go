@@ -25,6 +25,13 @@ func testDB(t testing.TB, dir string) string {
 	if base == "" {
 		t.Fatal("AOCU_TEST_DB=postgres needs AOCU_TEST_POSTGRES_URL (scripts/postgres.sh prints one)")
 	}
+	return newPostgresDB(t, base)
+}
+
+// newPostgresDB creates a database of its own on the server at base (dropped
+// when the test ends) and returns its URL.
+func newPostgresDB(t testing.TB, base string) string {
+	t.Helper()
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, base)
 	if err != nil {

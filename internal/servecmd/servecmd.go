@@ -284,6 +284,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 		MessageTimeout:         cfg.WasmEvaluationTimeout,
 		DryRunTimeout:          cfg.DryRunEvaluationTimeout,
 		EnableMemoryReset:      cfg.EnableMemoryReset,
+		HyperBEAM:              hb != nil,
 	})
 	if err != nil {
 		return fail(err)

@@ -55,14 +55,7 @@ func TestOracle(t *testing.T) {
 	n := startNet(t, fmt.Sprintf("http://127.0.0.1:%d", aocuPort))
 	bootTx := n.upload(t, []byte(bootLua), localnettest.Tags("Content-Type", "text/x-lua", "Name", "oracle-boot"))
 	base := t.TempDir()
-	wallet := func() *arweave.Wallet {
-		w, err := arweave.GenerateWallet()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return w
-	}
-	refEnv, err := cuEnv(n, refPort, filepath.Join(base, "ref"), wallet())
+	refEnv, err := cuEnv(n, refPort, filepath.Join(base, "ref"), newWallet(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +68,7 @@ func TestOracle(t *testing.T) {
 	// against what the workers print).
 	thisProgram := filepath.Join(filepath.Dir(ref.argv1), "effects", "worker", "evaluator", "index.js")
 	aocuDir := filepath.Join(base, "aocu")
-	aocuEnv, err := cuEnv(n, aocuPort, aocuDir, wallet(), "AO_LOADER_THIS_PROGRAM="+thisProgram)
+	aocuEnv, err := cuEnv(n, aocuPort, aocuDir, newWallet(t), "AO_LOADER_THIS_PROGRAM="+thisProgram)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +80,7 @@ func TestOracle(t *testing.T) {
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "NODE_NO_WARNINGS=1",
 		"MU_URL=" + n.muURL, "CU_URL=" + ours.url, "GATEWAY_URL=" + n.gatewayURL, "GRAPHQL_URL=" + n.gatewayURL + "/graphql",
 		"AO_MODULE=" + n.modules["aos2_0_6"], "AO_MODULE32=" + n.modules["aos2_0_4_32"],
+		"AO_MODULE_METERED=" + n.modules["aos2_0_6_metered"],
 		"AO_SCHEDULER=" + n.suAddress, "AO_AUTHORITY=" + n.muAddress, "BOOT_TX=" + bootTx,
 		// AOCU_ORACLE_SCENARIO=token: the token processes only (development)
 		"SCENARIO_ONLY=" + os.Getenv("AOCU_ORACLE_SCENARIO")}
@@ -122,29 +116,91 @@ func TestOracle(t *testing.T) {
 	if len(ws) != 1 || ws[0] != thisProgram {
 		t.Errorf("the reference's evaluation workers had argv[1] %q; aocu was given AO_LOADER_THIS_PROGRAM=%s", ws, thisProgram)
 	}
-	select {
-	case line := <-ref.blocked:
-		t.Errorf("the reference reached for a public host: %s", line)
-	default:
-	}
-	bodies, bodiesSame, memories, memoriesSame, allowedN, failures := c.report(t)
-	t.Logf("ORACLE: %d/%d bodies identical, %d/%d memories equal (%d allowed HTTP-surface differences)",
-		bodiesSame, bodies-allowedN, memoriesSame, memories, allowedN)
-	if failures > 0 {
-		if os.Getenv("AOCU_ORACLE_REPORT_ONLY") == "1" {
-			t.Logf("AOCU_ORACLE_REPORT_ONLY=1: %d differences reported, not failed", failures)
-		} else {
-			t.Errorf("%d answers differ from the reference CU's (see DIFFERS above)", failures)
-		}
-	}
+	c.conclude(t, "ORACLE", "")
 
-	// Issue 10 item 5: checkpoints cross in both directions.
+	// Issue 10: the 0.0.47+ profile against the reference with
+	// @permaweb/ao-loader 0.0.49 swapped in, on the same network and schedules.
 	ref.stop()
 	ours.stop()
+	t.Run("loader 0.0.49", func(t *testing.T) {
+		compareProfile049(t, ctx, in, n, base, sc.Processes, names, scheds)
+	})
+	ph.done("the 0.0.47+ profile against the reference with 0.0.49")
+
+	// Issue 10 item 5: checkpoints cross in both directions.
 	t.Run("checkpoints", func(t *testing.T) {
 		checkpointsBothWays(t, in, n, thisProgram, sc.Processes["token1"], scheds["token1"], c)
 	})
 	ph.done("checkpoints both ways")
+}
+
+// compareProfile049 starts the reference CU with @permaweb/ao-loader 0.0.49
+// (scripts/oracle.sh's cu049/) and aocu with AO_LOADER_VERSION=0.0.49, each
+// with a fresh database, and asks both every route as the main comparison
+// does: both evaluate every process from the SU when first asked.
+func compareProfile049(t *testing.T, ctx context.Context, in install, n *localNet, base string, pids map[string]string, names []string, scheds map[string][]scheduled) {
+	cu049, err := filepath.EvalSymlinks(filepath.Join(in.dir, "cu049"))
+	if err == nil {
+		_, err = os.Stat(filepath.Join(cu049, ".complete"))
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("in CI: the reference CU with ao-loader 0.0.49 is missing (scripts/oracle.sh makes cu049/): %v", err)
+		}
+		t.Skipf("skipped: the reference CU with ao-loader 0.0.49 is missing (run scripts/oracle.sh): %v", err)
+	}
+	in049 := in
+	in049.cu = cu049
+	refPort, aocuPort := freePort(t), freePort(t)
+	refEnv, err := cuEnv(n, refPort, filepath.Join(base, "ref049"), newWallet(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := startRef(t, in049, refEnv, refPort)
+	aocuDir := filepath.Join(base, "aocu049")
+	aocuEnv, err := cuEnv(n, aocuPort, aocuDir, newWallet(t), "AO_LOADER_VERSION=0.0.49")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := startAocu(t, aocuEnv, aocuPort, aocuDir)
+	t.Logf("reference CU with ao-loader 0.0.49 %s (log %s); aocu AO_LOADER_VERSION=0.0.49 %s (log %s)", ref.url, ref.logPath, ours.url, ours.logPath)
+	c := &comparer{ref: ref, aocu: ours}
+	compareAll(t, ctx, c, pids, names, scheds)
+	c.conclude(t, "ORACLE 0.0.49", " with ao-loader 0.0.49")
+	ref.stop()
+	ours.stop()
+}
+
+// newWallet is a fresh wallet for a CU.
+func newWallet(t *testing.T) *arweave.Wallet {
+	t.Helper()
+	w, err := arweave.GenerateWallet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// conclude checks that the reference stayed on loopback, prints the counts
+// under label and fails the test on a difference (unless
+// AOCU_ORACLE_REPORT_ONLY=1).
+func (c *comparer) conclude(t *testing.T, label, which string) {
+	t.Helper()
+	select {
+	case line := <-c.ref.blocked:
+		t.Errorf("the reference reached for a public host: %s", line)
+	default:
+	}
+	bodies, bodiesSame, memories, memoriesSame, allowedN, failures := c.report(t)
+	t.Logf("%s: %d/%d bodies identical, %d/%d memories equal (%d allowed HTTP-surface differences)",
+		label, bodiesSame, bodies-allowedN, memoriesSame, memories, allowedN)
+	if failures > 0 {
+		if os.Getenv("AOCU_ORACLE_REPORT_ONLY") == "1" {
+			t.Logf("AOCU_ORACLE_REPORT_ONLY=1: %d differences reported, not failed", failures)
+		} else {
+			t.Errorf("%d answers differ from the reference CU's%s (see DIFFERS above)", failures, which)
+		}
+	}
 }
 
 // settle waits until the MU is done (no process's schedule grows for 3 s)
@@ -331,7 +387,7 @@ func dryRuns(name, pid string) []request {
 	}
 	var list []dr
 	switch name {
-	case "kv", "w32":
+	case "kv", "w32", "metered":
 		list = []dr{{"1234", []string{"Action", "Keys"}}, {"1234", []string{"Action", "Get", "Key", unicodeKey}},
 			{"return 1 + 1", []string{"Action", "Eval"}}, {"1234", []string{"Action", "Bad"}},
 			{"<>&", []string{"Action", "Set", "Key", "dry <&>"}}}

@@ -143,7 +143,7 @@ func prerequisites(t *testing.T) (install, string) {
 type localNet struct {
 	gatewayURL, suURL, muURL string
 	suAddress, muAddress     string
-	modules                  map[string]string // aos2_0_6, aos2_0_4_32 -> id
+	modules                  map[string]string // aos2_0_6, aos2_0_4_32, aos2_0_6_metered -> id
 	publisher                *arweave.Wallet
 }
 
@@ -164,15 +164,23 @@ func startNet(t *testing.T, cuURL string) *localNet {
 	t.Cleanup(func() { muHS.Close(); m.Close() })
 	n := &localNet{gatewayURL: g.GatewayURL, suURL: g.SUURL, muURL: muHS.URL, suAddress: g.SU.Address(), muAddress: m.Address(),
 		modules: map[string]string{}, publisher: localnettest.Wallet(t)}
-	formats := map[string]string{"aos2_0_6": "wasm64-unknown-emscripten-draft_2024_02_15", "aos2_0_4_32": "wasm32-unknown-emscripten4"}
-	for name, format := range formats {
-		wasm, err := os.ReadFile(filepath.Join(modulesDir, name+".wasm"))
+	// The modules: key -> file, Module-Format, Compute-Limit. The metered one
+	// is aos2_0_6's binary under the wasm64 metering format, which both CUs
+	// rewrite to count gas (the reference with @permaweb/wasm-metering); its
+	// Compute-Limit is low enough for a loop to run out of gas.
+	modules := map[string][3]string{
+		"aos2_0_6":         {"aos2_0_6", "wasm64-unknown-emscripten-draft_2024_02_15", "9000000000000"},
+		"aos2_0_4_32":      {"aos2_0_4_32", "wasm32-unknown-emscripten4", "9000000000000"},
+		"aos2_0_6_metered": {"aos2_0_6", "wasm64-unknown-emscripten-draft_2024_10_16-metering", "20000000000"},
+	}
+	for key, m := range modules {
+		wasm, err := os.ReadFile(filepath.Join(modulesDir, m[0]+".wasm"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		n.modules[name] = n.upload(t, wasm, localnettest.Tags("Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Module",
-			"Module-Format", format, "Input-Encoding", "JSON-1", "Output-Encoding", "JSON-1", "Memory-Limit", "1-gb",
-			"Compute-Limit", "9000000000000", "Content-Type", "application/wasm", "Name", name))
+		n.modules[key] = n.upload(t, wasm, localnettest.Tags("Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Module",
+			"Module-Format", m[1], "Input-Encoding", "JSON-1", "Output-Encoding", "JSON-1", "Memory-Limit", "1-gb",
+			"Compute-Limit", m[2], "Content-Type", "application/wasm", "Name", key))
 	}
 	return n
 }

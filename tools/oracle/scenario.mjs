@@ -4,7 +4,9 @@
 // process printed on the last line (JSON) and compares the bytes.
 //
 // Environment: MU_URL, CU_URL, GATEWAY_URL, AO_MODULE (aos2_0_6),
-// AO_MODULE32 (aos2_0_4_32), AO_SCHEDULER, AO_AUTHORITY, BOOT_TX (the id of a
+// AO_MODULE32 (aos2_0_4_32),
+// AO_MODULE_METERED (aos2_0_6 under the wasm64 metering format),
+// AO_SCHEDULER, AO_AUTHORITY, BOOT_TX (the id of a
 // Lua data item on the gateway, for On-Boot=<txid>).
 import { net, wallet, spawn, ask, sleep, need, tags } from '../aoconnect-e2e/lib.mjs'
 
@@ -115,7 +117,7 @@ const UNICODE = 'ключ 🔑 é\u0301 \u200b 中文 \u2028 "q" \\ <tag>&amp; \
 
 // --- spawns, all at once
 const cronTags = [{ name: 'Cron-Interval', value: '1-second' }, { name: 'Cron-Tag-Action', value: 'Tick' }]
-const [kv, token1, token2, notesA, notesB, parent, bootTx, w32] = await Promise.all([
+const [kv, token1, token2, notesA, notesB, parent, bootTx, w32, metered] = await Promise.all([
   spawn(n, alice.signer, { boot: KV, name: 'kv', extra: [{ name: 'Greeting', value: UNICODE }] }),
   spawn(n, alice.signer, { boot: TOKEN, name: 'token-1' }),
   spawn(n, bob.signer, { boot: TOKEN, name: 'token-2' }),
@@ -125,9 +127,11 @@ const [kv, token1, token2, notesA, notesB, parent, bootTx, w32] = await Promise.
   ao.spawn({ module: n.module, scheduler: n.scheduler, signer: alice.signer,
     tags: [{ name: 'Authority', value: n.authority }, { name: 'On-Boot', value: need('BOOT_TX') }, { name: 'Name', value: 'boot-tx' }] }),
   ao.spawn({ module: need('AO_MODULE32'), scheduler: n.scheduler, signer: alice.signer, data: KV,
-    tags: [{ name: 'Authority', value: n.authority }, { name: 'On-Boot', value: 'Data' }, { name: 'Name', value: 'wasm32' }] })
+    tags: [{ name: 'Authority', value: n.authority }, { name: 'On-Boot', value: 'Data' }, { name: 'Name', value: 'wasm32' }] }),
+  ao.spawn({ module: need('AO_MODULE_METERED'), scheduler: n.scheduler, signer: alice.signer, data: KV,
+    tags: [{ name: 'Authority', value: n.authority }, { name: 'On-Boot', value: 'Data' }, { name: 'Name', value: 'metered' }] })
 ])
-Object.assign(processes, { kv, token1, token2, notesA, notesB, parent, bootTx, w32 })
+Object.assign(processes, { kv, token1, token2, notesA, notesB, parent, bootTx, w32, metered })
 log('spawned', JSON.stringify(processes))
 
 
@@ -167,6 +171,18 @@ async function kvSteps (pid, full) {
   const rs = await batch(pid, list)
   if (!rs[0].Messages?.length) throw new Error(`Set unicode on ${pid}: ${JSON.stringify(rs[0]).slice(0, 300)}`)
   log('kv done', pid)
+}
+
+// --- the metered module (Compute-Limit 2e10): KV, a loop within the limit,
+// one that runs out of gas, and a Get after it
+async function meteredSteps () {
+  await kvSteps(metered, false)
+  await batch(metered, [
+    [alice.signer, { Action: 'Eval' }, 'local s = 0 ; for i = 1, 1e5 do s = s + i end ; return s'],
+    [alice.signer, { Action: 'Eval' }, 'local s = 0 ; for i = 1, 1e8 do s = s + i end ; return s'], // out of gas
+    [alice.signer, { Action: 'Get', Key: 'html' }]
+  ])
+  log('metered done')
 }
 
 // --- a token between two processes: token-1 (alice) -> token-2's process id,
@@ -219,7 +235,7 @@ if (process.env.SCENARIO_ONLY === 'token') {
   console.log(JSON.stringify({ processes: { token1, token2 } }))
   process.exit(0)
 }
-await Promise.all([kvSteps(kv, true), kvSteps(w32, false), tokenSteps(), assignSteps(), parentSteps(), bootSteps()])
+await Promise.all([kvSteps(kv, true), kvSteps(w32, false), meteredSteps(), tokenSteps(), assignSteps(), parentSteps(), bootSteps()])
 
 // --- a cron, last (every poll of the MU is an evaluation stream in the
 // reference): spawned, monitored by the MU until it has ticked 6 times

@@ -32,6 +32,8 @@ func AppendMessage(dst []byte, m *ao.Message) []byte {
 	o.Number("Block-Height", m.BlockHeight)
 	raw("Hash-Chain", m.HashChain)
 	o.Bool("Cron", m.Cron)
+	raw("Skip", m.Skip)
+	raw("Original-Assignment-Id", m.OriginalAssignmentID)
 	o.Bool("Read-Only", m.ReadOnly)
 	return append(dst, o.Bytes()...)
 }
