@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/ao/aotest"
@@ -450,5 +451,63 @@ func TestParkReusesTheImageOfAnUnchangedMemory(t *testing.T) {
 	cu.result(b, cu.w.Send(b, "b3"))
 	if changed := proc(a).img; len(changed) == 0 || &changed[0] == &first[0] {
 		t.Fatal("parking A after a message kept the old image")
+	}
+}
+
+// An image idle in the memory cache beyond PROCESS_MEMORY_CACHE_TTL goes to
+// file, and the process still comes back from it.
+func TestCachedImageIdleBeyondTTLGoesToFile(t *testing.T) {
+	cu := newTestCU(t, nil, func(o *Options) { o.InstanceCacheMaxSize, o.MemoryCacheTTL = 1, time.Hour })
+	mod := cu.w.PublishModule(nil)
+	a, b := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B")
+	cu.result(a, cu.w.Send(a, "a1"))
+	cu.result(b, cu.w.Send(b, "b1")) // parks A in the memory cache
+	if st := cu.e.Stats(); st.Cached != 1 || st.OnFile != 0 {
+		t.Fatalf("stats %+v, want A cached", st)
+	}
+	cu.w.Clock.Advance(2 * time.Hour)
+	cu.e.evict()
+	if st := cu.e.Stats(); st.Cached != 0 || st.OnFile != 2 {
+		t.Fatalf("stats %+v after the TTL, want both on file", st)
+	}
+	if got := cu.result(a, cu.w.Send(a, "a2")).Output.Data; got != "3:a2" {
+		t.Fatalf("A from file after the TTL = %q, want 3:a2", got)
+	}
+}
+
+// CheckpointAll writes a cached process's checkpoint from its image in the
+// memory cache, without an instance; a restart resumes from it.
+func TestCheckpointAllOfACachedProcess(t *testing.T) {
+	cu := newCheckpointCU(t, func(o *Options) { o.InstanceCacheMaxSize = 1 })
+	mod := cu.w.PublishModule(nil)
+	a, b := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B")
+	cu.sendAll(a, "a1", "a2")
+	cu.sendAll(b, "b1") // parks A in the memory cache
+	cu.e.mu.Lock()
+	img := cu.e.procs[a].img
+	cu.e.mu.Unlock()
+	mem, err := memimage.Decode(img, 0)
+	if err != nil || img == nil {
+		t.Fatalf("A's cached image: %v", err)
+	}
+	instances := cu.w.Runtime.Counts().Instances
+	if err := cu.e.CheckpointAll(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := cu.w.Runtime.Counts().Instances - instances; n != 0 {
+		t.Fatalf("CheckpointAll made %d instances, want none", n)
+	}
+	rec := cu.fileRecord(a)
+	sum := sha256.Sum256(mem)
+	if rec.Evaluation.Nonce != 2 || rec.Evaluation.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("A's checkpoint %+v, want nonce 2 and the cached memory's hash", rec.Evaluation)
+	}
+	cu.restart()
+	handled := cu.w.Runtime.Counts().Handled
+	if got := cu.result(a, cu.w.Send(a, "a3")).Output.Data; got != "4:a3" {
+		t.Fatalf("A after the restart = %q, want 4:a3", got)
+	}
+	if n := cu.w.Runtime.Counts().Handled - handled; n != 1 {
+		t.Fatalf("the restart evaluated %d messages of A, want 1", n)
 	}
 }
