@@ -68,9 +68,8 @@ type CheckpointOptions struct {
 
 func (e *Engine) cp() *CheckpointOptions { return &e.opts.Checkpoints }
 
-// checkpointEvaluation describes p's memory mem at pos.
-func (e *Engine) checkpointEvaluation(p *proc, pos position, mem []byte) ao.CheckpointEvaluation {
-	sum := sha256.Sum256(mem)
+// checkpointEvaluation describes p's memory at pos, whose sha256 is sum.
+func (e *Engine) checkpointEvaluation(p *proc, pos position, sum [32]byte) ao.CheckpointEvaluation {
 	return ao.CheckpointEvaluation{
 		ProcessID: p.id, ModuleID: p.meta.module.ID, AssignmentID: pos.AssignmentID, HashChain: pos.HashChain,
 		Timestamp: pos.Timestamp, Epoch: pos.Epoch, Nonce: pos.Nonce, BlockHeight: pos.BlockHeight,
@@ -102,7 +101,17 @@ func (e *Engine) writeFileCheckpoint(ctx context.Context, p *proc) error {
 	if p.inst == nil {
 		return nil
 	}
-	return e.writeFileCheckpointOf(ctx, p, p.pos, p.inst.Memory())
+	mem := p.inst.Memory()
+	if mem == nil || p.checkpointed == p.pos {
+		return nil
+	}
+	image := func() ([]byte, error) {
+		if ci, ok := p.inst.(compactImager); ok {
+			return ci.CompactImage()
+		}
+		return memimage.Encode(mem)
+	}
+	return e.writeCheckpointFile(ctx, p, p.pos, sha256.Sum256(mem), image, int64(len(mem)))
 }
 
 // writeDrainedCheckpoint writes a file checkpoint of a drained process from
@@ -113,25 +122,34 @@ func (e *Engine) writeDrainedCheckpoint(ctx context.Context, p *proc) error {
 	if cp.Store == nil || cp.FileDir == "" || p.inst != nil || p.drainFile == "" || p.checkpointed == p.drainPos {
 		return nil
 	}
-	mem, err := e.readImage(p.drainFile)
+	b, err := os.ReadFile(p.drainFile)
 	if err != nil {
 		return fmt.Errorf("file checkpoint of %s: drained memory: %w", p.id, err)
 	}
-	return e.writeFileCheckpointOf(ctx, p, p.drainPos, mem)
+	if !memimage.IsCompact(b) {
+		return e.writeFileCheckpointOf(ctx, p, p.drainPos, b)
+	}
+	im, err := memimage.Parse(b, e.opts.MemoryLimitMax)
+	if err != nil {
+		return fmt.Errorf("file checkpoint of %s: drained memory: %w", p.id, err)
+	}
+	return e.writeCheckpointFile(ctx, p, p.drainPos, im.SHA256(), func() ([]byte, error) { return b, nil }, im.Len())
 }
 
 // writeCachedCheckpoint writes a file checkpoint of a process idle in the
-// memory cache from its image, without an instance. Caller holds p.lock.
+// memory cache from its image, without an instance: the file is the image
+// itself, and the memory's sha256 is computed from its pages without
+// materialising the zeros. Caller holds p.lock.
 func (e *Engine) writeCachedCheckpoint(ctx context.Context, p *proc) error {
 	cp := e.cp()
 	if cp.Store == nil || cp.FileDir == "" || p.inst != nil || p.img == nil || p.checkpointed == p.imgPos {
 		return nil
 	}
-	mem, err := memimage.Decode(p.img, e.opts.MemoryLimitMax)
+	im, err := memimage.Parse(p.img, e.opts.MemoryLimitMax)
 	if err != nil {
 		return fmt.Errorf("file checkpoint of %s: cached memory: %w", p.id, err)
 	}
-	return e.writeFileCheckpointOf(ctx, p, p.imgPos, mem)
+	return e.writeCheckpointFile(ctx, p, p.imgPos, im.SHA256(), func() ([]byte, error) { return p.img, nil }, im.Len())
 }
 
 func (e *Engine) writeFileCheckpointOf(ctx context.Context, p *proc, pos position, mem []byte) error {
@@ -142,8 +160,18 @@ func (e *Engine) writeFileCheckpointOf(ctx context.Context, p *proc, pos positio
 	if p.checkpointed == pos {
 		return nil // nothing new since the last one
 	}
+	return e.writeCheckpointFile(ctx, p, pos, sha256.Sum256(mem), func() ([]byte, error) { return memimage.Encode(mem) }, int64(len(mem)))
+}
+
+// writeCheckpointFile writes a file checkpoint of the memory whose sha256 is
+// sum and whose compact image image() makes.
+func (e *Engine) writeCheckpointFile(ctx context.Context, p *proc, pos position, sum [32]byte, image func() ([]byte, error), memBytes int64) error {
+	cp := e.cp()
+	if cp.Store == nil || cp.FileDir == "" || pos.cold || p.meta == nil || p.checkpointed == pos {
+		return nil
+	}
 	start := time.Now()
-	ev := e.checkpointEvaluation(p, pos, mem)
+	ev := e.checkpointEvaluation(p, pos, sum)
 	name := checkpointFileName(p.id, ev.Nonce, ev.SHA256)
 	if err := os.MkdirAll(cp.FileDir, 0o755); err != nil {
 		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
@@ -155,7 +183,7 @@ func (e *Engine) writeFileCheckpointOf(ctx context.Context, p *proc, pos positio
 		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
 	}
 	path := filepath.Join(cp.FileDir, name)
-	img, err := memimage.Encode(mem)
+	img, err := image()
 	if err != nil {
 		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
 	}
@@ -186,7 +214,7 @@ func (e *Engine) writeFileCheckpointOf(ctx context.Context, p *proc, pos positio
 		}
 	}
 	e.log.Info("file checkpoint written", "process", p.id, "file", name, "nonce", ev.Nonce, "timestamp", ev.Timestamp,
-		"bytes", len(mem), "fileBytes", len(img), "took", time.Since(start).Round(time.Millisecond))
+		"bytes", memBytes, "fileBytes", len(img), "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -307,7 +335,7 @@ func (e *Engine) uploadCheckpoint(ctx context.Context, p *proc) error {
 		return nil
 	}
 	mem := p.inst.Memory()
-	ev := e.checkpointEvaluation(p, p.pos, mem)
+	ev := e.checkpointEvaluation(p, p.pos, sha256.Sum256(mem))
 	ev.Encoding = "gzip"
 	start := time.Now()
 	var buf bytes.Buffer

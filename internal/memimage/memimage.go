@@ -15,6 +15,7 @@ package memimage
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -80,6 +81,30 @@ func (im *Image) WriteTo(dst []byte) {
 			copy(dst[off:], b)
 		}
 	})
+}
+
+// SHA256 is the sha256 of the whole memory, computed without materialising
+// its zeros.
+func (im *Image) SHA256() [32]byte {
+	h := sha256.New()
+	var zeros [64 << 10]byte
+	pad := func(n int64) {
+		for n > 0 {
+			k := min(n, int64(len(zeros)))
+			h.Write(zeros[:k])
+			n -= k
+		}
+	}
+	at := int64(0)
+	im.Each(func(off int64, b []byte) {
+		pad(off - at)
+		h.Write(b)
+		at = off + int64(len(b))
+	})
+	pad(im.size - at)
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // Bytes returns the whole memory.

@@ -1,6 +1,7 @@
 package memimage
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 
 	"bytes"
@@ -124,4 +125,21 @@ func must(b []byte, err error) []byte {
 		panic(err)
 	}
 	return b
+}
+
+func TestSHA256OfTheWholeMemory(t *testing.T) {
+	mem := make([]byte, 300*PageSize+123)
+	mem[5] = 1
+	mem[70*PageSize+9] = 2
+	mem[300*PageSize+100] = 3
+	im, err := Parse(must(Encode(mem)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.SHA256() != sha256.Sum256(mem) {
+		t.Fatal("the image's sha256 is not the memory's")
+	}
+	if (&Image{size: 1 << 20}).SHA256() != sha256.Sum256(make([]byte, 1<<20)) {
+		t.Fatal("sha256 of an all-zero image")
+	}
 }
