@@ -46,6 +46,18 @@ func TestCompactImageRestoreAndEncode(t *testing.T) {
 			if !bytes.Equal(fromImg.Memory(), raw) || !bytes.Equal(fromRaw.Memory(), raw) {
 				t.Fatal("a restored memory differs from the image")
 			}
+			// A dry-run that writes much is rolled back in place to the image.
+			dry := evalMsg(t, msgs[1], "DRY", 59, "KV = KV or {}; KV.z = string.rep('q', 300000); return #KV.z")
+			instBefore := fromImg.inst
+			if r, err := fromImg.HandleReadOnly(context.Background(), dry, env); err != nil || r.Failed() {
+				t.Fatalf("dry-run: %v %+v", err, r)
+			}
+			if fromImg.inst != instBefore {
+				t.Fatal("the dry-run's rollback built a new instance instead of resetting it in place")
+			}
+			if !bytes.Equal(fromImg.Memory(), raw) {
+				t.Fatal("a dry-run changed the memory of a restored process")
+			}
 			for i, code := range []string{"KV = KV or {}; KV.x = string.rep('y', 100000); return #KV.x", "return KV.x and #KV.x or 0"} {
 				msg := evalMsg(t, msgs[1], "AFTER"+string(rune('0'+i)), 60+i, code)
 				r1, err1 := fromRaw.Handle(context.Background(), msg, env)

@@ -58,6 +58,8 @@ type Process struct {
 	// anonymous: inst's whole linear memory is private anonymous memory
 	// (restored instances), so pages never backed read as zero.
 	anonymous bool
+	// baseSize is the memory size of an instance built in the base state.
+	baseSize uint64
 
 	// hasMemory is false until the first successful message (or a Memory
 	// option): the reference keeps Memory null until then.
@@ -166,6 +168,7 @@ func (p *Process) rebuild() error {
 	}
 	p.applyBaseHostState(inst)
 	p.inst, p.anonymous = inst, anon
+	p.baseSize = uint64(inst.mem.DataSize(inst.store))
 	return nil
 }
 
@@ -231,6 +234,47 @@ func (h *instance) restoreImage(im *memimage.Image) (anon bool, err error) {
 		copy(d[off:], b)
 	})
 	return anon, nil
+}
+
+// resetToExternal is the in-place reset of a clean call for a process whose
+// base is an external image: the image's pages are written again and the
+// pages the call touched outside it cleared (no new instance, no page
+// faults). It reports false when the kernel cannot tell which pages were
+// touched.
+func (p *Process) resetToExternal(inst *instance) bool {
+	d := inst.data(inst.store)
+	touched := p.touched(d)
+	if touched == nil || int64(len(d)) < p.base.ext.Len() {
+		return false
+	}
+	resetToImage(d, p.base.ext, touched)
+	return true
+}
+
+// resetToImage makes d (an instance memory of at least the image's length,
+// zero beyond it in the base state) equal to the image again: its pages are
+// copied, and every other page that touched says can hold data is cleared.
+func resetToImage(d []byte, im *memimage.Image, touched func(page int) bool) {
+	clearFrom := func(from, to int) {
+		for pg := from; pg < to; pg++ {
+			if !touched(pg) {
+				continue
+			}
+			off := pg * copyPage
+			if b := d[off:min(off+copyPage, len(d))]; !isZero(b) {
+				clear(b)
+			}
+		}
+	}
+	pages := (len(d) + copyPage - 1) / copyPage
+	next := 0
+	im.Each(func(off int64, b []byte) {
+		first := int(off / copyPage)
+		clearFrom(next, first)
+		copy(d[off:], b)
+		next = first + (len(b)+copyPage-1)/copyPage
+	})
+	clearFrom(next, pages)
 }
 
 // growFor grows a fresh instance's memory for an image of want bytes (exactly
@@ -464,6 +508,10 @@ func (p *Process) rollback(clean bool) error {
 		} else {
 			copyPages(d, p.base.image, len(d))
 		}
+		inst.async.state = asyncNormal
+		p.applyBaseHostState(inst)
+	} else if clean && p.base.image == nil && p.base.ext != nil && p.anonymous &&
+		uint64(inst.mem.DataSize(inst.store)) == p.baseSize && p.resetToExternal(inst) {
 		inst.async.state = asyncNormal
 		p.applyBaseHostState(inst)
 	} else if err := p.rebuild(); err != nil {
