@@ -10,9 +10,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aocu/aocu/internal/ao"
@@ -229,25 +232,35 @@ func (e *Engine) CheckpointAll(ctx context.Context) error {
 		procs = append(procs, p)
 	}
 	e.mu.Unlock()
-	var errs []error
-	n := 0
 	// A long stream is asked to checkpoint at its next batch, and is not
 	// waited for.
 	for _, p := range procs {
 		p.wantCheckpoint.Store(true)
 	}
-	for _, p := range procs {
+	// Processes are checkpointed in parallel (hashing and compressing are
+	// CPU work); once ctx ends the rest are left, with one error saying so.
+	var (
+		mu      sync.Mutex
+		errs    []error
+		n, left int
+		next    atomic.Int64
+		wg      sync.WaitGroup
+	)
+	one := func(p *proc) {
 		select {
 		case p.lock <- struct{}{}:
 		default:
 			if p.running.Load() {
-				continue // the stream writes it
+				return // the stream writes it
 			}
 			if err := p.acquire(ctx); err != nil {
-				errs = append(errs, err)
-				continue
+				mu.Lock()
+				left++
+				mu.Unlock()
+				return
 			}
 		}
+		defer p.release()
 		p.wantCheckpoint.Store(false)
 		write := e.writeFileCheckpoint
 		if p.inst == nil && p.img != nil {
@@ -258,12 +271,35 @@ func (e *Engine) CheckpointAll(ctx context.Context) error {
 			write = e.writeDrainedCheckpoint
 		}
 		before := p.checkpointed
-		if err := write(ctx, p); err != nil {
+		err := write(ctx, p)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
 			errs = append(errs, err)
 		} else if p.checkpointed != before {
 			n++
 		}
-		p.release()
+	}
+	for range min(max(runtime.NumCPU(), 1), len(procs)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(procs) {
+					return
+				}
+				if ctx.Err() != nil {
+					mu.Lock()
+					left++
+					mu.Unlock()
+					continue
+				}
+				one(procs[i])
+			}
+		})
+	}
+	wg.Wait()
+	if left > 0 {
+		errs = append(errs, fmt.Errorf("%d processes not checkpointed: %w", left, context.Cause(ctx)))
 	}
 	e.log.Info("checkpointed processes to file", "count", n)
 	return errors.Join(errs...)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -509,5 +510,29 @@ func TestCheckpointAllOfACachedProcess(t *testing.T) {
 	}
 	if n := cu.w.Runtime.Counts().Handled - handled; n != 1 {
 		t.Fatalf("the restart evaluated %d messages of A, want 1", n)
+	}
+}
+
+// CheckpointAll stops at its context's end: what is left is reported, not
+// written.
+func TestCheckpointAllStopsAtItsDeadline(t *testing.T) {
+	cu := newCheckpointCU(t, nil)
+	mod := cu.w.PublishModule(nil)
+	a := cu.w.Spawn(mod, "A")
+	cu.sendAll(a, "a1")
+	ctx, cancel := context.WithCancel(ctxT(t))
+	cancel()
+	err := cu.e.CheckpointAll(ctx)
+	if err == nil || !strings.Contains(err.Error(), "1 processes not checkpointed") {
+		t.Fatalf("CheckpointAll with an ended context = %v", err)
+	}
+	if got := names(t, cu.opts.Checkpoints.FileDir); len(got) != 0 {
+		t.Fatalf("files written after the deadline: %v", got)
+	}
+	if err := cu.e.CheckpointAll(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, cu.opts.Checkpoints.FileDir); len(got) != 1 {
+		t.Fatalf("checkpoint files %v, want A's", got)
 	}
 }
