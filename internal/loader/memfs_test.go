@@ -438,3 +438,69 @@ func TestMemFSProcessState(t *testing.T) {
 		t.Fatalf("a process restored from memory must start with a fresh file system: %v %+v", err, r)
 	}
 }
+
+// TestWriteStatLayout: struct stat as the glue's doStat writes it, wasm64
+// (BigInt stores) and wasm32 (i32 pairs), for a node stamped 10012 ms:
+// seconds 10, "nanoseconds" ms%1000*1000 = 12000.
+func TestWriteStatLayout(t *testing.T) {
+	st := nodeStat{dev: 1, ino: 21, mode: 0o100644, nlink: 1, rdev: 0, size: 5000, blocks: 2, ts: 10012}
+	u32 := func(d []byte, off int) uint32 {
+		return uint32(d[off]) | uint32(d[off+1])<<8 | uint32(d[off+2])<<16 | uint32(d[off+3])<<24
+	}
+	u64 := func(d []byte, off int) uint64 { return uint64(u32(d, off)) | uint64(u32(d, off+4))<<32 }
+	d := make([]byte, 120)
+	for i := range d {
+		d[i] = 0xAA
+	}
+	h64 := &instance{is64: true}
+	if tr := h64.writeStat(d, 8, st); tr != nil {
+		t.Fatal(tr)
+	}
+	for _, c := range []struct {
+		off  int
+		got  uint64
+		want uint64
+	}{
+		{0, uint64(u32(d, 8)), 1}, {4, uint64(u32(d, 12)), 0o100644}, {8, u64(d, 16), 1}, {16, uint64(u32(d, 24)), 0},
+		{24, uint64(u32(d, 32)), 0}, {32, u64(d, 40), 5000}, {40, uint64(u32(d, 48)), 4096}, {44, uint64(u32(d, 52)), 2},
+		{48, u64(d, 56), 10}, {56, u64(d, 64), 12000}, {64, u64(d, 72), 10}, {72, u64(d, 80), 12000},
+		{80, u64(d, 88), 10}, {88, u64(d, 96), 12000}, {96, u64(d, 104), 21},
+	} {
+		if c.got != c.want {
+			t.Errorf("wasm64 offset %d: %d, want %d", c.off, c.got, c.want)
+		}
+	}
+	if d[7] != 0xAA || d[112] != 0xAA {
+		t.Error("wasm64 stat wrote outside its 104 bytes")
+	}
+	for i := range d {
+		d[i] = 0xAA
+	}
+	h32 := &instance{}
+	if tr := h32.writeStat(d, 4, st); tr != nil {
+		t.Fatal(tr)
+	}
+	for _, c := range []struct {
+		off  int
+		got  uint64
+		want uint64
+	}{
+		{0, uint64(u32(d, 4)), 1}, {4, uint64(u32(d, 8)), 0o100644}, {8, uint64(u32(d, 12)), 1}, {12, uint64(u32(d, 16)), 0},
+		{20, uint64(u32(d, 24)), 0}, {24, u64(d, 28), 5000}, {32, uint64(u32(d, 36)), 4096}, {36, uint64(u32(d, 40)), 2},
+		{40, u64(d, 44), 10}, {48, uint64(u32(d, 52)), 12000}, {56, u64(d, 60), 10}, {64, uint64(u32(d, 68)), 12000},
+		{72, u64(d, 76), 10}, {80, uint64(u32(d, 84)), 12000}, {88, u64(d, 92), 21},
+	} {
+		if c.got != c.want {
+			t.Errorf("wasm32 offset %d: %d, want %d", c.off, c.got, c.want)
+		}
+	}
+	// A fractional millisecond (utimensat with nanoseconds) cannot become a
+	// BigInt: the wasm64 glue throws, the wasm32 one truncates.
+	st.ts = 10012.0005
+	if tr := h64.writeStat(d, 8, st); tr == nil {
+		t.Error("wasm64: a fractional stamp must reject as the glue's BigInt() does")
+	}
+	if tr := h32.writeStat(d, 4, st); tr != nil || u32(d, 52) != 12000 {
+		t.Errorf("wasm32 fractional nanoseconds: %d %v", u32(d, 52), tr)
+	}
+}
