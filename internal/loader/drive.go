@@ -133,11 +133,11 @@ func (h *instance) openPath(path string) (int32, error) {
 		}
 		h.opened[path] = f
 	}
-	fd := int32(3)
-	for ; ; fd++ {
-		if _, used := h.files[fd]; !used {
-			break
-		}
+	// The lowest fd free among the glue's streams and the drive files (the
+	// reference opens drive files as streams of its file system).
+	fd, err := h.fs.nextfd(h.driveTaken)
+	if err != nil {
+		return 0, nil
 	}
 	h.files[fd] = &openFile{path: path, data: parts[1] == "data", file: f, size: f.Size()}
 	return fd, nil
@@ -194,27 +194,34 @@ func (h *instance) driveClose(c *wasmtime.Caller, a []wasmtime.Val) (int64, *was
 	return h.asyncReturn(c, 0)
 }
 
-// fdSeek is wasi fd_seek on the glue's streams: the TTYs are not seekable,
-// drive files seek within their size.
+// fdSeek is wasi fd_seek: on the glue's streams (memfs.go), and on drive
+// files, which seek within their size.
 func (h *instance) fdSeek(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
 	fd := a[0].I32()
-	var off int64
 	var whence int32
 	var out uint64
-	if len(a) == 5 { // wasm32 legalised: fd, lo, hi, whence, newOffset
-		off = int64(uint64(uint32(a[1].I32())) | uint64(a[2].I32())<<32)
-		whence, out = a[3].I32(), h.ptr(a[4])
-	} else {
-		off, whence, out = a[1].I64(), a[2].I32(), h.ptr(a[3])
-	}
-	if fd <= 2 && fd >= 0 {
-		return errnoSPIPE, nil
-	}
-	of, ok := h.files[fd]
+	off, ok, next := h.i53(a, 1)
+	whence, out = a[next].I32(), h.ptr(a[next+1])
 	if !ok {
-		return errnoBADF, nil
+		return errnoOVERFL, nil
 	}
-	pos := off
+	d := h.data(c)
+	of, drive := h.files[fd]
+	if !drive {
+		s, err := h.stream(fd)
+		if err != nil {
+			return h.fdResult(err)
+		}
+		pos, err := h.fs.llseek(s, off, whence)
+		if err != nil {
+			return h.fdResult(err)
+		}
+		if inBounds(d, out, 8) {
+			binary.LittleEndian.PutUint64(d[out:], uint64(int64(pos)))
+		}
+		return 0, nil
+	}
+	pos := int64(off)
 	switch whence {
 	case 0:
 	case 1:
@@ -228,7 +235,6 @@ func (h *instance) fdSeek(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtim
 		return errnoINVAL, nil
 	}
 	of.pos = pos
-	d := h.data(c)
 	if !inBounds(d, out, 8) {
 		return 0, h.trapWith(errOOB)
 	}

@@ -241,54 +241,91 @@ func (h *instance) hostFuncs() map[string]hostFn {
 	m["fd_write"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
 		d := h.data(c)
 		fd, iov, cnt, pnum := a[0].I32(), h.ptr(a[1]), h.ptr(a[2]), h.ptr(a[3])
+		_, drive := h.files[fd]
+		var s *fsStream
+		if !drive {
+			var err error
+			if s, err = h.stream(fd); err != nil {
+				return h.fdResult(err)
+			}
+		}
 		var total uint64
 		for i := uint64(0); i < cnt; i++ {
+			if !inBounds(d, iov, 2*h.ptrSize()) {
+				return 0, h.trapWith(errOOB)
+			}
 			p, l := h.getPtr(d, iov), h.getPtr(d, iov+h.ptrSize())
 			iov += 2 * h.ptrSize()
 			if !inBounds(d, p, l) {
 				return 0, h.trapWith(errOOB)
 			}
-			if fd >= 0 && fd <= 2 {
-				h.log(string(d[p : p+l]))
-				if l > 0 {
-					// The glue's TTY write stamps the device node with
-					// Date.now(), which advances the deterministic clock.
-					h.clock++
-				}
-			} else {
-				if _, ok := h.files[fd]; !ok {
-					return errnoBADF, nil
-				}
+			if drive {
+				total += l
+				continue
 			}
-			total += l
+			n, err := h.fs.write(s, d[p:p+l], func(b []byte) { h.log(string(b)) })
+			if err != nil {
+				return h.fdResult(err)
+			}
+			total += uint64(n)
 		}
 		h.putPtr(d, pnum, total)
 		return 0, nil
 	}
 	m["fd_read"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		// stdin is empty; drive files are read through __asyncjs__weavedrive_read.
-		fd := a[0].I32()
-		if fd > 2 {
-			if _, ok := h.files[fd]; !ok {
-				return errnoBADF, nil
+		// Drive files are read through __asyncjs__weavedrive_read.
+		d := h.data(c)
+		fd, iov, cnt, pnum := a[0].I32(), h.ptr(a[1]), h.ptr(a[2]), h.ptr(a[3])
+		if _, drive := h.files[fd]; drive {
+			h.putPtr(d, pnum, 0)
+			return 0, nil
+		}
+		s, err := h.stream(fd)
+		if err != nil {
+			return h.fdResult(err)
+		}
+		var total uint64
+		for i := uint64(0); i < cnt; i++ {
+			if !inBounds(d, iov, 2*h.ptrSize()) {
+				return 0, h.trapWith(errOOB)
+			}
+			p, l := h.getPtr(d, iov), h.getPtr(d, iov+h.ptrSize())
+			iov += 2 * h.ptrSize()
+			if !inBounds(d, p, l) {
+				return 0, h.trapWith(errOOB)
+			}
+			n, err := h.fs.read(s, d[p:p+l])
+			if err != nil {
+				return h.fdResult(err)
+			}
+			total += uint64(n)
+			if uint64(n) < l {
+				break
 			}
 		}
-		h.putPtr(h.data(c), h.ptr(a[3]), 0)
+		h.putPtr(d, pnum, total)
 		return 0, nil
 	}
 	m["fd_seek"] = h.fdSeek
 	m["fd_close"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
 		fd := a[0].I32()
-		if fd <= 2 {
+		if _, drive := h.files[fd]; drive {
+			delete(h.files, fd)
 			return 0, nil
 		}
-		if _, ok := h.files[fd]; !ok {
-			return errnoBADF, nil
+		s, err := h.stream(fd)
+		if err != nil {
+			return h.fdResult(err)
 		}
-		delete(h.files, fd)
+		h.fs.close(s)
 		return 0, nil
 	}
-	m["fd_sync"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) { return 0, nil }
+	m["fd_sync"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+		if _, ok := h.fdType(a[0].I32()); !ok {
+			return errnoBADF, nil
+		}
+		return 0, nil // MEMFS has no syncfs: the glue's wakeUp(0) is synchronous
+	}
 	m["fd_fdstat_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
 		typ, ok := h.fdType(a[0].I32())
 		if !ok {
@@ -314,17 +351,7 @@ func (h *instance) hostFuncs() map[string]hostFn {
 		}
 		return h.fcntl64(c, a, 12, 13, 14)
 	}
-	m["__syscall_dup3"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) { return -errnoBADF, nil }
-	for _, n := range []string{"__syscall_openat", "__syscall_unlinkat", "__syscall_rmdir", "__syscall_renameat",
-		"__syscall_readlinkat", "__syscall_stat64", "__syscall_lstat64", "__syscall_newfstatat", "__syscall_faccessat",
-		"__syscall_chmod", "__syscall_mkdirat", "__syscall_utimensat"} {
-		// The emscripten MEMFS holds no files of the process (only the glue's
-		// /dev, /tmp, /home and WeaveDrive paths), so path operations find nothing.
-		m[n] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) { return -errnoNOENT, nil }
-	}
-	for _, n := range []string{"__syscall_fstat64", "__syscall_fchmod", "__syscall_fchown32", "__syscall_ftruncate64"} {
-		m[n] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) { return -errnoBADF, nil }
-	}
+	h.memfsHostFuncs(m)
 	m["__syscall_getcwd"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
 		d := h.data(c)
 		p, size := h.ptr(a[0]), h.ptr(a[1])
@@ -413,15 +440,30 @@ func (h *instance) fcntl64(c *wasmtime.Caller, a []wasmtime.Val, getLk, setLk, s
 	if _, ok := h.fdType(fd); !ok {
 		return -errnoBADF, nil
 	}
+	s := h.fs.streams[fd] // nil for a WeaveDrive file
 	switch cmd {
-	case 1, 2, 4, setLk, setLkW: // F_GETFD, F_SETFD, F_SETFL, F_SETLK, F_SETLKW
+	case 0: // F_DUPFD: the lowest free fd from arg
+		if s == nil {
+			return -errnoINVAL, nil // WeaveDrive files: as before
+		}
+		arg := int32(h.varargI32(c, a[2]))
+		if arg < 0 {
+			return -errnoINVAL, nil
+		}
+		for h.fs.streams[arg] != nil || h.driveTaken(arg) {
+			arg++
+		}
+		return int64(h.fs.dup(s, arg).fd), nil
+	case 1, 2, setLk, setLkW: // F_GETFD, F_SETFD, F_SETLK, F_SETLKW
 		return 0, nil
-	case 3: // F_GETFL: O_RDONLY for drive files; stdio as opened by the glue
-		if fd == 0 {
+	case 3: // F_GETFL: O_RDONLY for drive files; the stream's flags
+		if s == nil {
 			return 0, nil
 		}
-		if fd <= 2 {
-			return 1, nil
+		return int64(s.shared.flags), nil
+	case 4: // F_SETFL: the glue ORs the argument in
+		if s != nil {
+			s.shared.flags |= int32(h.varargI32(c, a[2]))
 		}
 		return 0, nil
 	case getLk: // l_type = F_UNLCK
@@ -430,14 +472,31 @@ func (h *instance) fcntl64(c *wasmtime.Caller, a []wasmtime.Val, getLk, setLk, s
 	return -errnoINVAL, nil
 }
 
+// varargI32 reads syscallGetVarargI(): the i32 at the varargs pointer.
+func (h *instance) varargI32(c *wasmtime.Caller, v wasmtime.Val) uint32 {
+	d := h.data(c)
+	p := h.ptr(v)
+	if !inBounds(d, p, 4) {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(d[p:])
+}
+
 // fdType is the WASI file type of an open fd: 2 (character device) for the
-// glue's TTYs 0-2, 4 (regular file) for a WeaveDrive file; false: no such fd.
+// glue's TTY streams, 4 for every other stream (the glue tests stream.mode,
+// which streams do not have) and for a WeaveDrive file; false: no such fd.
 func (h *instance) fdType(fd int32) (byte, bool) {
-	if fd <= 2 {
+	if _, ok := h.files[fd]; ok {
+		return 4, true
+	}
+	s := h.fs.streams[fd]
+	if s == nil {
+		return 0, false
+	}
+	if s.tty() {
 		return 2, true
 	}
-	_, ok := h.files[fd]
-	return 4, ok
+	return 4, true
 }
 
 // vararg reads the first variadic argument (a pointer) of a syscall.
@@ -594,12 +653,11 @@ func (h *instance) resizeHeap(c wasmtime.Storelike, requested uint64) bool {
 // are not TTYs.
 func (h *instance) ioctl(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
 	fd, op := a[0].I32(), a[1].I32()
-	tty := fd >= 0 && fd <= 2
-	if !tty {
-		if _, ok := h.files[fd]; !ok {
-			return -errnoBADF, nil
-		}
+	typ, ok := h.fdType(fd)
+	if !ok {
+		return -errnoBADF, nil
 	}
+	tty := typ == 2
 	switch op {
 	case 21509, 21510, 21511, 21512, 21524, 21515: // TCGETA, TCSETA*, TIOCSWINSZ, TCFLSH
 		if !tty {
@@ -685,6 +743,8 @@ func (h *instance) legacyHostFuncs(modern map[string]hostFn) map[string]hostFn {
 		}
 	}
 	m := map[string]hostFn{
+		"legacy_path_enoent":          ret(-errnoNOENT),
+		"legacy_fd_ebadf":             ret(-errnoBADF),
 		"legacy_date_now_zero":        ret(0),
 		"legacy_get_now_nan":          ret(legacyNaNBits),
 		"legacy_noop":                 ret(0),
@@ -899,9 +959,9 @@ func (h *instance) mmapStream(fd, prot, flags int32) int64 {
 	if _, ok := h.fdType(fd); !ok {
 		return -errnoBADF
 	}
-	access := int32(0) // stream.flags & O_ACCMODE: stdin and drive files O_RDONLY
-	if fd == 1 || fd == 2 {
-		access = 1 // O_WRONLY
+	access := int32(0) // stream.flags & O_ACCMODE: drive files O_RDONLY
+	if s := h.fs.streams[fd]; s != nil {
+		access = s.shared.flags & oAccMode
 	}
 	if prot&2 != 0 && flags&2 == 0 && access != 2 || access == 1 {
 		return -2

@@ -77,6 +77,9 @@ type instance struct {
 	opened   map[string]weavedrive.File
 	files    map[int32]*openFile
 	logf     func(string)
+	// fs is the glue's file system (memfs.go); freshFS is what loading left,
+	// which a new evaluation stream or a rollback starts from again.
+	fs, freshFS *memFS
 
 	stackTop, stackEnd uint64
 }
@@ -90,6 +93,7 @@ func (m *Module) newInstance(drive weavedrive.Drive, logf func(string), gasLimit
 		ctx: context.Background(),
 	}
 	h.clock = m.format.firstClock()
+	h.fs = newMemFS(h.tick, h.clock, !isLegacyFormat(m.format))
 	h.store = wasmtime.NewStore(m.eng.engine)
 	h.store.SetEpochDeadline(math.MaxUint32)
 	linker := wasmtime.NewLinker(m.eng.engine)
@@ -163,6 +167,7 @@ func (m *Module) newInstance(drive weavedrive.Drive, logf func(string), gasLimit
 		return nil, err
 	}
 	h.fresh = h.glueState
+	h.freshFS = h.fs.clone(nil)
 	return h, nil
 }
 

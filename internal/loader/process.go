@@ -88,6 +88,7 @@ type snapshot struct {
 	glue  *glueState      // nil: as a freshly loaded instance leaves it
 	files map[int32]openFile
 	open  map[string]weavedrive.File
+	fs    *memFS // the glue's file system; nil: as a freshly loaded instance leaves it
 }
 
 type logEntry struct{ msg, env []byte }
@@ -185,6 +186,11 @@ func (p *Process) applyBaseHostState(inst *instance) {
 	inst.opened = map[string]weavedrive.File{}
 	for k, v := range p.base.open {
 		inst.opened[k] = v
+	}
+	if p.base.fs != nil {
+		inst.fs = p.base.fs.clone(inst.tick)
+	} else {
+		inst.fs = inst.freshFS.clone(inst.tick)
 	}
 }
 
@@ -341,7 +347,7 @@ func (p *Process) BeginStream() {
 		p.log = append(p.log, logEntry{}) // replayed as the same reset
 	} else {
 		p.base.glue = nil
-		p.base.files, p.base.open = nil, nil
+		p.base.files, p.base.open, p.base.fs = nil, nil, nil
 	}
 }
 
@@ -349,6 +355,7 @@ func (p *Process) resetGlue(inst *instance) {
 	inst.glueState = inst.fresh
 	inst.files = map[int32]*openFile{}
 	inst.opened = map[string]weavedrive.File{}
+	inst.fs = inst.freshFS.clone(inst.tick)
 }
 
 // outputSignalsOOM reports the reference CU's rule for older modules: an
@@ -479,7 +486,8 @@ func (p *Process) takeSnapshot() {
 	}
 	buf.fill(d, p.touched(d))
 	glue := p.inst.glueState
-	p.base = snapshot{image: buf.buf, owned: buf, exact: true, glue: &glue, files: map[int32]openFile{}, open: map[string]weavedrive.File{}}
+	p.base = snapshot{image: buf.buf, owned: buf, exact: true, glue: &glue, files: map[int32]openFile{}, open: map[string]weavedrive.File{},
+		fs: p.inst.fs.clone(nil)}
 	for fd, f := range p.inst.files {
 		p.base.files[fd] = *f
 	}
@@ -541,7 +549,7 @@ func (p *Process) rollback(clean bool) error {
 		p.takeSnapshot()
 	} else {
 		p.base.glue = nil
-		p.base.files, p.base.open = nil, nil
+		p.base.files, p.base.open, p.base.fs = nil, nil, nil
 	}
 	return nil
 }

@@ -31,7 +31,10 @@ func (h *instance) strftime(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmt
 	if zone != 0 {
 		t.zone = cstring(d, zone)
 	}
-	out := jsStrftime(cstring(d, format), t)
+	out, err := jsStrftime(cstring(d, format), t)
+	if err != nil {
+		return 0, h.trapWith(err)
+	}
 	b := append([]byte(out), 0)
 	if uint64(len(b)) > maxsize {
 		return 0, nil
@@ -82,41 +85,111 @@ func substr2(s string) string {
 
 func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
 
-func firstWeekStart(jan4 time.Time) time.Time {
-	y := jan4.Year()
-	switch jan4.Weekday() {
-	case 0:
-		return time.Date(y-1, 12, 29, 0, 0, 0, 0, time.UTC)
-	case 1:
-		return jan4
-	case 2:
-		return time.Date(y, 1, 3, 0, 0, 0, 0, time.UTC)
-	case 3:
-		return time.Date(y, 1, 2, 0, 0, 0, 0, time.UTC)
-	case 4:
-		return time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC)
-	case 5:
-		return time.Date(y-1, 12, 31, 0, 0, 0, 0, time.UTC)
-	}
-	return time.Date(y-1, 12, 30, 0, 0, 0, 0, time.UTC)
+// jsDay is a JavaScript Date at local midnight (TZ=UTC) as a day number
+// since the epoch; valid is false for an Invalid Date (beyond ±8.64e15 ms).
+type jsDay struct {
+	days  int64
+	valid bool
 }
 
-func weekBasedYear(t tmFields) int {
-	this := time.Date(t.year+1900, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, t.yday)
-	y := this.Year()
-	a := firstWeekStart(time.Date(y, 1, 4, 0, 0, 0, 0, time.UTC))
-	b := firstWeekStart(time.Date(y+1, 1, 4, 0, 0, 0, 0, time.UTC))
-	if !a.After(this) {
-		if !b.After(this) {
-			return y + 1
-		}
-		return y
+const maxJSDays = 100000000 // 8.64e15 ms
+
+// jsNewDate is new Date(y, m, d): a year 0-99 means 1900-1999, month and
+// day overflow into the next ones.
+func jsNewDate(y, m, d int) jsDay {
+	if y >= 0 && y <= 99 {
+		y += 1900
 	}
-	return y - 1
+	t := time.Date(y, time.Month(m+1), d, 0, 0, 0, 0, time.UTC)
+	days := t.Unix() / 86400
+	return jsDay{days: days, valid: days >= -maxJSDays && days <= maxJSDays}
+}
+
+func (j jsDay) time() time.Time { return time.Unix(j.days*86400, 0).UTC() }
+
+// addDays is the glue's addDays (plain day arithmetic; it only moves forward).
+func (j jsDay) addDays(n int) jsDay {
+	if !j.valid || n <= 0 {
+		return j
+	}
+	j.days += int64(n)
+	j.valid = j.days <= maxJSDays
+	return j
+}
+
+// compareByDay is the glue's compareByDay: an Invalid Date compares equal
+// (sgn(NaN) is 0 at every level).
+func compareByDay(a, b jsDay) int {
+	if !a.valid || !b.valid {
+		return 0
+	}
+	switch {
+	case a.days < b.days:
+		return -1
+	case a.days > b.days:
+		return 1
+	}
+	return 0
+}
+
+// firstWeekStart is getFirstWeekStartDate: false (undefined) for an
+// Invalid Date, whose getDay() is NaN.
+func firstWeekStart(jan4 jsDay) (jsDay, bool) {
+	if !jan4.valid {
+		return jsDay{}, false
+	}
+	t := jan4.time()
+	y := t.Year()
+	switch t.Weekday() {
+	case 0:
+		return jsNewDate(y-1, 11, 29), true
+	case 1:
+		return jan4, true
+	case 2:
+		return jsNewDate(y, 0, 3), true
+	case 3:
+		return jsNewDate(y, 0, 2), true
+	case 4:
+		return jsNewDate(y, 0, 1), true
+	case 5:
+		return jsNewDate(y-1, 11, 31), true
+	}
+	return jsNewDate(y-1, 11, 30), true
+}
+
+// errWeekBasedYear is the TypeError getWeekBasedYear throws when a first
+// week start is undefined (compareByDay reads its getFullYear).
+var errWeekBasedYear = &abortError{"Cannot read properties of undefined (reading 'getFullYear')"}
+
+// weekBasedYear is the glue's getWeekBasedYear, JavaScript Date quirks
+// included: new Date(y, ...) maps the years 0-99 to 1900-1999, so the
+// week-based year of a date in the years 0-99 is computed in 1900-1999.
+func weekBasedYear(t tmFields) (int, error) {
+	this := jsNewDate(t.year+1900, 0, 1).addDays(t.yday)
+	if !this.valid {
+		// getFullYear() is NaN: both January 4ths are Invalid Dates.
+		return 0, errWeekBasedYear
+	}
+	y := this.time().Year()
+	a, okA := firstWeekStart(jsNewDate(y, 0, 4))
+	b, okB := firstWeekStart(jsNewDate(y+1, 0, 4))
+	if !okA {
+		return 0, errWeekBasedYear
+	}
+	if compareByDay(a, this) <= 0 {
+		if !okB {
+			return 0, errWeekBasedYear
+		}
+		if compareByDay(b, this) <= 0 {
+			return y + 1, nil
+		}
+		return y, nil
+	}
+	return y - 1, nil
 }
 
 // jsStrftime performs the glue's substitutions on a format string.
-func jsStrftime(pattern string, t tmFields) string {
+func jsStrftime(pattern string, t tmFields) (string, error) {
 	for _, r := range expansion1 {
 		pattern = strings.ReplaceAll(pattern, r[0], r[1])
 	}
@@ -124,6 +197,7 @@ func jsStrftime(pattern string, t tmFields) string {
 	if isLeap(t.year + 1900) {
 		monthDays[1] = 29
 	}
+	var failed error // a JavaScript exception of a rule: strftime throws
 	rules := []struct {
 		k string
 		f func() string
@@ -135,8 +209,20 @@ func jsStrftime(pattern string, t tmFields) string {
 		{"%C", func() string { return leadInt((t.year+1900)/100, 2) }},
 		{"%d", func() string { return leadInt(t.mday, 2) }},
 		{"%e", func() string { return lead(strconv.Itoa(t.mday), 2, " ") }},
-		{"%g", func() string { return substr2(strconv.Itoa(weekBasedYear(t))) }},
-		{"%G", func() string { return strconv.Itoa(weekBasedYear(t)) }},
+		{"%g", func() string {
+			y, err := weekBasedYear(t)
+			if err != nil {
+				failed = err
+			}
+			return substr2(strconv.Itoa(y))
+		}},
+		{"%G", func() string {
+			y, err := weekBasedYear(t)
+			if err != nil {
+				failed = err
+			}
+			return strconv.Itoa(y)
+		}},
 		{"%H", func() string { return leadInt(t.hour, 2) }},
 		{"%I", func() string {
 			h := t.hour
@@ -213,7 +299,10 @@ func jsStrftime(pattern string, t tmFields) string {
 	for _, r := range rules {
 		if strings.Contains(pattern, r.k) {
 			pattern = strings.ReplaceAll(pattern, r.k, r.f())
+			if failed != nil {
+				return "", failed
+			}
 		}
 	}
-	return strings.ReplaceAll(pattern, "\x00\x00", "%")
+	return strings.ReplaceAll(pattern, "\x00\x00", "%"), nil
 }

@@ -210,9 +210,12 @@ func TestClusterBehindHAProxy(t *testing.T) {
 			sources[sp[0]]++
 		}
 	}
+	// "record": an Arweave checkpoint found through the shared database's
+	// checkpoint records, "arweave": one found by a gateway query; either way
+	// the memory comes from the gateway, uploaded by the dead CU.
 	t.Logf("starting points on the survivors: %v", sources)
-	if sources["arweave"] == 0 {
-		t.Errorf("no survivor started a process from an Arweave checkpoint: %v", sources)
+	if got := sources["record"] + sources["arweave"]; got < moved {
+		t.Errorf("%d of the %d moved processes started from an Arweave checkpoint: %v", got, moved, sources)
 	}
 
 	// Nothing lost, nothing stored twice: each process has its boot and its
