@@ -1,0 +1,283 @@
+//go:build linux
+
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/loader/wire"
+	"github.com/aocu/aocu/internal/weavedrive"
+)
+
+// Forks: a dry-run runs on a private fork of the committed memory instead of
+// on the process's instance. The committed memory is captured once per
+// state into a memfd (its zero pages left as holes); a fork is an instance of
+// the module whose linear memory is that memfd mapped MAP_PRIVATE over the
+// wasm memory: the pages a dry-run writes are private copies, and
+// MADV_DONTNEED after the call drops them, so the next dry-run sees the image
+// again. Neither capture nor reset copies the whole memory, and any number of
+// forks run at once beside the process's instance.
+
+// memImage is an ao.Image over a memfd.
+type memImage struct {
+	mod   *Module
+	opts  ProcessOptions
+	size  int
+	mu    sync.Mutex
+	fd    int // -1 once released
+	forks int // forks made, for tests
+}
+
+var _ ao.Forker = (*runtimeInstance)(nil)
+
+// Image captures the committed memory of the instance.
+func (i *runtimeInstance) Image() (ao.Image, error) { return i.p.captureImage() }
+
+func (p *Process) captureImage() (*memImage, error) {
+	if p.broken != nil {
+		return nil, p.broken
+	}
+	mem := p.Memory()
+	if mem == nil {
+		return nil, errors.New("loader: no committed memory to fork")
+	}
+	if len(mem)%unix.Getpagesize() != 0 {
+		return nil, fmt.Errorf("loader: memory of %d bytes is not page aligned", len(mem))
+	}
+	fd, err := unix.MemfdCreate("aocu-image", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("loader: memfd: %w", err)
+	}
+	img := &memImage{mod: p.mod, opts: p.opts, size: len(mem), fd: fd}
+	if err := unix.Ftruncate(fd, int64(len(mem))); err != nil {
+		img.Release()
+		return nil, fmt.Errorf("loader: size the image: %w", err)
+	}
+	// Write the runs of non-zero pages; zero pages stay holes.
+	const chunk = copyPage
+	run := -1
+	flush := func(end int) error {
+		for off := run; off < end; {
+			n, err := unix.Pwrite(fd, mem[off:end], int64(off))
+			if err != nil {
+				return fmt.Errorf("loader: write the image: %w", err)
+			}
+			off += n
+		}
+		return nil
+	}
+	for off := 0; off <= len(mem); off += chunk {
+		data := off < len(mem) && !isZero(mem[off:min(off+chunk, len(mem))])
+		switch {
+		case data && run < 0:
+			run = off
+		case !data && run >= 0:
+			if err := flush(min(off, len(mem))); err != nil {
+				img.Release()
+				return nil, err
+			}
+			run = -1
+		}
+	}
+	return img, nil
+}
+
+func (img *memImage) Size() int64 { return int64(img.size) }
+
+func (img *memImage) ReadAt(b []byte, off int64) (int, error) {
+	img.mu.Lock()
+	defer img.mu.Unlock()
+	if img.fd < 0 {
+		return 0, errors.New("loader: image released")
+	}
+	if off >= int64(img.size) {
+		return 0, io.EOF
+	}
+	want := b[:min(int64(len(b)), int64(img.size)-off)]
+	n := 0
+	for n < len(want) {
+		m, err := unix.Pread(img.fd, want[n:], off+int64(n))
+		if err != nil {
+			return n, fmt.Errorf("loader: read the image: %w", err)
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	if n < len(b) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (img *memImage) Release() {
+	img.mu.Lock()
+	defer img.mu.Unlock()
+	if img.fd >= 0 {
+		unix.Close(img.fd)
+		img.fd = -1
+	}
+}
+
+// Fork re-points reuse at the image, or makes a new fork.
+func (img *memImage) Fork(ctx context.Context, reuse ao.Fork) (ao.Fork, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	img.mu.Lock()
+	defer img.mu.Unlock()
+	if img.fd < 0 {
+		return nil, errors.New("loader: image released")
+	}
+	if f, ok := reuse.(*fork); ok && f.inst != nil && f.mod == img.mod {
+		if err := f.mapImage(img); err == nil {
+			return f, nil
+		}
+	}
+	if reuse != nil {
+		reuse.Close()
+	}
+	inst, err := img.mod.newInstance(img.opts.Drive, img.opts.Log, img.opts.GasLimit)
+	if err != nil {
+		return nil, err
+	}
+	f := &fork{mod: img.mod, inst: inst, helper: &Process{mod: img.mod, opts: img.opts}}
+	if err := f.mapImage(img); err != nil {
+		f.Close()
+		return nil, err
+	}
+	img.forks++
+	return f, nil
+}
+
+// fork is an ao.Fork: an instance whose memory maps an image privately.
+type fork struct {
+	mod    *Module
+	inst   *instance
+	size   int
+	helper *Process // its driveRequest and deadline (no instance of its own)
+	env    *ao.Env
+	envRaw []byte
+	msgBuf []byte
+}
+
+// mapImage maps img over the fork's memory. Caller holds img.mu.
+func (f *fork) mapImage(img *memImage) error {
+	h := f.inst
+	cur := int(h.mem.DataSize(h.store))
+	if img.size < cur {
+		return fmt.Errorf("loader: image of %d bytes is smaller than the fork's memory of %d", img.size, cur)
+	}
+	if img.size > cur {
+		if _, err := h.mem.Grow(h.store, uint64(img.size-cur)/pageSize); err != nil {
+			return fmt.Errorf("loader: grow the fork to %d bytes: %w", img.size, err)
+		}
+	}
+	d := h.data(h.store)
+	if len(d) != img.size {
+		return fmt.Errorf("loader: fork memory is %d bytes, image %d", len(d), img.size)
+	}
+	addr := uintptr(unsafe.Pointer(unsafe.SliceData(d)))
+	r, _, errno := unix.Syscall6(unix.SYS_MMAP, addr, uintptr(img.size), unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_FIXED, uintptr(img.fd), 0)
+	if errno != 0 || r != addr {
+		// The region may be half replaced: the instance is unusable.
+		f.inst.close()
+		f.inst = nil
+		return fmt.Errorf("loader: map the image over the fork: %w", errno)
+	}
+	f.size = img.size
+	f.fresh()
+	return nil
+}
+
+// fresh makes the glue's state what loading leaves (a dry-run runs as on a
+// new instance).
+func (f *fork) fresh() {
+	h := f.inst
+	h.glueState = h.fresh
+	h.files = map[int32]*openFile{}
+	h.opened = map[string]weavedrive.File{}
+	h.async.state = asyncNormal
+}
+
+func (f *fork) envJSON(env *ao.Env) []byte {
+	if env != f.env || f.envRaw == nil {
+		f.env, f.envRaw = env, wire.EncodeEnv(env)
+	}
+	return f.envRaw
+}
+
+// DryRun evaluates msg and then drops what it wrote. A fork whose call
+// trapped, grew the memory or did not finish is closed (the next Fork of an
+// image replaces it).
+func (f *fork) DryRun(ctx context.Context, m *ao.Message, env *ao.Env, limit time.Duration) (*ao.Result, error) {
+	h := f.inst
+	if h == nil {
+		return nil, ErrClosed
+	}
+	f.msgBuf = wire.AppendMessage(f.msgBuf[:0], m)
+	msg, envRaw := f.msgBuf, f.envJSON(env)
+	lctx, cancel := withLimit(ctx, limit)
+	defer cancel()
+	if err := lctx.Err(); err != nil {
+		return nil, classifyLimit(ctx, err)
+	}
+	h.ctx = lctx
+	h.driveReq = f.helper.driveRequest(msg, envRaw)
+	start := time.Now()
+	out, err := h.call(msg, envRaw, f.helper.deadlineTicks(lctx))
+	dur := time.Since(start)
+	h.ctx = context.Background()
+	var res *Result
+	if err == nil {
+		res, err = parseResponse(out, h.gasUsed(), f.mod.eng.profile.patches)
+	}
+	var te *trapError
+	trapped := errors.As(err, &te)
+	if trapped {
+		res, err = rejected(te.msg), nil
+	}
+	clean := (err == nil || errors.Is(err, ErrMessageTooLarge)) && !trapped && int(h.mem.DataSize(h.store)) == f.size
+	if clean {
+		f.reset()
+	} else {
+		f.Close()
+	}
+	if errors.Is(err, ErrTimeout) {
+		err = fmt.Errorf("%w after %v", ErrTimeout, dur.Round(time.Millisecond))
+	}
+	if err != nil {
+		return nil, classifyLimit(ctx, err)
+	}
+	return toAO(res), nil
+}
+
+// reset drops the pages the last call wrote: the mapping reads the image
+// again.
+func (f *fork) reset() {
+	d := f.inst.data(f.inst.store)
+	if err := unix.Madvise(d[:f.size], unix.MADV_DONTNEED); err != nil {
+		f.Close()
+		return
+	}
+	f.fresh()
+}
+
+func (f *fork) Close() error {
+	if f.inst != nil {
+		f.inst.close()
+		f.inst = nil
+	}
+	return nil
+}
