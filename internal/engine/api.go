@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -136,17 +137,49 @@ func (e *Engine) readResult(ctx context.Context, pid, messageID string, busy tim
 	return v.([]byte), nil
 }
 
-// State is a process's memory and where it stands.
+// State is a process's memory and where it stands: Memory, or (when the
+// runtime captures memory images) Image of Size bytes, read while the State
+// is open. Close it when done.
 type State struct {
 	Memory      []byte
+	Image       io.ReaderAt
+	Size        int64
 	Timestamp   int64
 	Ordinate    string
 	BlockHeight int64
+
+	img *sharedImage
+}
+
+// Close releases the State's image.
+func (s *State) Close() {
+	if s.img != nil {
+		s.img.release()
+		s.img = nil
+	}
 }
 
 // ReadState evaluates the process to `to` (a timestamp; nil: latest) and
-// returns a copy of its memory (the reference's /state).
+// returns its memory (the reference's /state): the committed memory's image,
+// shared with dry-run forks and captured once per state, or else a copy.
 func (e *Engine) ReadState(ctx context.Context, pid string, to *int64, busy time.Duration) (*State, error) {
+	for range 3 {
+		st, err := e.readState(ctx, pid, to, busy)
+		if err != nil || st.img == nil {
+			return st, err
+		}
+		// The image stays alive while it is the process's current one;
+		// take this answer's own reference, or read again if it moved on.
+		if st.img.acquire() {
+			out := *st
+			out.Image, out.Size = st.img, st.img.Size()
+			return &out, nil
+		}
+	}
+	return nil, ao.Errorf(503, "the state of process %s moved on while it was read; try again", pid)
+}
+
+func (e *Engine) readState(ctx context.Context, pid string, to *int64, busy time.Duration) (*State, error) {
 	if err := e.closed(); err != nil {
 		return nil, err
 	}
@@ -170,7 +203,13 @@ func (e *Engine) ReadState(ctx context.Context, pid string, to *int64, busy time
 			return nil, err
 		}
 		s := &State{Timestamp: p.pos.Timestamp, Ordinate: p.pos.Ordinate, BlockHeight: p.pos.BlockHeight}
-		if p.inst != nil {
+		if p.inst == nil {
+			return s, nil
+		}
+		if _, img := e.currentImage(p); img != nil {
+			img.release() // the pool's reference keeps it while it is current
+			s.img = img
+		} else {
 			s.Memory = append([]byte(nil), p.inst.Memory()...)
 		}
 		return s, nil

@@ -322,6 +322,10 @@ type proc struct {
 	gasSince     float64       // gas evaluated since the last eager checkpoint
 	evalSince    time.Duration // evaluation time since then
 	uploadedAt   time.Time     // last Arweave checkpoint
+	// version counts the committed states of inst (dryfork.go: a fork's
+	// image is current while it matches); dry holds the dry-run forks.
+	version uint64
+	dry     *dryPool
 
 	// Read without the lock.
 	live           atomic.Bool
@@ -375,6 +379,8 @@ func (p *proc) acquire(ctx context.Context) error {
 func (p *proc) release() { <-p.lock }
 
 func (p *proc) closeInstance() {
+	p.dry.close()
+	p.dry = nil
 	if p.inst != nil {
 		p.inst.Close()
 		p.inst = nil

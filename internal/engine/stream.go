@@ -416,6 +416,7 @@ func (st *streamState) evaluate(ctx context.Context, m *schedule.Message) error 
 	st.evaluated++
 	e.evaluated.Add(1)
 	st.lastOutput = out
+	p.version++ // forks of the previous state are stale
 	pos := &p.pos
 	pos.cold = false
 	pos.Timestamp, pos.Ordinate, pos.Cron, pos.BlockHeight = m.Timestamp, m.Ordinate, m.CronID, m.Block

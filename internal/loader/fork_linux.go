@@ -3,11 +3,12 @@
 package loader
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -22,19 +23,27 @@ import (
 // on the process's instance. The committed memory is captured once per
 // state into a memfd (its zero pages left as holes); a fork is an instance of
 // the module whose linear memory is that memfd mapped MAP_PRIVATE over the
-// wasm memory: the pages a dry-run writes are private copies, and
-// MADV_DONTNEED after the call drops them, so the next dry-run sees the image
-// again. Neither capture nor reset copies the whole memory, and any number of
-// forks run at once beside the process's instance.
+// wasm memory: the pages a dry-run writes become private copies. After the
+// call the fork finds its private pages in /proc/self/pagemap and copies the
+// image back over those that differ, so the next dry-run sees the image again
+// and writes the same pages without faulting (dropping them instead, with
+// MADV_DONTNEED, makes every dry-run pay a copy-on-write fault and a TLB
+// shootdown per page it writes). Neither capture nor reset copies the whole
+// memory, and any number of forks run at once beside the process's instance.
 
-// memImage is an ao.Image over a memfd.
+// memImage is an ao.Image over a memfd. It lives while its owner (Release)
+// or a fork mapping it holds a reference.
 type memImage struct {
-	mod   *Module
-	opts  ProcessOptions
-	size  int
-	mu    sync.Mutex
-	fd    int // -1 once released
-	forks int // forks made, for tests
+	mod  *Module
+	opts ProcessOptions
+	size int
+	view []byte // the memfd mapped shared, read-only: what a fork resets to
+	data []bool // per page: holds data (else a hole: zero)
+
+	fd       int // closed with the last reference
+	refs     atomic.Int64
+	released atomic.Bool
+	forks    atomic.Int64 // forks made, for tests
 }
 
 var _ ao.Forker = (*runtimeInstance)(nil)
@@ -50,14 +59,15 @@ func (p *Process) captureImage() (*memImage, error) {
 	if mem == nil {
 		return nil, errors.New("loader: no committed memory to fork")
 	}
-	if len(mem)%unix.Getpagesize() != 0 {
-		return nil, fmt.Errorf("loader: memory of %d bytes is not page aligned", len(mem))
+	if unix.Getpagesize() != copyPage || len(mem)%copyPage != 0 {
+		return nil, fmt.Errorf("loader: memory of %d bytes is not in %d-byte pages", len(mem), copyPage)
 	}
 	fd, err := unix.MemfdCreate("aocu-image", unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("loader: memfd: %w", err)
 	}
-	img := &memImage{mod: p.mod, opts: p.opts, size: len(mem), fd: fd}
+	img := &memImage{mod: p.mod, opts: p.opts, size: len(mem), fd: fd, data: make([]bool, len(mem)/copyPage)}
+	img.refs.Store(1)
 	if err := unix.Ftruncate(fd, int64(len(mem))); err != nil {
 		img.Release()
 		return nil, fmt.Errorf("loader: size the image: %w", err)
@@ -77,6 +87,9 @@ func (p *Process) captureImage() (*memImage, error) {
 	}
 	for off := 0; off <= len(mem); off += chunk {
 		data := off < len(mem) && !isZero(mem[off:min(off+chunk, len(mem))])
+		if data {
+			img.data[off/chunk] = true
+		}
 		switch {
 		case data && run < 0:
 			run = off
@@ -88,15 +101,19 @@ func (p *Process) captureImage() (*memImage, error) {
 			run = -1
 		}
 	}
+	view, err := unix.Mmap(fd, 0, len(mem), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		img.Release()
+		return nil, fmt.Errorf("loader: map the image: %w", err)
+	}
+	img.view = view
 	return img, nil
 }
 
 func (img *memImage) Size() int64 { return int64(img.size) }
 
 func (img *memImage) ReadAt(b []byte, off int64) (int, error) {
-	img.mu.Lock()
-	defer img.mu.Unlock()
-	if img.fd < 0 {
+	if img.released.Load() {
 		return 0, errors.New("loader: image released")
 	}
 	if off >= int64(img.size) {
@@ -120,13 +137,22 @@ func (img *memImage) ReadAt(b []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// Release drops the owner's reference; forks mapping the image keep it.
 func (img *memImage) Release() {
-	img.mu.Lock()
-	defer img.mu.Unlock()
-	if img.fd >= 0 {
-		unix.Close(img.fd)
-		img.fd = -1
+	if img.released.CompareAndSwap(false, true) {
+		img.unref()
 	}
+}
+
+func (img *memImage) unref() {
+	if img.refs.Add(-1) > 0 {
+		return
+	}
+	if img.view != nil {
+		unix.Munmap(img.view)
+		img.view = nil
+	}
+	unix.Close(img.fd)
 }
 
 // Fork re-points reuse at the image, or makes a new fork.
@@ -134,9 +160,7 @@ func (img *memImage) Fork(ctx context.Context, reuse ao.Fork) (ao.Fork, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	img.mu.Lock()
-	defer img.mu.Unlock()
-	if img.fd < 0 {
+	if img.released.Load() {
 		return nil, errors.New("loader: image released")
 	}
 	if f, ok := reuse.(*fork); ok && f.inst != nil && f.mod == img.mod {
@@ -151,27 +175,35 @@ func (img *memImage) Fork(ctx context.Context, reuse ao.Fork) (ao.Fork, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &fork{mod: img.mod, inst: inst, helper: &Process{mod: img.mod, opts: img.opts}}
+	pm, err := unix.Open("/proc/self/pagemap", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		inst.close()
+		return nil, fmt.Errorf("loader: open pagemap: %w", err)
+	}
+	f := &fork{mod: img.mod, inst: inst, pagemap: pm, helper: &Process{mod: img.mod, opts: img.opts}}
 	if err := f.mapImage(img); err != nil {
 		f.Close()
 		return nil, err
 	}
-	img.forks++
+	img.forks.Add(1)
 	return f, nil
 }
 
 // fork is an ao.Fork: an instance whose memory maps an image privately.
 type fork struct {
-	mod    *Module
-	inst   *instance
-	size   int
+	mod     *Module
+	inst    *instance
+	img     *memImage // the image mapped (a reference)
+	pagemap int       // /proc/self/pagemap
+	entries []uint64
+	size    int
 	helper *Process // its driveRequest and deadline (no instance of its own)
 	env    *ao.Env
 	envRaw []byte
 	msgBuf []byte
 }
 
-// mapImage maps img over the fork's memory. Caller holds img.mu.
+// mapImage maps img over the fork's memory.
 func (f *fork) mapImage(img *memImage) error {
 	h := f.inst
 	cur := int(h.mem.DataSize(h.store))
@@ -195,6 +227,13 @@ func (f *fork) mapImage(img *memImage) error {
 		f.inst.close()
 		f.inst = nil
 		return fmt.Errorf("loader: map the image over the fork: %w", errno)
+	}
+	if f.img != img {
+		if f.img != nil {
+			f.img.unref()
+		}
+		img.refs.Add(1)
+		f.img = img
 	}
 	f.size = img.size
 	f.fresh()
@@ -263,21 +302,73 @@ func (f *fork) DryRun(ctx context.Context, m *ao.Message, env *ao.Env, limit tim
 	return toAO(res), nil
 }
 
-// reset drops the pages the last call wrote: the mapping reads the image
-// again.
+// reset brings the fork's memory back to its image: the pages the fork
+// holds privately (written by this or an earlier dry-run) are compared with
+// the image and copied back where they differ; the other pages still map the
+// image.
 func (f *fork) reset() {
-	d := f.inst.data(f.inst.store)
-	if err := unix.Madvise(d[:f.size], unix.MADV_DONTNEED); err != nil {
+	if err := f.restorePrivatePages(); err != nil {
 		f.Close()
 		return
 	}
 	f.fresh()
 }
 
+// pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst).
+const (
+	pmPresent = 1 << 63
+	pmFile    = 1 << 61 // file page or shared anonymous: not a private copy
+)
+
+func (f *fork) restorePrivatePages() error {
+	d := f.inst.data(f.inst.store)[:f.size]
+	img := f.img
+	pages := f.size / copyPage
+	if cap(f.entries) < pages {
+		f.entries = make([]uint64, pages)
+	}
+	entries := f.entries[:pages]
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(entries))), len(entries)*8)
+	base := int64(uintptr(unsafe.Pointer(unsafe.SliceData(d))) / copyPage * 8)
+	for n := 0; n < len(raw); {
+		m, err := unix.Pread(f.pagemap, raw[n:], base+int64(n))
+		if err != nil {
+			return fmt.Errorf("loader: read pagemap: %w", err)
+		}
+		if m == 0 {
+			return errors.New("loader: short pagemap read")
+		}
+		n += m
+	}
+	for i, e := range entries {
+		if e&pmPresent == 0 || e&pmFile != 0 {
+			continue
+		}
+		page := d[i*copyPage : (i+1)*copyPage]
+		if img.data[i] {
+			want := img.view[i*copyPage : (i+1)*copyPage]
+			if !bytes.Equal(page, want) {
+				copy(page, want)
+			}
+		} else if !isZero(page) {
+			clear(page)
+		}
+	}
+	return nil
+}
+
 func (f *fork) Close() error {
 	if f.inst != nil {
 		f.inst.close()
 		f.inst = nil
+	}
+	if f.img != nil {
+		f.img.unref()
+		f.img = nil
+	}
+	if f.pagemap > 0 {
+		unix.Close(f.pagemap)
+		f.pagemap = -1
 	}
 	return nil
 }
