@@ -197,10 +197,10 @@ type fork struct {
 	pagemap int       // /proc/self/pagemap
 	entries []uint64
 	size    int
-	helper *Process // its driveRequest and deadline (no instance of its own)
-	env    *ao.Env
-	envRaw []byte
-	msgBuf []byte
+	helper  *Process // its driveRequest and deadline (no instance of its own)
+	env     *ao.Env
+	envRaw  []byte
+	msgBuf  []byte
 }
 
 // mapImage maps img over the fork's memory.
