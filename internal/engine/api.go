@@ -60,6 +60,10 @@ func (e *Engine) messageMeta(ctx context.Context, pid, messageID string) (*ao.Me
 	if messageID == pid {
 		return &ao.MessageMeta{ProcessID: pid, Timestamp: proc.Block.Timestamp, Nonce: 0}, nil
 	}
+	return e.suMessage(ctx, su, pid, messageID)
+}
+
+func (e *Engine) suMessage(ctx context.Context, su, pid, messageID string) (*ao.MessageMeta, error) {
 	meta, err := e.opts.Scheduler.Message(ctx, su, messageID, pid)
 	if err != nil {
 		return nil, err
@@ -68,6 +72,46 @@ func (e *Engine) messageMeta(ctx context.Context, pid, messageID string) (*ao.Me
 		return nil, ao.Errorf(404, "message %s does not belong to process %s", messageID, pid)
 	}
 	return meta, nil
+}
+
+// locateMessage is messageMeta for /result: on a warm process the next page
+// is read at the same time as the message is looked up (speculate.go). The
+// caller stops the returned page read (nil: none).
+func (e *Engine) locateMessage(ctx context.Context, pid, messageID string) (*ao.MessageMeta, *specPage, error) {
+	proc, su, err := e.loadProcessRecord(ctx, pid)
+	if err != nil {
+		return nil, nil, err
+	}
+	if messageID == pid {
+		return &ao.MessageMeta{ProcessID: pid, Timestamp: proc.Block.Timestamp, Nonce: 0}, nil, nil
+	}
+	spec := e.speculate(ctx, su, pid)
+	if spec == nil {
+		meta, err := e.suMessage(ctx, su, pid, messageID)
+		return meta, nil, err
+	}
+	type lookup struct {
+		meta *ao.MessageMeta
+		err  error
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan lookup, 1)
+	go func() {
+		meta, err := e.suMessage(lctx, su, pid, messageID)
+		ch <- lookup{meta, err}
+	}()
+	if meta, ok := spec.find(ctx, pid, messageID); ok {
+		cancel()
+		<-ch
+		return meta, spec, nil
+	}
+	r := <-ch
+	if r.err != nil {
+		spec.stop()
+		return nil, nil, r.err
+	}
+	return r.meta, spec, nil
 }
 
 // ReadResult returns the result of a message (the reference's /result):
@@ -89,10 +133,11 @@ func (e *Engine) ReadResult(ctx context.Context, pid, messageID string, busy tim
 }
 
 func (e *Engine) readResult(ctx context.Context, pid, messageID string, busy time.Duration) ([]byte, error) {
-	meta, err := e.messageMeta(ctx, pid, messageID)
+	meta, spec, err := e.locateMessage(ctx, pid, messageID)
 	if err != nil {
 		return nil, err
 	}
+	defer spec.stop()
 	ord := strconv.FormatInt(meta.Nonce, 10)
 	id := ao.EvaluationID(pid, strconv.FormatInt(meta.Timestamp, 10), ord)
 	if ev, err := e.opts.Store.FindEvaluation(ctx, id); err == nil {
@@ -116,7 +161,7 @@ func (e *Engine) readResult(ctx context.Context, pid, messageID string, busy tim
 		if ev, err := e.opts.Store.FindEvaluation(ctx, id); err == nil {
 			return []byte(ev.Output), nil
 		}
-		st, err := e.runStream(ctx, p, target{Timestamp: meta.Timestamp, Ordinate: ord}, id)
+		st, err := e.runStreamFrom(ctx, p, target{Timestamp: meta.Timestamp, Ordinate: ord}, id, spec)
 		if err != nil {
 			return nil, err
 		}

@@ -109,6 +109,7 @@ type Engine struct {
 	resultCache *lru.Cache[string, []byte] // /result answers by process and message (the reference's ~10 MB cache)
 	evaluated   atomic.Int64
 	streams     atomic.Uint64 // evaluation streams started, to number them
+	hot         hotPositions  // where warm processes stand (speculate.go)
 }
 
 // New makes an Engine. Close it to stop its streams and release instances.
