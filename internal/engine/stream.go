@@ -44,7 +44,7 @@ type streamState struct {
 	evaluated  int
 	started    time.Time
 	lastLog    time.Time
-	goal       int64 // target nonce when known, for progress logs
+	goal       int64     // target nonce when known, for progress logs
 	spec       *specPage // a first page read ahead (speculate.go), or nil
 }
 
