@@ -284,8 +284,11 @@ func (f *fork) DryRun(ctx context.Context, m *ao.Message, env *ao.Env, limit tim
 	}
 	var te *trapError
 	trapped := errors.As(err, &te)
-	if trapped {
+	if trapped { // as Process.handle
 		res, err = rejected(te.msg), nil
+		if te.thrown != nil {
+			res.Thrown = te.thrown
+		}
 	}
 	clean := (err == nil || errors.Is(err, ErrMessageTooLarge)) && !trapped && int(h.mem.DataSize(h.store)) == f.size
 	if clean {
