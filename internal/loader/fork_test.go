@@ -72,6 +72,25 @@ func TestForkDryRunsEqualInstanceDryRuns(t *testing.T) {
 	if !strings.Contains(want["a"], `1:a`) {
 		t.Fatalf("instance dry-run answered %s", want["a"])
 	}
+	// Failures answer the same on a fork: a Lua error and a trap (exit).
+	for _, code := range []string{`error("boom")`, `os.exit(3)`} {
+		ref, refErr := inst.DryRun(ctx, msg("Eval", code), aoEnv, 5*time.Second)
+		f, err := img.Fork(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, gotErr := f.DryRun(ctx, msg("Eval", code), aoEnv, 5*time.Second)
+		f.Close()
+		if (refErr == nil) != (gotErr == nil) || (ref == nil) != (got == nil) {
+			t.Fatalf("%s: instance %v %+v, fork %v %+v", code, refErr, ref, gotErr, got)
+		}
+		if ref != nil && (string(ref.Error) != string(got.Error) || string(ref.Output) != string(got.Output) || ref.Rejected != got.Rejected) {
+			t.Fatalf("%s: instance Error %s Output %s, fork Error %s Output %s", code, ref.Error, ref.Output, got.Error, got.Output)
+		}
+		if ref == nil || ref.Error == nil {
+			t.Fatalf("%s: no Error %+v", code, ref)
+		}
+	}
 
 	const forks = 3
 	var wg sync.WaitGroup
