@@ -110,6 +110,7 @@ type Engine struct {
 	evaluated   atomic.Int64
 	streams     atomic.Uint64 // evaluation streams started, to number them
 	hot         hotPositions  // where warm processes stand (speculate.go)
+	records     processRecords
 }
 
 // New makes an Engine. Close it to stop its streams and release instances.

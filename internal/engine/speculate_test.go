@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/aocu/aocu/internal/ao"
@@ -46,5 +48,42 @@ func TestResultOfANewMessageReadsItsPageAtOnce(t *testing.T) {
 	}
 	if got := cu.result(cold, coldMsg).Output.Data; got != "2:c1" {
 		t.Fatalf("cold process = %q", got)
+	}
+}
+
+// countingStore counts FindProcess reads.
+type countingStore struct {
+	ao.Store
+	mu    sync.Mutex
+	finds int
+}
+
+func (s *countingStore) FindProcess(ctx context.Context, id string) (*ao.Process, error) {
+	s.mu.Lock()
+	s.finds++
+	s.mu.Unlock()
+	return s.Store.FindProcess(ctx, id)
+}
+
+// The process record is read from the store once, not per /result.
+func TestProcessRecordReadOnce(t *testing.T) {
+	var cs *countingStore
+	cu := newTestCU(t, nil, func(o *Options) {
+		cs = &countingStore{Store: o.Store}
+		o.Store = cs
+	})
+	pid := cu.w.Spawn(cu.w.PublishModule(nil), "")
+	for i, data := range []string{"one", "two", "three"} {
+		if got := cu.result(pid, cu.w.Send(pid, data)).Output.Data; got != fmt.Sprintf("%d:%s", i+2, data) {
+			t.Fatalf("%s = %q", data, got)
+		}
+	}
+	cu.restart() // a new engine reads it again, once
+	cu.result(pid, cu.w.Send(pid, "four"))
+	cu.result(pid, cu.w.Send(pid, "five"))
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.finds > 2 {
+		t.Fatalf("FindProcess read %d times for 5 results over 2 engines, want at most 2", cs.finds)
 	}
 }
