@@ -70,7 +70,7 @@ func (s *sharedImage) release() {
 // cannot be forked. Caller holds p.lock.
 func (e *Engine) currentImage(p *proc) (*dryPool, *sharedImage) {
 	forker, ok := p.inst.(ao.Forker)
-	if !ok || p.inst == nil {
+	if !ok || p.inst == nil || e.noForks.Load() {
 		return nil, nil
 	}
 	if p.dry == nil {

@@ -126,6 +126,9 @@ func (e *Engine) dryRunOn(ctx context.Context, p *proc, t target, body dryRunBod
 	defer img.release()
 	f, err := pool.fork(ctx, img)
 	if err != nil {
+		if ctx.Err() == nil && e.noForks.CompareAndSwap(false, true) {
+			e.log.Warn("dry-runs cannot fork the process state here; they run on the processes' instances from now on", "process", req.ProcessID, "err", err)
+		}
 		return nil, e.dryRunErr(req.ProcessID, err)
 	}
 	res, err := f.DryRun(ctx, msg, env, e.opts.DryRunTimeout)

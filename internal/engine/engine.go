@@ -111,6 +111,7 @@ type Engine struct {
 	streams     atomic.Uint64 // evaluation streams started, to number them
 	hot         hotPositions  // where warm processes stand (speculate.go)
 	records     processRecords
+	noForks     atomic.Bool // set when forking failed: dry-runs use the instances (dryfork.go)
 }
 
 // New makes an Engine. Close it to stop its streams and release instances.

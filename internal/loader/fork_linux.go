@@ -177,8 +177,7 @@ func (img *memImage) Fork(ctx context.Context, reuse ao.Fork) (ao.Fork, error) {
 	}
 	pm, err := unix.Open("/proc/self/pagemap", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		inst.close()
-		return nil, fmt.Errorf("loader: open pagemap: %w", err)
+		pm = -1 // resets drop the written pages instead (slower: faults again)
 	}
 	f := &fork{mod: img.mod, inst: inst, pagemap: pm, helper: &Process{mod: img.mod, opts: img.opts}}
 	if err := f.mapImage(img); err != nil {
@@ -310,7 +309,13 @@ func (f *fork) DryRun(ctx context.Context, m *ao.Message, env *ao.Env, limit tim
 // the image and copied back where they differ; the other pages still map the
 // image.
 func (f *fork) reset() {
-	if err := f.restorePrivatePages(); err != nil {
+	var err error
+	if f.pagemap >= 0 {
+		err = f.restorePrivatePages()
+	} else {
+		err = unix.Madvise(f.inst.data(f.inst.store)[:f.size], unix.MADV_DONTNEED)
+	}
+	if err != nil {
 		f.Close()
 		return
 	}
@@ -369,7 +374,7 @@ func (f *fork) Close() error {
 		f.img.unref()
 		f.img = nil
 	}
-	if f.pagemap > 0 {
+	if f.pagemap >= 0 {
 		unix.Close(f.pagemap)
 		f.pagemap = -1
 	}

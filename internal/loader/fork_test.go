@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/aocu/aocu/internal/ao"
 )
 
@@ -125,6 +127,24 @@ func TestForkDryRunsEqualInstanceDryRuns(t *testing.T) {
 	}
 	if memHash(p) != before {
 		t.Fatal("forked dry-runs changed the instance's memory")
+	}
+
+	// Without /proc/self/pagemap a fork drops its written pages instead.
+	{
+		af, err := img.Fork(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := af.(*fork)
+		unix.Close(f.pagemap)
+		f.pagemap = -1
+		for range 2 {
+			r, err := f.DryRun(ctx, msg("Inc", "a"), aoEnv, 5*time.Second)
+			if err != nil || string(r.Messages)+"|"+string(r.Output)+"|"+string(r.Error) != want["a"] {
+				t.Fatalf("fork without pagemap: %v %+v", err, r)
+			}
+		}
+		f.Close()
 	}
 
 	// A runaway dry-run stops at its limit; the re-pointed fork answers as before.
