@@ -94,26 +94,21 @@ func (e *Engine) currentImage(p *proc) (*dryPool, *sharedImage) {
 	return pool, pool.img
 }
 
-// fork returns an idle fork mapping img (re-pointed or new).
+// fork returns an idle fork for img: preferably one that maps it already,
+// else one re-pointed, else a new one. The image decides (a fork a dry-run
+// closed is replaced).
 func (pool *dryPool) fork(ctx context.Context, img *sharedImage) (ao.Fork, error) {
 	pool.mu.Lock()
-	var reuse idleFork
+	var reuse ao.Fork
 	for i, f := range pool.free {
 		if f.img == img || i == len(pool.free)-1 {
-			reuse = f
+			reuse = f.f
 			pool.free = append(pool.free[:i], pool.free[i+1:]...)
 			break
 		}
 	}
 	pool.mu.Unlock()
-	if reuse.f != nil && reuse.img == img {
-		return reuse.f, nil
-	}
-	var prev ao.Fork
-	if reuse.f != nil {
-		prev = reuse.f
-	}
-	f, err := img.Fork(ctx, prev)
+	f, err := img.Fork(ctx, reuse)
 	if err != nil {
 		return nil, fmt.Errorf("fork for a dry-run: %w", err)
 	}

@@ -54,8 +54,12 @@ type specPage struct {
 	cancel context.CancelFunc
 }
 
-// speculate starts reading the page of a warm process (nil: not warm).
+// speculate starts reading the page of a warm process (nil: not warm, or
+// UNIT_MODE=hbu).
 func (e *Engine) speculate(ctx context.Context, su, pid string) *specPage {
+	if e.opts.HyperBEAM {
+		return nil // the page comes with the request; HyperBEAM's scheduler is asked only for what it lacks
+	}
 	from, ok := e.hot.get(pid)
 	if !ok {
 		return nil

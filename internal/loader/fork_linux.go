@@ -164,6 +164,9 @@ func (img *memImage) Fork(ctx context.Context, reuse ao.Fork) (ao.Fork, error) {
 		return nil, errors.New("loader: image released")
 	}
 	if f, ok := reuse.(*fork); ok && f.inst != nil && f.mod == img.mod {
+		if f.img == img {
+			return f, nil // maps it already, reset after its last dry-run
+		}
 		if err := f.mapImage(img); err == nil {
 			return f, nil
 		}

@@ -66,6 +66,7 @@ func (m *image) Fork(ctx context.Context, reuse ao.Fork) (ao.Fork, error) {
 		f.mem = m.mem
 		return f, nil
 	}
+	// (a fork whose dry-run failed closed itself, as the loader's does)
 	if reuse != nil {
 		reuse.Close()
 	}
@@ -90,6 +91,9 @@ func (f *fork) DryRun(ctx context.Context, msg *ao.Message, env *ao.Env, limit t
 	f.r.mu.Unlock()
 	in := &instance{r: f.r, mem: f.mem}
 	_, res, err := in.run(ctx, msg, env, limit)
+	if err != nil {
+		f.closed = true // as the loader's: a fork that did not finish is not reused
+	}
 	return res, err
 }
 
