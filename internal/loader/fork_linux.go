@@ -277,7 +277,13 @@ func (f *fork) DryRun(ctx context.Context, m *ao.Message, env *ao.Env, limit tim
 	h.ctx = lctx
 	h.driveReq = f.helper.driveRequest(msg, envRaw)
 	start := time.Now()
-	out, err := h.call(msg, envRaw, f.helper.deadlineTicks(lctx))
+	// One tick more than Process.handle: the first tick may come at once, and
+	// nothing after the call (no rollback) delays the answer past the limit.
+	ticks := f.helper.deadlineTicks(lctx)
+	if ticks > 0 {
+		ticks++
+	}
+	out, err := h.call(msg, envRaw, ticks)
 	dur := time.Since(start)
 	h.ctx = context.Background()
 	var res *Result
