@@ -152,8 +152,12 @@ func TestForkDryRunsEqualInstanceDryRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	if _, err := f.DryRun(ctx, msg("Eval", "while true do end"), aoEnv, 100*time.Millisecond); !errors.Is(err, ao.ErrEvalTimeout) {
 		t.Fatalf("runaway dry-run = %v", err)
+	}
+	if took := time.Since(start); took < 100*time.Millisecond {
+		t.Fatalf("runaway dry-run stopped after %v, before its limit of 100ms", took)
 	}
 	f, err = img.Fork(ctx, f)
 	if err != nil {
