@@ -16,7 +16,6 @@ import (
 
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/loader/wire"
-	"github.com/aocu/aocu/internal/weavedrive"
 )
 
 // Forks: a dry-run runs on a private fork of the committed memory instead of
@@ -242,14 +241,12 @@ func (f *fork) mapImage(img *memImage) error {
 	return nil
 }
 
-// fresh makes the glue's state what loading leaves (a dry-run runs as on a
-// new instance).
+// fresh makes the glue's state (clock, files, its file system) what loading
+// leaves, as Process.BeginStream does before the instance's own dry-run (a
+// dry-run runs as on a new instance).
 func (f *fork) fresh() {
-	h := f.inst
-	h.glueState = h.fresh
-	h.files = map[int32]*openFile{}
-	h.opened = map[string]weavedrive.File{}
-	h.async.state = asyncNormal
+	f.helper.resetGlue(f.inst)
+	f.inst.async.state = asyncNormal
 }
 
 func (f *fork) envJSON(env *ao.Env) []byte {

@@ -94,6 +94,34 @@ func TestForkDryRunsEqualInstanceDryRuns(t *testing.T) {
 		}
 	}
 
+	// What a dry-run does to the glue's file system is gone for the next one,
+	// on a fork as on the instance (each starts on a fresh file system):
+	// os.remove('/tmp') succeeds every time.
+	{
+		remove := `R = {os.remove('/tmp')} return tostring(R[1]) .. ' ' .. tostring(R[3])`
+		twice := func(dry func(*ao.Message) (*ao.Result, error)) string {
+			var outs []string
+			for range 2 {
+				r, err := dry(msg("Eval", remove))
+				if err != nil {
+					t.Fatal(err)
+				}
+				outs = append(outs, string(r.Output)+"|"+string(r.Error))
+			}
+			return strings.Join(outs, " / ")
+		}
+		ref := twice(func(m *ao.Message) (*ao.Result, error) { return inst.DryRun(ctx, m, aoEnv, 5*time.Second) })
+		f, err := img.Fork(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := twice(func(m *ao.Message) (*ao.Result, error) { return f.DryRun(ctx, m, aoEnv, 5*time.Second) })
+		f.Close()
+		if got != ref || strings.Count(got, `"data":"true nil"`) != 2 {
+			t.Fatalf("os.remove('/tmp') in two dry-runs: fork %s, instance %s", got, ref)
+		}
+	}
+
 	const forks = 3
 	var wg sync.WaitGroup
 	errs := make(chan error, forks)
