@@ -3,8 +3,9 @@
 # reference CU was measured on this machine (research/ref-cu-bench.md): cold
 # replay, hot /result, repeat GETs, dry-runs (sequential, identical,
 # concurrent), /state and a cold restart, with aocu's peak RSS per phase. It
-# prints a markdown table against the reference's figures and writes the raw
-# JSON to OUT.
+# prints a markdown table against the reference's figures, then the goals of
+# issue 13 (hot and dry-run p50/p99, dry-runs of 20 clients, /state time to
+# first byte) with the load average, and writes the raw JSON to OUT.
 #
 #   N=1000 MODULE=aos2_0_6 ./scripts/cubench.sh [extra tools/cubench flags]
 #   MODULE=aos2_0_4_32 ./scripts/cubench.sh          # wasm32-unknown-emscripten-metering

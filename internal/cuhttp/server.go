@@ -247,9 +247,42 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 	if st.BlockHeight != 0 {
 		h.Set("Last-Block-Height", strconv.FormatInt(st.BlockHeight, 10))
 	}
-	h.Set("Content-Length", strconv.Itoa(len(st.Memory)))
+	defer st.Close()
+	if st.Image == nil {
+		h.Set("Content-Length", strconv.Itoa(len(st.Memory)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(st.Memory)
+		return
+	}
+	h.Set("Content-Length", strconv.FormatInt(st.Size, 10))
 	w.WriteHeader(http.StatusOK)
-	w.Write(st.Memory)
+	if err := streamState(r.Context(), w, st.Image, st.Size); err != nil {
+		s.log.Debug("state stream stopped", "process", pid, "err", err)
+	}
+}
+
+// stateChunk is how much of a memory image /state reads and writes at a time.
+const stateChunk = 1 << 20
+
+// streamState writes size bytes of img, stopping when the client goes away.
+func streamState(ctx context.Context, w io.Writer, img io.ReaderAt, size int64) error {
+	buf := make([]byte, min(stateChunk, size))
+	for off := int64(0); off < size; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := img.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			off += int64(n)
+		}
+		if err != nil && (err != io.EOF || off < size) {
+			return err
+		}
+	}
+	return nil
 }
 
 // listQuery is a parsed /results or /cron request.

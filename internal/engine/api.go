@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -59,6 +60,10 @@ func (e *Engine) messageMeta(ctx context.Context, pid, messageID string) (*ao.Me
 	if messageID == pid {
 		return &ao.MessageMeta{ProcessID: pid, Timestamp: proc.Block.Timestamp, Nonce: 0}, nil
 	}
+	return e.suMessage(ctx, su, pid, messageID)
+}
+
+func (e *Engine) suMessage(ctx context.Context, su, pid, messageID string) (*ao.MessageMeta, error) {
 	meta, err := e.opts.Scheduler.Message(ctx, su, messageID, pid)
 	if err != nil {
 		return nil, err
@@ -67,6 +72,46 @@ func (e *Engine) messageMeta(ctx context.Context, pid, messageID string) (*ao.Me
 		return nil, ao.Errorf(404, "message %s does not belong to process %s", messageID, pid)
 	}
 	return meta, nil
+}
+
+// locateMessage is messageMeta for /result: on a warm process the next page
+// is read at the same time as the message is looked up (speculate.go). The
+// caller stops the returned page read (nil: none).
+func (e *Engine) locateMessage(ctx context.Context, pid, messageID string) (*ao.MessageMeta, *specPage, error) {
+	proc, su, err := e.loadProcessRecord(ctx, pid)
+	if err != nil {
+		return nil, nil, err
+	}
+	if messageID == pid {
+		return &ao.MessageMeta{ProcessID: pid, Timestamp: proc.Block.Timestamp, Nonce: 0}, nil, nil
+	}
+	spec := e.speculate(ctx, su, pid)
+	if spec == nil {
+		meta, err := e.suMessage(ctx, su, pid, messageID)
+		return meta, nil, err
+	}
+	type lookup struct {
+		meta *ao.MessageMeta
+		err  error
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan lookup, 1)
+	go func() {
+		meta, err := e.suMessage(lctx, su, pid, messageID)
+		ch <- lookup{meta, err}
+	}()
+	if meta, ok := spec.find(ctx, pid, messageID); ok {
+		cancel()
+		<-ch
+		return meta, spec, nil
+	}
+	r := <-ch
+	if r.err != nil {
+		spec.stop()
+		return nil, nil, r.err
+	}
+	return r.meta, spec, nil
 }
 
 // ReadResult returns the result of a message (the reference's /result):
@@ -88,10 +133,11 @@ func (e *Engine) ReadResult(ctx context.Context, pid, messageID string, busy tim
 }
 
 func (e *Engine) readResult(ctx context.Context, pid, messageID string, busy time.Duration) ([]byte, error) {
-	meta, err := e.messageMeta(ctx, pid, messageID)
+	meta, spec, err := e.locateMessage(ctx, pid, messageID)
 	if err != nil {
 		return nil, err
 	}
+	defer spec.stop()
 	ord := strconv.FormatInt(meta.Nonce, 10)
 	id := ao.EvaluationID(pid, strconv.FormatInt(meta.Timestamp, 10), ord)
 	if ev, err := e.opts.Store.FindEvaluation(ctx, id); err == nil {
@@ -115,7 +161,7 @@ func (e *Engine) readResult(ctx context.Context, pid, messageID string, busy tim
 		if ev, err := e.opts.Store.FindEvaluation(ctx, id); err == nil {
 			return []byte(ev.Output), nil
 		}
-		st, err := e.runStream(ctx, p, target{Timestamp: meta.Timestamp, Ordinate: ord}, id)
+		st, err := e.runStreamFrom(ctx, p, target{Timestamp: meta.Timestamp, Ordinate: ord}, id, spec)
 		if err != nil {
 			return nil, err
 		}
@@ -136,17 +182,49 @@ func (e *Engine) readResult(ctx context.Context, pid, messageID string, busy tim
 	return v.([]byte), nil
 }
 
-// State is a process's memory and where it stands.
+// State is a process's memory and where it stands: Memory, or (when the
+// runtime captures memory images) Image of Size bytes, read while the State
+// is open. Close it when done.
 type State struct {
 	Memory      []byte
+	Image       io.ReaderAt
+	Size        int64
 	Timestamp   int64
 	Ordinate    string
 	BlockHeight int64
+
+	img *sharedImage
+}
+
+// Close releases the State's image.
+func (s *State) Close() {
+	if s.img != nil {
+		s.img.release()
+		s.img = nil
+	}
 }
 
 // ReadState evaluates the process to `to` (a timestamp; nil: latest) and
-// returns a copy of its memory (the reference's /state).
+// returns its memory (the reference's /state): the committed memory's image,
+// shared with dry-run forks and captured once per state, or else a copy.
 func (e *Engine) ReadState(ctx context.Context, pid string, to *int64, busy time.Duration) (*State, error) {
+	for range 3 {
+		st, err := e.readState(ctx, pid, to, busy)
+		if err != nil || st.img == nil {
+			return st, err
+		}
+		// The image stays alive while it is the process's current one;
+		// take this answer's own reference, or read again if it moved on.
+		if st.img.acquire() {
+			out := *st
+			out.Image, out.Size = st.img, st.img.Size()
+			return &out, nil
+		}
+	}
+	return nil, ao.Errorf(503, "the state of process %s moved on while it was read; try again", pid)
+}
+
+func (e *Engine) readState(ctx context.Context, pid string, to *int64, busy time.Duration) (*State, error) {
 	if err := e.closed(); err != nil {
 		return nil, err
 	}
@@ -170,7 +248,13 @@ func (e *Engine) ReadState(ctx context.Context, pid string, to *int64, busy time
 			return nil, err
 		}
 		s := &State{Timestamp: p.pos.Timestamp, Ordinate: p.pos.Ordinate, BlockHeight: p.pos.BlockHeight}
-		if p.inst != nil {
+		if p.inst == nil {
+			return s, nil
+		}
+		if _, img := e.currentImage(p); img != nil {
+			img.release() // the pool's reference keeps it while it is current
+			s.img = img
+		} else {
 			s.Memory = append([]byte(nil), p.inst.Memory()...)
 		}
 		return s, nil

@@ -70,32 +70,9 @@ func (e *Engine) DryRun(ctx context.Context, req DryRunRequest, busy time.Durati
 			return nil, ctx.Err()
 		}
 		defer func() { <-e.dryRun }()
-		if err := p.acquire(ctx); err != nil {
-			return nil, err
-		}
-		defer func() {
-			e.touched(p)
-			p.release()
-		}()
-		fresh := t.latest && p.inst != nil && !p.syncedAt.IsZero() && e.opts.Now().Sub(p.syncedAt) <= min(req.MaxAge, e.opts.DryRunProcessCacheTTL)
-		if !fresh {
-			if _, err := e.runStream(ctx, p, t, ""); err != nil {
-				return nil, err
-			}
-		}
-		if !t.latest && !t.equalTo(p.pos) && !p.pos.cold {
-			return nil, ao.Errorf(425, "message at nonce %s not found cached, and earlier than latest known nonce %s", t.Ordinate, p.pos.Ordinate)
-		}
-		msg := body.message(req.ProcessID, p.pos)
-		if e.opts.HyperBEAM {
-			schedule.HyperBEAMDryRun(msg, body.m["Skip"], body.m["Original-Assignment-Id"])
-		}
-		res, err := p.inst.DryRun(ctx, msg, p.meta.env, e.opts.DryRunTimeout)
-		if errors.Is(err, ao.ErrEvalTimeout) {
-			return nil, ao.Errorf(422, "dry-run on process %s stopped: it ran longer than the dry-run time limit of %v", req.ProcessID, e.opts.DryRunTimeout)
-		}
+		res, err := e.dryRunOn(ctx, p, t, body, req)
 		if err != nil {
-			return nil, fmt.Errorf("dry-run on process %s: %w", req.ProcessID, err)
+			return nil, err
 		}
 		if e.opts.Observer != nil {
 			e.opts.Observer.Evaluated("dry-run", "dry-run", res.Failed())
@@ -108,6 +85,66 @@ func (e *Engine) DryRun(ctx context.Context, req DryRunRequest, busy time.Durati
 		return nil, false, err
 	}
 	return v.([]byte), false, nil
+}
+
+// dryRunOn brings p to t (unless its state is fresh enough) and evaluates
+// the dry-run: on a fork of the committed state outside the process lock
+// when the instance can be forked, else on the instance under the lock.
+func (e *Engine) dryRunOn(ctx context.Context, p *proc, t target, body dryRunBody, req DryRunRequest) (*ao.Result, error) {
+	if err := p.acquire(ctx); err != nil {
+		return nil, err
+	}
+	locked := true
+	unlock := func() {
+		if locked {
+			locked = false
+			e.touched(p)
+			p.release()
+		}
+	}
+	defer unlock()
+	fresh := t.latest && p.inst != nil && !p.syncedAt.IsZero() && e.opts.Now().Sub(p.syncedAt) <= min(req.MaxAge, e.opts.DryRunProcessCacheTTL)
+	if !fresh {
+		if _, err := e.runStream(ctx, p, t, ""); err != nil {
+			return nil, err
+		}
+	}
+	if !t.latest && !t.equalTo(p.pos) && !p.pos.cold {
+		return nil, ao.Errorf(425, "message at nonce %s not found cached, and earlier than latest known nonce %s", t.Ordinate, p.pos.Ordinate)
+	}
+	msg := body.message(req.ProcessID, p.pos)
+	if e.opts.HyperBEAM {
+		schedule.HyperBEAMDryRun(msg, body.m["Skip"], body.m["Original-Assignment-Id"])
+	}
+	env := p.meta.env
+	pool, img := e.currentImage(p)
+	if pool == nil {
+		res, err := p.inst.DryRun(ctx, msg, env, e.opts.DryRunTimeout)
+		return res, e.dryRunErr(req.ProcessID, err)
+	}
+	unlock()
+	defer img.release()
+	f, err := pool.fork(ctx, img)
+	if err != nil {
+		if ctx.Err() == nil && e.noForks.CompareAndSwap(false, true) {
+			e.log.Warn("dry-runs cannot fork the process state here; they run on the processes' instances from now on", "process", req.ProcessID, "err", err)
+		}
+		return nil, e.dryRunErr(req.ProcessID, err)
+	}
+	res, err := f.DryRun(ctx, msg, env, e.opts.DryRunTimeout)
+	pool.put(f, img)
+	return res, e.dryRunErr(req.ProcessID, err)
+}
+
+// dryRunErr is what a dry-run's evaluation error answers.
+func (e *Engine) dryRunErr(pid string, err error) error {
+	if errors.Is(err, ao.ErrEvalTimeout) {
+		return ao.Errorf(422, "dry-run on process %s stopped: it ran longer than the dry-run time limit of %v", pid, e.opts.DryRunTimeout)
+	}
+	if err != nil {
+		return fmt.Errorf("dry-run on process %s: %w", pid, err)
+	}
+	return nil
 }
 
 // dryRunBody is a validated dry-run message: every member as its JSON text

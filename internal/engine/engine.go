@@ -109,6 +109,9 @@ type Engine struct {
 	resultCache *lru.Cache[string, []byte] // /result answers by process and message (the reference's ~10 MB cache)
 	evaluated   atomic.Int64
 	streams     atomic.Uint64 // evaluation streams started, to number them
+	hot         hotPositions  // where warm processes stand (speculate.go)
+	records     processRecords
+	noForks     atomic.Bool // set when forking failed: dry-runs use the instances (dryfork.go)
 }
 
 // New makes an Engine. Close it to stop its streams and release instances.
@@ -332,6 +335,10 @@ type proc struct {
 	gasSince     float64       // gas evaluated since the last eager checkpoint
 	evalSince    time.Duration // evaluation time since then
 	uploadedAt   time.Time     // last Arweave checkpoint
+	// version counts the committed states of inst (dryfork.go: a fork's
+	// image is current while it matches); dry holds the dry-run forks.
+	version uint64
+	dry     *dryPool
 
 	// Read without the lock.
 	live           atomic.Bool
@@ -388,6 +395,8 @@ func (p *proc) release() { <-p.lock }
 // closeInstance releases p's instance and forgets its images (the caller
 // decides where the state now comes from: park keeps the image).
 func (p *proc) closeInstance() {
+	p.dry.close()
+	p.dry = nil
 	if p.inst != nil {
 		p.inst.Close()
 		p.inst = nil

@@ -77,7 +77,14 @@ func (e *Engine) loadMeta(ctx context.Context, p *proc) (*procMeta, error) {
 // loadProcessRecord returns the process (DB first, else the SU, verified and
 // saved) and the URL of its SU.
 func (e *Engine) loadProcessRecord(ctx context.Context, pid string) (*ao.Process, string, error) {
-	proc, err := e.opts.Store.FindProcess(ctx, pid)
+	proc, ok := e.records.get(pid)
+	var err error
+	if !ok {
+		proc, err = e.opts.Store.FindProcess(ctx, pid)
+		if err == nil {
+			e.records.put(pid, proc)
+		}
+	}
 	if err == nil {
 		hint, _ := ao.TagValue(proc.Tags, "Scheduler")
 		su, err := e.opts.Gateway.Locate(ctx, pid, hint)
@@ -104,6 +111,7 @@ func (e *Engine) loadProcessRecord(ctx context.Context, pid string) (*ao.Process
 	if err := e.opts.Store.SaveProcess(ctx, proc); err != nil {
 		return nil, "", fmt.Errorf("save process %s: %w", pid, err)
 	}
+	e.records.put(pid, proc)
 	return proc, su, nil
 }
 
@@ -365,4 +373,30 @@ func (e *Engine) cacheBinary(ctx context.Context, id, file string, wasm []byte) 
 	if err := bs.SaveModuleBinary(ctx, &ao.ModuleBinary{ModuleID: id, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(wasm))}); err != nil {
 		e.log.Warn("could not record a module binary", "module", id, "err", err)
 	}
+}
+
+// processRecords caches process records (immutable once stored) so that a
+// /result does not read the store for them each time.
+type processRecords struct {
+	mu sync.Mutex
+	m  map[string]*ao.Process
+}
+
+// maxProcessRecords bounds the cache; past it, it starts again empty.
+const maxProcessRecords = 10000
+
+func (c *processRecords) get(pid string) (*ao.Process, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.m[pid]
+	return p, ok
+}
+
+func (c *processRecords) put(pid string, p *ao.Process) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxProcessRecords {
+		c.m = map[string]*ao.Process{}
+	}
+	c.m[pid] = p
 }

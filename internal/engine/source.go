@@ -30,9 +30,17 @@ type pageResult struct {
 	err  error
 }
 
-func newPageSource(ctx context.Context, sched ao.Scheduler, su, pid, from, to string, limit int, check func(*ao.SUPage) error) *pageSource {
+// newPageSource reads from `from`; first, when set, is that page already
+// read.
+func newPageSource(ctx context.Context, sched ao.Scheduler, su, pid, from, to string, limit int, check func(*ao.SUPage) error, first *ao.SUPage) *pageSource {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &pageSource{sched: sched, su: su, pid: pid, to: to, limit: limit, ctx: ctx, cancel: cancel, check: check}
+	if first != nil {
+		ch := make(chan pageResult, 1)
+		ch <- pageResult{page: first}
+		s.pending = ch
+		return s
+	}
 	s.fetch(from)
 	return s
 }

@@ -44,7 +44,8 @@ type streamState struct {
 	evaluated  int
 	started    time.Time
 	lastLog    time.Time
-	goal       int64 // target nonce when known, for progress logs
+	goal       int64     // target nonce when known, for progress logs
+	spec       *specPage // a first page read ahead (speculate.go), or nil
 }
 
 // ensureInstance gives p a live instance: from its drained file, else cold.
@@ -82,6 +83,11 @@ func (e *Engine) ensureInstance(ctx context.Context, p *proc, meta *procMeta) er
 
 // runStream evaluates the process up to t. Caller holds p.lock.
 func (e *Engine) runStream(ctx context.Context, p *proc, t target, wantID string) (*streamState, error) {
+	return e.runStreamFrom(ctx, p, t, wantID, nil)
+}
+
+// runStreamFrom is runStream, with the first page perhaps read ahead.
+func (e *Engine) runStreamFrom(ctx context.Context, p *proc, t target, wantID string, spec *specPage) (*streamState, error) {
 	meta, err := e.loadMeta(ctx, p)
 	if err != nil {
 		return nil, err
@@ -90,7 +96,7 @@ func (e *Engine) runStream(ctx context.Context, p *proc, t target, wantID string
 		return nil, err
 	}
 	st := &streamState{e: e, p: p, meta: meta, wantID: wantID, stream: e.streams.Add(1), seen: map[string]int64{}, cronSeen: map[string]bool{},
-		started: time.Now(), lastFlush: time.Now(), lastLog: time.Now(), goal: -1}
+		started: time.Now(), lastFlush: time.Now(), lastLog: time.Now(), goal: -1, spec: spec}
 	if !t.latest && !p.pos.cold {
 		if t.equalTo(p.pos) {
 			return st, nil
@@ -121,6 +127,7 @@ func (e *Engine) runStream(ctx context.Context, p *proc, t target, wantID string
 	if t.latest && err == nil {
 		p.syncedAt = e.opts.Now()
 	}
+	e.hot.set(p.id, p.pos, err == nil && p.inst != nil)
 	return st, err
 }
 
@@ -153,7 +160,11 @@ func (st *streamState) run(ctx context.Context, t target) error {
 	}
 	pc := schedule.NewPageChecker(meta.suURL, p.id, schedule.Position{Cold: p.pos.cold, Nonce: p.pos.Nonce, Timestamp: p.pos.Timestamp,
 		AssignmentID: p.pos.AssignmentID, HashChain: p.pos.HashChain}, meta.process.Block.Height >= hashChainFromHeight)
-	src := newPageSource(ctx, e.opts.Scheduler, meta.suURL, p.id, from, to, e.opts.PageSize, pc.Check)
+	var firstPage *ao.SUPage
+	if !p.pos.cold {
+		firstPage = st.spec.first(from, to)
+	}
+	src := newPageSource(ctx, e.opts.Scheduler, meta.suURL, p.id, from, to, e.opts.PageSize, pc.Check, firstPage)
 	defer src.close()
 	if !p.pos.cold {
 		st.cronSeen[strconv.FormatInt(p.pos.Timestamp, 10)+"-"+p.pos.Cron] = true
@@ -411,6 +422,7 @@ func (st *streamState) evaluate(ctx context.Context, m *schedule.Message) error 
 	st.evaluated++
 	e.evaluated.Add(1)
 	st.lastOutput = out
+	p.version++ // forks of the previous state are stale
 	pos := &p.pos
 	pos.cold = false
 	pos.Timestamp, pos.Ordinate, pos.Cron, pos.BlockHeight = m.Timestamp, m.Ordinate, m.CronID, m.Block

@@ -295,29 +295,82 @@ func (b *bench) dry(ctx context.Context) error {
 func (b *bench) state(ctx context.Context) error {
 	b.phaseStart("state")
 	p := &statePhase{}
-	var lat []time.Duration
+	var lat, first []time.Duration
 	var err error
 	for range b.o.state {
-		code, body, h, took, cerr := b.call(ctx, http.MethodGet, "/state/"+b.net.pid, nil)
+		code, size, ttfb, took, h, cerr := b.getState(ctx)
 		if cerr != nil {
-			return fmt.Errorf("state: %w", cerr)
+			return cerr
 		}
 		if code != http.StatusOK {
-			return fmt.Errorf("GET /state: %d %s", code, clip(body))
+			return fmt.Errorf("GET /state: %d", code)
 		}
-		lat = append(lat, took)
+		lat, first = append(lat, took), append(first, ttfb)
 		p.Ms = append(p.Ms, ms(took))
-		p.Bytes = append(p.Bytes, len(body))
+		p.FirstByteMs = append(p.FirstByteMs, ms(ttfb))
+		p.Bytes = append(p.Bytes, size)
 		p.ContentEncoding = h.Get("Content-Encoding")
-		if len(body) == 0 || len(body) != p.Bytes[0] {
+		if size == 0 || size != p.Bytes[0] {
 			err = fmt.Errorf("sizes %v", p.Bytes)
+		} else if cl := h.Get("Content-Length"); cl != strconv.Itoa(size) {
+			err = fmt.Errorf("Content-Length %q for %d bytes", cl, size)
 		}
 	}
-	p.Latency = summarize(lat)
+	p.Latency, p.FirstByte = summarize(lat), summarize(first)
+	if b.o.state > 0 {
+		// Once more right after the process moved on.
+		op := opAt(b.ops + 1)
+		id, serr := b.net.send(ctx, op)
+		if serr != nil {
+			return fmt.Errorf("state: post: %w", serr)
+		}
+		b.ops, b.lastID = op.i, id
+		if _, _, rerr := b.result(ctx, id); rerr != nil {
+			return fmt.Errorf("state: %w", rerr)
+		}
+		code, size, ttfb, took, _, cerr := b.getState(ctx)
+		if cerr != nil {
+			return cerr
+		}
+		if code != http.StatusOK || size != p.Bytes[0] {
+			err = fmt.Errorf("GET /state after a new message: %d, %d bytes", code, size)
+		}
+		p.MovedOnMs, p.MovedOnFirstByteMs = ms(took), ms(ttfb)
+	}
 	p.Mem = b.samp.end()
 	b.res.State = p
-	b.res.check("state: same non-empty body size each time", err)
+	b.res.check("state: same non-empty body size each time, with its Content-Length", err)
+	if b.o.state > 0 {
+		log.Printf("state: first byte p50 %.1f ms, whole p50 %.1f ms; after a new message %.1f / %.1f ms", p.FirstByte.P50, p.Latency.P50, p.MovedOnFirstByteMs, p.MovedOnMs)
+	}
 	return nil
+}
+
+// getState is GET /state/<pid>, timing the first byte of the body and the
+// whole body (read and dropped).
+func (b *bench) getState(ctx context.Context) (code, size int, ttfb, took time.Duration, h http.Header, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.cu.url+"/state/"+b.net.pid, nil)
+	if err != nil {
+		return 0, 0, 0, 0, nil, err
+	}
+	start := time.Now()
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return 0, 0, 0, 0, nil, fmt.Errorf("GET /state: %w", err)
+	}
+	defer resp.Body.Close()
+	one := make([]byte, 1)
+	n, rerr := io.ReadFull(resp.Body, one)
+	ttfb = time.Since(start)
+	if rerr != nil && n == 0 {
+		return resp.StatusCode, 0, ttfb, time.Since(start), resp.Header, nil
+	}
+	rest, err := io.Copy(io.Discard, resp.Body)
+	took = time.Since(start)
+	if err != nil {
+		return 0, 0, 0, 0, nil, fmt.Errorf("GET /state: %w", err)
+	}
+	return resp.StatusCode, n + int(rest), ttfb, took, resp.Header, nil
 }
 
 // restart stops aocu with SIGTERM (SIGKILL with -restart-kill: a crash),

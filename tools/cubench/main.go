@@ -368,6 +368,7 @@ func report(res *Result, o options) {
 	fmt.Fprintln(w, "Ratio = reference / aocu: above 1 means aocu is faster (or smaller); on the (rate) rows, msg/s and req/s, below 1 means aocu is faster.")
 	fmt.Fprintln(w)
 	res.table(w, o.n)
+	res.goals(w)
 	fmt.Fprintln(w)
 	for _, c := range res.Checks {
 		mark := "ok"

@@ -84,11 +84,17 @@ type concPhase struct {
 }
 
 type statePhase struct {
-	Ms              []float64 `json:"ms"`
-	Bytes           []int     `json:"bytes"`
-	ContentEncoding string    `json:"content_encoding,omitempty"`
-	Latency         stats     `json:"latency"`
-	Mem             memStats  `json:"mem"`
+	Ms          []float64 `json:"ms"`
+	FirstByteMs []float64 `json:"first_byte_ms"` // request sent to the first byte of the body
+	Bytes       []int     `json:"bytes"`
+	FirstByte   stats     `json:"first_byte"`
+	// MovedOn is one more /state right after a new message was evaluated
+	// (the memory image must be captured again).
+	MovedOnMs          float64  `json:"moved_on_ms,omitempty"`
+	MovedOnFirstByteMs float64  `json:"moved_on_first_byte_ms,omitempty"`
+	ContentEncoding    string   `json:"content_encoding,omitempty"`
+	Latency            stats    `json:"latency"`
+	Mem                memStats `json:"mem"`
 }
 
 type restartPhase struct {
@@ -262,6 +268,11 @@ func (r *Result) rows(n int) []row {
 	}
 	if s := r.State; s != nil {
 		add(fmt.Sprintf("GET /state, median of %d (%s ms)", len(s.Ms), joinMs(s.Ms)), s.Latency.P50, "ms", ref{1047, "1,047 / 1,138 / 979 ms, run C"}, false)
+		add(fmt.Sprintf("GET /state: time to first byte, median of %d (%s ms)", len(s.FirstByteMs), joinMs(s.FirstByteMs)), s.FirstByte.P50, "ms", ref{note: "not measured"}, false)
+		if s.MovedOnMs > 0 {
+			add("GET /state right after a new message: time to first byte", s.MovedOnFirstByteMs, "ms", ref{note: "not measured"}, false)
+			add("GET /state right after a new message: whole body", s.MovedOnMs, "ms", ref{note: "not measured"}, false)
+		}
 		b := 0
 		if len(s.Bytes) > 0 {
 			b = s.Bytes[0]
@@ -327,5 +338,47 @@ func (r *Result) table(w io.Writer, n int) {
 			}
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", x.name, num(x.ours, x.unit), refS, rat)
+	}
+}
+
+// goals writes issue 13's targets beside this run's figures.
+func (r *Result) goals(w io.Writer) {
+	type goal struct {
+		name, want string
+		have       float64
+		unit       string
+		ok         bool
+		measured   bool
+	}
+	var gs []goal
+	if h := r.Hot; h != nil {
+		gs = append(gs, goal{"hot: new message + GET /result, p50", "≤ 3 ms", h.Result.P50, "ms", h.Result.P50 <= 3, true},
+			goal{"hot: p99", "≤ 10 ms", h.Result.P99, "ms", h.Result.P99 <= 10, true})
+	}
+	if d := r.DrySeq; d != nil {
+		gs = append(gs, goal{"dry-run, unique bodies, p50", "≤ 3 ms", d.Latency.P50, "ms", d.Latency.P50 <= 3, true},
+			goal{"dry-run, unique bodies, p99", "≤ 10 ms", d.Latency.P99, "ms", d.Latency.P99 <= 10, true})
+	}
+	if d := r.DryConc; d != nil {
+		gs = append(gs, goal{fmt.Sprintf("dry-runs, %d clients on one process", d.Clients), "≥ 1,000 req/s", d.ReqPerS, "req/s", d.ReqPerS >= 1000, true})
+	}
+	if s := r.State; s != nil {
+		gs = append(gs, goal{"GET /state: time to first byte, median", "≤ 50 ms", s.FirstByte.P50, "ms", s.FirstByte.P50 <= 50, true})
+		if s.MovedOnMs > 0 {
+			gs = append(gs, goal{"GET /state right after a new message: time to first byte", "≤ 50 ms", s.MovedOnFirstByteMs, "ms", s.MovedOnFirstByteMs <= 50, true})
+		}
+	}
+	if len(gs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nIssue 13 goals (load average during the run: %.2f–%.2f):\n\n", r.Load1[0], r.Load1[1])
+	fmt.Fprintln(w, "| goal | target | this run | reached |")
+	fmt.Fprintln(w, "|---|---:|---:|---|")
+	for _, g := range gs {
+		ok := "no"
+		if g.ok {
+			ok = "yes"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", g.name, g.want, num(g.have, g.unit), ok)
 	}
 }

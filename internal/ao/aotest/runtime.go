@@ -33,6 +33,8 @@ type Runtime struct {
 	streams   int
 	handled   int
 	dryRuns   int
+	images    int
+	forks     int
 }
 
 var _ ao.Runtime = (*Runtime)(nil)
@@ -48,13 +50,16 @@ func NewRuntime(h Handler) *Runtime {
 // Counts are what the runtime did.
 type Counts struct {
 	Compiled, Instances, Streams, Handled, DryRuns int
+	// Images and Forks count the memory images captured and the forks made
+	// for dry-runs.
+	Images, Forks int
 }
 
 // Counts returns the runtime's counters.
 func (r *Runtime) Counts() Counts {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return Counts{r.compiled, r.instances, r.streams, r.handled, r.dryRuns}
+	return Counts{r.compiled, r.instances, r.streams, r.handled, r.dryRuns, r.images, r.forks}
 }
 
 // Compile accepts any bytes with the wasm header.

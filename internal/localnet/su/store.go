@@ -193,12 +193,20 @@ func (s *store) byNonce(ctx context.Context, pid string, nonce int64) (*row, err
 // message finds an assignment by message id or assignment id, optionally
 // within one process (process rows are not messages).
 func (s *store) message(ctx context.Context, id, pid string) (*row, error) {
-	q := `SELECT ` + rowCols + ` FROM assignments WHERE (message_id = ? OR assignment_id = ?) AND message_id != process_id`
-	args := []any{id, id}
+	// Two indexed lookups: with OR, SQLite scans the process's rows.
+	by := func(col, index string) string {
+		q := `SELECT ` + rowCols + ` FROM assignments` + index + ` WHERE ` + col + ` = ? AND message_id != process_id`
+		if pid != "" {
+			q += ` AND process_id = ?`
+		}
+		return q
+	}
+	args := []any{id}
 	if pid != "" {
-		q += ` AND process_id = ?`
 		args = append(args, pid)
 	}
+	args = append(args, args...)
+	q := by("message_id", " INDEXED BY assignments_message") + ` UNION ALL ` + by("assignment_id", "") // assignment_id is UNIQUE
 	r, err := scanRow(s.db.QueryRowContext(ctx, q+` ORDER BY timestamp LIMIT 1`, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -217,7 +225,13 @@ func (s *store) messageRange(ctx context.Context, pid string, byNonce bool, from
 	if byNonce {
 		col = "nonce"
 	}
-	q := `SELECT ` + rowCols + ` FROM assignments WHERE process_id = ? AND nonce >= 1`
+	q := `SELECT ` + rowCols + ` FROM assignments`
+	if !byNonce && from != nil {
+		// The rows after `from` by their timestamp, not every row of the
+		// process in nonce order checked one by one.
+		q += ` INDEXED BY assignments_ts`
+	}
+	q += ` WHERE process_id = ? AND nonce >= 1`
 	args := []any{pid}
 	if from != nil {
 		q += ` AND ` + col + ` > ?`

@@ -1,0 +1,38 @@
+package ao
+
+import (
+	"context"
+	"time"
+)
+
+// Forker is an Instance that can capture its committed memory as an Image,
+// so that dry-runs run on private forks of it, many at once, without
+// touching the instance (optional: an engine falls back to dry-running on
+// the instance itself).
+type Forker interface {
+	// Image captures the committed memory (nil error: the caller releases
+	// it). It is called between messages, like Memory.
+	Image() (Image, error)
+}
+
+// Image is a captured committed memory. Forks made from it keep their view
+// of it after Release; the image itself must not be used after Release.
+type Image interface {
+	// Size is the memory's length in bytes.
+	Size() int64
+	// ReadAt reads the memory (io.ReaderAt).
+	ReadAt(p []byte, off int64) (int, error)
+	// Fork returns a fork over the image: reuse (a fork of an earlier image,
+	// or nil) is re-pointed to this image when it can be, else closed and a
+	// new one made.
+	Fork(ctx context.Context, reuse Fork) (Fork, error)
+	Release()
+}
+
+// Fork evaluates dry-runs over an Image as on a fresh instance of its
+// memory; after each one its memory is the image's again. It is not safe for
+// concurrent use.
+type Fork interface {
+	DryRun(ctx context.Context, msg *Message, env *Env, limit time.Duration) (*Result, error)
+	Close() error
+}
