@@ -84,8 +84,10 @@ func (p *Process) captureImage() (*memImage, error) {
 		}
 		return nil
 	}
+	// A restored instance's untouched pages are zero: not read (see Process.touched).
+	maybe := p.touched(mem)
 	for off := 0; off <= len(mem); off += chunk {
-		data := off < len(mem) && !isZero(mem[off:min(off+chunk, len(mem))])
+		data := off < len(mem) && (maybe == nil || maybe(off/chunk)) && !isZero(mem[off:min(off+chunk, len(mem))])
 		if data {
 			img.data[off/chunk] = true
 		}
