@@ -232,6 +232,24 @@ func (e *Engine) CheckpointAll(ctx context.Context) error {
 		procs = append(procs, p)
 	}
 	e.mu.Unlock()
+	return e.checkpointProcs(ctx, procs)
+}
+
+// CheckpointProcess writes a file checkpoint of one process now, as
+// CheckpointAll does for every process (UNIT_MODE=hbu's POST /snapshot/<pid>).
+// A process the engine does not hold is ao.ErrNotFound.
+func (e *Engine) CheckpointProcess(ctx context.Context, pid string) error {
+	e.mu.Lock()
+	p, ok := e.procs[pid]
+	e.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("checkpoint of %s: %w", pid, ao.ErrNotFound)
+	}
+	return e.checkpointProcs(ctx, []*proc{p})
+}
+
+// checkpointProcs writes a file checkpoint of each of procs.
+func (e *Engine) checkpointProcs(ctx context.Context, procs []*proc) error {
 	// A long stream is asked to checkpoint at its next batch, and is not
 	// waited for.
 	for _, p := range procs {

@@ -536,3 +536,25 @@ func TestCheckpointAllStopsAtItsDeadline(t *testing.T) {
 		t.Fatalf("checkpoint files %v, want A's", got)
 	}
 }
+
+// CheckpointProcess writes one process's file checkpoint and no other's; a
+// process the engine does not hold is ErrNotFound.
+func TestCheckpointProcessOnlyThatOne(t *testing.T) {
+	cu := newCheckpointCU(t, nil)
+	mod := cu.w.PublishModule(nil)
+	a, b := cu.w.Spawn(mod, ""), cu.w.Spawn(mod, "")
+	cu.sendAll(a, "x", "y")
+	cu.sendAll(b, "z")
+	if err := cu.e.CheckpointProcess(ctxT(t), a); err != nil {
+		t.Fatal(err)
+	}
+	if fc := cu.fileRecord(a); fc.Evaluation.Nonce != 2 {
+		t.Fatalf("checkpoint of %s at nonce %d, want 2", a, fc.Evaluation.Nonce)
+	}
+	if _, err := cu.opts.Checkpoints.Store.FindFileCheckpoint(ctxT(t), b); !errors.Is(err, ao.ErrNotFound) {
+		t.Fatalf("the other process was checkpointed too: %v", err)
+	}
+	if err := cu.e.CheckpointProcess(ctxT(t), strings.Repeat("U", 43)); !errors.Is(err, ao.ErrNotFound) {
+		t.Fatalf("an unknown process: %v", err)
+	}
+}

@@ -34,7 +34,7 @@ import (
 type Engine interface {
 	ReadResult(ctx context.Context, pid, messageID string, busy time.Duration) ([]byte, error)
 	DryRun(ctx context.Context, req engine.DryRunRequest, busy time.Duration) ([]byte, bool, error)
-	CheckpointAll(ctx context.Context) error
+	CheckpointProcess(ctx context.Context, pid string) error
 }
 
 // Options configures the handler.

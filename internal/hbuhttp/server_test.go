@@ -45,7 +45,7 @@ func (f *fakeEngine) DryRun(_ context.Context, req engine.DryRunRequest, _ time.
 	return []byte(`{"Messages":[],"Assignments":[],"Spawns":[],"Output":"","Error":"x"}`), false, nil
 }
 
-func (f *fakeEngine) CheckpointAll(context.Context) error { return nil }
+func (f *fakeEngine) CheckpointProcess(context.Context, string) error { return nil }
 
 func page(slot string) []byte {
 	return []byte(`{"page_info":{"has_next_page":false},"edges":[{"cursor":` + slot + `,"node":{"message":{"Id":"m","Owner":"o","Tags":[]},` +

@@ -36,10 +36,10 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, ao.Errorf(http.StatusNotImplemented, "file checkpoints are not configured"))
 		return
 	}
-	// The engine checkpoints every process in memory; one process alone
-	// needs an engine call it does not have yet (see the package README).
-	if err := s.opts.Engine.CheckpointAll(r.Context()); err != nil {
-		s.log.Warn("snapshot: checkpoints", "process", pid, "err", err)
+	// A process the engine does not hold keeps its last file checkpoint,
+	// if any (else 404 below).
+	if err := s.opts.Engine.CheckpointProcess(r.Context(), pid); err != nil && !errors.Is(err, ao.ErrNotFound) {
+		s.log.Warn("snapshot: checkpoint", "process", pid, "err", err)
 	}
 	fc, err := s.opts.Checkpoints.FindFileCheckpoint(r.Context(), pid)
 	if errors.Is(err, ao.ErrNotFound) {
