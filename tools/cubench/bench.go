@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/aocu/aocu/internal/localnet/benchnet"
 )
 
 // bench runs the phases against one aocu (restarted once, in cold-restart).
@@ -147,8 +149,8 @@ func (b *bench) cold(ctx context.Context) error {
 	if err == nil {
 		if e := ev.errText(); e != "" {
 			err = fmt.Errorf("Error %s", e)
-		} else if got := ev.outputData(); got != evalOutput {
-			err = fmt.Errorf("Output.data %q, want %q", got, evalOutput)
+		} else if got := ev.outputData(); got != benchnet.KVLoaded {
+			err = fmt.Errorf("Output.data %q, want %q", got, benchnet.KVLoaded)
 		}
 	}
 	b.res.check("cold: Eval output", err)

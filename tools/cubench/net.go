@@ -1,16 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -18,20 +11,8 @@ import (
 	"time"
 
 	"github.com/aocu/aocu/internal/arweave"
-	"github.com/aocu/aocu/internal/localnet/gateway"
-	"github.com/aocu/aocu/internal/localnet/su"
+	"github.com/aocu/aocu/internal/localnet/benchnet"
 )
-
-// kvCode is the Eval of the reference bench (research/ao-loader.md §6.1):
-// Set/Get handlers that answer with msg.reply.
-const kvCode = `KV = KV or {}
-Handlers.add("Set", Handlers.utils.hasMatchingTag("Action", "Set"),
-  function (msg) KV[msg.Tags.Key] = msg.Data; msg.reply({ Action = "Set-Result", Key = msg.Tags.Key, Data = "OK" }) end)
-Handlers.add("Get", Handlers.utils.hasMatchingTag("Action", "Get"),
-  function (msg) msg.reply({ Action = "Get-Result", Key = msg.Tags.Key, Data = KV[msg.Tags.Key] or "" }) end)
-return "kv handlers loaded"`
-
-const evalOutput = "kv handlers loaded"
 
 // clock is the local gateway's and SU's clock. The bench sets it before every
 // post, so that message n has the timestamp T0 + n·1000 ms, as in the
@@ -63,153 +44,41 @@ type localNet struct {
 	suAddr string
 	user   *arweave.Wallet // the process owner
 	client *http.Client
-	closes []func()
+	net    *benchnet.Net
 
 	module string // module id
 	pid    string
 	next   int64 // the nonce the next posted message will get
 }
 
-func serveLoopback(h http.Handler) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, fmt.Errorf("listen: %w", err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
-}
-
 // startNet starts the gateway (a block on every write) and the SU under dir.
 // t0 is the timestamp of nonce 0.
-func startNet(ctx context.Context, dir string, t0 time.Time, suWallet, user *arweave.Wallet, client *http.Client) (_ *localNet, err error) {
+func startNet(ctx context.Context, dir string, t0 time.Time, suWallet, user *arweave.Wallet, client *http.Client) (*localNet, error) {
 	n := &localNet{clock: &clock{t: t0}, t0: t0, user: user, client: client}
-	defer func() {
-		if err != nil {
-			n.Close()
-		}
-	}()
-	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	// MaxItemSize: -coldstart uploads checkpoints (a gzipped process memory of
 	// up to PROCESS_WASM_MEMORY_MAX_LIMIT) to the gateway.
-	gw, err := gateway.New(ctx, gateway.Config{DataDir: filepath.Join(dir, "gateway"), BlockInterval: -1, MineOnWrite: true,
-		MaxItemSize: 1 << 30, Now: n.clock.Now, Logger: quiet})
+	bn, err := benchnet.Start(ctx, benchnet.Config{Dir: dir, SUWallet: suWallet, Now: n.clock.Now, MaxItemSize: 1 << 30})
 	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
+		return nil, err
 	}
-	n.closes = append(n.closes, func() { gw.Close() })
-	gwURL, gwClose, err := serveLoopback(gw)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
-	n.closes = append(n.closes, gwClose)
-	n.gwURL = gwURL
-
-	// The SU publishes its own URL, so it needs its listener before New.
-	var (
-		mu sync.RWMutex
-		h  http.Handler = http.NotFoundHandler()
-	)
-	suURL, suClose, err := serveLoopback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.RLock()
-		hh := h
-		mu.RUnlock()
-		hh.ServeHTTP(w, r)
-	}))
-	if err != nil {
-		return nil, fmt.Errorf("su: %w", err)
-	}
-	n.closes = append(n.closes, suClose)
-	s, err := su.New(ctx, su.Config{DataDir: filepath.Join(dir, "su"), Wallet: suWallet, GatewayURL: gwURL, URL: suURL, Now: n.clock.Now, Logger: quiet})
-	if err != nil {
-		return nil, fmt.Errorf("su: %w", err)
-	}
-	n.closes = append(n.closes, func() { s.Close() })
-	mu.Lock()
-	h = s
-	mu.Unlock()
-	n.suURL, n.suAddr = suURL, s.Address()
+	n.net, n.gwURL, n.suURL, n.suAddr = bn, bn.GatewayURL, bn.SUURL, bn.SUAddress
 	return n, nil
 }
 
-// Close stops the servers, last started first.
-func (n *localNet) Close() {
-	for i := len(n.closes) - 1; i >= 0; i-- {
-		n.closes[i]()
-	}
-	n.closes = nil
-}
-
-func tags(kv ...string) []arweave.Tag {
-	out := make([]arweave.Tag, 0, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		out = append(out, arweave.Tag{Name: kv[i], Value: kv[i+1]})
-	}
-	return out
-}
-
-// signItem makes a signed ANS-104 data item.
-func signItem(s arweave.Signer, data []byte, target string, kv ...string) ([]byte, error) {
-	d, err := arweave.NewDataItem(data, target, "", tags(kv...))
-	if err != nil {
-		return nil, fmt.Errorf("data item: %w", err)
-	}
-	if err := d.Sign(s); err != nil {
-		return nil, fmt.Errorf("sign: %w", err)
-	}
-	raw, err := d.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("data item bytes: %w", err)
-	}
-	return raw, nil
-}
-
-// postItem POSTs a signed item and returns the id the server answers.
-func (n *localNet) postItem(ctx context.Context, url string, raw []byte) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(raw))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("POST %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", fmt.Errorf("POST %s: %w", url, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("POST %s: %d %s", url, resp.StatusCode, b)
-	}
-	var r struct{ ID string }
-	if err := json.Unmarshal(b, &r); err != nil || r.ID == "" {
-		return "", fmt.Errorf("POST %s: no id in %q", url, b)
-	}
-	return r.ID, nil
-}
+// Close stops the servers.
+func (n *localNet) Close() { n.net.Close() }
 
 // publishModule posts the module to the gateway with the reference bench's
 // module tags.
-func (n *localNet) publishModule(ctx context.Context, wasm []byte, format string) error {
-	raw, err := signItem(n.user, wasm, "",
-		"Data-Protocol", "ao", "Variant", "ao.TN.1", "Type", "Module",
-		"Module-Format", format, "Input-Encoding", "JSON-V1", "Output-Encoding", "JSON-V1",
-		"Memory-Limit", "1-gb", "Compute-Limit", "9000000000000", "Content-Type", "application/wasm")
-	if err != nil {
-		return fmt.Errorf("module: %w", err)
-	}
-	if n.module, err = n.postItem(ctx, n.gwURL+"/tx", raw); err != nil {
-		return fmt.Errorf("module: %w", err)
-	}
-	return nil
+func (n *localNet) publishModule(ctx context.Context, wasm []byte, format string) (err error) {
+	n.module, err = benchnet.PublishModule(ctx, n.client, n.gwURL, n.user, wasm, format)
+	return err
 }
 
 // toSU signs an item and posts it to the SU at the timestamp of the next
 // nonce, T0 + nonce·1000 ms.
 func (n *localNet) toSU(ctx context.Context, data []byte, target string, kv ...string) (string, error) {
-	raw, err := signItem(n.user, data, target, kv...)
+	raw, err := benchnet.SignItem(n.user, data, target, kv...)
 	if err != nil {
 		return "", err
 	}
@@ -220,7 +89,7 @@ func (n *localNet) toSU(ctx context.Context, data []byte, target string, kv ...s
 // Posts are sequential: each sets the clock first.
 func (n *localNet) postSU(ctx context.Context, raw []byte) (string, error) {
 	n.clock.Set(n.t0.Add(time.Duration(n.next) * time.Second))
-	id, err := n.postItem(ctx, n.suURL+"/", raw)
+	id, err := benchnet.PostItem(ctx, n.client, n.suURL+"/", raw)
 	if err != nil {
 		return "", err
 	}
@@ -269,9 +138,9 @@ func value(j int) string { return "value-" + strconv.Itoa(j) + "-" + strings.Rep
 // sign signs the i-th Set/Get message.
 func (n *localNet) sign(op kvOp) ([]byte, error) {
 	if op.set {
-		return signItem(n.user, []byte(value(op.j)), n.pid, messageTags("Action", "Set", "Key", op.key)...)
+		return benchnet.SignItem(n.user, []byte(value(op.j)), n.pid, messageTags("Action", "Set", "Key", op.key)...)
 	}
-	return signItem(n.user, []byte(""), n.pid, messageTags("Action", "Get", "Key", op.key)...)
+	return benchnet.SignItem(n.user, []byte(""), n.pid, messageTags("Action", "Get", "Key", op.key)...)
 }
 
 // send posts the i-th Set/Get message.
@@ -297,7 +166,7 @@ func (n *localNet) seed(ctx context.Context, count int, progress func(done int))
 	if err := n.spawn(ctx); err != nil {
 		return "", "", err
 	}
-	if evalID, err = n.message(ctx, kvCode, "Action", "Eval"); err != nil {
+	if evalID, err = n.message(ctx, benchnet.KVCode, "Action", "Eval"); err != nil {
 		return "", "", fmt.Errorf("eval: %w", err)
 	}
 	type signed struct {

@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/aocu/aocu/internal/arweave"
+	"github.com/aocu/aocu/internal/localnet/benchnet"
 )
 
 type options struct {
@@ -359,7 +360,7 @@ func (b *bench) createOne(ctx context.Context, i int) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := b.net.message(ctx, pid, kvCode, "Action", "Eval"); err != nil {
+	if _, err := b.net.message(ctx, pid, benchnet.KVCode, "Action", "Eval"); err != nil {
 		return nil, err
 	}
 	p := &proc{pid: pid}
