@@ -5,7 +5,6 @@ package loader
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -23,25 +22,13 @@ import (
 // image again after every dry-run (also after a runaway one), and the image
 // reads back as the committed memory.
 func TestForkDryRunsEqualInstanceDryRuns(t *testing.T) {
-	m := module(t, aos64)
-	envRaw, msgs := scenario(t, "probe", aos64)
-	var env struct {
-		Process, Module struct {
-			Id, Owner string
-			Tags      []ao.Tag
-		}
-	}
-	if err := json.Unmarshal(envRaw, &env); err != nil {
-		t.Fatal(err)
-	}
-	aoEnv := &ao.Env{Process: ao.EnvEntity{ID: env.Process.Id, Owner: env.Process.Owner, Tags: env.Process.Tags},
-		Module: ao.EnvEntity{ID: env.Module.Id, Owner: env.Module.Owner, Tags: env.Module.Tags}}
-	p := startProcess(t, m, ProcessOptions{}, envRaw, msgs[:1])
-	inst := &runtimeInstance{p: p}
+	pr := newProbeRuntime(t)
+	p, inst, aoEnv := pr.p, pr.inst, pr.env
 	ctx := context.Background()
 	msg := func(action, data string) *ao.Message {
-		return &ao.Message{ID: json.RawMessage(`"M1"`), Owner: env.Process.Owner, From: env.Process.Owner, Target: json.RawMessage(`"` + env.Process.Id + `"`),
-			Data: json.RawMessage(`"` + data + `"`), Tags: []ao.Tag{{Name: "Action", Value: action}}, Timestamp: 1700000000000, BlockHeight: 1, ReadOnly: true}
+		am := pr.msg(action, data)
+		am.ReadOnly = true
+		return am
 	}
 	if r, err := inst.Handle(ctx, 1, msg("Eval", `Handlers.add('inc', 'Inc', function(m) Count = (Count or 0) + 1; m.reply({Data = tostring(Count) .. ':' .. m.Data}) end)`), aoEnv, 0); err != nil || r.Failed() {
 		t.Fatalf("%v %+v", err, r)

@@ -14,26 +14,9 @@ import (
 // The port's DryRun answers what HandleReadOnly answers and keeps nothing; a
 // dry-run limit stops a runaway one with ao.ErrEvalTimeout.
 func TestRuntimeDryRun(t *testing.T) {
-	m := module(t, aos64)
-	envRaw, msgs := scenario(t, "probe", aos64)
-	var env struct {
-		Process, Module struct {
-			Id, Owner string
-			Tags      []ao.Tag
-		}
-	}
-	if err := json.Unmarshal(envRaw, &env); err != nil {
-		t.Fatal(err)
-	}
-	aoEnv := &ao.Env{Process: ao.EnvEntity{ID: env.Process.Id, Owner: env.Process.Owner, Tags: env.Process.Tags},
-		Module: ao.EnvEntity{ID: env.Module.Id, Owner: env.Module.Owner, Tags: env.Module.Tags}}
-	p := startProcess(t, m, ProcessOptions{}, envRaw, msgs[:1])
-	inst := &runtimeInstance{p: p}
+	pr := newProbeRuntime(t)
+	p, inst, aoEnv, msg := pr.p, pr.inst, pr.env, pr.msg
 	ctx := context.Background()
-	msg := func(action, data string) *ao.Message {
-		return &ao.Message{ID: json.RawMessage(`"M1"`), Owner: env.Process.Owner, From: env.Process.Owner, Target: json.RawMessage(`"` + env.Process.Id + `"`),
-			Data: json.RawMessage(`"` + data + `"`), Tags: []ao.Tag{{Name: "Action", Value: action}}, Timestamp: 1700000000000, BlockHeight: 1}
-	}
 	if r, err := inst.Handle(ctx, 1, msg("Eval", `Handlers.add('inc', 'Inc', function(m) Count = (Count or 0) + 1; m.reply({Data = tostring(Count)}) end)`), aoEnv, 0); err != nil || r.Failed() {
 		t.Fatalf("%v %+v", err, r)
 	}
@@ -86,5 +69,38 @@ func TestRejectionAsTheCURecordsIt(t *testing.T) {
 		if got := toAO(c.r); string(got.Error) != c.want || !got.Rejected {
 			t.Errorf("%s: Error %s, want %s", c.name, got.Error, c.want)
 		}
+	}
+}
+
+// probeRuntime is an aos2_0_6 process spawned with the probe scenario's first
+// message, behind the runtime port, and a message maker for it.
+type probeRuntime struct {
+	p    *Process
+	inst *runtimeInstance
+	env  *ao.Env
+	msg  func(action, data string) *ao.Message
+}
+
+func newProbeRuntime(t *testing.T) *probeRuntime {
+	t.Helper()
+	m := module(t, aos64)
+	envRaw, msgs := scenario(t, "probe", aos64)
+	var env struct {
+		Process, Module struct {
+			Id, Owner string
+			Tags      []ao.Tag
+		}
+	}
+	if err := json.Unmarshal(envRaw, &env); err != nil {
+		t.Fatal(err)
+	}
+	p := startProcess(t, m, ProcessOptions{}, envRaw, msgs[:1])
+	return &probeRuntime{p: p, inst: &runtimeInstance{p: p},
+		env: &ao.Env{Process: ao.EnvEntity{ID: env.Process.Id, Owner: env.Process.Owner, Tags: env.Process.Tags},
+			Module: ao.EnvEntity{ID: env.Module.Id, Owner: env.Module.Owner, Tags: env.Module.Tags}},
+		msg: func(action, data string) *ao.Message {
+			return &ao.Message{ID: json.RawMessage(`"M1"`), Owner: env.Process.Owner, From: env.Process.Owner, Target: json.RawMessage(`"` + env.Process.Id + `"`),
+				Data: json.RawMessage(`"` + data + `"`), Tags: []ao.Tag{{Name: "Action", Value: action}}, Timestamp: 1700000000000, BlockHeight: 1}
+		},
 	}
 }
