@@ -362,26 +362,7 @@ func TestCheckpointAllOfADrainedProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	instances := cu.w.Runtime.Counts().Instances
-	if err := cu.e.CheckpointAll(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
-	if n := cu.w.Runtime.Counts().Instances - instances; n != 0 {
-		t.Fatalf("CheckpointAll made %d instances, want none", n)
-	}
-	rec := cu.fileRecord(a)
-	sum := sha256.Sum256(drained)
-	if rec.Evaluation.Nonce != 2 || rec.Evaluation.SHA256 != hex.EncodeToString(sum[:]) {
-		t.Fatalf("A's checkpoint %+v, want nonce 2 and the drained memory's hash", rec.Evaluation)
-	}
-	cu.restart()
-	handled := cu.w.Runtime.Counts().Handled
-	if got := cu.result(a, cu.w.Send(a, "a3")).Output.Data; got != "4:a3" {
-		t.Fatalf("A after the restart = %q, want 4:a3", got)
-	}
-	if n := cu.w.Runtime.Counts().Handled - handled; n != 1 {
-		t.Fatalf("the restart evaluated %d messages of A, want 1", n)
-	}
+	cu.checkpointWithoutInstanceThenRestart(a, drained, "drained")
 }
 
 // An idle process is kept as its compact image in the memory cache, counted
@@ -491,26 +472,7 @@ func TestCheckpointAllOfACachedProcess(t *testing.T) {
 	if err != nil || img == nil {
 		t.Fatalf("A's cached image: %v", err)
 	}
-	instances := cu.w.Runtime.Counts().Instances
-	if err := cu.e.CheckpointAll(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
-	if n := cu.w.Runtime.Counts().Instances - instances; n != 0 {
-		t.Fatalf("CheckpointAll made %d instances, want none", n)
-	}
-	rec := cu.fileRecord(a)
-	sum := sha256.Sum256(mem)
-	if rec.Evaluation.Nonce != 2 || rec.Evaluation.SHA256 != hex.EncodeToString(sum[:]) {
-		t.Fatalf("A's checkpoint %+v, want nonce 2 and the cached memory's hash", rec.Evaluation)
-	}
-	cu.restart()
-	handled := cu.w.Runtime.Counts().Handled
-	if got := cu.result(a, cu.w.Send(a, "a3")).Output.Data; got != "4:a3" {
-		t.Fatalf("A after the restart = %q, want 4:a3", got)
-	}
-	if n := cu.w.Runtime.Counts().Handled - handled; n != 1 {
-		t.Fatalf("the restart evaluated %d messages of A, want 1", n)
-	}
+	cu.checkpointWithoutInstanceThenRestart(a, mem, "cached")
 }
 
 // CheckpointAll stops at its context's end: what is left is reported, not
@@ -556,5 +518,33 @@ func TestCheckpointProcessOnlyThatOne(t *testing.T) {
 	}
 	if err := cu.e.CheckpointProcess(ctxT(t), strings.Repeat("U", 43)); !errors.Is(err, ao.ErrNotFound) {
 		t.Fatalf("an unknown process: %v", err)
+	}
+}
+
+// checkpointWithoutInstanceThenRestart: CheckpointAll writes process a's
+// checkpoint (at nonce 2, of memory mem) without making an instance, and
+// after a restart a's next message is the only one evaluated.
+func (cu *testCU) checkpointWithoutInstanceThenRestart(a string, mem []byte, what string) {
+	t := cu.t
+	t.Helper()
+	instances := cu.w.Runtime.Counts().Instances
+	if err := cu.e.CheckpointAll(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := cu.w.Runtime.Counts().Instances - instances; n != 0 {
+		t.Fatalf("CheckpointAll made %d instances, want none", n)
+	}
+	rec := cu.fileRecord(a)
+	sum := sha256.Sum256(mem)
+	if rec.Evaluation.Nonce != 2 || rec.Evaluation.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("A's checkpoint %+v, want nonce 2 and the %s memory's hash", rec.Evaluation, what)
+	}
+	cu.restart()
+	handled := cu.w.Runtime.Counts().Handled
+	if got := cu.result(a, cu.w.Send(a, "a3")).Output.Data; got != "4:a3" {
+		t.Fatalf("A after the restart = %q, want 4:a3", got)
+	}
+	if n := cu.w.Runtime.Counts().Handled - handled; n != 1 {
+		t.Fatalf("the restart evaluated %d messages of A, want 1", n)
 	}
 }
