@@ -261,6 +261,18 @@ func TestRollbackPathsAgree(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer p.Close()
+				defer func() {
+					// the two paths really are the two extremes
+					st := p.Stats()
+					// (a rollback's replay ends with a snapshot: the base moves
+					// only there)
+					if ratio > 1 && (st.Snapshots > st.Rollbacks || st.Replayed == 0) {
+						t.Errorf("ratio %g: %d snapshots, %d rollbacks, %d replayed: want snapshots only after rollbacks, which replay", ratio, st.Snapshots, st.Rollbacks, st.Replayed)
+					}
+					if ratio < 1 && st.Snapshots < len(msgs)/2 {
+						t.Errorf("ratio %g took %d snapshots for %d messages", ratio, st.Snapshots, len(msgs))
+					}
+				}()
 				for i, msg := range msgs {
 					r, err := p.Handle(context.Background(), msg, env)
 					if err != nil {

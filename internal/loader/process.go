@@ -469,7 +469,8 @@ func (p *Process) record(msg, env []byte, dur time.Duration) {
 		// Before the first measurement: about 2 GB/s.
 		est = time.Duration(p.inst.mem.DataSize(p.inst.store)/2000) * time.Microsecond
 	}
-	if p.logCost >= time.Duration(float64(est)*p.opts.SnapshotRatio) || len(p.log) >= maxLogEntries || p.logBytes >= maxLogBytes {
+	// (compared as floats: est × a large ratio does not fit a Duration)
+	if float64(p.logCost) >= float64(est)*p.opts.SnapshotRatio || len(p.log) >= maxLogEntries || p.logBytes >= maxLogBytes {
 		p.takeSnapshot()
 	}
 }
