@@ -301,20 +301,40 @@ var _ = url.QueryEscape
 // back on demand, where it carries on from its state.
 func TestServeDrainToFile(t *testing.T) {
 	m := e2eModules[0]
-	n := startNet(t, m.file, m.format, netOptions{env: map[string]string{"WASM_INSTANCE_CACHE_MAX_SIZE": "1", "WASM_EVALUATION_MAX_WORKERS": "1"}})
-	a, b := n.spawn(t, ""), n.spawn(t, "")
-	for i := 1; i <= 3; i++ {
-		for _, pid := range []string{a, b} {
-			r := n.result(t, pid, n.eval(t, pid, "N = (N or 0) + 1; return N"))
-			must(t, outputData(t, r) == strconv.Itoa(i), "process %s step %d: %s", pid[:6], i, r["Output"])
-		}
+	for _, c := range []struct {
+		name  string
+		cache string // PROCESS_MEMORY_CACHE_MAX_SIZE ("": the default, 1 GiB)
+	}{
+		// the idle process is its compact image in the memory cache
+		{"cached image", ""},
+		// a cache smaller than one live instance: every idle image goes to file
+		{"on file", "100000000"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			env := map[string]string{"WASM_INSTANCE_CACHE_MAX_SIZE": "1", "WASM_EVALUATION_MAX_WORKERS": "1"}
+			if c.cache != "" {
+				env["PROCESS_MEMORY_CACHE_MAX_SIZE"] = c.cache
+			}
+			n := startNet(t, m.file, m.format, netOptions{env: env})
+			a, b := n.spawn(t, ""), n.spawn(t, "")
+			for i := 1; i <= 3; i++ {
+				for _, pid := range []string{a, b} {
+					r := n.result(t, pid, n.eval(t, pid, "N = (N or 0) + 1; return N"))
+					must(t, outputData(t, r) == strconv.Itoa(i), "process %s step %d: %s", pid[:6], i, r["Output"])
+				}
+			}
+			st := n.cu.Engine.Stats()
+			files, _ := filepath.Glob(filepath.Join(n.dir, "cu", "memory", "state-*.dat"))
+			if c.cache == "" {
+				must(t, st.InMemory == 1 && st.Cached == 1 && st.OnFile == 0, "warm %d, cached %d, on file %d", st.InMemory, st.Cached, st.OnFile)
+			} else {
+				must(t, st.InMemory == 1 && st.Cached == 0 && st.OnFile == 1, "warm %d, cached %d, on file %d", st.InMemory, st.Cached, st.OnFile)
+				must(t, len(files) >= 1, "no drained memory file")
+			}
+			// The idle process's state equals an independent replay.
+			must(t, sha(n.state(t, a)) == sha(n.replay(t, a)), "state of the idle process")
+		})
 	}
-	st := n.cu.Engine.Stats()
-	must(t, st.InMemory == 1 && st.OnFile == 1, "warm %d, on file %d", st.InMemory, st.OnFile)
-	files, _ := filepath.Glob(filepath.Join(n.dir, "cu", "memory", "state-*.dat"))
-	must(t, len(files) >= 1, "no drained memory file")
-	// The drained process's state equals an independent replay.
-	must(t, sha(n.state(t, a)) == sha(n.replay(t, a)), "state of a drained process")
 }
 
 // TestServeRateLimitAndMetrics: the dry-run rate limit (cached answers are
