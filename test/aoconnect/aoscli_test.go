@@ -215,7 +215,7 @@ func TestAOSCLI(t *testing.T) {
 	// A value is printed on a line of its own, or after a prompt that aos
 	// redrew when something arrived in the Inbox meanwhile.
 	tm.eval("1 + 1", regexp.MustCompile(`(?m)(^|\]> )2\s*$`), time.Minute)
-	tm.eval(`Handlers.add("greet", "Greet", function(msg) Greeted = msg.Data end)`, regexp.MustCompile(`\n\s*\d+\s*\n`), time.Minute)
+	tm.eval(`Handlers.add("greet", "Greet", function(msg) Greeted = msg.Data end)`, regexp.MustCompile(`(?m)(^|\]> )\d+\s*$`), time.Minute)
 	tm.eval(`Send({Target = ao.id, Data = "hi"})`, regexp.MustCompile(`Message added to outbox`), time.Minute)
 	tm.poll(`Inbox[#Inbox].Data`, regexp.MustCompile(`(?m)^hi\s*$`), time.Minute)
 	tm.eval(`Send({Target = ao.id, Action = "Greet", Data = "hello"})`, regexp.MustCompile(`Message added to outbox`), time.Minute)
