@@ -373,9 +373,11 @@ func (st *streamState) evaluate(ctx context.Context, m *schedule.Message) error 
 	if e.opts.EnableMemoryReset && m.Owner == st.meta.processOwner && hasAction(m.Tags, "Reset-Memory") {
 		res, err = st.resetMemory(ctx, m)
 	} else {
-		am := m.ToAO()
+		var am *ao.Message
 		if e.opts.HyperBEAM {
 			am = m.ToAOHyperBEAM()
+		} else {
+			am = m.ToAO()
 		}
 		res, err = p.inst.Handle(ctx, st.stream, am, st.meta.env, e.opts.MessageTimeout)
 	}
