@@ -9,7 +9,7 @@ import (
 	"github.com/aocu/aocu/internal/ao/aotest"
 )
 
-// A page with a gap, a reorder, a repeated message, a timestamp going back
+// A page with a gap (also of its first edge, the process itself), a reorder, a repeated message, a timestamp going back
 // or a broken hash chain (below block 1,440,000, where the reference checks
 // nothing) is refused with a 502 naming the SU, the process and the nonce;
 // nothing of it is evaluated or stored; once the SU is healthy the next
@@ -17,6 +17,7 @@ import (
 func TestBadPagesAreRefused(t *testing.T) {
 	faults := map[string]func(p *ao.SUPage){
 		"gap":        func(p *ao.SUPage) { p.Edges = append(p.Edges[:2], p.Edges[3:]...) },
+		"first-gap":  func(p *ao.SUPage) { p.Edges = p.Edges[1:] }, // a cold start without the process's own edge
 		"reorder":    func(p *ao.SUPage) { p.Edges[2], p.Edges[3] = p.Edges[3], p.Edges[2] },
 		"duplicate":  func(p *ao.SUPage) { p.Edges = append(p.Edges[:3], p.Edges[2:]...) },
 		"time":       func(p *ao.SUPage) { setTag(&p.Edges[3], "Timestamp", "1") },

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"sync"
 
@@ -128,14 +129,23 @@ func (s *specPage) first(from, to string) *ao.SUPage {
 	if err != nil {
 		return nil
 	}
+	// The cut is where the SU's `to` would end the page only if the page is
+	// in timestamp order: a page that is not (a faulty SU or proxy) is left to
+	// the SU's own answer and its checks, or the stream could end before the
+	// target and answer another message's result.
+	cut, prev := -1, int64(math.MinInt64)
 	for i := range s.page.Edges {
 		ts, ok := edgeTimestamp(&s.page.Edges[i])
-		if !ok {
-			return nil // let the SU's own page (and its checks) speak
+		if !ok || ts < prev {
+			return nil
 		}
-		if ts > limit {
-			return &ao.SUPage{HasNextPage: false, Edges: s.page.Edges[:i]}
+		prev = ts
+		if ts > limit && cut < 0 {
+			cut = i
 		}
+	}
+	if cut >= 0 {
+		return &ao.SUPage{HasNextPage: false, Edges: s.page.Edges[:cut]}
 	}
 	return s.page
 }

@@ -87,3 +87,40 @@ func TestProcessRecordReadOnce(t *testing.T) {
 		t.Fatalf("FindProcess read %d times for 5 results over 2 engines, want at most 2", cs.finds)
 	}
 }
+
+// A page read ahead that comes back reordered (a message after the target
+// first) is not cut at the first later message: that would end the stream
+// before the target and answer something else. The answer is the right one
+// or the SU's error, never another message's result.
+func TestReorderedPageReadAheadIsNotCut(t *testing.T) {
+	cu := newTestCU(t, nil, nil)
+	pid := cu.w.Spawn(cu.w.PublishModule(nil), "")
+	if got := cu.result(pid, cu.w.Send(pid, "one")).Output.Data; got != "2:one" {
+		t.Fatalf("one = %q", got)
+	}
+	m2 := cu.w.Send(pid, "two")
+	cu.w.Send(pid, "three")
+	cu.w.Scheduler.SetPageHook(func(_ string, p *ao.SUPage) {
+		if len(p.Edges) >= 2 {
+			p.Edges = append([]ao.SUEdge(nil), p.Edges...)
+			p.Edges[0], p.Edges[1] = p.Edges[1], p.Edges[0]
+		}
+	})
+	handled := cu.w.Runtime.Counts().Handled
+	out, err := cu.e.ReadResult(ctxT(t), pid, m2, 0)
+	evaluated := cu.w.Runtime.Counts().Handled - handled
+	if err == nil {
+		if r := decodeOutput(t, out); r.Output.Data != "3:two" {
+			t.Fatalf("two from a reordered page = %s, want its own result or the SU's error", out)
+		}
+		if evaluated != 1 {
+			t.Fatalf("%d messages evaluated for two, want 1", evaluated)
+		}
+	} else if ao.StatusOf(err) != 502 || evaluated != 0 {
+		t.Fatalf("two from a reordered page: %v after %d evaluated, want 502 and none", err, evaluated)
+	}
+	cu.w.Scheduler.SetPageHook(nil)
+	if got := cu.result(pid, m2).Output.Data; got != "3:two" {
+		t.Fatalf("two after the SU healed = %q", got)
+	}
+}

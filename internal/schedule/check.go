@@ -16,7 +16,7 @@ import (
 // below that it evaluates whatever the SU sends and stores wrong results.
 type PageChecker struct {
 	su, pid   string
-	next      int64 // the nonce the next edge must carry (-1: 0 or 1, a cold start)
+	next      int64 // the nonce the next edge must carry
 	lastTS    int64
 	prevID    string // the previous assignment id, "" when unknown
 	prevChain string
@@ -38,7 +38,10 @@ type Position struct {
 // verifies the hash chain itself (the reference's check from block
 // 1,440,000).
 func NewPageChecker(su, pid string, pos Position, chainChecked bool) *PageChecker {
-	c := &PageChecker{su: su, pid: pid, next: -1, chainChecked: chainChecked}
+	// A schedule starts at nonce 0: the process itself since AOP-6, the first
+	// message before it (the Rust SU, store.rs). A first page that starts at
+	// 1 lacks its first edge.
+	c := &PageChecker{su: su, pid: pid, chainChecked: chainChecked}
 	if !pos.Cold {
 		c.next, c.lastTS = pos.Nonce+1, pos.Timestamp
 		c.prevID, c.prevChain = pos.AssignmentID, pos.HashChain
@@ -57,9 +60,9 @@ func (c *PageChecker) Check(page *ao.SUPage) error {
 			return c.refuse(nv, "its Nonce tag is not a number")
 		}
 		switch {
-		case c.next < 0 && nonce > 1:
-			return c.refuse(nv, "the schedule starts at nonce "+nv+", not 0")
-		case c.next >= 0 && nonce != c.next:
+		case c.next == 0 && nonce != 0:
+			return c.refuse(nv, "the schedule starts at nonce "+nv+", not 0 (its first message is missing)")
+		case nonce != c.next:
 			return c.refuse(nv, "expected nonce "+strconv.FormatInt(c.next, 10)+" (a gap, a reorder or a repeated message)")
 		}
 		tv, _ := ao.TagValue(at, "Timestamp")

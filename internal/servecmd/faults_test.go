@@ -284,6 +284,7 @@ type faultRequest struct {
 	path   string
 	body   []byte
 	want   string // sha256 of the fault-free answer
+	wantB  []byte // the fault-free answer (bodies under 1 MB), to show a difference
 }
 
 // boundedClient bounds every request to the CU: none may hang.
@@ -363,6 +364,9 @@ func TestServeFaultInjection(t *testing.T) {
 		r := script[i].do(n.cuURL)
 		must(t, r.code == 200, "fault-free %s %s: %v", script[i].name, script[i].path, r)
 		script[i].want = sha(r.body)
+		if len(r.body) < 1<<20 {
+			script[i].wantB = r.body
+		}
 	}
 
 	suP, suSrv := newFaultProxy(t, "SU", n.suURL, 1, 1500*time.Millisecond)
@@ -407,7 +411,7 @@ func TestServeFaultInjection(t *testing.T) {
 		slowest = max(slowest, o.r.took)
 		switch {
 		case o.r.code == 200:
-			must(t, sha(o.r.body) == o.q.want, "%s %s answered 200 with a wrong body under faults: %.400s", o.q.name, o.q.path, o.r.body)
+			must(t, sha(o.r.body) == o.q.want, "%s %s answered 200 with a wrong body under faults:\n%s\nthe fault-free answer:\n%s", o.q.name, o.q.path, clip(o.r.body), clip(o.q.wantB))
 			right++
 		case o.r.code >= 400 && o.r.code < 600:
 			must(t, errorText(o.r.body) != "", "%s %s answered %d without a JSON error: %.300s", o.q.name, o.q.path, o.r.code, o.r.body)
@@ -468,4 +472,12 @@ func TestServeFaultInjection(t *testing.T) {
 		a, b := n.state(t, p.pid), timedDo("GET", cu.URL+"/state/"+p.pid, nil)
 		must(t, b.code == 200 && sha(a) == sha(b.body), "/state of %s differs from the fault-free run", p.pid)
 	}
+}
+
+// clip keeps a body short enough for a failure message.
+func clip(b []byte) string {
+	if len(b) > 4000 {
+		return string(b[:4000]) + "…"
+	}
+	return string(b)
 }
