@@ -27,8 +27,8 @@ package config
 import (
 	"errors"
 	"fmt"
-	"github.com/aocu/aocu/internal/ao"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -37,6 +37,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/loader"
 )
 
@@ -96,6 +97,9 @@ type Config struct {
 	Port int
 	// EnableMetricsEndpoint is ENABLE_METRICS_ENDPOINT: mount /metrics.
 	EnableMetricsEndpoint bool
+	// PprofAddr is AOCU_PPROF_ADDR: where Go's runtime profiles are served
+	// ("": nowhere).
+	PprofAddr string
 
 	// GatewayURL is GATEWAY_URL, the default of the other URLs.
 	GatewayURL string
@@ -439,6 +443,14 @@ func variables() []variable {
 		{name: "ENABLE_METRICS_ENDPOINT", defDoc: "unset (off)",
 			doc:     "Any value except false, 0, no, off mounts /metrics (Prometheus).",
 			binding: flagField(func(c *Config) *bool { return &c.EnableMetricsEndpoint })},
+		{name: "AOCU_PPROF_ADDR", defDoc: "unset (off)",
+			doc: "aocu only: a host:port (for example 127.0.0.1:6060) on which Go's runtime profiles (net/http/pprof: /debug/pprof/profile, heap, goroutine, …) are served, apart from the CU's port. For profiling a running CU; keep it on a private address.",
+			binding: bind(func(c *Config) *string { return &c.PprofAddr }, func(s string) (string, error) {
+				if _, _, err := net.SplitHostPort(s); err != nil {
+					return "", fmt.Errorf("not a host:port: %w", err)
+				}
+				return s, nil
+			}, same)},
 
 		{name: "GATEWAY_URL", def: "https://arweave.net",
 			doc:     "The Arweave gateway; the default of ARWEAVE_URL, GRAPHQL_URL, GRAPHQL_URLS and, when set, UPLOADER_URL.",

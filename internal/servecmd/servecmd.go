@@ -133,6 +133,15 @@ type Unit struct {
 
 	stopInterval chan struct{}
 	intervalDone chan struct{}
+	prof         *profiler // AOCU_PPROF_ADDR, or nil
+}
+
+// ProfileURL is where Go's runtime profiles are served ("": nowhere).
+func (u *Unit) ProfileURL() string {
+	if u.prof == nil {
+		return ""
+	}
+	return u.prof.URL
 }
 
 // checkpointLoop checkpoints every process in memory to file every interval
@@ -327,6 +336,12 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 		}
 	}
 	u.URL = "http://" + ln.Addr().String()
+	if cfg.PprofAddr != "" {
+		if u.prof, err = startProfiler(cfg.PprofAddr, log); err != nil {
+			ln.Close()
+			return fail(err)
+		}
+	}
 	var handler http.Handler = u.api
 	if hb != nil {
 		handler = hb.handler(cfg, u, log, u.api, wrap)
@@ -422,6 +437,7 @@ func (u *Unit) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, fmt.Errorf("closing: %w", ctx.Err()))
 	}
 	<-u.done
+	u.prof.close()
 	u.log.Info("compute unit stopped")
 	return errors.Join(err, u.err)
 }
