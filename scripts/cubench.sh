@@ -18,6 +18,15 @@
 # RSS (-situations cold,file,arweave picks them):
 #
 #   N=10000 ./scripts/cubench.sh -coldstart
+#
+# It also runs, in the same run and on the same process, `aocu eval` and the
+# reference loader (tools/refloader, node) on the cold phase's stream, and with
+# REF=1 (or AOCU_ORACLE_DIR set) the live reference CU (scripts/oracle.sh
+# installs it) after aocu's phases: a cold replay of the whole stream (a few
+# messages per second: minutes at N=1000), -ref-hot new messages and dry-runs,
+# 20 concurrent dry-runs and /state, with its /result bodies compared to aocu's.
+#
+#   REF=1 N=300 ./scripts/cubench.sh
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -34,4 +43,10 @@ bench="$(mktemp -d)/cubench"
 trap 'rm -rf "$(dirname "$bench")"' EXIT
 go build -o "$bench" ./tools/cubench
 echo "cubench: aocu at $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (dirty tree)'), load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-"$bench" -aocu bin/aocu -n "$N" -module "$MODULE.wasm" -json "$OUT" "$@"
+ref=()
+if [[ -n "${AOCU_ORACLE_DIR:-}" ]]; then
+  ref=(-ref "$AOCU_ORACLE_DIR")
+elif [[ "${REF:-}" == 1 ]]; then
+  ref=(-ref "$(./scripts/oracle.sh)")
+fi
+"$bench" -aocu bin/aocu -n "$N" -module "$MODULE.wasm" -json "$OUT" "${ref[@]}" "$@"

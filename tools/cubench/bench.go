@@ -22,13 +22,14 @@ import (
 
 // bench runs the phases against one aocu (restarted once, in cold-restart).
 type bench struct {
-	o      options
-	net    *localNet
-	cu     *cuProc
-	env    []string // aocu's whole environment, without PORT
-	client *http.Client
-	samp   *sampler
-	res    *Result
+	o          options
+	net        *localNet
+	cu         *cuProc
+	env        []string // aocu's whole environment, without PORT
+	walletFile string   // the CU wallet (the reference CU's too)
+	client     *http.Client
+	samp       *sampler
+	res        *Result
 
 	evalID   string
 	coldLast string // the last message of the seeded stream

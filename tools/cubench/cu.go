@@ -41,22 +41,27 @@ func freePort() (int, error) {
 // startCU runs `bin serve` in dir with exactly env (plus PORT, a free port),
 // its output appended to logPath.
 func startCU(bin, dir string, env []string, logPath string) (*cuProc, error) {
+	return startCmd([]string{bin, "serve"}, dir, env, logPath)
+}
+
+// startCmd runs argv as a CU (startCU).
+func startCmd(argv []string, dir string, env []string, logPath string) (*cuProc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("aocu log: %w", err)
+		return nil, fmt.Errorf("CU log: %w", err)
 	}
 	// Not CommandContext: the bench stops it with SIGTERM, as an operator would.
-	cmd := exec.Command(bin, "serve")
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(append([]string(nil), env...), "PORT="+strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+		return nil, fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	p := &cuProc{cmd: cmd, url: "http://127.0.0.1:" + strconv.Itoa(port), logPath: logPath, done: make(chan struct{}), logf: logf}
 	go func() {
@@ -89,9 +94,9 @@ func (p *cuProc) waitReady(ctx context.Context, client *http.Client, timeout tim
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("aocu exited before answering GET / (%v); log tail:\n%s", p.waitErr, logTail(p.logPath, 20))
+			return fmt.Errorf("%s exited before answering GET / (%v); log tail:\n%s", p.cmd.Path, p.waitErr, logTail(p.logPath, 20))
 		case <-ctx.Done():
-			return fmt.Errorf("aocu did not answer GET / at %s: %w", p.url, ctx.Err())
+			return fmt.Errorf("%s did not answer GET / at %s: %w", p.cmd.Path, p.url, ctx.Err())
 		case <-tick.C:
 		}
 	}

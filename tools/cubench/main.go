@@ -50,6 +50,8 @@ type options struct {
 	keep, restartKill         bool
 	coldstart                 bool
 	situations, arweavePrep   string
+	ref                       string // the reference CU's install (scripts/oracle.sh), or ""
+	refHot                    int
 	env                       envFlag
 	timeout                   time.Duration
 }
@@ -97,6 +99,8 @@ func main() {
 	flag.StringVar(&o.situations, "situations", "cold,file,arweave", "-coldstart: the situations to measure, comma-separated (cold, file, arweave)")
 	flag.StringVar(&o.arweavePrep, "arweave-prep", "file", "-coldstart: the run that uploads the Arweave checkpoint starts from the file checkpoint and evaluates one new message (file), "+
 		"or replays the whole stream on a new DB (replay: the checkpoint is then the first one past the threshold, as PROCESS_CHECKPOINT_CREATION_THROTTLE holds back the later ones)")
+	flag.StringVar(&o.ref, "ref", "", "the reference CU installed by scripts/oracle.sh (its directory): measured live after aocu's phases, on the same process")
+	flag.IntVar(&o.refHot, "ref-hot", 10, "-ref: new messages, sequential dry-runs of the reference CU")
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Hour, "give up after this long")
 	flag.Parse()
 	if flag.NArg() > 0 || o.n < 2 || o.hot < 0 || o.repeat < 0 || o.drySeq < 0 || o.drySame < 0 || o.dryClients < 0 || o.dryPer < 0 || o.state < 0 {
@@ -296,7 +300,7 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	b := &bench{o: o, net: ln, cu: cu, env: env, client: client, samp: samp, res: res,
+	b := &bench{o: o, net: ln, cu: cu, env: env, client: client, samp: samp, res: res, walletFile: walletFile,
 		evalID: evalID, coldLast: lastID, ops: o.n, lastID: lastID}
 	defer func() {
 		usage, _, serr := b.cu.stop(syscall.SIGTERM, time.Minute)
@@ -312,7 +316,7 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	res.StartupMs = ms(time.Since(start))
 
-	for _, phase := range []func(context.Context) error{b.cold, b.hot, b.dry, b.state, b.restart} {
+	for _, phase := range []func(context.Context) error{b.cold, b.baseline, b.hot, b.dry, b.state, b.restart, b.refCU} {
 		if err := phase(ctx); err != nil {
 			return err
 		}
@@ -368,6 +372,7 @@ func report(res *Result, o options) {
 	fmt.Fprintln(w, "Ratio = reference / aocu: above 1 means aocu is faster (or smaller); on the (rate) rows, msg/s and req/s, below 1 means aocu is faster.")
 	fmt.Fprintln(w)
 	res.table(w, o.n)
+	res.sameRun(w)
 	res.goals(w)
 	fmt.Fprintln(w)
 	for _, c := range res.Checks {

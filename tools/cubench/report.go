@@ -122,6 +122,8 @@ type Result struct {
 	SeedMs      float64          `json:"seed_ms"` // spawning and posting the stream, before aocu starts
 	StartupMs   float64          `json:"startup_ms"`
 	Cold        *coldPhase       `json:"cold,omitempty"`
+	Baseline    *baselinePhase   `json:"baseline,omitempty"`
+	RefCU       *refCUPhase      `json:"reference_cu,omitempty"`
 	Hot         *hotPhase        `json:"hot,omitempty"`
 	Repeat      *latencyPhase    `json:"repeat,omitempty"`
 	DrySeq      *ratePhase       `json:"dryrun_seq,omitempty"`
@@ -351,6 +353,10 @@ func (r *Result) goals(w io.Writer) {
 		measured   bool
 	}
 	var gs []goal
+	if c, bl := r.Cold, r.Baseline; c != nil && bl != nil && bl.EvalMsgPerS > 0 {
+		x := c.MsgPerS / bl.EvalMsgPerS
+		gs = append(gs, goal{"cold replay against aocu eval on the same messages", "≥ 0.9×", x, "×", x >= 0.9, true})
+	}
 	if h := r.Hot; h != nil {
 		gs = append(gs, goal{"hot: new message + GET /result, p50", "≤ 3 ms", h.Result.P50, "ms", h.Result.P50 <= 3, true},
 			goal{"hot: p99", "≤ 10 ms", h.Result.P99, "ms", h.Result.P99 <= 10, true})
@@ -380,5 +386,62 @@ func (r *Result) goals(w io.Writer) {
 			ok = "yes"
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", g.name, g.want, num(g.have, g.unit), ok)
+	}
+}
+
+// sameRun writes the figures measured in this run beside aocu serve: aocu
+// eval and the reference loader on the cold stream, the live reference CU.
+func (r *Result) sameRun(w io.Writer) {
+	bl, rc := r.Baseline, r.RefCU
+	if bl == nil && rc == nil {
+		return
+	}
+	dash := "–"
+	cell := func(ok bool, f func() string) string {
+		if !ok {
+			return dash
+		}
+		return f()
+	}
+	pair := func(a, b float64) string { return num(a, "ms") + " / " + num(b, "ms") }
+	fmt.Fprintln(w, "\nIn this run, on the same process:")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| measurement | aocu serve | aocu eval | reference loader (node, UNSAFE_MEMORY) | reference CU (live) |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+	if c := r.Cold; c != nil {
+		fmt.Fprintf(w, "| cold: the stream from its first message | %s (%d msgs) | %s | %s | %s |\n", num(c.MsgPerS, "msg/s"), c.Messages,
+			cell(bl != nil, func() string { return num(bl.EvalMsgPerS, "msg/s") }),
+			cell(bl != nil && bl.RefLoaderMsgPerS > 0, func() string { return num(bl.RefLoaderMsgPerS, "msg/s") }),
+			cell(rc != nil && rc.ColdMs > 0, func() string { return fmt.Sprintf("%s (%d msgs)", num(rc.ColdMsgPerS, "msg/s"), rc.ColdMsgs) }))
+	}
+	if h := r.Hot; h != nil {
+		fmt.Fprintf(w, "| hot: new message + GET /result, p50 / p99 | %s | – | – | %s |\n", pair(h.Result.P50, h.Result.P99),
+			cell(rc != nil && rc.Hot.N > 0, func() string { return pair(rc.Hot.P50, rc.Hot.P99) }))
+	}
+	if d := r.DrySeq; d != nil {
+		fmt.Fprintf(w, "| dry-run, unique bodies, p50 / p99 | %s | – | – | %s |\n", pair(d.Latency.P50, d.Latency.P99),
+			cell(rc != nil && rc.DrySeq.N > 0, func() string { return pair(rc.DrySeq.P50, rc.DrySeq.P99) }))
+	}
+	if d := r.DryConc; d != nil {
+		fmt.Fprintf(w, "| dry-runs, %d clients on one process | %s | – | – | %s |\n", d.Clients, num(d.ReqPerS, "req/s"),
+			cell(rc != nil && rc.DryConcN > 0, func() string { return fmt.Sprintf("%s (1 each)", num(rc.DryConcRate, "req/s")) }))
+	}
+	if s := r.State; s != nil {
+		fmt.Fprintf(w, "| GET /state: first byte / whole body | %s | – | – | %s |\n", pair(s.FirstByte.P50, s.Latency.P50),
+			cell(rc != nil && rc.StateMs > 0, func() string { return pair(rc.StateTTFBMs, rc.StateMs) }))
+	}
+	fmt.Fprintln(w)
+	if bl != nil && r.Cold != nil && bl.EvalMsgPerS > 0 {
+		fmt.Fprintf(w, "- cold replay in aocu serve = %.2f× aocu eval's rate on the same %d messages (both from an empty compiled-module cache)", r.Cold.MsgPerS/bl.EvalMsgPerS, bl.Messages)
+		if bl.RefLoaderMsgPerS > 0 {
+			fmt.Fprintf(w, "; aocu eval = %.2f× the reference loader's rate (its ao-loader is tools/refloader's)", bl.EvalMsgPerS/bl.RefLoaderMsgPerS)
+		} else if bl.RefLoaderNote != "" {
+			fmt.Fprintf(w, "; reference loader not measured: %s", bl.RefLoaderNote)
+		}
+		fmt.Fprintln(w)
+	}
+	if rc != nil {
+		fmt.Fprintf(w, "- reference CU (%s): %d of %d /result bodies byte-identical to aocu's; its CPU user+sys %.1f s, peak RSS %s kB\n",
+			rc.Dir, rc.SameBytes, rc.Compared, rc.Usage.UserS+rc.Usage.SysS, commas(float64(rc.Usage.MaxRSSkB)))
 	}
 }
