@@ -79,3 +79,40 @@ func TestCompactImageRestoreAndEncode(t *testing.T) {
 		})
 	}
 }
+
+// On a cold-started process (its memory as the runtime maps it: the data
+// segments from a file image, the rest anonymous), the pages the kernel
+// reports as never backed are exactly zero, so scans may skip them; a few
+// pages with data (a Lua table of distinct strings) are all reported.
+func TestTouchedPagesOfAFreshInstance(t *testing.T) {
+	pr := newProbeRuntime(t)
+	p := pr.p
+	if p.anonymous {
+		t.Fatal("a cold-started process is not restored memory")
+	}
+	ctx := context.Background()
+	if r, err := pr.inst.Handle(ctx, 1, pr.msg("Eval", `T = {}; for i = 1, 20000 do T[i] = 'value ' .. i end`), pr.env, 0); err != nil || r.Failed() {
+		t.Fatalf("%v %+v", err, r)
+	}
+	mem := p.Memory()
+	touched := p.touched(mem)
+	if touched == nil {
+		t.Fatal("the kernel's page information was not read")
+	}
+	skipped, data := 0, 0
+	for page := 0; page*copyPage < len(mem); page++ {
+		b := mem[page*copyPage : min((page+1)*copyPage, len(mem))]
+		if !touched(page) {
+			skipped++
+			if !isZero(b) {
+				t.Fatalf("page %d holds data but is reported as never backed", page)
+			}
+		} else if !isZero(b) {
+			data++
+		}
+	}
+	if skipped == 0 || data == 0 {
+		t.Fatalf("%d pages skipped, %d with data: the scan reads everything or nothing", skipped, data)
+	}
+	t.Logf("%d pages: %d skipped (zero, never backed), %d with data", len(mem)/copyPage, skipped, data)
+}

@@ -3,8 +3,11 @@
 package loader
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"os"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -91,4 +94,73 @@ func touchedPages(b []byte) (touched []bool, pageSize int, ok bool) {
 		return nil, 0, false // b's pages are then not whole pages of the map
 	}
 	return touched, pg, true
+}
+
+// mappedDataPages is touchedPages for b in mappings of any kind (a fresh
+// instance's memory: the runtime maps its data segments from a file image
+// copy-on-write, the rest is anonymous): a page of a private anonymous
+// mapping that the kernel never backed reads as zero; a page of any other
+// mapping may hold data. ok is false when the kernel cannot tell.
+func mappedDataPages(b []byte) (touched []bool, pageSize int, ok bool) {
+	touched, pg, ok := touchedPages(b)
+	if !ok {
+		return nil, 0, false
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return nil, 0, false
+	}
+	start := uintptr(unsafe.Pointer(&b[0]))
+	end := start + uintptr(len(b))
+	covered := start // b is covered by the mappings read so far up to here
+	sc := bufio.NewScanner(bytes.NewReader(maps))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() && covered < end {
+		lo, hi, anon, ok := parseMapsLine(sc.Bytes())
+		if !ok {
+			return nil, 0, false
+		}
+		if hi <= covered || lo >= end {
+			continue
+		}
+		if lo > covered {
+			return nil, 0, false // a hole: not what the runtime maps
+		}
+		if !anon {
+			for a := max(lo, start); a < min(hi, end); a += uintptr(pg) {
+				touched[(a-start)/uintptr(pg)] = true
+			}
+		}
+		covered = hi
+	}
+	if covered < end {
+		return nil, 0, false
+	}
+	return touched, pg, true
+}
+
+// parseMapsLine reads a /proc/self/maps line: its address range and whether
+// it is private anonymous memory (no file: no inode, no path or a [heap] or
+// [anon:…] name).
+func parseMapsLine(l []byte) (lo, hi uintptr, anon bool, ok bool) {
+	f := bytes.Fields(l)
+	if len(f) < 5 {
+		return 0, 0, false, false
+	}
+	a, z, found := bytes.Cut(f[0], []byte("-"))
+	if !found {
+		return 0, 0, false, false
+	}
+	l64, err1 := strconv.ParseUint(string(a), 16, 64)
+	h64, err2 := strconv.ParseUint(string(z), 16, 64)
+	if err1 != nil || err2 != nil || len(f[1]) < 4 {
+		return 0, 0, false, false
+	}
+	private := f[1][3] == 'p'
+	noFile := string(f[4]) == "0"
+	if len(f) > 5 {
+		name := f[5]
+		noFile = noFile && (bytes.Equal(name, []byte("[heap]")) || bytes.HasPrefix(name, []byte("[anon:")))
+	}
+	return uintptr(l64), uintptr(h64), private && noFile, true
 }

@@ -9,3 +9,5 @@ func populate(b []byte) {}
 func zeroMemory(b []byte) bool { clear(b); return false }
 
 func touchedPages(b []byte) ([]bool, int, bool) { return nil, 0, false }
+
+func mappedDataPages(b []byte) ([]bool, int, bool) { return nil, 0, false }

@@ -625,13 +625,19 @@ func (p *Process) CompactImage() ([]byte, error) {
 }
 
 // touched returns which 4-KiB pages of the instance's memory d can hold
-// data, when the kernel can tell (a restored instance: see anonymous), else
-// nil (every page).
+// data, when the kernel can tell, else nil (every page). A restored instance
+// is anonymous memory throughout (see anonymous); a fresh one maps its data
+// segments from the runtime's file image, whose pages all count, so that a
+// scan of a cold-started process does not fault in its untouched pages.
 func (p *Process) touched(d []byte) func(page int) bool {
-	if !p.anonymous {
-		return nil
+	var touched []bool
+	var pg int
+	var ok bool
+	if p.anonymous {
+		touched, pg, ok = touchedPages(d)
+	} else {
+		touched, pg, ok = mappedDataPages(d)
 	}
-	touched, pg, ok := touchedPages(d)
 	if !ok {
 		return nil
 	}

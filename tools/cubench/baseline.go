@@ -32,11 +32,13 @@ type baselinePhase struct {
 	// no memory hashes).
 	EvalMs      float64 `json:"eval_ms"`
 	EvalMsgPerS float64 `json:"eval_msg_per_s"`
+	EvalCPUMs   float64 `json:"eval_cpu_ms"`
 	// RefLoader is the reference loader's time for the same messages: its
 	// module build, the first two messages (process and Eval) and the mean of
 	// the rest (bench.cjs).
 	RefLoaderMs      float64 `json:"ref_loader_ms,omitempty"`
 	RefLoaderMsgPerS float64 `json:"ref_loader_msg_per_s,omitempty"`
+	RefLoaderCPUMs   float64 `json:"ref_loader_cpu_ms,omitempty"` // node's user+sys, module build included
 	RefLoaderNote    string  `json:"ref_loader_note,omitempty"`
 }
 
@@ -118,10 +120,11 @@ func (b *bench) baseline(ctx context.Context) error {
 	}
 	took := time.Since(start)
 	p.EvalMs, p.EvalMsgPerS = ms(took), float64(n)/took.Seconds()
+	p.EvalCPUMs = ms(cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime())
 	b.res.check("baseline: aocu eval's last result is the CU's", b.sameLast(ctx, stdout.Bytes(), n))
 	log.Printf("baseline: aocu eval %d messages in %.2f s (%.1f msg/s)", n, took.Seconds(), p.EvalMsgPerS)
 
-	p.RefLoaderMs, p.RefLoaderNote = b.refLoader(ctx, dir, n)
+	p.RefLoaderMs, p.RefLoaderCPUMs, p.RefLoaderNote = b.refLoader(ctx, dir, n)
 	if p.RefLoaderMs > 0 {
 		p.RefLoaderMsgPerS = float64(n) / (p.RefLoaderMs / 1000)
 		log.Printf("baseline: reference loader %.2f s (%.1f msg/s)", p.RefLoaderMs/1000, p.RefLoaderMsgPerS)
@@ -157,16 +160,16 @@ func (b *bench) sameLast(ctx context.Context, out []byte, n int) error {
 }
 
 // refLoader times tools/refloader/bench.cjs (UNSAFE_MEMORY) on the stream:
-// build + the first two messages + mean × the rest, in ms; 0 and why when
-// node or the package is missing.
-func (b *bench) refLoader(ctx context.Context, dir string, n int) (float64, string) {
+// build + the first two messages + mean × the rest, and node's CPU time, in
+// ms; 0 and why when node or the package is missing.
+func (b *bench) refLoader(ctx context.Context, dir string, n int) (float64, float64, string) {
 	script := filepath.Join("tools", "refloader", "bench.cjs")
 	if _, err := os.Stat(filepath.Join("tools", "refloader", "node_modules", "@permaweb", "ao-loader")); err != nil {
-		return 0, "tools/refloader/node_modules is missing (run scripts/fixtures.sh)"
+		return 0, 0, "tools/refloader/node_modules is missing (run scripts/fixtures.sh)"
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		return 0, "node is not on PATH"
+		return 0, 0, "node is not on PATH"
 	}
 	cmd := exec.CommandContext(ctx, node, script, "--module", b.o.module, "--format", b.o.format,
 		"--env", filepath.Join(dir, "env.json"), "--scenario", dir, "--skip", "2", "--mode", "unsafe")
@@ -175,7 +178,7 @@ func (b *bench) refLoader(ctx context.Context, dir string, n int) (float64, stri
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return 0, fmt.Sprintf("bench.cjs failed: %v %s", err, clip(stderr.Bytes()))
+		return 0, 0, fmt.Sprintf("bench.cjs failed: %v %s", err, clip(stderr.Bytes()))
 	}
 	var r struct {
 		BuildMs  float64   `json:"buildMs"`
@@ -184,14 +187,14 @@ func (b *bench) refLoader(ctx context.Context, dir string, n int) (float64, stri
 		MeanMs   float64   `json:"meanMs"`
 	}
 	if err := json.Unmarshal(bytes.TrimSpace(out), &r); err != nil {
-		return 0, "bench.cjs output: " + err.Error()
+		return 0, 0, "bench.cjs output: " + err.Error()
 	}
 	if r.Messages+len(r.SetupMs) != n {
-		return 0, "bench.cjs ran " + strconv.Itoa(r.Messages+len(r.SetupMs)) + " messages"
+		return 0, 0, "bench.cjs ran " + strconv.Itoa(r.Messages+len(r.SetupMs)) + " messages"
 	}
 	total := r.BuildMs + r.MeanMs*float64(r.Messages)
 	for _, s := range r.SetupMs {
 		total += s
 	}
-	return total, ""
+	return total, ms(cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()), ""
 }

@@ -136,13 +136,18 @@ func (b *bench) phaseStart(name string) {
 
 func (b *bench) cold(ctx context.Context) error {
 	b.phaseStart("cold")
+	cpu0, _ := procCPU(b.cu.pid())
 	r, took, err := b.result(ctx, b.coldLast)
+	cpu1, cerr := procCPU(b.cu.pid())
 	mem := b.samp.end()
 	if err != nil {
 		return fmt.Errorf("cold: %w", err)
 	}
 	msgs := b.o.n + 2
 	b.res.Cold = &coldPhase{Messages: msgs, Ms: ms(took), MsgPerS: float64(msgs) / took.Seconds(), Mem: mem}
+	if cerr == nil {
+		b.res.Cold.CPUMs = ms(cpu1 - cpu0)
+	}
 	log.Printf("cold: %d messages in %.2f s (%.1f msg/s), peak RSS %d kB", msgs, took.Seconds(), b.res.Cold.MsgPerS, mem.HWMkB)
 	b.res.check("cold: last result", checkReply(r, opAt(b.o.n), b.net.user.Address(), true))
 

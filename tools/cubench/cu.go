@@ -176,6 +176,27 @@ func procMem(pid int) (rss, hwm int64, err error) {
 	return rss, hwm, sc.Err()
 }
 
+// procCPU is the CPU time (user+sys) a running process has used so far, from
+// /proc/<pid>/stat (clock ticks of 10 ms).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name (which may hold spaces) in parentheses.
+	_, rest, ok := bytes.Cut(b, []byte(") "))
+	f := strings.Fields(string(rest))
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
 // loadAvg is the 1-minute load average from /proc/loadavg.
 func loadAvg() float64 {
 	b, err := os.ReadFile("/proc/loadavg")

@@ -26,6 +26,7 @@ type refCUPhase struct {
 	ColdMsgs    int      `json:"cold_messages"`
 	ColdMs      float64  `json:"cold_ms"`
 	ColdMsgPerS float64  `json:"cold_msg_per_s"`
+	ColdCPUMs   float64  `json:"cold_cpu_ms"` // node's user+sys during the cold replay (its workers included)
 	Hot         stats    `json:"hot"`
 	DrySeq      stats    `json:"dryrun_seq"`
 	DryConc     stats    `json:"dryrun_concurrent"`
@@ -126,9 +127,13 @@ func (b *bench) refCU(ctx context.Context) error {
 			}
 		}
 	}
+	cpu0, _ := procCPU(proc.pid())
 	r, took, err := ref.result(ctx, b.lastID)
 	if err != nil {
 		return fmt.Errorf("reference CU: cold: %w", err)
+	}
+	if cpu1, err := procCPU(proc.pid()); err == nil {
+		p.ColdCPUMs = ms(cpu1 - cpu0)
 	}
 	p.ColdMs, p.ColdMsgPerS = ms(took), float64(p.ColdMsgs)/took.Seconds()
 	b.res.check("reference CU: cold: last result", checkReply(r, opAt(b.ops), b.net.user.Address(), true))

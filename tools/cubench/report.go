@@ -46,6 +46,7 @@ type coldPhase struct {
 	Messages int      `json:"messages"`
 	Ms       float64  `json:"ms"`
 	MsgPerS  float64  `json:"msg_per_s"`
+	CPUMs    float64  `json:"cpu_ms"` // aocu's user+sys during the phase
 	Mem      memStats `json:"mem"`
 }
 
@@ -413,6 +414,11 @@ func (r *Result) sameRun(w io.Writer) {
 			cell(bl != nil, func() string { return num(bl.EvalMsgPerS, "msg/s") }),
 			cell(bl != nil && bl.RefLoaderMsgPerS > 0, func() string { return num(bl.RefLoaderMsgPerS, "msg/s") }),
 			cell(rc != nil && rc.ColdMs > 0, func() string { return fmt.Sprintf("%s (%d msgs)", num(rc.ColdMsgPerS, "msg/s"), rc.ColdMsgs) }))
+		perMsg := func(cpuMs float64, n int) string { return num(cpuMs/float64(n), "ms") }
+		fmt.Fprintf(w, "| cold: CPU time (user+sys) per message | %s | %s | %s | %s |\n", cell(c.CPUMs > 0, func() string { return perMsg(c.CPUMs, c.Messages) }),
+			cell(bl != nil && bl.EvalCPUMs > 0, func() string { return perMsg(bl.EvalCPUMs, bl.Messages) }),
+			cell(bl != nil && bl.RefLoaderCPUMs > 0, func() string { return perMsg(bl.RefLoaderCPUMs, bl.Messages) }),
+			cell(rc != nil && rc.ColdCPUMs > 0, func() string { return perMsg(rc.ColdCPUMs, rc.ColdMsgs) }))
 	}
 	if h := r.Hot; h != nil {
 		fmt.Fprintf(w, "| hot: new message + GET /result, p50 / p99 | %s | – | – | %s |\n", pair(h.Result.P50, h.Result.P99),
@@ -433,6 +439,9 @@ func (r *Result) sameRun(w io.Writer) {
 	fmt.Fprintln(w)
 	if bl != nil && r.Cold != nil && bl.EvalMsgPerS > 0 {
 		fmt.Fprintf(w, "- cold replay in aocu serve = %.2f× aocu eval's rate on the same %d messages (both from an empty compiled-module cache)", r.Cold.MsgPerS/bl.EvalMsgPerS, bl.Messages)
+		if r.Cold.CPUMs > 0 && bl.EvalCPUMs > 0 {
+			fmt.Fprintf(w, ", %.2f× its CPU time (the rate under load depends on the share of the cores each gets)", r.Cold.CPUMs/bl.EvalCPUMs)
+		}
 		if bl.RefLoaderMsgPerS > 0 {
 			fmt.Fprintf(w, "; aocu eval = %.2f× the reference loader's rate (its ao-loader is tools/refloader's)", bl.EvalMsgPerS/bl.RefLoaderMsgPerS)
 		} else if bl.RefLoaderNote != "" {
