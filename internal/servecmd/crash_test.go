@@ -20,34 +20,11 @@ import (
 
 	"github.com/aocu/aocu/internal/arweave"
 	"github.com/aocu/aocu/internal/localnet/localnettest"
+	"github.com/aocu/aocu/internal/testbin"
 )
 
-var aocuBinary struct {
-	once sync.Once
-	path string
-	err  error
-}
-
 // buildAocu builds bin/aocu once per test binary.
-func buildAocu(t testing.TB) string {
-	aocuBinary.once.Do(func() {
-		dir, err := os.MkdirTemp("", "aocu-bin-")
-		if err != nil {
-			aocuBinary.err = err
-			return
-		}
-		aocuBinary.path = filepath.Join(dir, "aocu")
-		cmd := exec.Command("go", "build", "-o", aocuBinary.path, "./cmd/aocu")
-		cmd.Dir = repoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			aocuBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if aocuBinary.err != nil {
-		t.Fatal(aocuBinary.err)
-	}
-	return aocuBinary.path
-}
+func buildAocu(t testing.TB) string { return testbin.Aocu(t) }
 
 // cuProcess is `aocu serve` as a separate OS process.
 type cuProcess struct {

@@ -23,10 +23,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aocu/aocu/internal/testbin"
 )
 
 func repoRoot() string {
@@ -35,14 +36,11 @@ func repoRoot() string {
 }
 
 var (
-	root     = repoRoot()
-	e2eDir   = filepath.Join(root, "tools", "aoconnect-e2e")
-	guard    = filepath.Join(e2eDir, "guard.mjs")
-	modules  = filepath.Join(root, ".fixtures", "modules")
-	nodeBin  string
-	aocuOnce sync.Once
-	aocuBin  string
-	aocuErr  error
+	root    = repoRoot()
+	e2eDir  = filepath.Join(root, "tools", "aoconnect-e2e")
+	guard   = filepath.Join(e2eDir, "guard.mjs")
+	modules = filepath.Join(root, ".fixtures", "modules")
+	nodeBin string
 )
 
 // prerequisites skips the test (fails it in CI) when node, the npm packages
@@ -69,26 +67,7 @@ func prerequisites(t *testing.T) {
 			missing("%s is missing (run scripts/fixtures.sh)", f)
 		}
 	}
-	aocuOnce.Do(func() {
-		if bin := os.Getenv("AOCU_TEST_BIN"); bin != "" { // a prebuilt aocu
-			aocuBin = bin
-			return
-		}
-		dir, err := os.MkdirTemp("", "aocu-aoconnect-")
-		if err != nil {
-			aocuErr = err
-			return
-		}
-		aocuBin = filepath.Join(dir, "aocu")
-		cmd := exec.Command("go", "build", "-o", aocuBin, "./cmd/aocu")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			aocuErr = fmt.Errorf("go build ./cmd/aocu: %v\n%s", err, out)
-		}
-	})
-	if aocuErr != nil {
-		t.Fatal(aocuErr)
-	}
+	testbin.Aocu(t) // built once, before anything runs it
 }
 
 // banner is what `aocu dev` prints once the network is up.
@@ -180,7 +159,7 @@ func startDev(t *testing.T, dataDir string, ports [4]int) *dev {
 		t.Fatal(err)
 	}
 	d := &dev{t: t, dataDir: dataDir, ports: ports, log: logFile.Name(), exited: make(chan struct{})}
-	d.cmd = exec.Command(aocuBin, "dev", "--data-dir", dataDir, "--modules-dir", modules, "--host", "127.0.0.1",
+	d.cmd = exec.Command(testbin.Aocu(t), "dev", "--data-dir", dataDir, "--modules-dir", modules, "--host", "127.0.0.1",
 		"--gateway-port", strconv.Itoa(ports[0]), "--mu-port", strconv.Itoa(ports[1]),
 		"--su-port", strconv.Itoa(ports[2]), "--cu-port", strconv.Itoa(ports[3]), "--explorer-port", "0")
 	d.cmd.Stderr = logFile

@@ -27,15 +27,13 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/aocu/aocu/internal/testbin"
 )
 
 var (
-	root     string
-	aocuBin  string
-	buildErr error
-	once     sync.Once
+	root string
 )
 
 func repoRoot(t testing.TB) string {
@@ -51,22 +49,7 @@ func setup(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, ".fixtures", "modules", "aos2_0_6.wasm")); err != nil {
 		t.Skip("npm fixtures missing: run ./scripts/fixtures.sh (the test command does)")
 	}
-	once.Do(func() {
-		dir, err := os.MkdirTemp("", "aocu-difftest-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		aocuBin = filepath.Join(dir, "aocu")
-		cmd := exec.Command("go", "build", "-o", aocuBin, "./cmd/aocu")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
+	testbin.Aocu(t) // built once, before anything runs it
 }
 
 // thisProgram is the glue's thisProgram on both sides: run.cjs sets
@@ -128,7 +111,7 @@ type scenario struct {
 // runAocu runs aocu eval and returns its stdout lines.
 func runAocu(t *testing.T, input []byte, args ...string) []string {
 	t.Helper()
-	cmd := exec.Command(aocuBin, append([]string{"eval", "--cache-dir", filepath.Join(os.TempDir(), "aocu-difftest-cache")}, args...)...)
+	cmd := exec.Command(testbin.Aocu(t), append([]string{"eval", "--cache-dir", filepath.Join(os.TempDir(), "aocu-difftest-cache")}, args...)...)
 	cmd.Stdin = bytes.NewReader(input)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

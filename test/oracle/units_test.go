@@ -35,6 +35,7 @@ import (
 	"github.com/aocu/aocu/internal/localnet/localnettest"
 	"github.com/aocu/aocu/internal/localnet/localnettest/gwsu"
 	"github.com/aocu/aocu/internal/localnet/mu"
+	"github.com/aocu/aocu/internal/testbin"
 )
 
 func repoRoot() string {
@@ -49,10 +50,6 @@ var (
 	refGuard   = filepath.Join(root, "tools", "oracle", "guard.mjs")
 	scenario   = filepath.Join(root, "tools", "oracle", "scenario.mjs")
 	modulesDir = envOr("AOCU_MODULES_DIR", filepath.Join(root, ".fixtures", "modules"))
-
-	buildOnce sync.Once
-	aocuBin   string
-	buildErr  error
 )
 
 func envOr(name, def string) string {
@@ -115,26 +112,7 @@ func prerequisites(t *testing.T) (install, string) {
 			missing("%s is missing (run scripts/fixtures.sh)", f)
 		}
 	}
-	buildOnce.Do(func() {
-		if bin := os.Getenv("AOCU_TEST_BIN"); bin != "" {
-			aocuBin = bin
-			return
-		}
-		d, err := os.MkdirTemp("", "aocu-oracle-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		aocuBin = filepath.Join(d, "aocu")
-		cmd := exec.Command("go", "build", "-o", aocuBin, "./cmd/aocu")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/aocu: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
+	testbin.Aocu(t) // built once, before anything runs it
 	return in, sysNode
 }
 
@@ -264,7 +242,7 @@ func startRef(t *testing.T, in install, env []string, port int) *cu {
 
 // startAocu starts `aocu serve` in a directory of its own (it reads .env).
 func startAocu(t *testing.T, env []string, port int, dir string) *cu {
-	c := &cu{name: "aocu", url: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir, env: env, args: []string{aocuBin, "serve"}}
+	c := &cu{name: "aocu", url: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir, env: env, args: []string{testbin.Aocu(t), "serve"}}
 	c.start(t)
 	return c
 }
