@@ -16,7 +16,7 @@ export CGO_ENABLED=1
 ./scripts/fixtures.sh
 
 echo "test: gofmt" >&2
-unformatted="$(gofmt -l cmd internal test)"
+unformatted="$(gofmt -l cmd internal test tools)"
 if [[ -n "$unformatted" ]]; then
   echo "test: gofmt needed on:" >&2
   echo "$unformatted" >&2
@@ -25,40 +25,30 @@ fi
 echo "test: go vet" >&2
 go vet ./...
 
-# A PostgreSQL server for the PostgreSQL store and the CU's end-to-end suite on
-# PostgreSQL (installed with apt-get and started privately when missing).
-if [[ -z "${AOCU_TEST_POSTGRES_URL:-}" ]]; then
-  if url="$(bash ./scripts/postgres.sh)"; then
-    export AOCU_TEST_POSTGRES_URL="$url"
+# provide VAR WHAT COMMAND…: exports VAR as what COMMAND prints (it installs
+# and starts what the tests need); without it, CI=true fails, else the tests
+# that need WHAT are skipped.
+provide() {
+  local var=$1 what=$2 out
+  shift 2
+  if out="$("$@")"; then
+    export "$var=$out"
   elif [[ "${CI:-}" == "true" ]]; then
-    echo "test: CI=true and no PostgreSQL server could be started" >&2
+    echo "test: CI=true and $what could not be set up ($*)" >&2
     exit 1
   else
-    echo "test: no PostgreSQL server: its tests are skipped" >&2
+    echo "test: no $what ($*): its tests are skipped" >&2
   fi
-fi
-
+}
+# A PostgreSQL server for the PostgreSQL store and the CU's end-to-end suite on
+# PostgreSQL (installed with apt-get and started privately when missing).
+[[ -n "${AOCU_TEST_POSTGRES_URL:-}" ]] || provide AOCU_TEST_POSTGRES_URL "PostgreSQL server" bash ./scripts/postgres.sh
 # HAProxy for the three-CU cluster test (internal/servecmd TestClusterBehindHAProxy;
 # the Debian package, installed with apt-get when missing).
-if bin="$(./scripts/haproxy.sh)"; then
-  export AOCU_HAPROXY="$bin"
-elif [[ "${CI:-}" == "true" ]]; then
-  echo "test: CI=true and HAProxy could not be installed (scripts/haproxy.sh)" >&2
-  exit 1
-else
-  echo "test: no HAProxy: the cluster test is skipped" >&2
-fi
-
+provide AOCU_HAPROXY "HAProxy (the cluster test)" ./scripts/haproxy.sh
 # The live oracle (test/oracle): the reference CU under Node 22, installed once
 # into ~/.cache/aocu/oracle (about 7 minutes cold, instant when cached).
-if dir="$(./scripts/oracle.sh)"; then
-  export AOCU_ORACLE_DIR="$dir"
-elif [[ "${CI:-}" == "true" ]]; then
-  echo "test: CI=true and the reference CU could not be installed (scripts/oracle.sh)" >&2
-  exit 1
-else
-  echo "test: the reference CU could not be installed (scripts/oracle.sh): test/oracle is skipped" >&2
-fi
+provide AOCU_ORACLE_DIR "reference CU (test/oracle)" ./scripts/oracle.sh
 
 echo "test: go test" >&2
 go test -count=1 -timeout 40m "$@" ./...
