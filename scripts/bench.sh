@@ -6,6 +6,11 @@
 # implementations alternating, and the table shows the median of the rounds.
 #
 #   ROUNDS=3 ./scripts/bench.sh [results.jsonl]
+#
+# With AOCU_LEGACY_FIXTURES naming the old permaweb/ao test modules
+# (docs/legacy-formats.md §6), it also times a stream of messages on the
+# pre-metered legacy formats (tools/refloader/bench-legacy): emscripten
+# (emscripten/process.wasm) and emscripten2 (emscripten2/aos.wasm).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -39,6 +44,20 @@ for spec in aos2_0_6:wasm64-unknown-emscripten-draft_2024_02_15:env-wasm64 aos2_
   run grow grow 3 1000 aocu
   run grow grow 3 1000 ref unsafe
 done
+if [[ -n ${AOCU_LEGACY_FIXTURES:-} ]]; then
+  for spec in em1:emscripten/process.wasm:wasm32-unknown-emscripten em2:emscripten2/aos.wasm:wasm32-unknown-emscripten2; do
+    IFS=: read -r mod file fmt <<<"$spec"
+    L=tools/refloader/bench-legacy/$mod
+    for impl in aocu ref; do
+      echo "bench: legacy $mod $impl" >&2
+      if [[ $impl == aocu ]]; then
+        "$bin" --module "$AOCU_LEGACY_FIXTURES/$file" --format "$fmt" --env "$L/env.json" --scenario "$L" --skip 1 --limit "${LEGACY_MSGS:-200}"
+      else
+        TZ=UTC node tools/refloader/bench.cjs --module "$AOCU_LEGACY_FIXTURES/$file" --format "$fmt" --env "$L/env.json" --scenario "$L" --skip 1 --limit "${LEGACY_MSGS:-200}" --mode unsafe
+      fi | sed "s/^{/{\"label\":\"legacy\",\"mod\":\"$mod\",/" >> "$out"
+    done
+  done
+fi
 done
 
 node - "$out" <<'EOF_NODE'
@@ -59,7 +78,7 @@ const ratio = (ref, ours) => (ref && ours) ? (ref / ours).toFixed(2) + '×' : 'n
 console.log(`Median of ${Math.max(...rows.map(r => rows.filter(x => x.mod === r.mod && x.label === r.label && x.impl === r.impl && x.mode === r.mode).length))} rounds.\n`)
 console.log('| module | measurement | aocu | reference loader | ratio (ref/aocu) |')
 console.log('|---|---|---|---|---|')
-for (const mod of [...new Set(rows.map(r => r.mod))]) {
+for (const mod of [...new Set(rows.filter(r => r.label === 'setget').map(r => r.mod))]) {
   const a = get(mod, 'setget', 'aocu'), u = get(mod, 'setget', 'ao-loader', 'unsafe'), c = get(mod, 'setget-cu', 'ao-loader', 'cu')
   const h = get(mod, 'heavy', 'aocu'), hu = get(mod, 'heavy', 'ao-loader', 'unsafe')
   const g = get(mod, 'grow', 'aocu'), gu = get(mod, 'grow', 'ao-loader', 'unsafe')
@@ -72,6 +91,14 @@ for (const mod of [...new Set(rows.map(r => r.mod))]) {
   console.log(`| ${mod} | CPU-heavy Eval, sum 1..5e7 (ms) | ${f(h.meanMs)} | ${f(hu.meanMs)} | ${ratio(hu.meanMs, h.meanMs)} |`)
   console.log(`| ${mod} | Set/Get at ${(g.memoryBytes / 1e6).toFixed(0)} MB, mean per message (ms) | ${f(g.meanMs)} | ${f(gu.meanMs)} (UNSAFE_MEMORY) | ${ratio(gu.meanMs, g.meanMs)} |`)
   console.log(`| ${mod} | snapshots taken / time (Set/Get run; one-off first-touch of the buffer) | ${a.snapshots} / ${f(a.snapshotMs)} ms | n/a | |`)
+}
+const legacyNames = { em1: 'emscripten/process.wasm (wasm32-unknown-emscripten)', em2: 'emscripten2/aos.wasm (wasm32-unknown-emscripten2)' }
+for (const mod of [...new Set(rows.filter(r => r.label === 'legacy').map(r => r.mod))]) {
+  const a = get(mod, 'legacy', 'aocu'), u = get(mod, 'legacy', 'ao-loader', 'unsafe')
+  console.log(`| ${legacyNames[mod]} | pre-metered: load (aocu: instantiate + glue init from the compiled module; reference: AoLoader()) (ms) | ${f(a.instantiateMs)} | ${f(u.buildMs)} | ${ratio(u.buildMs, a.instantiateMs)} |`)
+  console.log(`| ${legacyNames[mod]} | pre-metered: first message (ms) | ${f(a.setupMs[0])} | ${f(u.setupMs[0])} | ${ratio(u.setupMs[0], a.setupMs[0])} |`)
+  console.log(`| ${legacyNames[mod]} | pre-metered: mean per message over ${a.messages} (ms) | ${f(a.meanMs)} | ${f(u.meanMs)} (UNSAFE_MEMORY) | ${ratio(u.meanMs, a.meanMs)} |`)
+  console.log(`| ${legacyNames[mod]} | pre-metered: median per message (ms) | ${f(a.medianMs)} | ${f(u.medianMs)} (UNSAFE_MEMORY) | ${ratio(u.medianMs, a.medianMs)} |`)
 }
 EOF_NODE
 echo "bench: raw results in $out" >&2

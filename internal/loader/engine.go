@@ -56,6 +56,7 @@ type Engine struct {
 	profile     profile
 	thisProgram string
 	engine      *wasmtime.Engine
+	gasCounters gasCounters
 	stop        chan struct{}
 	done        chan struct{}
 	once        sync.Once

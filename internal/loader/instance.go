@@ -64,6 +64,10 @@ type instance struct {
 	// metering.MeterInline: the gas is counted in wasm, Gas.Used is synced
 	// from gasUsedG (nil for other modules).
 	gasUsedG, gasLimitG *wasmtime.Global
+	// gasUsedF and gasLimitF are the globals of the wasm gas counter
+	// (gascounter.go) of a module metered before publication; Gas.Used is
+	// synced from gasUsedF (nil for other modules).
+	gasUsedF, gasLimitF *wasmtime.Global
 	pending             error // the Go error behind the last host trap
 	async               struct {
 		state asyncState
@@ -104,6 +108,16 @@ func (m *Module) newInstance(drive weavedrive.Drive, logf func(string), gasLimit
 	}
 	for _, d := range m.imports {
 		d := d
+		if m.wasmGasCounter(d) {
+			fn, err := h.newGasCounter(d.params[0])
+			if err != nil {
+				return nil, err
+			}
+			if err := linker.Define(h.store, d.module, d.name, fn); err != nil {
+				return nil, fmt.Errorf("loader: define import %s.%s: %w", d.module, d.name, err)
+			}
+			continue
+		}
 		var cb func(*wasmtime.Caller, []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap)
 		if strings.HasPrefix(d.canonical, "invoke_") {
 			// The Asyncify glues call the dynCall_<sig> export (itself
@@ -602,6 +616,10 @@ func (h *instance) gasRefill() {
 		h.gasUsedG.Set(h.store, wasmtime.ValI64(0))
 		h.gasLimitG.Set(h.store, wasmtime.ValI64(limit))
 	}
+	if h.gasUsedF != nil {
+		h.gasUsedF.Set(h.store, wasmtime.ValF64(0))
+		h.gasLimitF.Set(h.store, wasmtime.ValF64(h.gas.Limit))
+	}
 }
 
 // gasUsed is gas.used, synced from the module's counter when it has one
@@ -609,6 +627,9 @@ func (h *instance) gasRefill() {
 func (h *instance) gasUsed() float64 {
 	if h.gasUsedG != nil {
 		h.gas.Used = float64(h.gasUsedG.Get(h.store).I64())
+	}
+	if h.gasUsedF != nil {
+		h.gas.Used = h.gasUsedF.Get(h.store).F64()
 	}
 	return h.gas.Used
 }

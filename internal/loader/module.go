@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/aocu/aocu/internal/metering"
 )
 
 // Module is a compiled ao module for one format. It is safe for concurrent use:
@@ -21,6 +23,9 @@ type Module struct {
 	// memory limit of a process, as in the reference), 0 if none is declared.
 	maxBytes uint64
 	minBytes uint64
+	// inlineGas: the module was metered with metering.MeterInline (it counts
+	// its gas itself and calls metering.usegas only past the limit).
+	inlineGas bool
 }
 
 type importDecl struct {
@@ -53,6 +58,7 @@ func newModule(e *Engine, mod *wasmtime.Module, format Format, spec formatSpec, 
 	for _, ex := range mod.Exports() {
 		exports[ex.Name()] = ex.Type()
 	}
+	_, m.inlineGas = exports[metering.InlineUsedGlobal]
 	required := requiredExports
 	if g, ok := legacyGlues[format]; ok {
 		m.legacy = &g

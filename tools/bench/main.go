@@ -2,7 +2,7 @@
 // the scenario files of tools/refloader/scenarios exactly as bench.cjs times
 // the reference loader, and prints one JSON object.
 //
-//	go run ./tools/bench --module M.wasm --format F --env ENV.json --scenario DIR [--skip N] [--limit N] [--cold]
+//	go run ./tools/bench --module M.wasm --format F --env ENV.json --scenario DIR [--skip N] [--limit N] [--cpuprofile FILE]
 package main
 
 import (
@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -51,14 +52,15 @@ func main() {
 	// bench.cjs drives @permaweb/ao-loader 0.0.49: compare like with like.
 	loaderVersion := flag.String("loader-version", loader.LoaderVersion049, "@permaweb/ao-loader version to compute like")
 	thisProgram := flag.String("this-program", loader.DefaultThisProgram, "the glue's thisProgram (process.argv[1])")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the measured messages to this file (go tool pprof)")
 	flag.Parse()
-	if err := run(*module, *format, *envPath, *dir, *skip, *limit, loader.EngineConfig{LoaderVersion: *loaderVersion, ThisProgram: *thisProgram}); err != nil {
+	if err := run(*module, *format, *envPath, *dir, *skip, *limit, *cpuProfile, loader.EngineConfig{LoaderVersion: *loaderVersion, ThisProgram: *thisProgram}); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(module, format, envPath, dir string, skip, limit int, ecfg loader.EngineConfig) error {
+func run(module, format, envPath, dir string, skip, limit int, cpuProfile string, ecfg loader.EngineConfig) error {
 	ctx := context.Background()
 	wasm, err := os.ReadFile(module)
 	if err != nil {
@@ -121,6 +123,17 @@ func run(module, format, envPath, dir string, skip, limit int, ecfg loader.Engin
 	rep.InstantiateMs = ms(time.Since(t))
 	var times []float64
 	for i, m := range msgs {
+		if i == skip && cpuProfile != "" {
+			f, err := os.Create(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return fmt.Errorf("cpu profile: %w", err)
+			}
+			defer pprof.StopCPUProfile()
+		}
 		t := time.Now()
 		r, err := p.Handle(ctx, m, env)
 		d := ms(time.Since(t))

@@ -12,7 +12,8 @@
  *           reference can go).
  *   cu:     what the reference CU does: pass the previous Memory in and get a copy
  *           out on every call.
- * Prints one JSON object on stdout. Uses performance.now(): ao-loader replaces Date.now.
+ * Prints one JSON object on stdout. Uses process.hrtime.bigint saved at start: ao-loader replaces Date.now
+ * (and the legacy glues process.hrtime).
  */
 'use strict'
 if (!process.execArgv.includes('--experimental-wasm-memory64')) {
@@ -22,7 +23,10 @@ if (!process.execArgv.includes('--experimental-wasm-memory64')) {
 }
 const fs = require('fs')
 const path = require('path')
-const { performance } = require('perf_hooks')
+// The legacy glues replace process.hrtime (with Date.now) and Date.now (with a
+// counter) for determinism: keep the real monotonic clock from before loading.
+const hrtimeNs = process.hrtime.bigint
+const performance = { now: () => Number(hrtimeNs()) / 1e6 }
 const quiet = (...a) => {}
 console.log = quiet
 console.error = quiet
