@@ -10,7 +10,8 @@
 # With AOCU_LEGACY_FIXTURES naming the old permaweb/ao test modules
 # (docs/legacy-formats.md §6), it also times a stream of messages on the
 # pre-metered legacy formats (tools/refloader/bench-legacy): emscripten
-# (emscripten/process.wasm) and emscripten2 (emscripten2/aos.wasm).
+# (emscripten/process.wasm), emscripten2 (emscripten2/aos.wasm) and
+# emscripten3 (emscripten3/AOS.wasm, on the emscripten2 aos's messages).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -45,9 +46,10 @@ for spec in aos2_0_6:wasm64-unknown-emscripten-draft_2024_02_15:env-wasm64 aos2_
   run grow grow 3 1000 ref unsafe
 done
 if [[ -n ${AOCU_LEGACY_FIXTURES:-} ]]; then
-  for spec in em1:emscripten/process.wasm:wasm32-unknown-emscripten em2:emscripten2/aos.wasm:wasm32-unknown-emscripten2; do
-    IFS=: read -r mod file fmt <<<"$spec"
-    L=tools/refloader/bench-legacy/$mod
+  for spec in em1:emscripten/process.wasm:wasm32-unknown-emscripten:em1 em2:emscripten2/aos.wasm:wasm32-unknown-emscripten2:em2 \
+    em3:emscripten3/AOS.wasm:wasm32-unknown-emscripten3:em2; do
+    IFS=: read -r mod file fmt sc <<<"$spec"
+    L=tools/refloader/bench-legacy/$sc
     for impl in aocu ref; do
       echo "bench: legacy $mod $impl" >&2
       if [[ $impl == aocu ]]; then
@@ -92,7 +94,7 @@ for (const mod of [...new Set(rows.filter(r => r.label === 'setget').map(r => r.
   console.log(`| ${mod} | Set/Get at ${(g.memoryBytes / 1e6).toFixed(0)} MB, mean per message (ms) | ${f(g.meanMs)} | ${f(gu.meanMs)} (UNSAFE_MEMORY) | ${ratio(gu.meanMs, g.meanMs)} |`)
   console.log(`| ${mod} | snapshots taken / time (Set/Get run; one-off first-touch of the buffer) | ${a.snapshots} / ${f(a.snapshotMs)} ms | n/a | |`)
 }
-const legacyNames = { em1: 'emscripten/process.wasm (wasm32-unknown-emscripten)', em2: 'emscripten2/aos.wasm (wasm32-unknown-emscripten2)' }
+const legacyNames = { em1: 'emscripten/process.wasm (wasm32-unknown-emscripten)', em2: 'emscripten2/aos.wasm (wasm32-unknown-emscripten2)', em3: 'emscripten3/AOS.wasm (wasm32-unknown-emscripten3)' }
 for (const mod of [...new Set(rows.filter(r => r.label === 'legacy').map(r => r.mod))]) {
   const a = get(mod, 'legacy', 'aocu'), u = get(mod, 'legacy', 'ao-loader', 'unsafe')
   console.log(`| ${legacyNames[mod]} | pre-metered: load (aocu: instantiate + glue init from the compiled module; reference: AoLoader()) (ms) | ${f(a.instantiateMs)} | ${f(u.buildMs)} | ${ratio(u.buildMs, a.instantiateMs)} |`)
