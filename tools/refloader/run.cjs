@@ -107,6 +107,9 @@ if (!LOADERS[opts.loaderVersion]) usage(`--loader-version: one of ${Object.keys(
   }
 }
 if (opts.thisProgram !== undefined) process.argv[1] = opts.thisProgram
+// A CU's worker thread has no arguments after its script; emscripten2's glue
+// passes process.argv.slice(2) to main() as argv (on the stack, in memory).
+process.argv.length = 2
 const AoLoader = require(LOADERS[opts.loaderVersion])
 
 // ---------------------------------------------------------------- fatal paths
