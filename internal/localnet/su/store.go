@@ -143,9 +143,14 @@ func (s *store) deepHashExists(ctx context.Context, pid string, hashes ...string
 	return false, nil
 }
 
-// insert commits an assignment (with its process row for nonce 0 of a spawn,
-// its deep hash if any, and the items to upload) in one transaction.
-func (s *store) insert(ctx context.Context, r *row, isProcess bool, deepHash string, uploads [][]byte) error {
+// txExec is what insertOne needs of a transaction.
+type txExec interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// withTx runs f in one write transaction and commits it (durably:
+// synchronous=FULL).
+func (s *store) withTx(ctx context.Context, f func(txExec) error) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -153,7 +158,34 @@ func (s *store) insert(ctx context.Context, r *row, isProcess bool, deepHash str
 		return fmt.Errorf("su: begin: %w", err)
 	}
 	defer tx.Rollback()
-	if isProcess {
+	if err := f(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("su: commit: %w", err)
+	}
+	return nil
+}
+
+// insertOne writes an assignment (with its process row for nonce 0 of a
+// spawn, its deep hash if any, and the items to upload) within tx, under a
+// savepoint: on error nothing of it stays in the transaction.
+func insertOne(ctx context.Context, tx txExec, c *commitReq) (err error) {
+	r := c.row
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT assignment`); err != nil {
+		return fmt.Errorf("su: savepoint: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO assignment`); rerr != nil {
+				err = fmt.Errorf("%w (and roll back: %v)", err, rerr)
+			}
+		}
+		if _, rerr := tx.ExecContext(ctx, `RELEASE assignment`); rerr != nil && err == nil {
+			err = fmt.Errorf("su: release savepoint: %w", rerr)
+		}
+	}()
+	if c.isProcess {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO processes (id, timestamp) VALUES (?, ?)`, r.ProcessID, r.Timestamp); err != nil {
 			return fmt.Errorf("su: insert process %s: %w", r.ProcessID, err)
 		}
@@ -162,18 +194,15 @@ func (s *store) insert(ctx context.Context, r *row, isProcess bool, deepHash str
 		r.ProcessID, r.Nonce, r.Epoch, r.Timestamp, r.HashChain, r.AssignmentID, r.MessageID, r.Assignment, r.Message); err != nil {
 		return fmt.Errorf("su: insert assignment %d of %s: %w", r.Nonce, r.ProcessID, err)
 	}
-	if deepHash != "" {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deep_hashes (process_id, hash) VALUES (?, ?)`, r.ProcessID, deepHash); err != nil {
+	if c.deepHash != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deep_hashes (process_id, hash) VALUES (?, ?)`, r.ProcessID, c.deepHash); err != nil {
 			return fmt.Errorf("su: insert deep hash: %w", err)
 		}
 	}
-	for _, u := range uploads {
+	for _, u := range c.uploads {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (item) VALUES (?)`, u); err != nil {
 			return fmt.Errorf("su: queue upload: %w", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("su: commit assignment %d of %s: %w", r.Nonce, r.ProcessID, err)
 	}
 	return nil
 }
@@ -301,11 +330,17 @@ func (s *store) pendingUploads(ctx context.Context, limit int) ([]pending, error
 	return out, rows.Err()
 }
 
-func (s *store) uploadDone(ctx context.Context, seq int64) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM pending_uploads WHERE seq = ?`, seq); err != nil {
-		return fmt.Errorf("su: mark upload %d done: %w", seq, err)
+// uploadsDone removes posted items from the queue, in one transaction.
+func (s *store) uploadsDone(ctx context.Context, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
 	}
-	return nil
+	return s.withTx(ctx, func(tx txExec) error {
+		for _, seq := range seqs {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM pending_uploads WHERE seq = ?`, seq); err != nil {
+				return fmt.Errorf("su: mark upload %d done: %w", seq, err)
+			}
+		}
+		return nil
+	})
 }

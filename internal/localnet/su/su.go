@@ -68,21 +68,26 @@ type Config struct {
 
 // Server is a Scheduler Unit: an http.Handler.
 type Server struct {
-	cfg     Config
-	wallet  *arweave.Wallet
-	addr    string
-	store   *store
-	gw      *gatewayClient
-	log     *slog.Logger
-	now     func() time.Time
-	mux     *http.ServeMux
-	locks   processLocks
-	upMu    sync.Mutex // serialises uploads of the pending queue
-	kick    chan struct{}
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	closeMu sync.Once
-	closeEr error
+	cfg         Config
+	wallet      *arweave.Wallet
+	addr        string
+	store       *store
+	gw          *gatewayClient
+	log         *slog.Logger
+	now         func() time.Time
+	mux         *http.ServeMux
+	locks       processLocks
+	tails       tails      // per process: what its next assignment builds on
+	pending     pendingSet // message ids and deep hashes not yet on disk
+	commits     *committer // writes signed assignments in batches, in order
+	stopCommits chan struct{}
+	commitsDone chan struct{}
+	upMu        sync.Mutex // serialises uploads of the pending queue
+	kick        chan struct{}
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	closeMu     sync.Once
+	closeEr     error
 }
 
 // processLocks hands out one mutex per process id, dropped when unused.
@@ -151,7 +156,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		log:    cfg.Logger,
 		now:    cfg.Now,
 		kick:   make(chan struct{}, 1),
+
+		stopCommits: make(chan struct{}),
+		commitsDone: make(chan struct{}),
 	}
+	s.commits = newCommitter(st, &s.pending)
 	if s.gw.http == nil {
 		s.gw.http = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -168,6 +177,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.routes()
+	go func() {
+		defer close(s.commitsDone)
+		s.commits.run(s.stopCommits)
+	}()
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.wg.Add(1)
@@ -181,11 +194,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // Address is the SU wallet's address.
 func (s *Server) Address() string { return s.addr }
 
-// Close stops the upload loop and closes the database.
+// Close stops the upload loop, commits the assignments already signed
+// (writes arriving from now on fail) and closes the database.
 func (s *Server) Close() error {
 	s.closeMu.Do(func() {
 		s.cancel()
 		s.wg.Wait()
+		close(s.stopCommits)
+		<-s.commitsDone
 		s.closeEr = s.store.close()
 	})
 	return s.closeEr
@@ -276,13 +292,22 @@ func (s *Server) flushUploads(ctx context.Context) error {
 		if len(ps) == 0 {
 			return nil
 		}
+		// Posted items leave the queue in one transaction per round (a
+		// crash in between posts them again: the gateway takes a
+		// duplicate as the same item).
+		var done []int64
+		var perr error
 		for _, p := range ps {
-			if err := s.gw.post(ctx, p.item); err != nil {
-				return err
+			if perr = s.gw.post(ctx, p.item); perr != nil {
+				break
 			}
-			if err := s.store.uploadDone(ctx, p.seq); err != nil {
-				return err
-			}
+			done = append(done, p.seq)
+		}
+		if err := s.store.uploadsDone(ctx, done); err != nil {
+			return err
+		}
+		if perr != nil {
+			return perr
 		}
 	}
 }

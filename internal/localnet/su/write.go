@@ -279,48 +279,85 @@ type assignOpts struct {
 }
 
 // schedule takes the process lock, checks for duplicates, builds and signs
-// the next assignment and commits it with the item. msg is nil for an
+// the next assignment, queues it for the committer, releases the lock and
+// waits until the assignment is on disk (commit.go). msg is nil for an
 // assignment of an existing tx. It returns the assignment timestamp.
 func (s *Server) schedule(ctx context.Context, pid, msgID string, msg []byte, isProcess bool, hashes []string, ao *assignOpts) (int64, error) {
-	unlock, err := s.locks.lock(ctx, pid)
+	// The block height does not depend on the order: read outside the lock
+	// (and kept from going down within a process below).
+	height, err := s.gw.height(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("su: block height: %w", err)
+	}
+	c, err := s.sign(ctx, pid, msgID, msg, isProcess, hashes, ao, height)
 	if err != nil {
 		return 0, err
 	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		// The assignment still commits (later ones may be built on it);
+		// only this answer is lost, as when a client leaves after a commit.
+		return 0, fmt.Errorf("su: wait for the commit of %s: %w", msgID, ctx.Err())
+	}
+	if c.err != nil {
+		return 0, c.err
+	}
+	if ao != nil && ao.id != nil {
+		*ao.id = c.row.AssignmentID
+	}
+	return c.row.Timestamp, nil
+}
+
+// sign runs under the process lock: the checks, the next slot, the
+// signature; it queues the signed assignment for the committer.
+func (s *Server) sign(ctx context.Context, pid, msgID string, msg []byte, isProcess bool, hashes []string, ao *assignOpts, height int64) (*commitReq, error) {
+	unlock, err := s.locks.lock(ctx, pid)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 
+	tail, err := s.tail(ctx, pid)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
 	if isProcess {
-		exists, err := s.store.processExists(ctx, pid)
-		if err != nil {
-			return 0, err
-		}
-		if exists {
-			return 0, bad(errMessageExists)
+		if tail != nil {
+			return nil, bad(errMessageExists)
 		}
 	} else {
-		exists, err := s.store.processExists(ctx, pid)
-		if err != nil {
-			return 0, err
-		}
-		if !exists {
-			return 0, bad(errProcNotFound)
+		if tail == nil {
+			return nil, bad(errProcNotFound)
 		}
 		if msg != nil {
-			dup, err := s.store.messageExists(ctx, pid, msgID)
-			if err != nil {
-				return 0, err
+			key := pendingKey(pid, "msg", msgID)
+			dup := s.pending.has(key) // before the database: see pendingSet
+			if !dup {
+				if dup, err = s.store.messageExists(ctx, pid, msgID); err != nil {
+					return nil, err
+				}
 			}
 			if dup {
-				return 0, bad(errMessageExists)
+				return nil, bad(errMessageExists)
 			}
+			keys = append(keys, key)
 		}
 		if len(hashes) > 0 {
-			dup, err := s.store.deepHashExists(ctx, pid, hashes...)
-			if err != nil {
-				return 0, err
+			dup := false
+			for _, h := range hashes {
+				dup = dup || s.pending.has(pendingKey(pid, "hash", h))
+			}
+			if !dup {
+				if dup, err = s.store.deepHashExists(ctx, pid, hashes...); err != nil {
+					return nil, err
+				}
 			}
 			if dup {
-				return 0, bad(errDeepHashExists)
+				return nil, bad(errDeepHashExists)
 			}
+			keys = append(keys, pendingKey(pid, "hash", hashes[0]))
 		}
 	}
 
@@ -328,25 +365,18 @@ func (s *Server) schedule(ctx context.Context, pid, msgID string, msg []byte, is
 	var nonce, epoch int64
 	var chain string
 	ts := s.now().UnixMilli()
-	prev, err := s.store.latest(ctx, pid)
-	if err != nil {
-		return 0, err
-	}
-	if prev == nil {
+	if tail == nil {
 		chain, err = hashChain(pid, "")
 	} else {
-		nonce, epoch = prev.Nonce+1, prev.Epoch
-		chain, err = hashChain(prev.HashChain, prev.AssignmentID)
-		if ts <= prev.Timestamp {
-			ts = prev.Timestamp + 1
+		nonce, epoch = tail.nonce+1, tail.epoch
+		chain, err = hashChain(tail.chain, tail.assignmentID)
+		if ts <= tail.ts {
+			ts = tail.ts + 1
 		}
+		height = max(height, tail.height)
 	}
 	if err != nil {
-		return 0, err
-	}
-	height, err := s.gw.height(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("su: block height: %w", err)
+		return nil, err
 	}
 
 	tags := []arweave.Tag{
@@ -370,30 +400,40 @@ func (s *Server) schedule(ctx context.Context, pid, msgID string, msg []byte, is
 	}
 	a, err := arweave.NewDataItem(nil, "", "", tags)
 	if err != nil {
-		return 0, fmt.Errorf("su: build assignment: %w", err)
+		return nil, fmt.Errorf("su: build assignment: %w", err)
 	}
 	if err := a.Sign(s.wallet); err != nil {
-		return 0, fmt.Errorf("su: sign assignment: %w", err)
+		return nil, fmt.Errorf("su: sign assignment: %w", err)
 	}
 	araw, err := a.Bytes()
 	if err != nil {
-		return 0, fmt.Errorf("su: encode assignment: %w", err)
+		return nil, fmt.Errorf("su: encode assignment: %w", err)
 	}
-	row := &row{ProcessID: pid, Nonce: nonce, Epoch: epoch, Timestamp: ts, HashChain: chain,
-		AssignmentID: a.ID(), MessageID: msgID, Assignment: araw, Message: msg}
-	uploads := [][]byte{araw}
+	c := &commitReq{
+		row: &row{ProcessID: pid, Nonce: nonce, Epoch: epoch, Timestamp: ts, HashChain: chain,
+			AssignmentID: a.ID(), MessageID: msgID, Assignment: araw, Message: msg},
+		isProcess: isProcess,
+		uploads:   [][]byte{araw},
+		keys:      keys,
+		done:      make(chan struct{}),
+	}
 	if msg != nil {
-		uploads = [][]byte{msg, araw}
+		c.uploads = [][]byte{msg, araw}
 	}
-	dh := ""
 	if len(hashes) > 0 {
-		dh = hashes[0]
+		c.deepHash = hashes[0]
 	}
-	if err := s.store.insert(ctx, row, isProcess, dh, uploads); err != nil {
-		return 0, err
+	if tail != nil {
+		// Resolved or not: the committer checks it (it may have failed
+		// since tail() looked).
+		c.prev = tail.last
 	}
-	if ao != nil && ao.id != nil {
-		*ao.id = a.ID()
+	s.pending.add(keys)
+	if err := s.commits.enqueue(c); err != nil {
+		s.pending.drop(keys)
+		return nil, err
 	}
-	return ts, nil
+	next := &procTail{nonce: nonce, epoch: epoch, ts: ts, height: height, chain: chain, assignmentID: a.ID(), last: c}
+	s.tails.set(pid, next)
+	return c, nil
 }
