@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // The write path in three stages:
@@ -37,6 +38,7 @@ type commitReq struct {
 	isProcess bool
 	deepHash  string
 	uploads   [][]byte
+	uploadSeq int64 // the seq of its last queued upload, once written
 	// prev is the process's previous assignment when it was still on its
 	// way to disk as this one was signed on top of it.
 	prev *commitReq
@@ -66,6 +68,8 @@ type committer struct {
 	queue  []*commitReq
 	closed bool
 	wake   chan struct{}
+	// queuedSeq is the last upload queued by a committed transaction.
+	queuedSeq atomic.Int64
 	// beforeCommit, when set (tests; under mu), runs inside each
 	// transaction before it commits; an error fails the batch.
 	beforeCommit func(batch []*commitReq) error
@@ -164,6 +168,17 @@ func (k *committer) commit(batch []*commitReq) {
 		}
 		return nil
 	})
+	if err == nil {
+		var last int64
+		for i, c := range batch {
+			if errs[i] == nil {
+				last = max(last, c.uploadSeq)
+			}
+		}
+		if last > k.queuedSeq.Load() {
+			k.queuedSeq.Store(last) // only the committer writes it
+		}
+	}
 	for i, c := range batch {
 		if err != nil {
 			c.err = err

@@ -43,7 +43,8 @@ func signedMessage(t *testing.T, n *testNet, pid, data string) (*arweave.DataIte
 // TestConcurrentWritersOneProcess: many writers on one process, with the
 // signature of one assignment overlapping the commit of the previous one and
 // commits grouped: every writer is answered, the slots are 1..N with no gap,
-// the hash chain holds, and every answer is on disk after a restart.
+// the hash chain holds, every answered item is on the gateway when
+// answered, and every answer is on disk after a restart.
 func TestConcurrentWritersOneProcess(t *testing.T) {
 	n := startNet(t)
 	pid := n.spawn(t)
@@ -59,8 +60,19 @@ func TestConcurrentWritersOneProcess(t *testing.T) {
 			code, pr, err := postRaw(n.suHS.URL, raws[i])
 			if err != nil || code != 200 {
 				t.Errorf("writer %d: %d %+v %v", i, code, pr, err)
+				return
 			}
 			answers[i] = pr
+			// Answered: the item is on the gateway already.
+			resp, err := http.Get(n.gwHS.URL + "/tx/" + pr.ID)
+			if err != nil {
+				t.Errorf("writer %d: gateway: %v", i, err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("writer %d: item %s not on the gateway when answered: %d", i, pr.ID, resp.StatusCode)
+			}
 		})
 	}
 	wg.Wait()

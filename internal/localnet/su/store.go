@@ -200,7 +200,11 @@ func insertOne(ctx context.Context, tx txExec, c *commitReq) (err error) {
 		}
 	}
 	for _, u := range c.uploads {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (item) VALUES (?)`, u); err != nil {
+		res, err := tx.ExecContext(ctx, `INSERT INTO pending_uploads (item) VALUES (?)`, u)
+		if err != nil {
+			return fmt.Errorf("su: queue upload: %w", err)
+		}
+		if c.uploadSeq, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("su: queue upload: %w", err)
 		}
 	}

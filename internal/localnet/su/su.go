@@ -83,11 +83,15 @@ type Server struct {
 	stopCommits chan struct{}
 	commitsDone chan struct{}
 	upMu        sync.Mutex // serialises uploads of the pending queue
-	kick        chan struct{}
-	cancel      context.CancelFunc
-	wg          sync.WaitGroup
-	closeMu     sync.Once
-	closeEr     error
+	// upProgress tells writers when their items are on the gateway; upErr
+	// (under upProgress.mu) is the error of its last failed round.
+	upProgress uploadProgress
+	upErr      error
+	kick       chan struct{}
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	closeMu    sync.Once
+	closeEr    error
 }
 
 // processLocks hands out one mutex per process id, dropped when unused.
@@ -260,10 +264,13 @@ func (s *Server) publishLocation(ctx context.Context) error {
 	return nil
 }
 
-// uploadLoop retries queued uploads every second and when kicked.
+// uploadLoop posts queued uploads when kicked (after each commit) and
+// every second (retries).
 func (s *Server) uploadLoop(parent, ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	// Writers still waiting are answered: their items stay queued.
+	defer s.upProgress.update(func() { s.upProgress.stopped = true })
 	for {
 		select {
 		case <-ctx.Done():
@@ -279,11 +286,76 @@ func (s *Server) uploadLoop(parent, ctx context.Context) {
 	}
 }
 
+// uploadProgress is what the upload loop has done: writers wait on it.
+type uploadProgress struct {
+	mu       sync.Mutex
+	started  int64         // rounds started
+	failed   int64         // the last round that failed (0: none)
+	uploaded int64         // every queued seq up to this one is posted
+	stopped  bool          // the loop has ended
+	changed  chan struct{} // closed and replaced at each change
+}
+
+func (p *uploadProgress) update(f func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f()
+	if p.changed != nil {
+		close(p.changed)
+	}
+	p.changed = make(chan struct{})
+}
+
+// waitUploaded waits until the queued items up to seq are posted, or a
+// round of the upload loop that started after the call failed (the items
+// stay queued: the loop retries). It returns that round's error.
+func (s *Server) waitUploaded(ctx context.Context, seq int64) error {
+	s.upProgress.mu.Lock()
+	r0 := s.upProgress.started
+	s.upProgress.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	for {
+		p := &s.upProgress
+		p.mu.Lock()
+		if p.changed == nil {
+			p.changed = make(chan struct{})
+		}
+		done, failed, err, stopped, ch := p.uploaded >= seq, p.failed > r0, s.upErr, p.stopped, p.changed
+		p.mu.Unlock()
+		switch {
+		case done:
+			return nil
+		case failed:
+			return err
+		case stopped:
+			return errClosed
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // flushUploads posts every queued item to the gateway, in order, and
-// removes each once posted.
+// removes each once posted. Only the upload loop calls it.
 func (s *Server) flushUploads(ctx context.Context) error {
 	s.upMu.Lock()
 	defer s.upMu.Unlock()
+	var round int64
+	s.upProgress.update(func() { s.upProgress.started++; round = s.upProgress.started })
+	err := s.postPending(ctx)
+	if err != nil {
+		s.upProgress.update(func() { s.upProgress.failed = round; s.upErr = err })
+	}
+	return err
+}
+
+func (s *Server) postPending(ctx context.Context) error {
 	for {
 		ps, err := s.store.pendingUploads(ctx, 64)
 		if err != nil {
@@ -305,6 +377,10 @@ func (s *Server) flushUploads(ctx context.Context) error {
 		}
 		if err := s.store.uploadsDone(ctx, done); err != nil {
 			return err
+		}
+		if len(done) > 0 {
+			last := done[len(done)-1]
+			s.upProgress.update(func() { s.upProgress.uploaded = max(s.upProgress.uploaded, last) })
 		}
 		if perr != nil {
 			return perr

@@ -145,13 +145,11 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err.Error())
 		return
 	}
-	if ferr := s.flushUploads(r.Context()); ferr != nil {
-		// Committed already; the background loop retries.
-		s.log.Warn("su: upload to gateway (will retry)", "err", ferr)
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
+	// Committed: the answer waits for the upload loop to post the item and
+	// its assignment to the gateway (in queue order, one poster for every
+	// writer), unless it fails; then the loop retries in the background.
+	if uerr := s.waitUploaded(r.Context(), s.commits.queuedSeq.Load()); uerr != nil {
+		s.log.Warn("su: upload to gateway (will retry)", "err", uerr)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"timestamp": ts, "id": id})
 }
