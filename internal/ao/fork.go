@@ -36,3 +36,18 @@ type Fork interface {
 	DryRun(ctx context.Context, msg *Message, env *Env, limit time.Duration) (*Result, error)
 	Close() error
 }
+
+// ImageForker is a CompiledModule that dry-runs over a memory image without
+// an instance of the process: the engine's idle processes are images (in
+// the memory cache or on file), and a dry-run on one needs nothing else.
+// Optional: an engine without it restores the process first.
+type ImageForker interface {
+	// ForkImage returns a fork holding the memory an instance restored from
+	// opts.Memory would hold, as on a fresh instance. reuse (a fork an
+	// earlier ForkImage returned, or nil) is loaded with the image when it
+	// can be, else closed and a new one made. The fork keeps no reference
+	// to opts.Memory. Unlike an Image's forks, the fork's memory after a
+	// dry-run is not its image's: only DryRun right after ForkImage is
+	// defined.
+	ForkImage(ctx context.Context, opts InstanceOptions, reuse Fork) (Fork, error)
+}

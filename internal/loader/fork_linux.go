@@ -204,6 +204,9 @@ type fork struct {
 	env     *ao.Env
 	envRaw  []byte
 	msgBuf  []byte
+	// scratch: a fork without an image (scratch_linux.go), loaded with one
+	// memory after another; nothing is reset after a dry-run.
+	scratch *scratchState
 }
 
 // mapImage maps img over the fork's memory.
@@ -298,9 +301,11 @@ func (f *fork) DryRun(ctx context.Context, m *ao.Message, env *ao.Env, limit tim
 		}
 	}
 	clean := (err == nil || errors.Is(err, ErrMessageTooLarge)) && !trapped && int(h.mem.DataSize(h.store)) == f.size
-	if clean {
+	switch {
+	case clean && f.scratch != nil: // the next load resets what it wrote
+	case clean:
 		f.reset()
-	} else {
+	default:
 		f.Close()
 	}
 	if errors.Is(err, ErrTimeout) {
@@ -385,6 +390,9 @@ func (f *fork) Close() error {
 	if f.pagemap >= 0 {
 		unix.Close(f.pagemap)
 		f.pagemap = -1
+	}
+	if f.scratch != nil {
+		f.scratch.dec.Close()
 	}
 	return nil
 }

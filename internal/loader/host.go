@@ -634,19 +634,26 @@ func (h *instance) resizeHeap(c wasmtime.Storelike, requested uint64) bool {
 	if requested > heapMax {
 		return false
 	}
-	alignUp := func(x float64) float64 { return x + math.Mod(65536-math.Mod(x, 65536), 65536) }
-	req := float64(requested)
 	for cut := 1.0; cut <= 4; cut *= 2 {
-		over := float64(old) * (1 + 0.2/cut)
-		over = math.Min(over, req+100663296)
-		newSize := math.Min(float64(heapMax), alignUp(math.Max(req, over)))
-		pages := uint64(math.Floor((newSize - float64(old) + 65535) / 65536))
+		pages, newSize := heapGrowth(old, requested, heapMax, cut)
 		if _, err := h.mem.Grow(c, pages); err == nil {
 			return true
 		}
-		h.log(fmt.Sprintf("growMemory: Attempted to grow heap from %d bytes to %d bytes, but got error: RangeError: WebAssembly.Memory.grow(): Maximum memory size exceeded\n", old, uint64(newSize)))
+		h.log(fmt.Sprintf("growMemory: Attempted to grow heap from %d bytes to %d bytes, but got error: RangeError: WebAssembly.Memory.grow(): Maximum memory size exceeded\n", old, newSize))
 	}
 	return false
+}
+
+// heapGrowth is the glue's growth rule for one attempt (cut 1, 2, 4): the
+// wasm pages to grow from old bytes for a request of requested bytes, and
+// the size asked for.
+func heapGrowth(old, requested, heapMax uint64, cut float64) (pages, newSize uint64) {
+	alignUp := func(x float64) float64 { return x + math.Mod(65536-math.Mod(x, 65536), 65536) }
+	req := float64(requested)
+	over := float64(old) * (1 + 0.2/cut)
+	over = math.Min(over, req+100663296)
+	size := math.Min(float64(heapMax), alignUp(math.Max(req, over)))
+	return uint64(math.Floor((size - float64(old) + 65535) / 65536)), uint64(size)
 }
 
 // ioctl mirrors ___syscall_ioctl for the glue's TTYs (fds 0-2); other streams

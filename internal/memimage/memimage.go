@@ -182,7 +182,32 @@ func Decode(b []byte, max int64) ([]byte, error) {
 // Parse returns the image held by b: a compact image of either version, or a
 // raw memory. max bounds the memory's length (0: no bound). The image does
 // not alias b.
-func Parse(b []byte, max int64) (*Image, error) {
+func Parse(b []byte, max int64) (*Image, error) { return parse(b, max, nil) }
+
+// Decoder parses images again and again, reusing its zstd decoder and its
+// buffer for the pages (a restore into a recycled instance parses one image
+// per switch: a new decoder and a new 2 MB buffer each time cost more than
+// the decompression). Not safe for concurrent use.
+type Decoder struct {
+	dec *zstd.Decoder
+	max int64 // the bound dec was made with
+	buf []byte
+}
+
+// Parse is the package's Parse; the image aliases the decoder's buffer (for
+// a compact image) until the next Parse.
+func (d *Decoder) Parse(b []byte, max int64) (*Image, error) { return parse(b, max, d) }
+
+// Close releases the zstd decoder.
+func (d *Decoder) Close() {
+	if d.dec != nil {
+		d.dec.Close()
+		d.dec = nil
+	}
+	d.buf = nil
+}
+
+func parse(b []byte, max int64, reuse *Decoder) (*Image, error) {
 	if !IsCompact(b) {
 		if max > 0 && int64(len(b)) > max {
 			return nil, fmt.Errorf("memimage: memory of %d bytes is larger than the %d allowed", len(b), max)
@@ -220,13 +245,37 @@ func Parse(b []byte, max int64) (*Image, error) {
 		dataLen += min(end*PageSize, size) - uint64(r.First)*PageSize
 		im.runs[i] = r
 	}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(dataLen+1<<16),
-		zstd.WithDecoderLowmem(true))
-	if err != nil {
-		return nil, fmt.Errorf("memimage: %w", err)
+	payload := b[headerLen+4+8*nruns:]
+	var data []byte
+	var err error
+	if reuse != nil {
+		if reuse.dec == nil || reuse.max != max {
+			reuse.Close()
+			opts := []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true)}
+			if max > 0 { // what any image may hold
+				opts = append(opts, zstd.WithDecoderMaxMemory(uint64(max)+1<<16))
+			}
+			if reuse.dec, err = zstd.NewReader(nil, opts...); err != nil {
+				return nil, fmt.Errorf("memimage: %w", err)
+			}
+			reuse.max = max
+		}
+		if uint64(cap(reuse.buf)) < dataLen {
+			reuse.buf = make([]byte, 0, dataLen)
+		}
+		data, err = reuse.dec.DecodeAll(payload, reuse.buf[:0])
+		if err == nil && cap(data) > cap(reuse.buf) {
+			reuse.buf = data[:0]
+		}
+	} else {
+		dec, derr := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(dataLen+1<<16),
+			zstd.WithDecoderLowmem(true))
+		if derr != nil {
+			return nil, fmt.Errorf("memimage: %w", derr)
+		}
+		defer dec.Close()
+		data, err = dec.DecodeAll(payload, make([]byte, 0, dataLen))
 	}
-	defer dec.Close()
-	data, err := dec.DecodeAll(b[headerLen+4+8*nruns:], make([]byte, 0, dataLen))
 	if err != nil {
 		return nil, fmt.Errorf("memimage: %w", err)
 	}

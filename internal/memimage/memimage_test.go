@@ -143,3 +143,55 @@ func TestSHA256OfTheWholeMemory(t *testing.T) {
 		t.Fatal("sha256 of an all-zero image")
 	}
 }
+
+// A Decoder parses one image after another into its one buffer, each as
+// Parse does, and refuses what Parse refuses.
+func TestDecoderReusesItsBuffer(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	mems := make([][]byte, 3)
+	for k := range mems {
+		mems[k] = make([]byte, 8<<20)
+		for i := 0; i < 50+k*40; i++ {
+			page := r.IntN(len(mems[k])/4096) * 4096
+			for j := 0; j < 4096; j += 5 {
+				mems[k][page+j] = byte(r.Uint32())
+			}
+		}
+	}
+	var d Decoder
+	defer d.Close()
+	var firstBuf *byte
+	for round := 0; round < 2; round++ {
+		for k, mem := range mems {
+			img, err := Encode(mem)
+			if err != nil {
+				t.Fatal(err)
+			}
+			im, err := d.Parse(img, 16<<20)
+			if err != nil {
+				t.Fatalf("image %d: %v", k, err)
+			}
+			if !bytes.Equal(im.Bytes(), mem) {
+				t.Fatalf("image %d decoded to another memory", k)
+			}
+			if round == 1 && k == len(mems)-1 {
+				if &im.data[0] != firstBuf {
+					t.Fatal("the decoder allocated a new buffer for an image that fits its own")
+				}
+			}
+			if round == 0 && k == len(mems)-1 {
+				firstBuf = &im.data[0]
+			}
+		}
+	}
+	img, _ := Encode(mems[0])
+	if _, err := d.Parse(img, 1<<20); err == nil {
+		t.Fatal("the size bound was not applied")
+	}
+	if _, err := d.Parse(img[:len(img)-10], 0); err == nil {
+		t.Fatal("a truncated image parsed")
+	}
+	if im, err := d.Parse(mems[1], 0); err != nil || !bytes.Equal(im.Bytes(), mems[1]) {
+		t.Fatalf("a raw memory: %v", err)
+	}
+}

@@ -1,0 +1,164 @@
+//go:build linux
+
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/memimage"
+)
+
+// Scratch forks: a dry-run on an idle process (its memory only a compact
+// image in the engine's cache or on file) runs on a recycled instance of
+// the module loaded with the image, not on a restored process nor on a fork
+// of a memfd. A scratch fork's linear memory is private anonymous memory
+// throughout (its initialised prefix remapped when it is made, growth adds
+// anonymous pages), so /proc/self/pagemap tells which of its pages an
+// earlier image or dry-run wrote; loading the next image writes that
+// image's pages and clears only those others. Its pages stay resident from
+// one image to the next, so a switch costs the decompression and a copy of
+// the image's pages: no new instance, no page faults, no copy-on-write
+// faults and the TLB shootdowns they bring (which dominated the switch on a
+// virtual machine), no memfd.
+
+// scratchState is what a scratch fork keeps between images.
+type scratchState struct {
+	freshSize uint64 // memory size of a fresh instance of the module
+	gasLimit  float64
+	dec       memimage.Decoder
+}
+
+var _ ao.ImageForker = (*compiledModule)(nil)
+
+// ForkImage loads o.Memory into reuse (a scratch fork of this module with
+// the same gas limit whose memory is not larger than the image needs) or
+// into a new scratch fork.
+func (c *compiledModule) ForkImage(ctx context.Context, o ao.InstanceOptions, reuse ao.Fork) (ao.Fork, error) {
+	if err := ctx.Err(); err != nil {
+		if reuse != nil {
+			reuse.Close()
+		}
+		return nil, err
+	}
+	return c.mod.scratchFork(ProcessOptions{Drive: c.r.drive, Memory: o.Memory, GasLimit: o.GasLimit}, reuse)
+}
+
+func (m *Module) scratchFork(opts ProcessOptions, reuse ao.Fork) (*fork, error) {
+	if opts.Memory == nil {
+		if reuse != nil {
+			reuse.Close()
+		}
+		return nil, errors.New("loader: a scratch fork needs a memory image")
+	}
+	f, _ := reuse.(*fork)
+	if f == nil || f.scratch == nil || f.inst == nil || f.mod != m || f.scratch.gasLimit != opts.GasLimit {
+		if reuse != nil {
+			reuse.Close()
+		}
+		f = nil
+	}
+	im, dec, err := parseFor(m, opts.Memory, f)
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		return nil, err
+	}
+	if f == nil {
+		if f, err = m.newScratchFork(opts); err != nil {
+			return nil, err
+		}
+		f.scratch.dec = *dec // the parse's decoder is this fork's from now on
+	}
+	size, ok := restoredSize(f.scratch.freshSize, uint64(im.Len()), m.spec.heapMax, m.maxBytes)
+	if !ok {
+		f.Close()
+		return nil, fmt.Errorf("loader: memory image of %d bytes exceeds the module's memory limit (%d bytes)", im.Len(), m.maxBytes)
+	}
+	h := f.inst
+	if cur := uint64(h.mem.DataSize(h.store)); cur > size {
+		// Memories do not shrink: another fork for the smaller image.
+		f.Close()
+		g, err := m.newScratchFork(opts)
+		if err != nil {
+			return nil, err
+		}
+		if im, _, err = parseFor(m, opts.Memory, g); err != nil {
+			g.Close()
+			return nil, err
+		}
+		f, h = g, g.inst
+	}
+	if cur := uint64(h.mem.DataSize(h.store)); cur < size {
+		if _, err := h.mem.Grow(h.store, (size-cur)/pageSize); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("loader: grow a scratch fork to %d bytes: %w", size, err)
+		}
+	}
+	d := h.data(h.store)
+	touched, pg, ok := touchedPages(d)
+	if !ok {
+		f.Close()
+		return nil, errors.New("loader: the kernel does not tell which pages of a scratch fork were written")
+	}
+	resetToImage(d, im, func(page int) bool { return touched[page*copyPage/pg] })
+	f.size = len(d)
+	f.fresh()
+	return f, nil
+}
+
+// parseFor parses an image with f's decoder (a new one when f is nil).
+func parseFor(m *Module, mem []byte, f *fork) (*memimage.Image, *memimage.Decoder, error) {
+	dec := &memimage.Decoder{}
+	if f != nil {
+		dec = &f.scratch.dec
+	}
+	im, err := dec.Parse(mem, int64(m.spec.heapMax))
+	if err != nil {
+		if f == nil {
+			dec.Close()
+		}
+		return nil, nil, fmt.Errorf("loader: memory image: %w", err)
+	}
+	return im, dec, nil
+}
+
+// newScratchFork makes an instance whose whole memory is private anonymous
+// memory reading as zero.
+func (m *Module) newScratchFork(opts ProcessOptions) (*fork, error) {
+	inst, err := m.newInstance(opts.Drive, opts.Log, opts.GasLimit)
+	if err != nil {
+		return nil, err
+	}
+	fresh := uint64(inst.mem.DataSize(inst.store))
+	if !zeroMemory(inst.data(inst.store)) {
+		inst.close()
+		return nil, errors.New("loader: the memory of a scratch fork could not be remapped")
+	}
+	// (no pagemap descriptor: reset is not used, the next load resets)
+	return &fork{mod: m, inst: inst, pagemap: -1, helper: &Process{mod: m, opts: opts},
+		scratch: &scratchState{freshSize: fresh, gasLimit: opts.GasLimit}}, nil
+}
+
+// restoredSize is the memory size of an instance restored from an image of
+// want bytes (Process.rebuild → growFor with the heap policy): a fresh
+// instance of fresh bytes grown by the glue's rule, the first attempt that
+// fits the module's declared maximum (0: none).
+func restoredSize(fresh, want, heapMax, maxBytes uint64) (uint64, bool) {
+	if fresh >= want {
+		return fresh, true
+	}
+	if want > heapMax {
+		return 0, false
+	}
+	for cut := 1.0; cut <= 4; cut *= 2 {
+		pages, _ := heapGrowth(fresh, want, heapMax, cut)
+		if size := fresh + pages*pageSize; maxBytes == 0 || size <= maxBytes {
+			return size, true
+		}
+	}
+	return 0, false
+}

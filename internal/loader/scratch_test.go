@@ -1,0 +1,137 @@
+//go:build linux
+
+package loader
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aocu/aocu/internal/ao"
+)
+
+// A scratch fork loaded with one idle process's image after another answers
+// each dry-run as an instance restored from that image does, byte for byte,
+// whatever earlier images and dry-runs left in it; before its dry-run its
+// memory is the restored instance's memory (same size, same bytes). A larger
+// fork is not reused for a smaller image, nor a fork of another gas limit.
+func TestScratchForkEqualsRestoredInstance(t *testing.T) {
+	pr := newProbeRuntime(t)
+	inst, aoEnv := pr.inst, pr.env
+	ctx := context.Background()
+	cm := &compiledModule{r: &Runtime{}, mod: pr.p.mod}
+	msg := func(action, data string) *ao.Message {
+		m := pr.msg(action, data)
+		m.ReadOnly = true
+		return m
+	}
+	handle := func(code string) {
+		t.Helper()
+		if r, err := inst.Handle(ctx, 1, pr.msg("Eval", code), aoEnv, 0); err != nil || r.Failed() {
+			t.Fatalf("%v %+v", err, r)
+		}
+	}
+	handle(`Handlers.add('get', 'Get', function(m) m.reply({Data = tostring(State[m.Data]) .. '/' .. tostring(Count)}) end)`)
+	var images [][]byte
+	snap := func() {
+		t.Helper()
+		img, err := inst.p.CompactImage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		images = append(images, img)
+	}
+	handle(`State = {a = 'one'}; Count = 1`)
+	snap()
+	handle(`State.b = 'two'; Count = 2; Big = {}; for i = 1, 20000 do Big[i] = string.rep('x', 100) .. i end`)
+	snap()
+	handle(`Big = nil; collectgarbage(); State.a = 'three'; Count = 3`)
+	snap()
+
+	// What an instance restored from each image answers and holds.
+	dry := []*ao.Message{msg("Get", "a"), msg("Get", "b"),
+		msg("Eval", `X = {}; for i = 1, 5000 do X[i] = string.rep('y', 200) end; return #X .. '/' .. tostring(Count)`)}
+	type ref struct {
+		mem     []byte
+		answers []string
+	}
+	answer := func(r *ao.Result, err error) string {
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		return string(r.Output) + "|" + string(r.Messages) + "|" + string(r.Error)
+	}
+	refs := make([]ref, len(images))
+	for i, img := range images {
+		ri, err := cm.Instantiate(ctx, ao.InstanceOptions{Memory: img})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs[i].mem = bytes.Clone(ri.(*runtimeInstance).p.inst.data(ri.(*runtimeInstance).p.inst.store))
+		for _, m := range dry {
+			refs[i].answers = append(refs[i].answers, answer(ri.DryRun(ctx, m, aoEnv, 10*time.Second)))
+		}
+		ri.Close()
+	}
+	if !strings.Contains(refs[0].answers[0], "one/1") || !strings.Contains(refs[2].answers[0], "three/3") {
+		t.Fatalf("restored instances answered %q, %q", refs[0].answers[0], refs[2].answers[0])
+	}
+
+	var f ao.Fork
+	for step, k := range []int{0, 1, 0, 2, 2, 1, 0} {
+		var err error
+		f, err = cm.ForkImage(ctx, ao.InstanceOptions{Memory: images[k]}, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sf := f.(*fork)
+		if got := sf.inst.data(sf.inst.store); !bytes.Equal(got, refs[k].mem) {
+			t.Fatalf("step %d: the scratch fork holds %d bytes (equal: false), the restored instance %d", step, len(got), len(refs[k].mem))
+		}
+		m := dry[step%len(dry)]
+		if got := answer(f.DryRun(ctx, m, aoEnv, 10*time.Second)); got != refs[k].answers[step%len(dry)] {
+			t.Fatalf("step %d (image %d): scratch fork %q, restored instance %q", step, k, got, refs[k].answers[step%len(dry)])
+		}
+	}
+	// Another gas limit: another fork.
+	g, err := cm.ForkImage(ctx, ao.InstanceOptions{Memory: images[0], GasLimit: 1e12}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g == f || f.(*fork).inst != nil {
+		t.Fatal("a fork of another gas limit was reused (or not closed)")
+	}
+	if got := answer(g.DryRun(ctx, dry[0], aoEnv, 10*time.Second)); got != refs[0].answers[0] {
+		t.Fatalf("new fork: %q, want %q", got, refs[0].answers[0])
+	}
+	g.Close()
+	if _, err := cm.ForkImage(ctx, ao.InstanceOptions{Memory: []byte("AOCUMEM2 garbage")}, nil); err == nil {
+		t.Fatal("a malformed image loaded")
+	}
+}
+
+// restoredSize is the size growFor gives a fresh instance (the heap policy).
+func TestRestoredSize(t *testing.T) {
+	m := module(t, aos64)
+	for _, extra := range []uint64{0, 1, 65536, 3 << 20, 17 << 20, 300 << 20} {
+		inst, err := m.newInstance(nil, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh := uint64(inst.mem.DataSize(inst.store))
+		want := fresh + extra
+		if _, err := inst.growFor(want, false); err != nil {
+			t.Fatal(err)
+		}
+		got := uint64(inst.mem.DataSize(inst.store))
+		inst.close()
+		if size, ok := restoredSize(fresh, want, m.spec.heapMax, m.maxBytes); !ok || size != got {
+			t.Errorf("image of fresh+%d bytes: restoredSize %d %v, a restore grows to %d", extra, size, ok, got)
+		}
+	}
+	if _, ok := restoredSize(16<<20, 200<<20, 100<<20, 0); ok {
+		t.Error("an image above heapMax fits")
+	}
+}
