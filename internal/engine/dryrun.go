@@ -103,9 +103,17 @@ func (e *Engine) dryRunOn(ctx context.Context, p *proc, t target, body dryRunBod
 		}
 	}
 	defer unlock()
+	var first *specPage
+	if t.latest && p.inst == nil {
+		res, page, done, err := e.dryRunIdle(ctx, p, body, req, unlock)
+		if done {
+			return res, err
+		}
+		first = page
+	}
 	fresh := t.latest && p.inst != nil && !p.syncedAt.IsZero() && e.opts.Now().Sub(p.syncedAt) <= min(req.MaxAge, e.opts.DryRunProcessCacheTTL)
 	if !fresh {
-		if _, err := e.runStream(ctx, p, t, ""); err != nil {
+		if _, err := e.runStreamFrom(ctx, p, t, "", first); err != nil {
 			return nil, err
 		}
 	}

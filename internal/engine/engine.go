@@ -112,6 +112,8 @@ type Engine struct {
 	hot         hotPositions  // where warm processes stand (speculate.go)
 	records     processRecords
 	noForks     atomic.Bool // set when forking failed: dry-runs use the instances (dryfork.go)
+	scratch     scratchPool // forks for dry-runs on idle processes (idledry.go)
+	noScratch   atomic.Bool // set when loading an image into a scratch fork failed: idle processes are restored
 }
 
 // New makes an Engine. Close it to stop its streams and release instances.
@@ -137,6 +139,7 @@ func New(opts Options) (*Engine, error) {
 		dryRun:      make(chan struct{}, opts.DryRunWorkers),
 		dryResults:  newResultCache(1000),
 		resultCache: newAnswerCache(10 << 20),
+		scratch:     scratchPool{max: opts.DryRunWorkers},
 	}
 	e.modules = newModuleCache(e, opts.ModuleCacheMaxSize)
 	e.sweepFiles(ctx)
@@ -244,6 +247,7 @@ func (e *Engine) Close() error {
 		default: // still evaluating: abandoned with the engine
 		}
 	}
+	e.scratch.close()
 	e.modules.close()
 	return stopErr
 }

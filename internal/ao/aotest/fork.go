@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/memimage"
 )
 
 // The scripted runtime gives dry-runs forks (ao.Forker) as the real loader
@@ -100,4 +101,35 @@ func (f *fork) DryRun(ctx context.Context, msg *ao.Message, env *ao.Env, limit t
 func (f *fork) Close() error {
 	f.closed = true
 	return nil
+}
+
+var _ ao.ImageForker = (*module)(nil)
+
+// ForkImage gives a dry-run on an idle process a fork of its memory image,
+// as the loader's scratch forks do.
+func (m *module) ForkImage(ctx context.Context, o ao.InstanceOptions, reuse ao.Fork) (ao.Fork, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	mem, err := memimage.Decode(o.Memory, 0)
+	if err != nil {
+		if reuse != nil {
+			reuse.Close()
+		}
+		return nil, err
+	}
+	m.r.mu.Lock()
+	m.r.imageForks++
+	m.r.mu.Unlock()
+	if f, ok := reuse.(*fork); ok && !f.closed {
+		f.mem = slices.Clone(mem)
+		return f, nil
+	}
+	if reuse != nil {
+		reuse.Close()
+	}
+	m.r.mu.Lock()
+	m.r.forks++
+	m.r.mu.Unlock()
+	return &fork{r: m.r, mem: slices.Clone(mem)}, nil
 }

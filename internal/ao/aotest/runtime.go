@@ -27,14 +27,15 @@ type Handler func(ctx context.Context, mem []byte, msg *ao.Message, env *ao.Env)
 type Runtime struct {
 	handler Handler
 
-	mu        sync.Mutex
-	compiled  int
-	instances int
-	streams   int
-	handled   int
-	dryRuns   int
-	images    int
-	forks     int
+	mu         sync.Mutex
+	compiled   int
+	instances  int
+	streams    int
+	handled    int
+	dryRuns    int
+	images     int
+	forks      int
+	imageForks int
 }
 
 var _ ao.Runtime = (*Runtime)(nil)
@@ -53,13 +54,16 @@ type Counts struct {
 	// Images and Forks count the memory images captured and the forks made
 	// for dry-runs.
 	Images, Forks int
+	// ImageForks counts the memory images loaded into forks for dry-runs on
+	// idle processes (ao.ImageForker).
+	ImageForks int
 }
 
 // Counts returns the runtime's counters.
 func (r *Runtime) Counts() Counts {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return Counts{r.compiled, r.instances, r.streams, r.handled, r.dryRuns, r.images, r.forks}
+	return Counts{r.compiled, r.instances, r.streams, r.handled, r.dryRuns, r.images, r.forks, r.imageForks}
 }
 
 // Compile accepts any bytes with the wasm header.

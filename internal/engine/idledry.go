@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/aocu/aocu/internal/ao"
+)
+
+// Dry-runs on idle processes. Most processes of a CU are idle: their memory
+// is a compact image in the memory cache or on file, and only
+// WASM_INSTANCE_CACHE_MAX_SIZE of them are live. A dry-run on an idle
+// process needs its state at the SU's latest; when the SU has nothing after
+// the image (the common case: a process is read far more often than it is
+// written), the image is that state, and the dry-run runs on a scratch fork
+// of the module loaded with it (ao.ImageForker): no restore, no instance for
+// the process, no memory capture, and the live set is left alone. When the
+// SU has messages after the image, the process is restored and brought to
+// the latest as before (the page read is the stream's first page).
+//
+// Same semantics as the restore path: the SU is asked for what follows the
+// image unless the process was brought to the latest within
+// min(x-max-age, DRY_RUN_PROCESS_CACHE_TTL) (as for a live process); the
+// dry-run message takes its Timestamp and Block-Height from the image's
+// position; the fork is loaded with exactly the memory a restored instance
+// would hold, and runs as on a fresh instance.
+
+// scratchPool keeps idle scratch forks by compiled module, at most max in
+// all. The engine owns it and closes it with the engine.
+type scratchPool struct {
+	mu     sync.Mutex
+	free   map[ao.CompiledModule][]ao.Fork
+	n      int
+	max    int
+	closed bool
+}
+
+func (s *scratchPool) get(mod ao.CompiledModule) ao.Fork {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.free[mod]
+	if len(l) == 0 {
+		return nil
+	}
+	f := l[len(l)-1]
+	s.free[mod] = l[:len(l)-1]
+	s.n--
+	return f
+}
+
+func (s *scratchPool) put(mod ao.CompiledModule, f ao.Fork) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.n >= s.max {
+		f.Close()
+		return
+	}
+	if s.free == nil {
+		s.free = map[ao.CompiledModule][]ao.Fork{}
+	}
+	s.free[mod] = append(s.free[mod], f)
+	s.n++
+}
+
+func (s *scratchPool) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for _, l := range s.free {
+		for _, f := range l {
+			f.Close()
+		}
+	}
+	s.free, s.n = nil, 0
+}
+
+// dryRunIdle evaluates a dry-run at the latest on idle p from its image.
+// done is false when it cannot (p is live or has no image, the module cannot
+// fork images, the process has crons, the SU has messages after the image:
+// then first, if not nil, is the SU's page after the image). Caller holds
+// p.lock; unlock releases it (done: it has been called).
+func (e *Engine) dryRunIdle(ctx context.Context, p *proc, body dryRunBody, req DryRunRequest, unlock func()) (res *ao.Result, first *specPage, done bool, err error) {
+	if p.inst != nil || e.opts.HyperBEAM || e.noScratch.Load() {
+		return nil, nil, false, nil
+	}
+	img, at, ok := e.peekIdleImage(p)
+	if !ok || at.cold || at != p.pos {
+		return nil, nil, false, nil
+	}
+	meta, err := e.loadMeta(ctx, p)
+	if err != nil {
+		return nil, nil, true, err
+	}
+	forker, ok := meta.mod.(ao.ImageForker)
+	if !ok || !meta.crons.Empty() {
+		return nil, nil, false, nil
+	}
+	now := e.opts.Now()
+	if p.syncedAt.IsZero() || now.Sub(p.syncedAt) > min(req.MaxAge, e.opts.DryRunProcessCacheTTL) {
+		from := strconv.FormatInt(at.Timestamp, 10)
+		page, err := e.opts.Scheduler.Messages(ctx, meta.suURL, p.id, from, "", e.opts.PageSize)
+		if err != nil {
+			return nil, nil, false, nil // the stream asks again and reports it
+		}
+		if len(page.Edges) > 0 {
+			done := make(chan struct{})
+			close(done)
+			return nil, &specPage{from: from, done: done, page: page, cancel: func() {}}, false, nil
+		}
+		p.syncedAt = now
+	}
+	msg := body.message(p.id, at)
+	f, err := forker.ForkImage(ctx, ao.InstanceOptions{Memory: img, GasLimit: float64(meta.computeLimit)}, e.scratch.get(meta.mod))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, true, ctx.Err()
+		}
+		if e.noScratch.CompareAndSwap(false, true) {
+			e.log.Warn("dry-runs on idle processes cannot load their images into scratch forks here; they restore the processes from now on", "process", p.id, "err", err)
+		}
+		return nil, nil, false, nil
+	}
+	unlock()
+	res, err = f.DryRun(ctx, msg, meta.env, e.opts.DryRunTimeout)
+	e.scratch.put(meta.mod, f)
+	return res, nil, true, e.dryRunErr(req.ProcessID, err)
+}
+
+// peekIdleImage returns idle p's image (from the memory cache or its file)
+// and its position, without changing where p is kept. Caller holds p.lock.
+func (e *Engine) peekIdleImage(p *proc) ([]byte, position, bool) {
+	if p.img != nil {
+		return p.img, p.imgPos, true
+	}
+	if p.drainFile == "" {
+		return nil, position{}, false
+	}
+	b, err := os.ReadFile(p.drainFile)
+	if err != nil {
+		return nil, position{}, false // the restore path reports it
+	}
+	return b, p.drainPos, true
+}
