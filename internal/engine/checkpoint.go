@@ -42,6 +42,11 @@ type CheckpointOptions struct {
 	TimeThreshold time.Duration // EAGER_CHECKPOINT_EVAL_TIME_THRESHOLD
 	// Throttle is the least time between two Arweave checkpoints of a process.
 	Throttle time.Duration
+	// Ahead writes the file checkpoint of a process parked with a state its
+	// last one is behind soon after, in the background at the lowest CPU
+	// priority, so that a shutdown (CheckpointAll) has little left to write
+	// (ahead.go).
+	Ahead bool
 	// IgnoreLocal skips file and record checkpoints when loading.
 	IgnoreLocal bool
 	// IgnoreArweaveFor lists processes whose record and Arweave checkpoints

@@ -148,6 +148,13 @@ func New(opts Options) (*Engine, error) {
 		defer e.wg.Done()
 		e.janitor()
 	}()
+	if cp := e.cp(); cp.Ahead && cp.Store != nil && cp.FileDir != "" {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.checkpointAhead()
+		}()
+	}
 	return e, nil
 }
 
@@ -353,7 +360,10 @@ type proc struct {
 	used           atomic.Int64 // unix ns of the last use, for the LRU
 	wantCheckpoint atomic.Bool  // a running stream writes a file checkpoint at its next batch
 	drainedTo      atomic.Pointer[string]
-	failed         atomic.Pointer[procFailure] // set when a message ran past MessageTimeout
+	// aheadOfCheckpoint: parked with a state its file checkpoint is behind
+	// (ahead.go writes it in the background).
+	aheadOfCheckpoint atomic.Bool
+	failed            atomic.Pointer[procFailure] // set when a message ran past MessageTimeout
 
 	// replayOnly: a throwaway process that replays between checkpoints to
 	// validate them; nothing it evaluates is stored or checkpointed.
@@ -554,6 +564,9 @@ func (e *Engine) park(p *proc) error {
 	p.closeInstance()
 	p.img, p.imgPos = img, pos
 	p.cached.Store(int64(len(img)))
+	if e.cp().Ahead && !p.replayOnly && !pos.cold && pos != p.checkpointed {
+		p.aheadOfCheckpoint.Store(true) // (ahead.go)
+	}
 	return nil
 }
 

@@ -198,6 +198,9 @@ type Decoder struct {
 // a compact image) until the next Parse.
 func (d *Decoder) Parse(b []byte, max int64) (*Image, error) { return parse(b, max, d) }
 
+// decodeSlack is the room a Decoder's buffer has past the pages.
+const decodeSlack = 256 << 10
+
 // Close releases the zstd decoder.
 func (d *Decoder) Close() {
 	if d.dec != nil {
@@ -260,8 +263,9 @@ func parse(b []byte, max int64, reuse *Decoder) (*Image, error) {
 			}
 			reuse.max = max
 		}
-		if uint64(cap(reuse.buf)) < dataLen {
-			reuse.buf = make([]byte, 0, dataLen)
+		if uint64(cap(reuse.buf)) < dataLen+decodeSlack {
+			// (room past the pages lets zstd take its faster copy loops)
+			reuse.buf = make([]byte, 0, dataLen+decodeSlack)
 		}
 		data, err = reuse.dec.DecodeAll(payload, reuse.buf[:0])
 		if err == nil && cap(data) > cap(reuse.buf) {

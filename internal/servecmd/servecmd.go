@@ -255,6 +255,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 		Checkpoints: engine.CheckpointOptions{
 			Store: store, Gateway: gw, Signer: wallet,
 			FileDir:           cfg.ProcessMemoryFileCheckpointsDir,
+			Ahead:             cfg.UnitMode == config.UnitModeCU,
 			EagerFile:         !cfg.DisableProcessFileCheckpointCreation,
 			EagerArweave:      !cfg.DisableProcessCheckpointCreation,
 			GasThreshold:      float64(cfg.EagerCheckpointAccumulatedGasThreshold),

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package engine
+
+// lowerThreadPriority is Linux only.
+func lowerThreadPriority() {}
