@@ -64,12 +64,6 @@ func (e *Engine) DryRun(ctx context.Context, req DryRunRequest, busy time.Durati
 	}
 	v, err := e.share(ctx, "dry-run,"+key, busy, func(ctx context.Context) (any, error) {
 		defer e.dryWait.Add(-1)
-		select {
-		case e.dryRun <- struct{}{}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		defer func() { <-e.dryRun }()
 		res, err := e.dryRunOn(ctx, p, t, body, req)
 		if err != nil {
 			return nil, err
@@ -91,6 +85,18 @@ func (e *Engine) DryRun(ctx context.Context, req DryRunRequest, busy time.Durati
 // the dry-run: on a fork of the committed state outside the process lock
 // when the instance can be forked, else on the instance under the lock.
 func (e *Engine) dryRunOn(ctx context.Context, p *proc, t target, body dryRunBody, req DryRunRequest) (*ao.Result, error) {
+	var first *specPage
+	if t.latest {
+		res, page, done, err := e.dryRunIdle(ctx, p, body, req)
+		if done {
+			return res, err
+		}
+		first = page
+	}
+	if err := e.acquireDryRunWorker(ctx); err != nil {
+		return nil, err
+	}
+	defer func() { <-e.dryRun }()
 	if err := p.acquire(ctx); err != nil {
 		return nil, err
 	}
@@ -103,14 +109,6 @@ func (e *Engine) dryRunOn(ctx context.Context, p *proc, t target, body dryRunBod
 		}
 	}
 	defer unlock()
-	var first *specPage
-	if t.latest && p.inst == nil {
-		res, page, done, err := e.dryRunIdle(ctx, p, body, req, unlock)
-		if done {
-			return res, err
-		}
-		first = page
-	}
 	fresh := t.latest && p.inst != nil && !p.syncedAt.IsZero() && e.opts.Now().Sub(p.syncedAt) <= min(req.MaxAge, e.opts.DryRunProcessCacheTTL)
 	if !fresh {
 		if _, err := e.runStreamFrom(ctx, p, t, "", first); err != nil {
@@ -142,6 +140,16 @@ func (e *Engine) dryRunOn(ctx context.Context, p *proc, t target, body dryRunBod
 	res, err := f.DryRun(ctx, msg, env, e.opts.DryRunTimeout)
 	pool.put(f, img)
 	return res, e.dryRunErr(req.ProcessID, err)
+}
+
+// acquireDryRunWorker takes one of the dry-run workers (release: <-e.dryRun).
+func (e *Engine) acquireDryRunWorker(ctx context.Context) error {
+	select {
+	case e.dryRun <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // dryRunErr is what a dry-run's evaluation error answers.

@@ -76,42 +76,35 @@ func (s *scratchPool) close() {
 	s.free, s.n = nil, 0
 }
 
-// dryRunIdle evaluates a dry-run at the latest on idle p from its image.
-// done is false when it cannot (p is live or has no image, the module cannot
-// fork images, the process has crons, the SU has messages after the image:
-// then first, if not nil, is the SU's page after the image). Caller holds
-// p.lock; unlock releases it (done: it has been called).
-func (e *Engine) dryRunIdle(ctx context.Context, p *proc, body dryRunBody, req DryRunRequest, unlock func()) (res *ao.Result, first *specPage, done bool, err error) {
-	if p.inst != nil || e.opts.HyperBEAM || e.noScratch.Load() {
+// dryRunIdle evaluates a dry-run at the latest on p from its image when p
+// is idle. done is false when it cannot (p is live or has no image, the
+// module cannot fork images, the process has crons, the SU has messages
+// after the image: then first, if not nil, is the SU's page after the
+// image). The SU is asked under p's lock but outside the dry-run workers
+// (as the reference asks it before its dry-run pool); a worker is taken for
+// loading the image and evaluating, after the lock is released: the image
+// is immutable, and the answer is the state the SU was checked against.
+func (e *Engine) dryRunIdle(ctx context.Context, p *proc, body dryRunBody, req DryRunRequest) (res *ao.Result, first *specPage, done bool, err error) {
+	if e.opts.HyperBEAM || e.noScratch.Load() {
 		return nil, nil, false, nil
 	}
-	img, at, ok := e.peekIdleImage(p)
-	if !ok || at.cold || at != p.pos {
-		return nil, nil, false, nil
-	}
-	meta, err := e.loadMeta(ctx, p)
-	if err != nil {
+	if err := p.acquire(ctx); err != nil {
 		return nil, nil, true, err
 	}
-	forker, ok := meta.mod.(ao.ImageForker)
-	if !ok || !meta.crons.Empty() {
-		return nil, nil, false, nil
+	img, at, meta, first, ok, err := e.idleState(ctx, p, req)
+	if ok {
+		e.touched(p)
 	}
-	now := e.opts.Now()
-	if p.syncedAt.IsZero() || now.Sub(p.syncedAt) > min(req.MaxAge, e.opts.DryRunProcessCacheTTL) {
-		from := strconv.FormatInt(at.Timestamp, 10)
-		page, err := e.opts.Scheduler.Messages(ctx, meta.suURL, p.id, from, "", e.opts.PageSize)
-		if err != nil {
-			return nil, nil, false, nil // the stream asks again and reports it
-		}
-		if len(page.Edges) > 0 {
-			done := make(chan struct{})
-			close(done)
-			return nil, &specPage{from: from, done: done, page: page, cancel: func() {}}, false, nil
-		}
-		p.syncedAt = now
+	p.release()
+	if err != nil || !ok {
+		return nil, first, err != nil, err
 	}
+	forker := meta.mod.(ao.ImageForker)
 	msg := body.message(p.id, at)
+	if err := e.acquireDryRunWorker(ctx); err != nil {
+		return nil, nil, true, err
+	}
+	defer func() { <-e.dryRun }()
 	f, err := forker.ForkImage(ctx, ao.InstanceOptions{Memory: img, GasLimit: float64(meta.computeLimit)}, e.scratch.get(meta.mod))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -122,10 +115,43 @@ func (e *Engine) dryRunIdle(ctx context.Context, p *proc, body dryRunBody, req D
 		}
 		return nil, nil, false, nil
 	}
-	unlock()
 	res, err = f.DryRun(ctx, msg, meta.env, e.opts.DryRunTimeout)
 	e.scratch.put(meta.mod, f)
 	return res, nil, true, e.dryRunErr(req.ProcessID, err)
+}
+
+// idleState returns idle p's image, its position and p's meta when the
+// image is the state at the SU's latest (ok), else perhaps the SU's page
+// after it. Caller holds p.lock.
+func (e *Engine) idleState(ctx context.Context, p *proc, req DryRunRequest) (img []byte, at position, meta *procMeta, first *specPage, ok bool, err error) {
+	if p.inst != nil {
+		return nil, at, nil, nil, false, nil
+	}
+	img, at, ok = e.peekIdleImage(p)
+	if !ok || at.cold || at != p.pos {
+		return nil, at, nil, nil, false, nil
+	}
+	if meta, err = e.loadMeta(ctx, p); err != nil {
+		return nil, at, nil, nil, false, err
+	}
+	if _, ok := meta.mod.(ao.ImageForker); !ok || !meta.crons.Empty() {
+		return nil, at, nil, nil, false, nil
+	}
+	now := e.opts.Now()
+	if p.syncedAt.IsZero() || now.Sub(p.syncedAt) > min(req.MaxAge, e.opts.DryRunProcessCacheTTL) {
+		from := strconv.FormatInt(at.Timestamp, 10)
+		page, err := e.opts.Scheduler.Messages(ctx, meta.suURL, p.id, from, "", e.opts.PageSize)
+		if err != nil {
+			return nil, at, nil, nil, false, nil // the stream asks again and reports it
+		}
+		if len(page.Edges) > 0 {
+			done := make(chan struct{})
+			close(done)
+			return nil, at, nil, &specPage{from: from, done: done, page: page, cancel: func() {}}, false, nil
+		}
+		p.syncedAt = now
+	}
+	return img, at, meta, nil, true, nil
 }
 
 // peekIdleImage returns idle p's image (from the memory cache or its file)
