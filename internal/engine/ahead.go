@@ -24,7 +24,7 @@ const checkpointAheadEvery = 500 * time.Millisecond
 // checkpointAhead runs until the engine stops. Owned by e.wg.
 func (e *Engine) checkpointAhead() {
 	runtime.LockOSThread() // the thread ends with the goroutine: its priority goes with it
-	lowerThreadPriority()
+	setThreadPriority(lowPriority)
 	t := time.NewTicker(checkpointAheadEvery)
 	defer t.Stop()
 	for {
@@ -33,29 +33,56 @@ func (e *Engine) checkpointAhead() {
 			return
 		case <-t.C:
 		}
-		for _, p := range e.behindCheckpoint() {
-			if e.ctx.Err() != nil {
-				return
+		behind, oldest := e.behindCheckpoint()
+		work := func() {
+			for _, p := range behind {
+				if e.ctx.Err() != nil {
+					return
+				}
+				e.checkpointIdle(p)
 			}
-			e.checkpointIdle(p)
 		}
+		if len(behind) == 0 || time.Since(oldest) <= checkpointAheadLag {
+			work() // on this thread: idle CPU only
+			continue
+		}
+		// The work has waited longer than checkpointAheadLag (a machine
+		// kept busy): this round runs at the requests' priority, on the
+		// runtime's other threads, so that what a shutdown finds stays
+		// bounded.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			work()
+		}()
+		<-done
 	}
 }
+
+// checkpointAheadLag is how long a parked process may wait for its
+// checkpoint at the lowest priority.
+const checkpointAheadLag = 5 * time.Second
+
+// lowPriority is the nice value of the background checkpointer's thread.
+const lowPriority = 19
 
 // behindCheckpoint lists the idle processes whose image is ahead of their
 // last file checkpoint, least recently used first (the least likely to
 // change again before the shutdown).
-func (e *Engine) behindCheckpoint() []*proc {
+func (e *Engine) behindCheckpoint() (out []*proc, oldest time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []*proc
+	first := int64(0)
 	for _, p := range e.procs {
 		if !p.live.Load() && !p.running.Load() && p.aheadOfCheckpoint.Load() {
 			out = append(out, p)
+			if since := p.aheadSince.Load(); first == 0 || since < first {
+				first = since
+			}
 		}
 	}
 	slices.SortFunc(out, func(a, b *proc) int { return cmp.Compare(a.used.Load(), b.used.Load()) })
-	return out
+	return out, time.Unix(0, first)
 }
 
 // checkpointIdle writes idle p's file checkpoint from its image, unless p

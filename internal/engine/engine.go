@@ -363,6 +363,7 @@ type proc struct {
 	// aheadOfCheckpoint: parked with a state its file checkpoint is behind
 	// (ahead.go writes it in the background).
 	aheadOfCheckpoint atomic.Bool
+	aheadSince        atomic.Int64                // unix ns when it became so
 	failed            atomic.Pointer[procFailure] // set when a message ran past MessageTimeout
 
 	// replayOnly: a throwaway process that replays between checkpoints to
@@ -565,6 +566,9 @@ func (e *Engine) park(p *proc) error {
 	p.img, p.imgPos = img, pos
 	p.cached.Store(int64(len(img)))
 	if e.cp().Ahead && !p.replayOnly && !pos.cold && pos != p.checkpointed {
+		if !p.aheadOfCheckpoint.Load() {
+			p.aheadSince.Store(time.Now().UnixNano())
+		}
 		p.aheadOfCheckpoint.Store(true) // (ahead.go)
 	}
 	return nil

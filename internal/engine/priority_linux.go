@@ -4,8 +4,9 @@ package engine
 
 import "syscall"
 
-// lowerThreadPriority gives the calling OS thread the lowest scheduling
-// priority (nice 19); best effort.
-func lowerThreadPriority() {
-	_ = syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), 19)
+// setThreadPriority sets the nice value of the calling OS thread (the
+// caller has locked its goroutine to it); best effort: raising it back from
+// a lower priority may be refused without CAP_SYS_NICE.
+func setThreadPriority(nice int) {
+	_ = syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), nice)
 }

@@ -2,5 +2,5 @@
 
 package engine
 
-// lowerThreadPriority is Linux only.
-func lowerThreadPriority() {}
+// setThreadPriority is Linux only.
+func setThreadPriority(nice int) {}

@@ -401,6 +401,9 @@ func (u *Unit) Done() <-chan struct{} { return u.done }
 // CU exits within it.
 const shutdownWait = 10 * time.Second
 
+// httpDrainWait bounds how long a shutdown waits for open connections.
+const httpDrainWait = time.Second
+
 // Shutdown stops the evaluation streams (what they evaluated is stored;
 // requests waiting for them answer 503; a runaway evaluation is abandoned
 // when ctx ends), stops accepting requests, checkpoints what it can before
@@ -411,7 +414,16 @@ func (u *Unit) Shutdown(ctx context.Context) error {
 		u.log.Warn("shutdown", "err", err)
 	}
 	cancelHalf()
-	err := u.srv.Shutdown(ctx)
+	// Connections still open past httpDrainWait are closed: net/http's
+	// Shutdown waits 5 s for a connection that never sent a request (a
+	// client's spare dial), time the checkpoints below need.
+	dctx, cancelDrain := context.WithTimeout(ctx, httpDrainWait)
+	err := u.srv.Shutdown(dctx)
+	cancelDrain()
+	if err != nil && ctx.Err() == nil {
+		u.log.Warn("shutdown: connections still open were closed", "err", err)
+		err = u.srv.Close()
+	}
 	u.api.Close()
 	close(u.stopInterval)
 	<-u.intervalDone
