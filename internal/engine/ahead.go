@@ -10,8 +10,10 @@ import (
 // Checkpoints ahead of a shutdown. SIGTERM and SIGUSR2 write a file
 // checkpoint of every process whose state moved since its last one; most of
 // that cost is the sha256 of the whole linear memory that the checkpoint
-// records (~55 ms for an aos process's 110 MB, zeros included, whatever the
-// image holds), so a thousand changed processes take a minute of CPU there.
+// records (60 ms for an aos process's 110 MB on a quiet core here, 150–350
+// ms on this shared VM; zeros included, whatever the image holds: SHA-256
+// has no shortcut over them), so a thousand changed processes take minutes
+// of CPU there.
 // With CheckpointOptions.Ahead, a process parked with a new state is
 // checkpointed soon after, in the background, by one goroutine on an OS
 // thread at the lowest scheduling priority (it takes the CPU that requests
@@ -61,7 +63,7 @@ func (e *Engine) checkpointAhead() {
 
 // checkpointAheadLag is how long a parked process may wait for its
 // checkpoint at the lowest priority.
-const checkpointAheadLag = 5 * time.Second
+const checkpointAheadLag = 2 * time.Second
 
 // lowPriority is the nice value of the background checkpointer's thread.
 const lowPriority = 19

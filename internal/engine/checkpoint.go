@@ -303,7 +303,8 @@ func (e *Engine) checkpointProcs(ctx context.Context, procs []*proc) error {
 			n++
 		}
 	}
-	for range min(max(runtime.NumCPU(), 1), len(procs)) {
+	// (twice the CPUs: each checkpoint also waits for two fsyncs)
+	for range min(2*max(runtime.NumCPU(), 1), len(procs)) {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
