@@ -115,6 +115,30 @@ type LoadResult struct {
 	DryRuns  Latency `json:"dry_runs"`
 	Messages Latency `json:"messages"`
 	Seconds  float64 `json:"seconds"`
+	// CUCPUSeconds is the CPU time aocu used in the load phase (user +
+	// system, its background work included): on a shared machine a steadier
+	// figure than the throughput. CUCPUPerOpMs divides it by the operations.
+	CUCPUSeconds float64 `json:"cu_cpu_seconds"`
+	CUCPUPerOpMs float64 `json:"cu_cpu_per_op_ms"`
+}
+
+// cpuSeconds is the user + system CPU time of a process (0 if unknown).
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+1:]
+	}
+	f := strings.Fields(s) // from field 3 (state) on: utime is field 14, stime 15
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
 }
 
 func summarise(ds []time.Duration, over time.Duration, failures int) Latency {
@@ -271,7 +295,12 @@ func run(o options) (err error) {
 
 	// 5. Load: clients dry-running and messaging random processes.
 	log.Printf("load: %d clients for %v", o.clients, o.duration)
+	cpu0 := cpuSeconds(cu.cmd.Process.Pid)
 	res.Load = b.load(ctx)
+	res.Load.CUCPUSeconds = cpuSeconds(cu.cmd.Process.Pid) - cpu0
+	if n := res.Load.DryRuns.N + res.Load.Messages.N; n > 0 {
+		res.Load.CUCPUPerOpMs = res.Load.CUCPUSeconds * 1000 / float64(n)
+	}
 	log.Printf("load: %.0f dry-runs/s p50 %.1f ms p99 %.1f ms; %.1f messages/s p50 %.1f ms p99 %.1f ms",
 		res.Load.DryRuns.PerSec, res.Load.DryRuns.P50, res.Load.DryRuns.P99, res.Load.Messages.PerSec, res.Load.Messages.P50, res.Load.Messages.P99)
 	b.verifyUpdates(ctx)
@@ -795,6 +824,7 @@ func report(w io.Writer, r *Result, o options) {
 	fmt.Fprintf(w, "| dry-run switching to an idle process (1 client) | p50 %.1f ms, p99 %.1f ms |\n", r.Switch.P50, r.Switch.P99)
 	fmt.Fprintf(w, "| dry-run on the same live process (1 client) | p50 %.1f ms, p99 %.1f ms |\n", r.Live.P50, r.Live.P99)
 	fmt.Fprintf(w, "| load: dry-runs | %.0f /s, p50 %.1f ms, p99 %.1f ms (%d, %d failed) |\n", r.Load.DryRuns.PerSec, r.Load.DryRuns.P50, r.Load.DryRuns.P99, r.Load.DryRuns.N, r.Load.DryRuns.Failures)
+	fmt.Fprintf(w, "| load: aocu CPU time (user + system) | %.1f s in %.0f s, %.1f ms per operation |\n", r.Load.CUCPUSeconds, r.Load.Seconds, r.Load.CUCPUPerOpMs)
 	fmt.Fprintf(w, "| load: messages (SU post + GET /result) | %.1f /s, p50 %.1f ms, p99 %.1f ms (%d, %d failed) |\n", r.Load.Messages.PerSec, r.Load.Messages.P50, r.Load.Messages.P99, r.Load.Messages.N, r.Load.Messages.Failures)
 	fmt.Fprintf(w, "| aocu peak RSS (until SIGTERM; with the shutdown's checkpoints) | %s (%s) |\n", mb(r.PeakRSSkB*1024), mb(r.PeakRSSShutdownkB*1024))
 	fmt.Fprintf(w, "| aocu disk (DB, memory files, modules) | %s %v |\n", mb(r.CUDiskBytes), r.CUDisk)
