@@ -134,6 +134,33 @@ func run(module, envPath string, n int) error {
 		i.Close()
 		return d, nil
 	}
+	// A dry-run on an idle process loads its image into a recycled scratch
+	// fork (ao.ImageForker): the file read and the load, then (checked once
+	// below) the same answer as the restored instance's.
+	forker, ok := mod.(ao.ImageForker)
+	if !ok {
+		return errors.New("the loader's module makes no scratch forks")
+	}
+	var scratch ao.Fork
+	defer func() {
+		if scratch != nil {
+			scratch.Close()
+		}
+	}()
+	loadScratch := func(path string) (time.Duration, error) {
+		start := time.Now()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return 0, err
+		}
+		f, err := forker.ForkImage(ctx, ao.InstanceOptions{Memory: b}, scratch)
+		if err != nil {
+			scratch = nil
+			return 0, err
+		}
+		scratch = f
+		return time.Since(start), nil
+	}
 	live, err := memimage.Parse(img, 0)
 	if err != nil {
 		return err
@@ -142,15 +169,42 @@ func run(module, envPath string, n int) error {
 	kinds := []struct {
 		name, path string
 		readOnly   bool
-	}{{"rawRead", raw, true}, {"raw", raw, false}, {"compact", compact, false}}
+	}{{"rawRead", raw, true}, {"raw", raw, false}, {"compact", compact, false}, {"scratchFork", compact, false}}
 	ds := make([][]time.Duration, len(kinds))
 	for range n { // interleaved, so that the kinds see the same machine
 		for k, kind := range kinds {
-			d, err := restore(kind.path, kind.readOnly)
+			var d time.Duration
+			var err error
+			if kind.name == "scratchFork" {
+				d, err = loadScratch(kind.path)
+			} else {
+				d, err = restore(kind.path, kind.readOnly)
+			}
 			if err != nil {
 				return err
 			}
 			ds[k] = append(ds[k], d)
+		}
+	}
+	{
+		data, _ := json.Marshal("return Store['key7'] .. #tostring(Store)")
+		probe := &ao.Message{ID: []byte(`"Q"`), Owner: owner, From: owner, Target: []byte(`"` + pid + `"`),
+			Data: data, Tags: []ao.Tag{{Name: "Action", Value: "Eval"}}, Timestamp: 1700000000009, BlockHeight: 1, ReadOnly: true}
+		in, err := mod.Instantiate(ctx, ao.InstanceOptions{Memory: img})
+		if err != nil {
+			return err
+		}
+		want, err := in.DryRun(ctx, probe, env, 0)
+		in.Close()
+		if err != nil {
+			return err
+		}
+		got, err := scratch.DryRun(ctx, probe, env, 0)
+		if err != nil {
+			return fmt.Errorf("dry-run on a scratch fork: %w", err)
+		}
+		if string(got.Output) != string(want.Output) || string(got.Error) != string(want.Error) {
+			return fmt.Errorf("a scratch fork answered %s %s, the restored instance %s %s", got.Output, got.Error, want.Output, want.Error)
 		}
 	}
 	// Parking a restored process after a message: its compact image reads
