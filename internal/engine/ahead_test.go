@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,5 +70,25 @@ func TestParkedProcessCheckpointedAhead(t *testing.T) {
 	cu.sendAll(b, "b2")
 	if pa.aheadOfCheckpoint.Load() {
 		t.Fatal("A marked ahead of its checkpoint without a change")
+	}
+}
+
+// CheckpointAll stopped by its deadline reports only the processes that had
+// something to write.
+func TestCheckpointAllCountsOnlyWhatItLeft(t *testing.T) {
+	cu := newCheckpointCU(t, nil)
+	mod := cu.w.PublishModule(nil)
+	a, b := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B")
+	cu.sendAll(a, "a1")
+	cu.sendAll(b, "b1")
+	if err := cu.e.CheckpointAll(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	cu.sendAll(a, "a2") // A moves on, B does not
+	ctx, cancel := context.WithCancel(ctxT(t))
+	cancel()
+	err := cu.e.CheckpointAll(ctx)
+	if err == nil || !strings.Contains(err.Error(), "1 processes not checkpointed") {
+		t.Fatalf("CheckpointAll with an ended context after A moved on = %v, want 1 left", err)
 	}
 }

@@ -312,6 +312,16 @@ func (e *Engine) checkpointProcs(ctx context.Context, procs []*proc) error {
 					return
 				}
 				if ctx.Err() != nil {
+					// Counted only when it had something to write.
+					select {
+					case procs[i].lock <- struct{}{}:
+						behind := procs[i].behindCheckpoint()
+						procs[i].release()
+						if !behind {
+							continue
+						}
+					default:
+					}
 					mu.Lock()
 					left++
 					mu.Unlock()
@@ -327,6 +337,20 @@ func (e *Engine) checkpointProcs(ctx context.Context, procs []*proc) error {
 	}
 	e.log.Info("checkpointed processes to file", "count", n)
 	return errors.Join(errs...)
+}
+
+// behindCheckpoint reports whether p holds a state its file checkpoint is
+// behind. Caller holds p.lock.
+func (p *proc) behindCheckpoint() bool {
+	switch {
+	case p.inst != nil:
+		return p.inst.Memory() != nil && !p.pos.cold && p.pos != p.checkpointed
+	case p.img != nil:
+		return !p.imgPos.cold && p.imgPos != p.checkpointed
+	case p.drainFile != "":
+		return !p.drainPos.cold && p.drainPos != p.checkpointed
+	}
+	return false
 }
 
 // maybeEagerCheckpoint takes the eager checkpoints when the process's
