@@ -18,7 +18,7 @@ import (
 // of the module loaded with it (ao.ImageForker): no restore, no instance for
 // the process, no memory capture, and the live set is left alone. When the
 // SU has messages after the image, the process is restored and brought to
-// the latest as before (the page read is the stream's first page).
+// the latest as before (the stream reads its pages itself).
 //
 // Same semantics as the restore path: the SU is asked for what follows the
 // image unless the process was brought to the latest within
@@ -79,8 +79,8 @@ func (s *scratchPool) close() {
 // dryRunIdle evaluates a dry-run at the latest on p from its image when p
 // is idle. done is false when it cannot (p is live or has no image, the
 // module cannot fork images, the process has crons, the SU has messages
-// after the image: then first, if not nil, is the SU's page after the
-// image). The SU is asked under p's lock but outside the dry-run workers
+// after the image or could not be read: the caller restores the process;
+// first is then nil, the stream reading its own pages). The SU is asked under p's lock but outside the dry-run workers
 // (as the reference asks it before its dry-run pool); a worker is taken for
 // loading the image and evaluating, after the lock is released: the image
 // is immutable, and the answer is the state the SU was checked against.
@@ -145,9 +145,9 @@ func (e *Engine) idleState(ctx context.Context, p *proc, req DryRunRequest) (img
 			return nil, at, nil, nil, false, nil // the stream asks again and reports it
 		}
 		if len(page.Edges) > 0 {
-			done := make(chan struct{})
-			close(done)
-			return nil, at, nil, &specPage{from: from, done: done, page: page, cancel: func() {}}, false, nil
+			// (the stream reads its own first page: a page it would
+			// refuse, from a faulty SU, is not reused)
+			return nil, at, nil, nil, false, nil
 		}
 		p.syncedAt = now
 	}
