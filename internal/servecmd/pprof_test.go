@@ -3,6 +3,7 @@ package servecmd
 import (
 	"context"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -16,27 +17,7 @@ import (
 // AOCU_PPROF_ADDR serves Go's runtime profiles on their own address, not on
 // the CU's port, and stops with the CU; a bad address refuses to start.
 func TestProfilesOnTheirOwnAddress(t *testing.T) {
-	dir := t.TempDir()
-	env := map[string]string{
-		"AOCU_PPROF_ADDR":               "127.0.0.1:0",
-		"DB_URL":                        testDB(t, filepath.Join(dir, "db")),
-		"GATEWAY_URL":                   "http://127.0.0.1:9", // nothing is asked of it
-		"PROCESS_MEMORY_CACHE_FILE_DIR": filepath.Join(dir, "memory"),
-		"WASM_BINARY_FILE_DIRECTORY":    filepath.Join(dir, "wasm"),
-	}
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _, cuW := wallets(t)
-	start := func(cfg *config.Config) (*Unit, error) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return Start(context.Background(), cfg, Options{Logger: quietLog(), Listener: ln, Wallet: cuW})
-	}
-	u, err := start(cfg)
+	u, err := startBareUnit(t, map[string]string{"AOCU_PPROF_ADDR": "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +51,31 @@ func TestProfilesOnTheirOwnAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	cfg.PprofAddr = busy.Addr().String()
-	cfg.DBURL = testDB(t, filepath.Join(dir, "db2"))
-	_, err = start(cfg)
+	_, err = startBareUnit(t, map[string]string{"AOCU_PPROF_ADDR": busy.Addr().String()})
 	must(t, err != nil && strings.Contains(err.Error(), "AOCU_PPROF_ADDR"), "a busy AOCU_PPROF_ADDR: %v", err)
+}
+
+// startBareUnit starts `aocu serve` in this process with its own database
+// and directories and a gateway that is never asked (no process is
+// evaluated), plus env; the caller shuts it down.
+func startBareUnit(t *testing.T, env map[string]string) (*Unit, error) {
+	t.Helper()
+	dir := t.TempDir()
+	all := map[string]string{
+		"DB_URL":                        testDB(t, filepath.Join(dir, "db")),
+		"GATEWAY_URL":                   "http://127.0.0.1:9", // nothing is asked of it
+		"PROCESS_MEMORY_CACHE_FILE_DIR": filepath.Join(dir, "memory"),
+		"WASM_BINARY_FILE_DIRECTORY":    filepath.Join(dir, "wasm"),
+	}
+	maps.Copy(all, env)
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := all[k]; return v, ok }, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, cuW := wallets(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Start(context.Background(), cfg, Options{Logger: quietLog(), Listener: ln, Wallet: cuW})
 }

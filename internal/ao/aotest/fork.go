@@ -63,18 +63,24 @@ func (m *image) Fork(ctx context.Context, reuse ao.Fork) (ao.Fork, error) {
 	if m.released.Load() {
 		return nil, errors.New("aotest: image released")
 	}
+	return m.r.fork(reuse, m.mem), nil
+}
+
+// fork re-points reuse at mem when it is an open fork (a fork whose
+// dry-run failed closed itself, as the loader's does), else closes it and
+// makes a new one.
+func (r *Runtime) fork(reuse ao.Fork, mem []byte) *fork {
 	if f, ok := reuse.(*fork); ok && !f.closed {
-		f.mem = m.mem
-		return f, nil
+		f.mem = mem
+		return f
 	}
-	// (a fork whose dry-run failed closed itself, as the loader's does)
 	if reuse != nil {
 		reuse.Close()
 	}
-	m.r.mu.Lock()
-	m.r.forks++
-	m.r.mu.Unlock()
-	return &fork{r: m.r, mem: m.mem}, nil
+	r.mu.Lock()
+	r.forks++
+	r.mu.Unlock()
+	return &fork{r: r, mem: mem}
 }
 
 type fork struct {
@@ -121,15 +127,5 @@ func (m *module) ForkImage(ctx context.Context, o ao.InstanceOptions, reuse ao.F
 	m.r.mu.Lock()
 	m.r.imageForks++
 	m.r.mu.Unlock()
-	if f, ok := reuse.(*fork); ok && !f.closed {
-		f.mem = slices.Clone(mem)
-		return f, nil
-	}
-	if reuse != nil {
-		reuse.Close()
-	}
-	m.r.mu.Lock()
-	m.r.forks++
-	m.r.mu.Unlock()
-	return &fork{r: m.r, mem: slices.Clone(mem)}, nil
+	return m.r.fork(reuse, slices.Clone(mem)), nil
 }
