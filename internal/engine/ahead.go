@@ -2,7 +2,6 @@ package engine
 
 import (
 	"cmp"
-	"runtime"
 	"slices"
 	"time"
 )
@@ -15,18 +14,26 @@ import (
 // has no shortcut over them), so a thousand changed processes take minutes
 // of CPU there.
 // With CheckpointOptions.Ahead, a process parked with a new state is
-// checkpointed soon after, in the background, by one goroutine on an OS
-// thread at the lowest scheduling priority (it takes the CPU that requests
-// leave idle): a shutdown then has only what changed since to write.
+// checkpointed soon after, in the background, by one goroutine that leaves
+// the CPU to requests at least half of the time (after each checkpoint it
+// waits as long as the checkpoint took): a shutdown then has only what
+// changed since to write. Work that has waited longer than
+// checkpointAheadLag (a machine kept busy) runs without the pauses, so that
+// what a shutdown finds stays bounded. (Not on a thread at a low OS
+// priority: a goroutine there holds one of the runtime's Ps while the kernel
+// does not run it, which stalls the garbage collector's stop-the-world and
+// every request for as long: health checks then time out on a busy machine.)
 
 // checkpointAheadEvery is how often the background checkpointer looks for
 // parked processes whose state moved since their last checkpoint.
 const checkpointAheadEvery = 500 * time.Millisecond
 
+// checkpointAheadLag is how long a parked process may wait for its
+// checkpoint before the background checkpointer stops pausing.
+const checkpointAheadLag = 2 * time.Second
+
 // checkpointAhead runs until the engine stops. Owned by e.wg.
 func (e *Engine) checkpointAhead() {
-	runtime.LockOSThread() // the thread ends with the goroutine: its priority goes with it
-	setThreadPriority(lowPriority)
 	t := time.NewTicker(checkpointAheadEvery)
 	defer t.Stop()
 	for {
@@ -36,37 +43,22 @@ func (e *Engine) checkpointAhead() {
 		case <-t.C:
 		}
 		behind, oldest := e.behindCheckpoint()
-		work := func() {
-			for _, p := range behind {
-				if e.ctx.Err() != nil {
-					return
-				}
-				e.checkpointIdle(p)
+		late := len(behind) > 0 && time.Since(oldest) > checkpointAheadLag
+		for _, p := range behind {
+			start := time.Now()
+			e.checkpointIdle(p)
+			pause := time.Since(start)
+			if late {
+				pause = 0
+			}
+			select {
+			case <-e.ctx.Done():
+				return
+			case <-time.After(pause):
 			}
 		}
-		if len(behind) == 0 || time.Since(oldest) <= checkpointAheadLag {
-			work() // on this thread: idle CPU only
-			continue
-		}
-		// The work has waited longer than checkpointAheadLag (a machine
-		// kept busy): this round runs at the requests' priority, on the
-		// runtime's other threads, so that what a shutdown finds stays
-		// bounded.
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			work()
-		}()
-		<-done
 	}
 }
-
-// checkpointAheadLag is how long a parked process may wait for its
-// checkpoint at the lowest priority.
-const checkpointAheadLag = 2 * time.Second
-
-// lowPriority is the nice value of the background checkpointer's thread.
-const lowPriority = 19
 
 // behindCheckpoint lists the idle processes whose image is ahead of their
 // last file checkpoint, least recently used first (the least likely to
