@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aocu/aocu/internal/localnet/benchnet"
+	"github.com/aocu/aocu/internal/procstat"
 )
 
 // bench runs the phases against one aocu (restarted once, in cold-restart).
@@ -136,9 +137,9 @@ func (b *bench) phaseStart(name string) {
 
 func (b *bench) cold(ctx context.Context) error {
 	b.phaseStart("cold")
-	cpu0, _ := procCPU(b.cu.pid())
+	cpu0, _ := procstat.CPU(b.cu.pid())
 	r, took, err := b.result(ctx, b.coldLast)
-	cpu1, cerr := procCPU(b.cu.pid())
+	cpu1, cerr := procstat.CPU(b.cu.pid())
 	mem := b.samp.end()
 	if err != nil {
 		return fmt.Errorf("cold: %w", err)

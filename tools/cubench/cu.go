@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/aocu/aocu/internal/procstat"
 )
 
 // cuProc is one `aocu serve` process.
@@ -154,66 +154,6 @@ func logTail(path string, lines int) string {
 	return strings.Join(ls, "\n")
 }
 
-// procMem reads VmRSS and VmHWM (kB) from /proc/<pid>/status.
-func procMem(pid int) (rss, hwm int64, err error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, 0, err
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 {
-			continue
-		}
-		switch f[0] {
-		case "VmRSS:":
-			rss, _ = strconv.ParseInt(f[1], 10, 64)
-		case "VmHWM:":
-			hwm, _ = strconv.ParseInt(f[1], 10, 64)
-		}
-	}
-	return rss, hwm, sc.Err()
-}
-
-// procCPU is the CPU time (user+sys) a running process has used so far, from
-// /proc/<pid>/stat (clock ticks of 10 ms).
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// The fields after the command name (which may hold spaces) in parentheses.
-	_, rest, ok := bytes.Cut(b, []byte(") "))
-	f := strings.Fields(string(rest))
-	if !ok || len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
-}
-
-// loadAvg is the 1-minute load average from /proc/loadavg.
-func loadAvg() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return -1
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return -1
-	}
-	v, err := strconv.ParseFloat(f[0], 64)
-	if err != nil {
-		return -1
-	}
-	return v
-}
-
 // sampler reads the aocu process's memory and the machine's load average
 // every interval, and keeps the maxima since the last reset.
 type sampler struct {
@@ -255,11 +195,11 @@ func (s *sampler) sample() {
 	s.mu.Lock()
 	pid := s.pid
 	s.mu.Unlock()
-	l := loadAvg()
+	l := procstat.LoadAvg()
 	var rss, hwm int64
 	var err error = errors.New("no process")
 	if pid > 0 {
-		rss, hwm, err = procMem(pid)
+		rss, hwm, err = procstat.Mem(pid)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -315,7 +255,7 @@ func (s *sampler) end() memStats {
 	m := memStats{PeakRSSkB: s.peakRSS, HWMkB: s.hwm, Load1Min: s.loadMin, Load1Max: s.loadMax,
 		Samples: s.samples, DurationMs: ms(time.Since(s.runStart))}
 	if s.pid > 0 {
-		if rss, hwm, err := procMem(s.pid); err == nil {
+		if rss, hwm, err := procstat.Mem(s.pid); err == nil {
 			m.RSSEndkB, m.HWMkB = rss, max(m.HWMkB, hwm)
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/aocu/aocu/internal/procstat"
 )
 
 // The live reference CU (permaweb/ao servers/cu as scripts/oracle.sh installs
@@ -127,12 +129,12 @@ func (b *bench) refCU(ctx context.Context) error {
 			}
 		}
 	}
-	cpu0, _ := procCPU(proc.pid())
+	cpu0, _ := procstat.CPU(proc.pid())
 	r, took, err := ref.result(ctx, b.lastID)
 	if err != nil {
 		return fmt.Errorf("reference CU: cold: %w", err)
 	}
-	if cpu1, err := procCPU(proc.pid()); err == nil {
+	if cpu1, err := procstat.CPU(proc.pid()); err == nil {
 		p.ColdCPUMs = ms(cpu1 - cpu0)
 	}
 	p.ColdMs, p.ColdMsgPerS = ms(took), float64(p.ColdMsgs)/took.Seconds()

@@ -38,6 +38,7 @@ import (
 
 	"github.com/aocu/aocu/internal/arweave"
 	"github.com/aocu/aocu/internal/localnet/benchnet"
+	"github.com/aocu/aocu/internal/procstat"
 )
 
 type options struct {
@@ -120,25 +121,6 @@ type LoadResult struct {
 	// figure than the throughput. CUCPUPerOpMs divides it by the operations.
 	CUCPUSeconds float64 `json:"cu_cpu_seconds"`
 	CUCPUPerOpMs float64 `json:"cu_cpu_per_op_ms"`
-}
-
-// cpuSeconds is the user + system CPU time of a process (0 if unknown).
-func cpuSeconds(pid int) float64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		s = s[i+1:]
-	}
-	f := strings.Fields(s) // from field 3 (state) on: utime is field 14, stime 15
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
 }
 
 func summarise(ds []time.Duration, over time.Duration, failures int) Latency {
@@ -295,9 +277,11 @@ func run(o options) (err error) {
 
 	// 5. Load: clients dry-running and messaging random processes.
 	log.Printf("load: %d clients for %v", o.clients, o.duration)
-	cpu0 := cpuSeconds(cu.cmd.Process.Pid)
+	cpu0, err0 := procstat.CPU(cu.cmd.Process.Pid)
 	res.Load = b.load(ctx)
-	res.Load.CUCPUSeconds = cpuSeconds(cu.cmd.Process.Pid) - cpu0
+	if cpu1, err1 := procstat.CPU(cu.cmd.Process.Pid); err0 == nil && err1 == nil {
+		res.Load.CUCPUSeconds = (cpu1 - cpu0).Seconds()
+	}
 	if n := res.Load.DryRuns.N + res.Load.Messages.N; n > 0 {
 		res.Load.CUCPUPerOpMs = res.Load.CUCPUSeconds * 1000 / float64(n)
 	}
@@ -777,20 +761,8 @@ func (s *sampler) run(ctx context.Context, every time.Duration) {
 }
 
 func (s *sampler) sample() {
-	var rss int64
-	if b, err := os.ReadFile("/proc/" + strconv.Itoa(s.pid) + "/status"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
-				rss, _ = strconv.ParseInt(f[1], 10, 64)
-			}
-		}
-	}
-	load := -1.0
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			load, _ = strconv.ParseFloat(f[0], 64)
-		}
-	}
+	rss, _, _ := procstat.Mem(s.pid)
+	load := procstat.LoadAvg()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.peakRSS = max(s.peakRSS, rss)
