@@ -2,17 +2,27 @@ package engine
 
 import (
 	"cmp"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/memimage"
 )
 
 // Checkpoints ahead of a shutdown. SIGTERM and SIGUSR2 write a file
-// checkpoint of every process whose state moved since its last one; most of
-// that cost is the sha256 of the whole linear memory that the checkpoint
-// records (60 ms for an aos process's 110 MB on a quiet core here, 150–350
-// ms on this shared VM; zeros included, whatever the image holds: SHA-256
-// has no shortcut over them), so a thousand changed processes take minutes
-// of CPU there.
+// checkpoint of every process whose state moved since its last one. A file
+// checkpoint records the sha256 of its file (the compact image, ~0.5 MB for
+// an aos process: well under a millisecond), not yet that of the memory: the
+// sha256 of an aos process's whole 110 MB linear memory costs 60 ms on a
+// quiet core here, 150–350 ms on this shared VM (SHA-256 has no shortcut over
+// the zeros), which put a thousand changed processes at minutes of CPU. The
+// file's hash is what a restore checks; the memory's is added to the record
+// later, one process at a time, only while the CU has had no request for
+// memoryHashIdle (addMemoryHashes).
 // With CheckpointOptions.Ahead, a process parked with a new state is
 // checkpointed soon after, in the background, by one goroutine that leaves
 // the CPU to requests at least half of the time (after each checkpoint it
@@ -32,7 +42,9 @@ const checkpointAheadEvery = 500 * time.Millisecond
 // checkpoint before the background checkpointer stops pausing.
 const checkpointAheadLag = 2 * time.Second
 
-// checkpointAhead runs until the engine stops. Owned by e.wg.
+// checkpointAhead runs until the engine stops: with CheckpointOptions.Ahead
+// it checkpoints parked processes; when none is left, it adds the memories'
+// sha256 to file checkpoints while the CU is idle. Owned by e.wg.
 func (e *Engine) checkpointAhead() {
 	t := time.NewTicker(checkpointAheadEvery)
 	defer t.Stop()
@@ -42,8 +54,16 @@ func (e *Engine) checkpointAhead() {
 			return
 		case <-t.C:
 		}
-		behind, oldest := e.behindCheckpoint()
-		late := len(behind) > 0 && time.Since(oldest) > checkpointAheadLag
+		var behind []*proc
+		var oldest time.Time
+		if e.cp().Ahead {
+			behind, oldest = e.behindCheckpoint()
+		}
+		if len(behind) == 0 {
+			e.addMemoryHashes()
+			continue
+		}
+		late := time.Since(oldest) > checkpointAheadLag
 		for _, p := range behind {
 			start := time.Now()
 			e.checkpointIdle(p)
@@ -102,4 +122,82 @@ func (e *Engine) checkpointIdle(p *proc) {
 		e.log.Warn("background file checkpoint failed; the shutdown writes it", "process", p.id, "err", err)
 	}
 	p.aheadOfCheckpoint.Store(false) // failed: left to the shutdown
+}
+
+// memoryHashIdle is how long the CU must have had no request before the
+// background checkpointer adds the memories' sha256 to file checkpoints.
+const memoryHashIdle = time.Second
+
+// idle reports whether no request is pending and none began within
+// memoryHashIdle.
+func (e *Engine) idle() bool {
+	e.mu.Lock()
+	n := len(e.calls)
+	e.mu.Unlock()
+	return n == 0 && time.Since(time.Unix(0, e.lastCall.Load())) >= memoryHashIdle
+}
+
+// addMemoryHashes records the memory's sha256 in the file checkpoints
+// written without it, one process at a time while the CU stays idle.
+func (e *Engine) addMemoryHashes() {
+	var due []*proc
+	e.mu.Lock()
+	for _, p := range e.procs {
+		if p.memoryHashDue.Load() {
+			due = append(due, p)
+		}
+	}
+	e.mu.Unlock()
+	for _, p := range due {
+		if e.ctx.Err() != nil || !e.idle() {
+			return
+		}
+		if err := e.addMemoryHash(p); err != nil && e.ctx.Err() == nil {
+			e.log.Warn("could not add the memory's sha256 to a file checkpoint", "process", p.id, "err", err)
+		}
+	}
+}
+
+// addMemoryHash adds the memory's sha256 to p's file checkpoint record,
+// computed from the recorded file (its bytes checked first), unless p is in
+// use (tried again later).
+func (e *Engine) addMemoryHash(p *proc) error {
+	select {
+	case p.lock <- struct{}{}:
+	default:
+		return nil
+	}
+	defer p.release()
+	cp := e.cp()
+	fc, err := cp.Store.FindFileCheckpoint(e.ctx, p.id)
+	if errors.Is(err, ao.ErrNotFound) {
+		p.memoryHashDue.Store(false)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fc.Evaluation.SHA256 != "" {
+		p.memoryHashDue.Store(false)
+		return nil
+	}
+	path := filepath.Join(cp.FileDir, filepath.Base(fc.File))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := checkFileHash(b, fc.Evaluation.FileSHA256); err != nil {
+		return err
+	}
+	im, err := memimage.Parse(b, e.opts.MemoryLimitMax)
+	if err != nil {
+		return err
+	}
+	sum := im.SHA256()
+	fc.Evaluation.SHA256 = hex.EncodeToString(sum[:])
+	if err := cp.Store.SaveFileCheckpoint(e.ctx, fc); err != nil {
+		return err
+	}
+	p.memoryHashDue.Store(false)
+	return nil
 }

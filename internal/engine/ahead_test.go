@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +16,8 @@ import (
 )
 
 // With Checkpoints.Ahead a process parked with a new state gets its file
-// checkpoint in the background (the image's memory, its sha256 recorded);
+// checkpoint in the background (the image's memory, the file's sha256
+// recorded, and the memory's once the CU is idle);
 // CheckpointAll then writes only what moved since: here the live process.
 // A process parked again without a change is not written again.
 func TestParkedProcessCheckpointedAhead(t *testing.T) {
@@ -46,8 +50,30 @@ func TestParkedProcessCheckpointedAhead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum := sha256.Sum256(mem); rec.Evaluation.SHA256 != hex.EncodeToString(sum[:]) || rec.Evaluation.Nonce != pos.Nonce {
-		t.Fatalf("A's checkpoint records nonce %d sha %s; its image is at nonce %d with sha %x", rec.Evaluation.Nonce, rec.Evaluation.SHA256, pos.Nonce, sum)
+	file, err := os.ReadFile(filepath.Join(cu.opts.Checkpoints.FileDir, rec.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(file); rec.Evaluation.FileSHA256 != hex.EncodeToString(sum[:]) || rec.Evaluation.Nonce != pos.Nonce {
+		t.Fatalf("A's checkpoint records nonce %d, file sha %s; its image is at nonce %d, the file's sha %x", rec.Evaluation.Nonce, rec.Evaluation.FileSHA256, pos.Nonce, sum)
+	}
+	if got, err := memimage.Decode(file, 0); err != nil || !bytes.Equal(got, mem) {
+		t.Fatalf("A's checkpoint file is not its image's memory (%v)", err)
+	}
+	// The memory's sha256 is added once the CU is idle.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if rec, err = cp.FindFileCheckpoint(ctxT(t), a); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Evaluation.SHA256 != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the memory's sha256 was not added to A's idle checkpoint")
+		}
+	}
+	if sum := sha256.Sum256(mem); rec.Evaluation.SHA256 != hex.EncodeToString(sum[:]) || rec.Evaluation.FileSHA256 != hex.EncodeToString(sha256Of(file)) {
+		t.Fatalf("A's checkpoint records memory sha %s, file sha %s; want %x", rec.Evaluation.SHA256, rec.Evaluation.FileSHA256, sum)
 	}
 	if _, err := cp.FindFileCheckpoint(ctxT(t), b); err == nil {
 		t.Fatal("live B was checkpointed in the background")
@@ -90,5 +116,36 @@ func TestCheckpointAllCountsOnlyWhatItLeft(t *testing.T) {
 	err := cu.e.CheckpointAll(ctx)
 	if err == nil || !strings.Contains(err.Error(), "1 processes not checkpointed") {
 		t.Fatalf("CheckpointAll with an ended context after A moved on = %v, want 1 left", err)
+	}
+}
+
+func sha256Of(b []byte) []byte {
+	sum := sha256.Sum256(b)
+	return sum[:]
+}
+
+// The memories' sha256 waits for an idle CU: not while a request is
+// pending, nor within memoryHashIdle of the last one.
+func TestMemoryHashesWaitForIdle(t *testing.T) {
+	cu := newCheckpointCU(t, nil)
+	e := cu.e
+	e.lastCall.Store(time.Now().Add(-2 * memoryHashIdle).UnixNano())
+	if !e.idle() {
+		t.Fatal("not idle with no request for twice memoryHashIdle")
+	}
+	e.lastCall.Store(time.Now().UnixNano())
+	if e.idle() {
+		t.Fatal("idle right after a request began")
+	}
+	e.lastCall.Store(time.Now().Add(-2 * memoryHashIdle).UnixNano())
+	e.mu.Lock()
+	e.calls["pending"] = &call{done: make(chan struct{})}
+	e.mu.Unlock()
+	idle := e.idle()
+	e.mu.Lock()
+	delete(e.calls, "pending")
+	e.mu.Unlock()
+	if idle {
+		t.Fatal("idle while a request is pending")
 	}
 }

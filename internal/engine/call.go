@@ -27,6 +27,7 @@ type call struct {
 // caller waits for the result, its context, or busy (0: no limit), whichever
 // comes first.
 func (e *Engine) share(ctx context.Context, key string, busy time.Duration, fn func(ctx context.Context) (any, error)) (any, error) {
+	e.lastCall.Store(time.Now().UnixNano())
 	e.mu.Lock()
 	c := e.calls[key]
 	if c == nil {

@@ -43,9 +43,8 @@ type CheckpointOptions struct {
 	// Throttle is the least time between two Arweave checkpoints of a process.
 	Throttle time.Duration
 	// Ahead writes the file checkpoint of a process parked with a state its
-	// last one is behind soon after, in the background at the lowest CPU
-	// priority, so that a shutdown (CheckpointAll) has little left to write
-	// (ahead.go).
+	// last one is behind soon after, in the background, so that a shutdown
+	// (CheckpointAll) has little left to write (ahead.go).
 	Ahead bool
 	// IgnoreLocal skips file and record checkpoints when loading.
 	IgnoreLocal bool
@@ -76,12 +75,13 @@ type CheckpointOptions struct {
 
 func (e *Engine) cp() *CheckpointOptions { return &e.opts.Checkpoints }
 
-// checkpointEvaluation describes p's memory at pos, whose sha256 is sum.
-func (e *Engine) checkpointEvaluation(p *proc, pos position, sum [32]byte) ao.CheckpointEvaluation {
+// checkpointEvaluation describes p's memory at pos (its SHA256 left for the
+// caller).
+func (e *Engine) checkpointEvaluation(p *proc, pos position) ao.CheckpointEvaluation {
 	return ao.CheckpointEvaluation{
 		ProcessID: p.id, ModuleID: p.meta.module.ID, AssignmentID: pos.AssignmentID, HashChain: pos.HashChain,
 		Timestamp: pos.Timestamp, Epoch: pos.Epoch, Nonce: pos.Nonce, BlockHeight: pos.BlockHeight,
-		Ordinate: pos.Ordinate, Cron: pos.Cron, SHA256: hex.EncodeToString(sum[:]), MessageID: pos.MessageID,
+		Ordinate: pos.Ordinate, Cron: pos.Cron, MessageID: pos.MessageID,
 	}
 }
 
@@ -119,7 +119,7 @@ func (e *Engine) writeFileCheckpoint(ctx context.Context, p *proc) error {
 		}
 		return memimage.Encode(mem)
 	}
-	return e.writeCheckpointFile(ctx, p, p.pos, sha256.Sum256(mem), image, int64(len(mem)))
+	return e.writeCheckpointFile(ctx, p, p.pos, image, int64(len(mem)))
 }
 
 // writeDrainedCheckpoint writes a file checkpoint of a drained process from
@@ -141,23 +141,22 @@ func (e *Engine) writeDrainedCheckpoint(ctx context.Context, p *proc) error {
 	if err != nil {
 		return fmt.Errorf("file checkpoint of %s: drained memory: %w", p.id, err)
 	}
-	return e.writeCheckpointFile(ctx, p, p.drainPos, im.SHA256(), func() ([]byte, error) { return b, nil }, im.Len())
+	return e.writeCheckpointFile(ctx, p, p.drainPos, func() ([]byte, error) { return b, nil }, im.Len())
 }
 
 // writeCachedCheckpoint writes a file checkpoint of a process idle in the
 // memory cache from its image, without an instance: the file is the image
-// itself, and the memory's sha256 is computed from its pages without
-// materialising the zeros. Caller holds p.lock.
+// itself. Caller holds p.lock.
 func (e *Engine) writeCachedCheckpoint(ctx context.Context, p *proc) error {
 	cp := e.cp()
 	if cp.Store == nil || cp.FileDir == "" || p.inst != nil || p.img == nil || p.checkpointed == p.imgPos {
 		return nil
 	}
-	im, err := memimage.Parse(p.img, e.opts.MemoryLimitMax)
+	size, err := memimage.Size(p.img)
 	if err != nil {
 		return fmt.Errorf("file checkpoint of %s: cached memory: %w", p.id, err)
 	}
-	return e.writeCheckpointFile(ctx, p, p.imgPos, im.SHA256(), func() ([]byte, error) { return p.img, nil }, im.Len())
+	return e.writeCheckpointFile(ctx, p, p.imgPos, func() ([]byte, error) { return p.img, nil }, size)
 }
 
 func (e *Engine) writeFileCheckpointOf(ctx context.Context, p *proc, pos position, mem []byte) error {
@@ -168,19 +167,28 @@ func (e *Engine) writeFileCheckpointOf(ctx context.Context, p *proc, pos positio
 	if p.checkpointed == pos {
 		return nil // nothing new since the last one
 	}
-	return e.writeCheckpointFile(ctx, p, pos, sha256.Sum256(mem), func() ([]byte, error) { return memimage.Encode(mem) }, int64(len(mem)))
+	return e.writeCheckpointFile(ctx, p, pos, func() ([]byte, error) { return memimage.Encode(mem) }, int64(len(mem)))
 }
 
-// writeCheckpointFile writes a file checkpoint of the memory whose sha256 is
-// sum and whose compact image image() makes.
-func (e *Engine) writeCheckpointFile(ctx context.Context, p *proc, pos position, sum [32]byte, image func() ([]byte, error), memBytes int64) error {
+// writeCheckpointFile writes a file checkpoint of the memory of memBytes
+// bytes whose compact image image() makes. It records the sha256 of the
+// file's bytes, not yet the memory's (memoryHashes adds it when the CU is
+// idle): a shutdown then writes a thousand changed processes in a second or
+// two, not the minute their 110 MB memories take to hash.
+func (e *Engine) writeCheckpointFile(ctx context.Context, p *proc, pos position, image func() ([]byte, error), memBytes int64) error {
 	cp := e.cp()
 	if cp.Store == nil || cp.FileDir == "" || pos.cold || p.meta == nil || p.checkpointed == pos {
 		return nil
 	}
 	start := time.Now()
-	ev := e.checkpointEvaluation(p, pos, sum)
-	name := checkpointFileName(p.id, ev.Nonce, ev.SHA256)
+	img, err := image()
+	if err != nil {
+		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
+	}
+	ev := e.checkpointEvaluation(p, pos)
+	fileSum := sha256.Sum256(img)
+	ev.FileSHA256 = hex.EncodeToString(fileSum[:])
+	name := checkpointFileName(p.id, ev.Nonce, ev.FileSHA256)
 	if err := os.MkdirAll(cp.FileDir, 0o755); err != nil {
 		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
 	}
@@ -191,10 +199,6 @@ func (e *Engine) writeCheckpointFile(ctx context.Context, p *proc, pos position,
 		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
 	}
 	path := filepath.Join(cp.FileDir, name)
-	img, err := image()
-	if err != nil {
-		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
-	}
 	if err := fsutil.WriteFileAtomic(path, img); err != nil {
 		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
 	}
@@ -213,6 +217,7 @@ func (e *Engine) writeCheckpointFile(ctx context.Context, p *proc, pos position,
 		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)
 	}
 	p.checkpointed = pos
+	p.memoryHashDue.Store(true)
 	if cp.crashAt != nil && cp.crashAt(stepRecorded) {
 		return errCrashed
 	}
@@ -419,7 +424,9 @@ func (e *Engine) uploadCheckpoint(ctx context.Context, p *proc) error {
 		return nil
 	}
 	mem := p.inst.Memory()
-	ev := e.checkpointEvaluation(p, p.pos, sha256.Sum256(mem))
+	ev := e.checkpointEvaluation(p, p.pos)
+	sum := sha256.Sum256(mem)
+	ev.SHA256 = hex.EncodeToString(sum[:])
 	ev.Encoding = "gzip"
 	start := time.Now()
 	var buf bytes.Buffer
@@ -465,12 +472,13 @@ func (e *Engine) startingPoint(ctx context.Context, p *proc, meta *procMeta) ([]
 	}
 	if !cp.IgnoreLocal {
 		if fc, err := cp.Store.FindFileCheckpoint(ctx, p.id); err == nil {
-			mem, err := e.readImage(filepath.Join(cp.FileDir, filepath.Base(fc.File)))
-			if err == nil && verifyMemory(mem, fc.Evaluation.SHA256) {
+			mem, err := e.readFileCheckpoint(filepath.Join(cp.FileDir, filepath.Base(fc.File)), &fc.Evaluation)
+			if err == nil {
 				pos := positionOf(&fc.Evaluation)
+				p.memoryHashDue.Store(fc.Evaluation.SHA256 == "")
 				return mem, &pos, "file"
 			}
-			e.log.Warn("file checkpoint refused", "process", p.id, "file", fc.File, "err", errOr(err, "sha256 mismatch"))
+			e.log.Warn("file checkpoint refused", "process", p.id, "file", fc.File, "err", err)
 		} else if !errors.Is(err, ao.ErrNotFound) {
 			e.log.Warn("file checkpoint lookup failed", "process", p.id, "err", err)
 		}
@@ -501,11 +509,38 @@ func (e *Engine) startingPoint(ctx context.Context, p *proc, meta *procMeta) ([]
 	return nil, nil, "cold_start"
 }
 
-func errOr(err error, msg string) string {
+// readFileCheckpoint reads a file checkpoint's memory and checks it: the
+// file's bytes against FileSHA256 when it is recorded (the image decodes to
+// one memory), else the memory against SHA256 (the reference's raw files,
+// aocu's files before FileSHA256).
+func (e *Engine) readFileCheckpoint(path string, ev *ao.CheckpointEvaluation) ([]byte, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return err.Error()
+		return nil, err
 	}
-	return msg
+	if ev.FileSHA256 != "" {
+		if err := checkFileHash(b, ev.FileSHA256); err != nil {
+			return nil, err
+		}
+		return memimage.Decode(b, e.opts.MemoryLimitMax)
+	}
+	mem, err := memimage.Decode(b, e.opts.MemoryLimitMax)
+	if err != nil {
+		return nil, err
+	}
+	if !verifyMemory(mem, ev.SHA256) {
+		return nil, errors.New("sha256 mismatch")
+	}
+	return mem, nil
+}
+
+// checkFileHash checks a file checkpoint's bytes against its FileSHA256.
+func checkFileHash(b []byte, want string) error {
+	sum := sha256.Sum256(b)
+	if want == "" || hex.EncodeToString(sum[:]) != want {
+		return errors.New("the file does not match the sha256 recorded for it")
+	}
+	return nil
 }
 
 func verifyMemory(mem []byte, want string) bool {

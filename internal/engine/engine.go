@@ -100,6 +100,9 @@ type Engine struct {
 	procs   map[string]*proc
 	modules *moduleCache
 	calls   map[string]*call // identical pending requests share one evaluation
+	// lastCall is when the last request began (unix ns), for the work left
+	// to idle time.
+	lastCall atomic.Int64
 
 	primary chan struct{} // worker slots
 	dryRun  chan struct{}
@@ -148,7 +151,7 @@ func New(opts Options) (*Engine, error) {
 		defer e.wg.Done()
 		e.janitor()
 	}()
-	if cp := e.cp(); cp.Ahead && cp.Store != nil && cp.FileDir != "" {
+	if cp := e.cp(); cp.Store != nil && cp.FileDir != "" {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
@@ -363,8 +366,11 @@ type proc struct {
 	// aheadOfCheckpoint: parked with a state its file checkpoint is behind
 	// (ahead.go writes it in the background).
 	aheadOfCheckpoint atomic.Bool
-	aheadSince        atomic.Int64                // unix ns when it became so
-	failed            atomic.Pointer[procFailure] // set when a message ran past MessageTimeout
+	aheadSince        atomic.Int64 // unix ns when it became so
+	// memoryHashDue: its file checkpoint is recorded without the memory's
+	// sha256 (ahead.go adds it when the CU is idle).
+	memoryHashDue atomic.Bool
+	failed        atomic.Pointer[procFailure] // set when a message ran past MessageTimeout
 
 	// replayOnly: a throwaway process that replays between checkpoints to
 	// validate them; nothing it evaluates is stored or checkpointed.

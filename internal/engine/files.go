@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/aocu/aocu/internal/memimage"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -211,15 +210,4 @@ func (e *Engine) diskUsage() (mem, cps, mods DirUsage) {
 		e.log.Warn("disk use", "err", err)
 	}
 	return mem, cps, mods
-}
-
-// readImage reads a memory file: a compact image (package memimage) or a raw
-// memory (the reference's file checkpoints), bounded by
-// PROCESS_WASM_MEMORY_MAX_LIMIT.
-func (e *Engine) readImage(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return memimage.Decode(b, e.opts.MemoryLimitMax)
 }

@@ -1,11 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"github.com/aocu/aocu/internal/memimage"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/ao/aotest"
+	"github.com/aocu/aocu/internal/memimage"
 )
 
 // newCheckpointCU is a test CU with file checkpoints in their own directory.
@@ -93,16 +94,16 @@ func TestFileCheckpointNewNameThenOldRemoved(t *testing.T) {
 	if got := names(t, dir); !slices.Equal(got, []string{second.File}) {
 		t.Fatalf("files after the second checkpoint %v, want only %s", got, second.File)
 	}
-	mem, err := os.ReadFile(filepath.Join(dir, second.File))
-	if err == nil {
-		mem, err = memimage.Decode(mem, 0) // a compact image of the memory
-	}
+	file, err := os.ReadFile(filepath.Join(dir, second.File))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(mem)
-	if hex.EncodeToString(sum[:]) != second.Evaluation.SHA256 || !strings.Contains(second.File, second.Evaluation.SHA256[:16]) {
-		t.Fatalf("file bytes do not match the record's SHA-256 %s", second.Evaluation.SHA256)
+	if _, err := memimage.Decode(file, 0); err != nil || !memimage.IsCompact(file) {
+		t.Fatalf("not a compact image of the memory: %v", err)
+	}
+	sum := sha256.Sum256(file)
+	if hex.EncodeToString(sum[:]) != second.Evaluation.FileSHA256 || !strings.Contains(second.File, second.Evaluation.FileSHA256[:16]) {
+		t.Fatalf("file bytes do not match the record's file SHA-256 %s", second.Evaluation.FileSHA256)
 	}
 }
 
@@ -535,9 +536,12 @@ func (cu *testCU) checkpointWithoutInstanceThenRestart(a string, mem []byte, wha
 		t.Fatalf("CheckpointAll made %d instances, want none", n)
 	}
 	rec := cu.fileRecord(a)
-	sum := sha256.Sum256(mem)
-	if rec.Evaluation.Nonce != 2 || rec.Evaluation.SHA256 != hex.EncodeToString(sum[:]) {
-		t.Fatalf("A's checkpoint %+v, want nonce 2 and the %s memory's hash", rec.Evaluation, what)
+	file, err := os.ReadFile(filepath.Join(cu.opts.Checkpoints.FileDir, rec.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := memimage.Decode(file, 0); rec.Evaluation.Nonce != 2 || err != nil || !bytes.Equal(got, mem) {
+		t.Fatalf("A's checkpoint %+v (%v), want nonce 2 and the %s memory", rec.Evaluation, err, what)
 	}
 	cu.restart()
 	handled := cu.w.Runtime.Counts().Handled
@@ -546,5 +550,72 @@ func (cu *testCU) checkpointWithoutInstanceThenRestart(a string, mem []byte, wha
 	}
 	if n := cu.w.Runtime.Counts().Handled - handled; n != 1 {
 		t.Fatalf("the restart evaluated %d messages of A, want 1", n)
+	}
+}
+
+// A file checkpoint is checked against the sha256 of its file before it is
+// used: a damaged file is refused (the process starts from its next source,
+// here a cold start, and answers the same). A record from before the file's
+// hash was recorded is checked against its memory's sha256.
+func TestFileCheckpointCheckedBeforeUse(t *testing.T) {
+	cu := newCheckpointCU(t, nil)
+	dir := cu.opts.Checkpoints.FileDir
+	pid := cu.w.Spawn(cu.w.PublishModule(nil), "")
+	cu.sendAll(pid, "a", "b")
+	if err := cu.e.CheckpointAll(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	rec := cu.fileRecord(pid)
+	path := filepath.Join(dir, rec.File)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := memimage.Decode(good, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resume := func(data string) (handled int) {
+		t.Helper()
+		cu.restart()
+		before := cu.w.Runtime.Counts().Handled
+		want := "4:" + data
+		if got := cu.result(pid, cu.w.Send(pid, data)).Output.Data; got != want {
+			t.Fatalf("after the restart = %q, want %q", got, want)
+		}
+		return cu.w.Runtime.Counts().Handled - before
+	}
+
+	// One byte of the file flipped: refused by the file's sha256.
+	bad := bytes.Clone(good)
+	bad[len(bad)-1] ^= 0x55
+	if err := os.WriteFile(path, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n := resume("c"); n != 4 { // a cold start: the process message, a, b, c
+		t.Fatalf("with a damaged file the restart evaluated %d messages, want 4 (from the start)", n)
+	}
+
+	// A record that names only the memory's sha256 (written before the
+	// file's was recorded): used when the memory matches it.
+	if err := os.WriteFile(path, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := *rec
+	old.Evaluation.FileSHA256 = ""
+	old.Evaluation.SHA256 = hex.EncodeToString(sha256Of(mem))
+	if err := cu.opts.Checkpoints.Store.SaveFileCheckpoint(ctxT(t), &old); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := cu.e.readFileCheckpoint(path, &old.Evaluation); err != nil || !bytes.Equal(got, mem) {
+		t.Fatalf("a record with the memory's sha256 refused: %v", err)
+	}
+	old.Evaluation.SHA256 = hex.EncodeToString(sha256Of(good)) // not the memory's
+	if _, err := cu.e.readFileCheckpoint(path, &old.Evaluation); err == nil {
+		t.Fatal("a record whose memory sha256 does not match was accepted")
+	}
+	old.Evaluation.SHA256 = ""
+	if _, err := cu.e.readFileCheckpoint(path, &old.Evaluation); err == nil {
+		t.Fatal("a record with no hash at all was accepted")
 	}
 }

@@ -163,6 +163,19 @@ func (im *Image) Encode() ([]byte, error) {
 	return enc.EncodeAll(im.data, out), nil
 }
 
+// Size is the length of the memory b holds, from a compact image's header
+// (either version), or len(b) for a raw memory. The pages are not checked.
+func Size(b []byte) (int64, error) {
+	if !IsCompact(b) {
+		return int64(len(b)), nil
+	}
+	n := binary.LittleEndian.Uint64(b[8:headerLen])
+	if n > 1<<48 {
+		return 0, errors.New("memimage: malformed header")
+	}
+	return int64(n), nil
+}
+
 // Decode returns the memory of a compact image, or b itself when it is a raw
 // memory. max bounds the decoded size (0: no bound).
 func Decode(b []byte, max int64) ([]byte, error) {

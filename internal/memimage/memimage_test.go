@@ -1,13 +1,13 @@
 package memimage
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-
-	"bytes"
-	"github.com/klauspost/compress/zstd"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 func TestRoundTripAndSize(t *testing.T) {
@@ -29,6 +29,15 @@ func TestRoundTripAndSize(t *testing.T) {
 	got, err := Decode(img, 0)
 	if err != nil || !bytes.Equal(got, mem) {
 		t.Fatalf("round trip: %v", err)
+	}
+	if n, err := Size(img); err != nil || n != int64(len(mem)) {
+		t.Fatalf("Size of the image = %d, %v; want %d", n, err, len(mem))
+	}
+	if n, err := Size(encode1(t, mem)); err != nil || n != int64(len(mem)) {
+		t.Fatalf("Size of a first-form image = %d, %v; want %d", n, err, len(mem))
+	}
+	if n, err := Size(mem); err != nil || n != int64(len(mem)) {
+		t.Fatalf("Size of a raw memory = %d, %v; want %d", n, err, len(mem))
 	}
 	if _, err := Decode(img, 1<<20); err == nil {
 		t.Fatal("the size bound was not applied")
