@@ -66,17 +66,24 @@ func (cu *testCU) sendAll(pid string, data ...string) string {
 	return last
 }
 
+// spawnAndCheckpoint spawns a process, sends it data and checkpoints it
+// with CheckpointAll.
+func (cu *testCU) spawnAndCheckpoint(data ...string) (string, *ao.FileCheckpoint) {
+	cu.t.Helper()
+	pid := cu.w.Spawn(cu.w.PublishModule(nil), "")
+	cu.sendAll(pid, data...)
+	if err := cu.e.CheckpointAll(ctxT(cu.t)); err != nil {
+		cu.t.Fatal(err)
+	}
+	return pid, cu.fileRecord(pid)
+}
+
 // A new file checkpoint goes to a new file; the old one is removed once the
 // record names the new one; the file holds exactly the recorded bytes.
 func TestFileCheckpointNewNameThenOldRemoved(t *testing.T) {
 	cu := newCheckpointCU(t, nil)
 	dir := cu.opts.Checkpoints.FileDir
-	pid := cu.w.Spawn(cu.w.PublishModule(nil), "")
-	cu.sendAll(pid, "a", "b")
-	if err := cu.e.CheckpointAll(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
-	first := cu.fileRecord(pid)
+	pid, first := cu.spawnAndCheckpoint("a", "b")
 	if got := names(t, dir); !slices.Equal(got, []string{first.File}) {
 		t.Fatalf("files after the first checkpoint %v, record %s", got, first.File)
 	}
@@ -560,12 +567,7 @@ func (cu *testCU) checkpointWithoutInstanceThenRestart(a string, mem []byte, wha
 func TestFileCheckpointCheckedBeforeUse(t *testing.T) {
 	cu := newCheckpointCU(t, nil)
 	dir := cu.opts.Checkpoints.FileDir
-	pid := cu.w.Spawn(cu.w.PublishModule(nil), "")
-	cu.sendAll(pid, "a", "b")
-	if err := cu.e.CheckpointAll(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
-	rec := cu.fileRecord(pid)
+	pid, rec := cu.spawnAndCheckpoint("a", "b")
 	path := filepath.Join(dir, rec.File)
 	good, err := os.ReadFile(path)
 	if err != nil {
