@@ -82,7 +82,7 @@ func (s *Server) pollCron(ctx context.Context, m monitor) error {
 		s.logDrops(drops)
 		if len(ts) > 0 {
 			s.log.Info("mu: cron results queued", "process", pid, "results", len(page.Edges), "steps", len(ts))
-			s.notify()
+			s.notify(len(ts))
 		}
 		if !page.PageInfo.HasNextPage {
 			return nil

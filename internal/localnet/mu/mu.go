@@ -527,7 +527,7 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logDrops(drops)
-	s.notify()
+	s.notify(1)
 	s.log.Info("mu: push again", "message", id, "process", pid, "number", idx, "known", existed)
 	writeJSON(w, http.StatusAccepted, map[string]string{"message": "Processing Message Result", "id": id})
 }
