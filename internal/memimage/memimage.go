@@ -146,27 +146,40 @@ func Encode(mem []byte) ([]byte, error) { return FromMemory(mem).Encode() }
 
 // Encode returns the compact form of the image.
 func (im *Image) Encode() ([]byte, error) {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
-		zstd.WithZeroFrames(true), zstd.WithLowerEncoderMem(true))
+	enc, err := newEncoder()
 	if err != nil {
-		return nil, fmt.Errorf("memimage: %w", err)
+		return nil, err
 	}
 	defer enc.Close()
 	out := make([]byte, headerLen+4+8*len(im.runs), headerLen+4+8*len(im.runs)+len(im.data)/3+64)
 	copy(out, magic2[:])
 	binary.LittleEndian.PutUint64(out[8:], uint64(im.size))
-	binary.LittleEndian.PutUint32(out[headerLen:], uint32(len(im.runs)))
-	for i, r := range im.runs {
-		binary.LittleEndian.PutUint32(out[headerLen+4+8*i:], r.First)
-		binary.LittleEndian.PutUint32(out[headerLen+8+8*i:], r.Pages)
-	}
+	putRuns(out[headerLen:], im.runs)
 	return enc.EncodeAll(im.data, out), nil
 }
 
+func newEncoder() (*zstd.Encoder, error) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithZeroFrames(true), zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		return nil, fmt.Errorf("memimage: %w", err)
+	}
+	return enc, nil
+}
+
+// putRuns writes the run table (u32 count, then the runs) into b.
+func putRuns(b []byte, runs []Run) {
+	binary.LittleEndian.PutUint32(b, uint32(len(runs)))
+	for i, r := range runs {
+		binary.LittleEndian.PutUint32(b[4+8*i:], r.First)
+		binary.LittleEndian.PutUint32(b[8+8*i:], r.Pages)
+	}
+}
+
 // Size is the length of the memory b holds, from a compact image's header
-// (either version), or len(b) for a raw memory. The pages are not checked.
+// (either version) or a delta image's, or len(b) for a raw memory. The pages are not checked.
 func Size(b []byte) (int64, error) {
-	if !IsCompact(b) {
+	if !IsCompact(b) && !IsDelta(b) {
 		return int64(len(b)), nil
 	}
 	n := binary.LittleEndian.Uint64(b[8:headerLen])
@@ -179,6 +192,9 @@ func Size(b []byte) (int64, error) {
 // Decode returns the memory of a compact image, or b itself when it is a raw
 // memory. max bounds the decoded size (0: no bound).
 func Decode(b []byte, max int64) ([]byte, error) {
+	if IsDelta(b) {
+		return nil, errNeedsBase
+	}
 	if !IsCompact(b) {
 		return b, nil
 	}
@@ -205,7 +221,14 @@ type Decoder struct {
 	dec *zstd.Decoder
 	max int64 // the bound dec was made with
 	buf []byte
+	// For delta images: the delta's pages, and the merged image's runs and
+	// pages.
+	dbuf, obuf []byte
+	runs       []Run
 }
+
+// errNeedsBase refuses a delta image where no base can be given.
+var errNeedsBase = errors.New("memimage: a delta image cannot be read without its base image")
 
 // Parse is the package's Parse; the image aliases the decoder's buffer (for
 // a compact image) until the next Parse.
@@ -220,10 +243,13 @@ func (d *Decoder) Close() {
 		d.dec.Close()
 		d.dec = nil
 	}
-	d.buf = nil
+	d.buf, d.dbuf, d.obuf, d.runs = nil, nil, nil, nil
 }
 
 func parse(b []byte, max int64, reuse *Decoder) (*Image, error) {
+	if IsDelta(b) {
+		return nil, errNeedsBase
+	}
 	if !IsCompact(b) {
 		if max > 0 && int64(len(b)) > max {
 			return nil, fmt.Errorf("memimage: memory of %d bytes is larger than the %d allowed", len(b), max)
@@ -237,70 +263,102 @@ func parse(b []byte, max int64, reuse *Decoder) (*Image, error) {
 		}
 		return FromMemory(mem), nil
 	}
-	size := binary.LittleEndian.Uint64(b[8:headerLen])
-	if max > 0 && size > uint64(max) {
-		return nil, fmt.Errorf("memimage: image of %d bytes is larger than the %d allowed", size, max)
+	size, runs, dataLen, err := readHeader(b, headerLen, max)
+	if err != nil {
+		return nil, err
 	}
-	if size > 1<<48 || len(b) < headerLen+4 {
-		return nil, errors.New("memimage: malformed header")
-	}
-	nruns := uint64(binary.LittleEndian.Uint32(b[headerLen:]))
-	if uint64(len(b)) < headerLen+4+8*nruns {
-		return nil, errors.New("memimage: truncated run table")
-	}
-	im := &Image{size: int64(size), runs: make([]Run, nruns)}
-	pages := (size + PageSize - 1) / PageSize
-	next, dataLen := uint64(0), uint64(0)
-	for i := range im.runs {
-		r := Run{First: binary.LittleEndian.Uint32(b[headerLen+4+8*i:]), Pages: binary.LittleEndian.Uint32(b[headerLen+8+8*i:])}
-		end := uint64(r.First) + uint64(r.Pages)
-		if r.Pages == 0 || uint64(r.First) < next || end > pages {
-			return nil, fmt.Errorf("memimage: run %d (pages %d+%d) out of order or past the memory", i, r.First, r.Pages)
-		}
-		next = end
-		dataLen += min(end*PageSize, size) - uint64(r.First)*PageSize
-		im.runs[i] = r
-	}
-	payload := b[headerLen+4+8*nruns:]
+	payload := b[headerLen+4+8*len(runs):]
 	var data []byte
-	var err error
 	if reuse != nil {
-		if reuse.dec == nil || reuse.max != max {
-			reuse.Close()
-			opts := []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true)}
-			if max > 0 { // what any image may hold
-				opts = append(opts, zstd.WithDecoderMaxMemory(uint64(max)+1<<16))
-			}
-			if reuse.dec, err = zstd.NewReader(nil, opts...); err != nil {
-				return nil, fmt.Errorf("memimage: %w", err)
-			}
-			reuse.max = max
-		}
-		if uint64(cap(reuse.buf)) < dataLen+decodeSlack {
-			// (room past the pages lets zstd take its faster copy loops)
-			reuse.buf = make([]byte, 0, dataLen+decodeSlack)
-		}
-		data, err = reuse.dec.DecodeAll(payload, reuse.buf[:0])
-		if err == nil && cap(data) > cap(reuse.buf) {
-			reuse.buf = data[:0]
-		}
+		reuse.buf, err = reuse.decodeInto(payload, reuse.buf, dataLen, max)
+		data = reuse.buf
 	} else {
-		dec, derr := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(dataLen+1<<16),
-			zstd.WithDecoderLowmem(true))
-		if derr != nil {
-			return nil, fmt.Errorf("memimage: %w", derr)
-		}
-		defer dec.Close()
-		data, err = dec.DecodeAll(payload, make([]byte, 0, dataLen))
+		data, err = decodeOnce(payload, dataLen)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("memimage: %w", err)
+		return nil, err
 	}
 	if uint64(len(data)) != dataLen {
 		return nil, errors.New("memimage: truncated image")
 	}
-	im.data = data
-	return im, nil
+	return &Image{size: size, runs: runs, data: data}, nil
+}
+
+// readHeader reads the memory length at b[8:16] and the run table at
+// b[at:], checking the runs are in order and within the memory; dataLen is
+// the length of the pages they cover.
+func readHeader(b []byte, at int, max int64) (size int64, runs []Run, dataLen uint64, err error) {
+	if len(b) < at+4 {
+		return 0, nil, 0, errors.New("memimage: malformed header")
+	}
+	n := binary.LittleEndian.Uint64(b[8:16])
+	if max > 0 && n > uint64(max) {
+		return 0, nil, 0, fmt.Errorf("memimage: image of %d bytes is larger than the %d allowed", n, max)
+	}
+	if n > 1<<48 {
+		return 0, nil, 0, errors.New("memimage: malformed header")
+	}
+	nruns := uint64(binary.LittleEndian.Uint32(b[at:]))
+	if uint64(len(b)) < uint64(at)+4+8*nruns {
+		return 0, nil, 0, errors.New("memimage: truncated run table")
+	}
+	runs = make([]Run, nruns)
+	pages := (n + PageSize - 1) / PageSize
+	next := uint64(0)
+	for i := range runs {
+		r := Run{First: binary.LittleEndian.Uint32(b[at+4+8*i:]), Pages: binary.LittleEndian.Uint32(b[at+8+8*i:])}
+		end := uint64(r.First) + uint64(r.Pages)
+		if r.Pages == 0 || uint64(r.First) < next || end > pages {
+			return 0, nil, 0, fmt.Errorf("memimage: run %d (pages %d+%d) out of order or past the memory", i, r.First, r.Pages)
+		}
+		next = end
+		dataLen += min(end*PageSize, n) - uint64(r.First)*PageSize
+		runs[i] = r
+	}
+	return int64(n), runs, dataLen, nil
+}
+
+// decodeInto decompresses payload into buf (grown when it has less room
+// than dataLen and some slack), with the decoder's zstd decoder.
+func (d *Decoder) decodeInto(payload, buf []byte, dataLen uint64, max int64) ([]byte, error) {
+	if d.dec == nil || d.max != max {
+		if d.dec != nil {
+			d.dec.Close()
+		}
+		opts := []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true)}
+		if max > 0 { // what any image may hold
+			opts = append(opts, zstd.WithDecoderMaxMemory(uint64(max)+1<<16))
+		}
+		dec, err := zstd.NewReader(nil, opts...)
+		if err != nil {
+			return buf, fmt.Errorf("memimage: %w", err)
+		}
+		d.dec, d.max = dec, max
+	}
+	if uint64(cap(buf)) < dataLen+decodeSlack {
+		// (room past the pages lets zstd take its faster copy loops)
+		buf = make([]byte, 0, dataLen+decodeSlack)
+	}
+	data, err := d.dec.DecodeAll(payload, buf[:0])
+	if err != nil {
+		return buf, fmt.Errorf("memimage: %w", err)
+	}
+	return data, nil
+}
+
+// decodeOnce decompresses payload with a zstd decoder of its own.
+func decodeOnce(payload []byte, dataLen uint64) ([]byte, error) {
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(dataLen+1<<16),
+		zstd.WithDecoderLowmem(true))
+	if err != nil {
+		return nil, fmt.Errorf("memimage: %w", err)
+	}
+	defer dec.Close()
+	data, err := dec.DecodeAll(payload, make([]byte, 0, dataLen))
+	if err != nil {
+		return nil, fmt.Errorf("memimage: %w", err)
+	}
+	return data, nil
 }
 
 // decode1 decodes the first compact form: zstd of the whole memory.

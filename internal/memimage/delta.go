@@ -1,0 +1,365 @@
+package memimage
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// Delta images. The processes of one module share most of their memory (an
+// aos process's Lua heap after boot: 82% of the non-zero pages of 40 real
+// aos2_0_6 images equal the page at the same index of another process's
+// image), so an image is held as the pages that differ from a base image of
+// its module at the same index, a quarter of the plain image's size and a
+// fifth of its decompression. A delta is not self-contained: it is for the
+// engine's memory cache and drained files only (which do not outlive the
+// CU run that made their base), never for file checkpoints.
+//
+//	AOCUMEMD  u64 memory length  [32]byte base id  u32 runs  runs×(u32 first page, u32 pages)  zstd(pages)
+//
+// The runs list every page of the memory whose bytes differ from the base's
+// at the same offset (the base read as zero past its length), a page the
+// base has and the image has not included as zeros; every other page of the
+// memory is the base's.
+
+var magicDelta = [8]byte{'A', 'O', 'C', 'U', 'M', 'E', 'M', 'D'}
+
+const deltaHeaderLen = 8 + 8 + 32
+
+// IsDelta reports whether b is a delta image (it needs its base to decode).
+func IsDelta(b []byte) bool {
+	return len(b) >= deltaHeaderLen && bytes.Equal(b[:8], magicDelta[:])
+}
+
+// Base is an image that deltas are made against and decoded with. It holds
+// the image's pages uncompressed and an index of them by page. Immutable,
+// safe for concurrent use.
+type Base struct {
+	im *Image
+	id [32]byte
+	at []int32 // by page index: the page's offset in im.data in pages, or -1 (a zero page)
+}
+
+// NewBase makes a base of im, which must not change afterwards (an image
+// that aliases a Decoder's buffer must be copied first: see Image.Clone).
+func NewBase(im *Image) *Base {
+	pages := (im.size + PageSize - 1) / PageSize
+	b := &Base{im: im, at: make([]int32, pages)}
+	for i := range b.at {
+		b.at[i] = -1
+	}
+	pos := int32(0)
+	for _, r := range im.runs {
+		for k := range r.Pages {
+			b.at[r.First+k] = pos
+			pos++
+		}
+	}
+	h := sha256.New()
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(im.size))
+	h.Write(n[:])
+	for _, r := range im.runs {
+		binary.LittleEndian.PutUint32(n[:4], r.First)
+		binary.LittleEndian.PutUint32(n[4:], r.Pages)
+		h.Write(n[:])
+	}
+	h.Write(im.data)
+	h.Sum(b.id[:0])
+	return b
+}
+
+// ID identifies the base: the sha256 of its length, runs and pages.
+func (b *Base) ID() [32]byte { return b.id }
+
+// Image is the base's image.
+func (b *Base) Image() *Image { return b.im }
+
+// page returns the base's bytes of page i (nil: zero, or past its length).
+func (b *Base) page(i uint32) []byte {
+	if int(i) >= len(b.at) || b.at[i] < 0 {
+		return nil
+	}
+	off := int64(b.at[i]) * PageSize
+	return b.im.data[off:min(off+PageSize, int64(len(b.im.data)))]
+}
+
+// Clone returns a copy of the image that aliases nothing.
+func (im *Image) Clone() *Image {
+	return &Image{size: im.size, runs: append([]Run(nil), im.runs...), data: append([]byte(nil), im.data...)}
+}
+
+// pageLen is the length of page i of a memory of size bytes.
+func pageLen(size int64, i uint32) int {
+	return int(min(int64(PageSize), size-int64(i)*PageSize))
+}
+
+// sameAs reports whether p (the image's page, of its length) reads as the
+// base's page bp (nil: zero) over p's length.
+func sameAs(p, bp []byte) bool {
+	n := min(len(p), len(bp))
+	return bytes.Equal(p[:n], bp[:n]) && isZero(p[n:])
+}
+
+func isZero(b []byte) bool {
+	for len(b) > 0 {
+		n := min(len(b), PageSize)
+		if !bytes.Equal(b[:n], zeroPage[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
+
+// pageAppender builds runs and concatenated pages, page by page in order.
+type pageAppender struct {
+	runs []Run
+	data []byte
+}
+
+func (a *pageAppender) add(i uint32, p []byte) {
+	if n := len(a.runs); n > 0 && a.runs[n-1].First+a.runs[n-1].Pages == i {
+		a.runs[n-1].Pages++
+	} else {
+		a.runs = append(a.runs, Run{First: i, Pages: 1})
+	}
+	a.data = append(a.data, p...)
+}
+
+// diff returns the pages of im that differ from base's at the same index.
+func diff(im *Image, base *Base) pageAppender {
+	var out pageAppender
+	pages := uint32((im.size + PageSize - 1) / PageSize)
+	// The pages of the base not in im (zero there) are visited in order
+	// between im's runs.
+	bi := 0 // next base run
+	bk := uint32(0)
+	baseRuns := base.im.runs
+	// emitBaseUpTo adds a zero page for each non-zero base page below end
+	// that im does not hold.
+	emitBaseUpTo := func(end uint32) {
+		for bi < len(baseRuns) {
+			r := baseRuns[bi]
+			i := r.First + bk
+			if i >= end || i >= pages {
+				return
+			}
+			if n := pageLen(im.size, i); !isZero(base.page(i)[:min(n, len(base.page(i)))]) {
+				out.add(i, zeroPage[:n])
+			}
+			if bk++; bk == r.Pages {
+				bi, bk = bi+1, 0
+			}
+		}
+	}
+	// skipBase moves the base cursor past page i.
+	skipBase := func(i uint32) {
+		for bi < len(baseRuns) && baseRuns[bi].First+bk <= i {
+			if bk++; bk == baseRuns[bi].Pages {
+				bi, bk = bi+1, 0
+			}
+		}
+	}
+	pos := 0
+	for _, r := range im.runs {
+		for k := range r.Pages {
+			i := r.First + k
+			emitBaseUpTo(i)
+			n := pageLen(im.size, i)
+			p := im.data[pos : pos+n]
+			pos += n
+			if !sameAs(p, base.page(i)) {
+				out.add(i, p)
+			}
+			skipBase(i)
+		}
+	}
+	emitBaseUpTo(pages)
+	return out
+}
+
+// EncodeAgainst returns the delta of im against base when it holds fewer
+// page bytes than im (delta true), else im's plain compact image: an image
+// unlike its base is not made larger to decode.
+func EncodeAgainst(im *Image, base *Base) (b []byte, delta bool, err error) {
+	if base == nil {
+		b, err = im.Encode()
+		return b, false, err
+	}
+	d := diff(im, base)
+	if len(d.data) >= len(im.data) {
+		b, err = im.Encode()
+		return b, false, err
+	}
+	b, err = encodeDelta(im.size, base, d)
+	return b, err == nil, err
+}
+
+// EncodeDelta returns the delta of im against base, whatever its size.
+func EncodeDelta(im *Image, base *Base) ([]byte, error) {
+	if base == nil {
+		return nil, errors.New("memimage: a delta image needs a base image")
+	}
+	return encodeDelta(im.size, base, diff(im, base))
+}
+
+func encodeDelta(size int64, base *Base, d pageAppender) ([]byte, error) {
+	hdr := deltaHeaderLen + 4 + 8*len(d.runs)
+	out := make([]byte, hdr, hdr+len(d.data)/3+64)
+	copy(out, magicDelta[:])
+	binary.LittleEndian.PutUint64(out[8:], uint64(size))
+	copy(out[16:deltaHeaderLen], base.id[:])
+	putRuns(out[deltaHeaderLen:], d.runs)
+	enc, err := newEncoder()
+	if err != nil {
+		return nil, err
+	}
+	defer enc.Close()
+	return enc.EncodeAll(d.data, out), nil
+}
+
+// DeltaBaseID returns the id of the base a delta image was made against.
+func DeltaBaseID(b []byte) ([32]byte, error) {
+	var id [32]byte
+	if !IsDelta(b) {
+		return id, errors.New("memimage: not a delta image")
+	}
+	copy(id[:], b[16:deltaHeaderLen])
+	return id, nil
+}
+
+// ParseWith is Parse for an image that may be a delta: a delta is decoded
+// against base (refused when base is nil or not the one it was made
+// against); any other form is parsed as Parse does, base unused.
+func ParseWith(b []byte, base *Base, max int64) (*Image, error) {
+	if !IsDelta(b) {
+		return Parse(b, max)
+	}
+	return parseDelta(b, base, max, nil)
+}
+
+// DecodeWith is Decode for an image that may be a delta (see ParseWith).
+func DecodeWith(b []byte, base *Base, max int64) ([]byte, error) {
+	if !IsDelta(b) {
+		return Decode(b, max)
+	}
+	im, err := parseDelta(b, base, max, nil)
+	if err != nil {
+		return nil, err
+	}
+	return im.Bytes(), nil
+}
+
+// ParseWith is the package's ParseWith; the image aliases the decoder's
+// buffers until the next Parse or ParseWith.
+func (d *Decoder) ParseWith(b []byte, base *Base, max int64) (*Image, error) {
+	if !IsDelta(b) {
+		return d.Parse(b, max)
+	}
+	return parseDelta(b, base, max, d)
+}
+
+// Expand returns the plain compact image (AOCUMEM2) of an image that may be
+// a delta against base: what a file that must be readable without the base
+// (a file checkpoint) holds. Any other form is returned as it is.
+func Expand(b []byte, base *Base, max int64) ([]byte, error) {
+	if !IsDelta(b) {
+		return b, nil
+	}
+	im, err := parseDelta(b, base, max, nil)
+	if err != nil {
+		return nil, err
+	}
+	return im.Encode()
+}
+
+func parseDelta(b []byte, base *Base, max int64, reuse *Decoder) (*Image, error) {
+	if base == nil {
+		return nil, errNeedsBase
+	}
+	if !bytes.Equal(b[16:deltaHeaderLen], base.id[:]) {
+		return nil, fmt.Errorf("memimage: delta image made against base %s, not against the base %s given",
+			hex.EncodeToString(b[16:24]), hex.EncodeToString(base.id[:8]))
+	}
+	size, runs, dataLen, err := readHeader(b, deltaHeaderLen, max)
+	if err != nil {
+		return nil, err
+	}
+	payload := b[deltaHeaderLen+4+8*len(runs):]
+	var pages []byte
+	if reuse != nil {
+		reuse.dbuf, err = reuse.decodeInto(payload, reuse.dbuf, dataLen, max)
+		pages = reuse.dbuf
+	} else {
+		pages, err = decodeOnce(payload, dataLen)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if uint64(len(pages)) != dataLen {
+		return nil, errors.New("memimage: truncated delta image")
+	}
+	// Merge: the delta's pages where it has them (zeros dropped), the base's
+	// elsewhere (cut to the memory's length).
+	var out pageAppender
+	if reuse != nil {
+		out.runs, out.data = reuse.runs[:0], reuse.obuf[:0]
+	}
+	if need := len(base.im.data) + len(pages); cap(out.data) < need {
+		out.data = make([]byte, 0, need)
+	}
+	npages := uint32((size + PageSize - 1) / PageSize)
+	addBase := func(i uint32) {
+		bp := base.page(i)
+		n := pageLen(size, i)
+		if len(bp) >= n {
+			if bp = bp[:n]; len(bp) < PageSize && isZero(bp) {
+				return // non-zero only past the memory's end
+			}
+			out.add(i, bp)
+			return
+		}
+		out.add(i, bp) // the base's last, short page in a longer memory
+		out.data = append(out.data, zeroPage[:n-len(bp)]...)
+	}
+	bi, bk := 0, uint32(0)
+	baseRuns := base.im.runs
+	baseUpTo := func(end uint32) {
+		for bi < len(baseRuns) {
+			i := baseRuns[bi].First + bk
+			if i >= end || i >= npages {
+				return
+			}
+			addBase(i)
+			if bk++; bk == baseRuns[bi].Pages {
+				bi, bk = bi+1, 0
+			}
+		}
+	}
+	pos := 0
+	for _, r := range runs {
+		for k := range r.Pages {
+			i := r.First + k
+			baseUpTo(i)
+			for bi < len(baseRuns) && baseRuns[bi].First+bk <= i { // the delta's page replaces the base's
+				if bk++; bk == baseRuns[bi].Pages {
+					bi, bk = bi+1, 0
+				}
+			}
+			n := pageLen(size, i)
+			if p := pages[pos : pos+n]; !isZero(p) {
+				out.add(i, p)
+			}
+			pos += n
+		}
+	}
+	baseUpTo(npages)
+	if reuse != nil {
+		reuse.runs, reuse.obuf = out.runs, out.data
+	}
+	return &Image{size: size, runs: out.runs, data: out.data}, nil
+}

@@ -1,0 +1,221 @@
+package memimage
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// heapLike is a memory of n bytes whose pages listed in shared hold a
+// pattern every process has, and whose pages listed in own hold bytes of
+// the process seed.
+func heapLike(n int, shared, own []int, seed uint64) []byte {
+	mem := make([]byte, n)
+	fill := func(page int, r *rand.Rand) {
+		for j := page * PageSize; j < min((page+1)*PageSize, n); j += 5 {
+			mem[j] = byte(r.Uint32()) | 1
+		}
+	}
+	for _, p := range shared {
+		fill(p, rand.New(rand.NewPCG(uint64(p), 7)))
+	}
+	r := rand.New(rand.NewPCG(seed, 9))
+	for _, p := range own {
+		fill(p, r)
+	}
+	return mem
+}
+
+// sameImage fails unless a and b are the same image: length, runs, pages.
+func sameImage(t *testing.T, what string, got, want *Image) {
+	t.Helper()
+	if got.Len() != want.Len() || !slices.Equal(got.Runs(), want.Runs()) || !bytes.Equal(got.data, want.data) {
+		t.Fatalf("%s: image of %d bytes, runs %v; want %d bytes, runs %v", what, got.Len(), got.Runs(), want.Len(), want.Runs())
+	}
+}
+
+func TestDeltaRoundTrip(t *testing.T) {
+	const n = 64 * PageSize
+	baseMem := heapLike(n, []int{0, 1, 2, 3, 10, 11, 12, 40}, []int{20, 21}, 1)
+	base := NewBase(FromMemory(baseMem))
+	cases := map[string][]byte{
+		"same shared pages, own pages elsewhere": heapLike(n, []int{0, 1, 2, 3, 10, 11, 12, 40}, []int{30, 31, 32}, 2),
+		"a base page zero here":                  heapLike(n, []int{0, 1, 2, 10, 11, 12, 40}, []int{20}, 3),
+		"the base itself":                        baseMem,
+		"longer than the base":                   heapLike(n+9*PageSize+123, []int{0, 1, 2, 3, 10, 11, 12, 40}, []int{65, 70, 72}, 4),
+		"shorter, last page short":               heapLike(11*PageSize+100, []int{0, 1, 2, 3, 10, 11}, []int{5}, 5),
+		"shorter, cut inside a base page":        heapLike(40*PageSize+17, []int{0, 1, 2, 3, 10, 11, 12, 40}, nil, 6),
+		"all zero":                               make([]byte, n),
+		"nothing shared":                         heapLike(n, nil, []int{0, 1, 2, 3, 10, 11, 12, 40, 50}, 7),
+	}
+	var dec Decoder
+	defer dec.Close()
+	for name, mem := range cases {
+		t.Run(name, func(t *testing.T) {
+			plain := FromMemory(mem)
+			d, err := EncodeDelta(plain, base)
+			if err != nil || !IsDelta(d) || IsCompact(d) {
+				t.Fatalf("EncodeDelta: delta %v, %v", IsDelta(d), err)
+			}
+			if sz, err := Size(d); err != nil || sz != int64(len(mem)) {
+				t.Fatalf("Size = %d, %v; want %d", sz, err, len(mem))
+			}
+			got, err := ParseWith(d, base, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameImage(t, "ParseWith", got, plain)
+			got, err = dec.ParseWith(d, base, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameImage(t, "Decoder.ParseWith", got, plain)
+			raw, err := DecodeWith(d, base, 0)
+			if err != nil || !bytes.Equal(raw, mem) {
+				t.Fatalf("DecodeWith: equal %v, %v", bytes.Equal(raw, mem), err)
+			}
+			full, err := Expand(d, base, 0)
+			if err != nil || !IsCompact(full) {
+				t.Fatalf("Expand: %v", err)
+			}
+			if raw, err := Decode(full, 0); err != nil || !bytes.Equal(raw, mem) {
+				t.Fatalf("the expanded image does not decode to the memory without the base: %v", err)
+			}
+		})
+	}
+	// Only the pages that differ are in the delta.
+	own := FromMemory(cases["same shared pages, own pages elsewhere"])
+	d := diff(own, base)
+	if want := []Run{{20, 2}, {30, 3}}; !slices.Equal(d.runs, want) {
+		t.Fatalf("delta pages %v, want %v (the process's own pages and the base's it lacks)", d.runs, want)
+	}
+	if !isZero(d.data[:2*PageSize]) {
+		t.Fatal("the base's pages the image lacks are not zero in the delta")
+	}
+	if self := diff(base.Image(), base); len(self.runs) != 0 {
+		t.Fatalf("the base against itself: %v", self.runs)
+	}
+}
+
+// EncodeAgainst makes a delta only when it is smaller than the plain image.
+func TestEncodeAgainstPicksTheSmaller(t *testing.T) {
+	const n = 32 * PageSize
+	base := NewBase(FromMemory(heapLike(n, []int{0, 1, 2, 3, 4, 5}, nil, 1)))
+	b, delta, err := EncodeAgainst(FromMemory(heapLike(n, []int{0, 1, 2, 3, 4, 5}, []int{9}, 2)), base)
+	if err != nil || !delta || !IsDelta(b) {
+		t.Fatalf("shared image: delta %v, %v", delta, err)
+	}
+	unlike := heapLike(n, nil, []int{0, 1, 2, 3, 4, 5}, 3)
+	b, delta, err = EncodeAgainst(FromMemory(unlike), base)
+	if err != nil || delta || !IsCompact(b) {
+		t.Fatalf("unlike image: delta %v, compact %v, %v", delta, IsCompact(b), err)
+	}
+	if raw, err := ParseWith(b, base, 0); err != nil || !bytes.Equal(raw.Bytes(), unlike) {
+		t.Fatalf("ParseWith of a plain image: %v", err)
+	}
+	if b, delta, err = EncodeAgainst(FromMemory(unlike), nil); err != nil || delta || !IsCompact(b) {
+		t.Fatalf("no base: delta %v, %v", delta, err)
+	}
+}
+
+func TestDeltaRefusesWrongOrMissingBase(t *testing.T) {
+	const n = 16 * PageSize
+	base := NewBase(FromMemory(heapLike(n, []int{0, 1, 2}, nil, 1)))
+	other := NewBase(FromMemory(heapLike(n, []int{0, 1, 2}, []int{3}, 2)))
+	d, err := EncodeDelta(FromMemory(heapLike(n, []int{0, 1, 2}, []int{5}, 3)), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := DeltaBaseID(d); err != nil || id != base.ID() {
+		t.Fatalf("DeltaBaseID = %x, %v; want %x", id, err, base.ID())
+	}
+	if _, err := ParseWith(d, other, 0); err == nil || !strings.Contains(err.Error(), "made against base") {
+		t.Fatalf("ParseWith with another base: %v", err)
+	}
+	var dec Decoder
+	defer dec.Close()
+	for name, f := range map[string]func() error{
+		"ParseWith nil":   func() error { _, err := ParseWith(d, nil, 0); return err },
+		"Decoder nil":     func() error { _, err := dec.ParseWith(d, nil, 0); return err },
+		"Parse":           func() error { _, err := Parse(d, 0); return err },
+		"Decoder.Parse":   func() error { _, err := dec.Parse(d, 0); return err },
+		"Decode":          func() error { _, err := Decode(d, 0); return err },
+		"Expand nil":      func() error { _, err := Expand(d, nil, 0); return err },
+		"EncodeDelta nil": func() error { _, err := EncodeDelta(base.Image(), nil); return err },
+	} {
+		if err := f(); err == nil || !strings.Contains(err.Error(), "base") {
+			t.Errorf("%s of a delta without its base: %v, want an error naming the base", name, err)
+		}
+	}
+	if _, err := ParseWith(d, base, 8*PageSize); err == nil {
+		t.Error("a delta image larger than the bound was accepted")
+	}
+}
+
+func TestDeltaRefusesMalformedInput(t *testing.T) {
+	const n = 16 * PageSize
+	base := NewBase(FromMemory(heapLike(n, []int{0, 1, 2}, nil, 1)))
+	d, err := EncodeDelta(FromMemory(heapLike(n, []int{0, 1, 2}, []int{5, 6, 9}, 3)), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dec Decoder
+	defer dec.Close()
+	for cut := deltaHeaderLen; cut < len(d); cut += max(1, (len(d)-deltaHeaderLen)/40) {
+		if _, err := ParseWith(d[:cut], base, 0); err == nil {
+			t.Fatalf("a delta cut at %d of %d bytes was accepted", cut, len(d))
+		}
+		if _, err := dec.ParseWith(d[:cut], base, 0); err == nil {
+			t.Fatalf("a delta cut at %d of %d bytes was accepted by a Decoder", cut, len(d))
+		}
+	}
+	bad := slices.Clone(d)
+	bad[deltaHeaderLen+4] = 200 // first run past the memory
+	if _, err := ParseWith(bad, base, 0); err == nil {
+		t.Fatal("a run past the memory was accepted")
+	}
+	bad = slices.Clone(d)
+	bad[8+6] = 0xff // a length beyond any memory
+	if _, err := ParseWith(bad, base, 0); err == nil {
+		t.Fatal("a huge memory length was accepted")
+	}
+	if IsDelta(d[:deltaHeaderLen-1]) {
+		t.Fatal("a short header is a delta")
+	}
+}
+
+// A Decoder decoding deltas again and again reuses its buffers.
+func TestDecoderReusesItsBuffersForDeltas(t *testing.T) {
+	const n = 256 * PageSize
+	shared := make([]int, 100)
+	for i := range shared {
+		shared[i] = i
+	}
+	base := NewBase(FromMemory(heapLike(n, shared, nil, 1)))
+	var imgs [][]byte
+	for s := range 4 {
+		d, err := EncodeDelta(FromMemory(heapLike(n, shared, []int{120 + s, 200}, uint64(s))), base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, d)
+	}
+	var dec Decoder
+	defer dec.Close()
+	first, err := dec.ParseWith(imgs[0], base, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := &first.data[0]
+	for _, d := range imgs[1:] {
+		im, err := dec.ParseWith(d, base, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if &im.data[0] != at {
+			t.Fatal("a Decoder allocated new pages for the next delta")
+		}
+	}
+}
