@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/aocu/aocu/internal/memimage"
 )
 
 // JSValue is the JSON text of a JavaScript value as JSON.stringify writes it
@@ -87,9 +89,14 @@ var (
 
 // InstanceOptions configures a new instance of a module.
 type InstanceOptions struct {
-	// Memory is the image to start from (nil: a fresh instance): a raw memory
-	// or a compact image (package memimage).
+	// Memory is the image to start from (nil: a fresh instance): a raw memory,
+	// a compact image or a delta image against Base (package memimage).
 	Memory []byte
+	// Base is the base image Memory was made against when it is a delta
+	// (the engine keeps idle processes as deltas against a base image of
+	// their module); the runtime decodes it with memimage.ParseWith, so no
+	// plain image is encoded only to be decoded again. Ignored otherwise.
+	Base *memimage.Base
 	// GasLimit is the process's Compute-Limit (metered formats).
 	GasLimit float64
 }

@@ -24,8 +24,11 @@ type ProcessOptions struct {
 	// Memory of a previous result, from aocu or from the reference loader): a
 	// raw memory or a compact image (package memimage). It is restored as the
 	// reference does: grow with the heap policy, copy the prefix; only its
-	// non-zero pages are written.
+	// non-zero pages are written. A delta image (memimage.EncodeAgainst) is
+	// decoded against Base.
 	Memory []byte
+	// Base is the base image of a delta Memory (nil: Memory is not a delta).
+	Base *memimage.Base
 	// Timeout stops a message that runs longer (wall clock); 0 means no limit.
 	Timeout time.Duration
 	// GasLimit is the Compute-Limit of metered formats (0: 9e15, as the glue).
@@ -128,13 +131,14 @@ func (m *Module) NewProcess(ctx context.Context, opts ProcessOptions) (*Process,
 		return nil, err
 	}
 	if opts.Memory != nil {
-		im, err := memimage.Parse(opts.Memory, int64(m.spec.heapMax))
+		// (the process keeps the image as its base state: not a Decoder's)
+		im, err := memimage.ParseWith(opts.Memory, opts.Base, int64(m.spec.heapMax))
 		if err != nil {
 			return nil, fmt.Errorf("loader: memory image: %w", err)
 		}
 		p.base.ext = im
 		p.hasMemory = true
-		p.opts.Memory = nil // the image holds what is needed
+		p.opts.Memory, p.opts.Base = nil, nil // the image holds what is needed
 	}
 	if err := p.rebuild(); err != nil {
 		return nil, err
@@ -644,8 +648,23 @@ func (p *Process) touched(d []byte) func(page int) bool {
 	return func(page int) bool { return touched[page*memimage.PageSize/pg] }
 }
 
+// PageImage returns the image of Memory() (its non-zero pages, not
+// compressed), or nil before any: what the engine encodes against its
+// module's base image. Only the pages the kernel has backed are read, as
+// for CompactImage.
+func (p *Process) PageImage() *memimage.Image {
+	mem := p.Memory()
+	if mem == nil {
+		return nil
+	}
+	return memimage.FromMemoryWhere(mem, p.touched(mem))
+}
+
 // CompactImage makes the process's compact image (see Process.CompactImage).
 func (i *runtimeInstance) CompactImage() ([]byte, error) { return i.p.CompactImage() }
+
+// PageImage makes the process's image (see Process.PageImage).
+func (i *runtimeInstance) PageImage() (*memimage.Image, error) { return i.p.PageImage(), nil }
 
 // Close releases the instance.
 func (p *Process) Close() error {

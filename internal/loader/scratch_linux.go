@@ -43,7 +43,7 @@ func (c *compiledModule) ForkImage(ctx context.Context, o ao.InstanceOptions, re
 		}
 		return nil, err
 	}
-	return c.mod.scratchFork(ProcessOptions{Drive: c.r.drive, Memory: o.Memory, GasLimit: o.GasLimit}, reuse)
+	return c.mod.scratchFork(ProcessOptions{Drive: c.r.drive, Memory: o.Memory, Base: o.Base, GasLimit: o.GasLimit}, reuse)
 }
 
 func (m *Module) scratchFork(opts ProcessOptions, reuse ao.Fork) (*fork, error) {
@@ -60,7 +60,7 @@ func (m *Module) scratchFork(opts ProcessOptions, reuse ao.Fork) (*fork, error) 
 		}
 		f = nil
 	}
-	im, dec, err := parseFor(m, opts.Memory, f)
+	im, dec, err := parseFor(m, opts, f)
 	if err != nil {
 		if f != nil {
 			f.Close()
@@ -86,7 +86,7 @@ func (m *Module) scratchFork(opts ProcessOptions, reuse ao.Fork) (*fork, error) 
 		if err != nil {
 			return nil, err
 		}
-		if im, _, err = parseFor(m, opts.Memory, g); err != nil {
+		if im, _, err = parseFor(m, opts, g); err != nil {
 			g.Close()
 			return nil, err
 		}
@@ -110,13 +110,14 @@ func (m *Module) scratchFork(opts ProcessOptions, reuse ao.Fork) (*fork, error) 
 	return f, nil
 }
 
-// parseFor parses an image with f's decoder (a new one when f is nil).
-func parseFor(m *Module, mem []byte, f *fork) (*memimage.Image, *memimage.Decoder, error) {
+// parseFor parses opts.Memory (perhaps a delta against opts.Base) with f's
+// decoder (a new one when f is nil).
+func parseFor(m *Module, opts ProcessOptions, f *fork) (*memimage.Image, *memimage.Decoder, error) {
 	dec := &memimage.Decoder{}
 	if f != nil {
 		dec = &f.scratch.dec
 	}
-	im, err := dec.Parse(mem, int64(m.spec.heapMax))
+	im, err := dec.ParseWith(opts.Memory, opts.Base, int64(m.spec.heapMax))
 	if err != nil {
 		if f == nil {
 			dec.Close()
@@ -138,7 +139,9 @@ func (m *Module) newScratchFork(opts ProcessOptions) (*fork, error) {
 		inst.close()
 		return nil, errors.New("loader: the memory of a scratch fork could not be remapped")
 	}
-	// (no pagemap descriptor: reset is not used, the next load resets)
+	// (no pagemap descriptor: reset is not used, the next load resets; the
+	// helper keeps no image: the fork holds what is needed)
+	opts.Memory, opts.Base = nil, nil
 	return &fork{mod: m, inst: inst, pagemap: -1, helper: &Process{mod: m, opts: opts},
 		scratch: &scratchState{freshSize: fresh, gasLimit: opts.GasLimit}}, nil
 }

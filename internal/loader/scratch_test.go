@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/memimage"
 )
 
 // A scratch fork loaded with one idle process's image after another answers
@@ -17,6 +18,8 @@ import (
 // whatever earlier images and dry-runs left in it; before its dry-run its
 // memory is the restored instance's memory (same size, same bytes). A larger
 // fork is not reused for a smaller image, nor a fork of another gas limit.
+// The same holds for the images held as deltas against a base image (the
+// engine's idle processes): restored or loaded, they are the plain images.
 func TestScratchForkEqualsRestoredInstance(t *testing.T) {
 	pr := newProbeRuntime(t)
 	inst, aoEnv := pr.inst, pr.env
@@ -49,6 +52,21 @@ func TestScratchForkEqualsRestoredInstance(t *testing.T) {
 	snap()
 	handle(`Big = nil; collectgarbage(); State.a = 'three'; Count = 3`)
 	snap()
+	baseImage, err := memimage.Parse(images[0], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := memimage.NewBase(baseImage)
+	deltas := make([][]byte, len(images))
+	for i, img := range images {
+		im, err := memimage.Parse(img, 0)
+		if err == nil {
+			deltas[i], err = memimage.EncodeDelta(im, base)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// What an instance restored from each image answers and holds.
 	dry := []*ao.Message{msg("Get", "a"), msg("Get", "b"),
@@ -74,6 +92,17 @@ func TestScratchForkEqualsRestoredInstance(t *testing.T) {
 			refs[i].answers = append(refs[i].answers, answer(ri.DryRun(ctx, m, aoEnv, 10*time.Second)))
 		}
 		ri.Close()
+		di, err := cm.Instantiate(ctx, ao.InstanceOptions{Memory: deltas[i], Base: base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := di.(*runtimeInstance).p.inst.data(di.(*runtimeInstance).p.inst.store); !bytes.Equal(got, refs[i].mem) {
+			t.Fatalf("image %d: the instance restored from its delta holds other bytes than from the plain image", i)
+		}
+		if got := answer(di.DryRun(ctx, dry[0], aoEnv, 10*time.Second)); got != refs[i].answers[0] {
+			t.Fatalf("image %d: restored from its delta %q, from the plain image %q", i, got, refs[i].answers[0])
+		}
+		di.Close()
 	}
 	if !strings.Contains(refs[0].answers[0], "one/1") || !strings.Contains(refs[2].answers[0], "three/3") {
 		t.Fatalf("restored instances answered %q, %q", refs[0].answers[0], refs[2].answers[0])
@@ -81,8 +110,11 @@ func TestScratchForkEqualsRestoredInstance(t *testing.T) {
 
 	var f ao.Fork
 	for step, k := range []int{0, 1, 0, 2, 2, 1, 0} {
-		var err error
-		f, err = cm.ForkImage(ctx, ao.InstanceOptions{Memory: images[k]}, f)
+		opts := ao.InstanceOptions{Memory: images[k]}
+		if step%2 == 1 {
+			opts = ao.InstanceOptions{Memory: deltas[k], Base: base}
+		}
+		f, err = cm.ForkImage(ctx, opts, f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,6 +141,12 @@ func TestScratchForkEqualsRestoredInstance(t *testing.T) {
 	g.Close()
 	if _, err := cm.ForkImage(ctx, ao.InstanceOptions{Memory: []byte("AOCUMEM2 garbage")}, nil); err == nil {
 		t.Fatal("a malformed image loaded")
+	}
+	if _, err := cm.ForkImage(ctx, ao.InstanceOptions{Memory: deltas[1]}, nil); err == nil || !strings.Contains(err.Error(), "base") {
+		t.Fatalf("a delta without its base loaded into a scratch fork: %v", err)
+	}
+	if _, err := cm.Instantiate(ctx, ao.InstanceOptions{Memory: deltas[1]}); err == nil || !strings.Contains(err.Error(), "base") {
+		t.Fatalf("a delta without its base restored: %v", err)
 	}
 }
 

@@ -117,7 +117,7 @@ func (m *module) ForkImage(ctx context.Context, o ao.InstanceOptions, reuse ao.F
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	mem, err := memimage.Decode(o.Memory, 0)
+	mem, err := memimage.DecodeWith(o.Memory, o.Base, 0)
 	if err != nil {
 		if reuse != nil {
 			reuse.Close()

@@ -83,7 +83,7 @@ func (m *module) Instantiate(ctx context.Context, o ao.InstanceOptions) (ao.Inst
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	mem, err := memimage.Decode(o.Memory, 0) // a raw memory or a compact image, as the loader takes
+	mem, err := memimage.DecodeWith(o.Memory, o.Base, 0) // a raw memory, a compact image or a delta, as the loader takes
 	if err != nil {
 		return nil, err
 	}
