@@ -44,7 +44,7 @@ func TestParkedProcessCheckpointedAhead(t *testing.T) {
 	if err := pa.acquire(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	mem, err := memimage.Decode(pa.img, 0)
+	mem, err := memimage.DecodeWith(pa.img, pa.imgBase, 0)
 	pos := pa.imgPos
 	pa.release()
 	if err != nil {

@@ -123,8 +123,9 @@ func (e *Engine) writeFileCheckpoint(ctx context.Context, p *proc) error {
 }
 
 // writeDrainedCheckpoint writes a file checkpoint of a drained process from
-// its drained file, without bringing it back into memory. Caller holds
-// p.lock.
+// its drained file, without bringing it back into memory. A file checkpoint
+// must be readable without the CU's base images: a delta is expanded to its
+// plain compact image. Caller holds p.lock.
 func (e *Engine) writeDrainedCheckpoint(ctx context.Context, p *proc) error {
 	cp := e.cp()
 	if cp.Store == nil || cp.FileDir == "" || p.inst != nil || p.drainFile == "" || p.checkpointed == p.drainPos {
@@ -134,19 +135,24 @@ func (e *Engine) writeDrainedCheckpoint(ctx context.Context, p *proc) error {
 	if err != nil {
 		return fmt.Errorf("file checkpoint of %s: drained memory: %w", p.id, err)
 	}
-	if !memimage.IsCompact(b) {
+	if !memimage.IsCompact(b) && !memimage.IsDelta(b) {
 		return e.writeFileCheckpointOf(ctx, p, p.drainPos, b)
 	}
-	im, err := memimage.Parse(b, e.opts.MemoryLimitMax)
+	im, err := memimage.ParseWith(b, p.drainBase, e.opts.MemoryLimitMax)
 	if err != nil {
 		return fmt.Errorf("file checkpoint of %s: drained memory: %w", p.id, err)
 	}
-	return e.writeCheckpointFile(ctx, p, p.drainPos, func() ([]byte, error) { return b, nil }, im.Len())
+	image := func() ([]byte, error) { return b, nil }
+	if memimage.IsDelta(b) {
+		image = im.Encode
+	}
+	return e.writeCheckpointFile(ctx, p, p.drainPos, image, im.Len())
 }
 
 // writeCachedCheckpoint writes a file checkpoint of a process idle in the
 // memory cache from its image, without an instance: the file is the image
-// itself. Caller holds p.lock.
+// itself, or, for a delta, its plain compact image (a file checkpoint must
+// be readable without the CU's base images). Caller holds p.lock.
 func (e *Engine) writeCachedCheckpoint(ctx context.Context, p *proc) error {
 	cp := e.cp()
 	if cp.Store == nil || cp.FileDir == "" || p.inst != nil || p.img == nil || p.checkpointed == p.imgPos {
@@ -156,7 +162,8 @@ func (e *Engine) writeCachedCheckpoint(ctx context.Context, p *proc) error {
 	if err != nil {
 		return fmt.Errorf("file checkpoint of %s: cached memory: %w", p.id, err)
 	}
-	return e.writeCheckpointFile(ctx, p, p.imgPos, func() ([]byte, error) { return p.img, nil }, size)
+	img, base := p.img, p.imgBase
+	return e.writeCheckpointFile(ctx, p, p.imgPos, func() ([]byte, error) { return memimage.Expand(img, base, e.opts.MemoryLimitMax) }, size)
 }
 
 func (e *Engine) writeFileCheckpointOf(ctx context.Context, p *proc, pos position, mem []byte) error {

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/fsutil"
@@ -116,6 +117,7 @@ type Engine struct {
 	records     processRecords
 	noForks     atomic.Bool // set when forking failed: dry-runs use the instances (dryfork.go)
 	scratch     scratchPool // forks for dry-runs on idle processes (idledry.go)
+	bases       baseImages  // each module's base image, for idle images held as deltas
 	noScratch   atomic.Bool // set when loading an image into a scratch fork failed: idle processes are restored
 }
 
@@ -143,6 +145,7 @@ func New(opts Options) (*Engine, error) {
 		dryResults:  newResultCache(1000),
 		resultCache: newAnswerCache(10 << 20),
 		scratch:     scratchPool{max: opts.DryRunWorkers},
+		bases:       baseImages{m: map[string]weak.Pointer[memimage.Base]{}},
 	}
 	e.modules = newModuleCache(e, opts.ModuleCacheMaxSize)
 	e.sweepFiles(ctx)
@@ -272,6 +275,10 @@ type Stats struct {
 	OnFile     int   // processes drained to files
 	MemorySize int64 // linear memory of the warm instances
 	CachedSize int64 // compact images in the memory cache
+	// BaseImages are the modules' base images that cached and drained
+	// images are deltas against; BaseSize their uncompressed pages.
+	BaseImages int
+	BaseSize   int64
 	Streams    int   // streams running
 	Evaluated  int64 // messages evaluated since the engine started (dry-runs excluded)
 	Failed     int   // processes stopped at a message that ran past the time limit
@@ -288,6 +295,7 @@ type Stats struct {
 func (e *Engine) Stats() Stats {
 	s := Stats{Evaluated: e.evaluated.Load()}
 	s.MemoryDir, s.CheckpointDir, s.ModuleDir = e.diskUsage() // outside e.mu: it reads directories
+	s.BaseImages, s.BaseSize = e.bases.stats()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, p := range e.procs {
@@ -339,11 +347,14 @@ type proc struct {
 	lastUsed  time.Time
 	drainFile string // memory drained to this file, with drainPos
 	drainPos  position
+	drainBase *memimage.Base // the base image of the file's delta (nil: not a delta)
 	// img is the compact image of the memory at imgPos: the memory cache's
 	// copy of an idle process, or, while live, the image it was restored
-	// from (still its memory while pos == imgPos).
-	img    []byte
-	imgPos position
+	// from (still its memory while pos == imgPos). With imgBase it is a
+	// delta against that base image of the process's module.
+	img     []byte
+	imgBase *memimage.Base
+	imgPos  position
 	// Checkpoint bookkeeping.
 	checkpointed position      // position of the last file checkpoint
 	gasSince     float64       // gas evaluated since the last eager checkpoint
@@ -424,7 +435,7 @@ func (p *proc) closeInstance() {
 	}
 	p.live.Store(false)
 	p.size.Store(0)
-	p.img = nil
+	p.img, p.imgBase = nil, nil
 	p.cached.Store(0)
 }
 
@@ -457,6 +468,10 @@ func (e *Engine) touched(p *proc) {
 // at its compressed size. On file: beyond the memory cache, the same image in
 // PROCESS_MEMORY_CACHE_FILE_DIR. Live and cached processes together stay
 // within MemoryCacheMaxSize; processes idle beyond MemoryCacheTTL go to file.
+//
+// Images are deltas against a base image of their module where that is
+// smaller (see baseImages): the processes of one module share most of their
+// pages, so a delta is about a quarter of the plain image.
 //
 // Parking a live process whose memory has not changed since it was restored
 // (only dry-runs, which keep no state) reuses the image it came from: switching
@@ -542,6 +557,78 @@ type compactImager interface {
 	CompactImage() ([]byte, error)
 }
 
+// pageImager is an instance that makes its own uncompressed page image (as
+// compactImager, without compressing it: park encodes it against its
+// module's base image).
+type pageImager interface {
+	PageImage() (*memimage.Image, error)
+}
+
+// baseImages holds the base image of each module that idle images are
+// deltas against: the first image parked for the module while no other base
+// of it is alive. A base lives as long as an image refers to it (the map
+// holds it weakly; procs hold it in imgBase and drainBase), so a module
+// whose processes are all gone or live costs nothing, and a base never
+// changes under an image made against it. It need not survive the CU: the
+// memory cache and drained files do not (file checkpoints are plain images).
+// A base is held uncompressed (~2 MB for an aos process), outside the
+// memory cache's count: one per module in use.
+type baseImages struct {
+	mu sync.Mutex
+	m  map[string]weak.Pointer[memimage.Base]
+}
+
+// forModule returns module's base image, making im the base if it has none.
+// im must not change afterwards.
+func (b *baseImages) forModule(module string, im *memimage.Image) *memimage.Base {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if base := b.m[module].Value(); base != nil {
+		return base
+	}
+	base := memimage.NewBase(im)
+	b.m[module] = weak.Make(base)
+	return base
+}
+
+// stats returns the number of base images alive and their bytes of pages.
+func (b *baseImages) stats() (n int, size int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for id, w := range b.m {
+		base := w.Value()
+		if base == nil {
+			delete(b.m, id)
+			continue
+		}
+		n++
+		size += int64(base.Image().DataBytes())
+	}
+	return n, size
+}
+
+// encodeIdle returns the image of p's live memory mem for the memory cache:
+// a delta against its module's base image when that is smaller (base not
+// nil), else the plain compact image. Caller holds p.lock.
+func (e *Engine) encodeIdle(p *proc, mem []byte) (img []byte, base *memimage.Base, err error) {
+	var im *memimage.Image
+	if pi, ok := p.inst.(pageImager); ok {
+		if im, err = pi.PageImage(); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		im = memimage.FromMemory(mem)
+	}
+	if p.meta != nil && p.meta.module != nil && !p.replayOnly {
+		base = e.bases.forModule(p.meta.module.ID, im)
+	}
+	img, delta, err := memimage.EncodeAgainst(im, base)
+	if err != nil || !delta {
+		base = nil
+	}
+	return img, base, err
+}
+
 // park releases p's instance and keeps its memory as a compact image in the
 // memory cache (the image it was restored from when the memory has not
 // changed since). Caller holds p.lock.
@@ -554,22 +641,17 @@ func (e *Engine) park(p *proc) error {
 		p.closeInstance()
 		return nil
 	}
-	img, pos := p.img, p.imgPos
+	img, base, pos := p.img, p.imgBase, p.imgPos
 	if img == nil || pos != p.pos {
 		var err error
-		if ci, ok := p.inst.(compactImager); ok {
-			img, err = ci.CompactImage()
-		} else {
-			img, err = memimage.Encode(mem)
-		}
-		if err != nil {
+		if img, base, err = e.encodeIdle(p, mem); err != nil {
 			return fmt.Errorf("park process %s: %w", p.id, err)
 		}
 		pos = p.pos
-		e.log.Debug("parked process memory", "process", p.id, "bytes", len(mem), "imageBytes", len(img))
+		e.log.Debug("parked process memory", "process", p.id, "bytes", len(mem), "imageBytes", len(img), "delta", base != nil)
 	}
 	p.closeInstance()
-	p.img, p.imgPos = img, pos
+	p.img, p.imgBase, p.imgPos = img, base, pos
 	p.cached.Store(int64(len(img)))
 	if e.cp().Ahead && !p.replayOnly && !pos.cold && pos != p.checkpointed {
 		if !p.aheadOfCheckpoint.Load() {
@@ -593,32 +675,33 @@ func (e *Engine) spill(p *proc) error {
 	if err := fsutil.WriteFileAtomic(file, p.img); err != nil {
 		return err
 	}
-	p.drainFile, p.drainPos = file, p.imgPos
+	p.drainFile, p.drainPos, p.drainBase = file, p.imgPos, p.imgBase
 	p.drainedTo.Store(&file)
 	e.log.Debug("drained process memory to file", "process", p.id, "file", file, "fileBytes", len(p.img))
-	p.img = nil
+	p.img, p.imgBase = nil, nil
 	p.cached.Store(0)
 	return nil
 }
 
-// idleImage returns the image p was parked or drained with, and its
-// position; the image stays p's while its memory is unchanged, so parking it
-// again is free. Caller holds p.lock.
-func (e *Engine) idleImage(p *proc) ([]byte, position, bool) {
+// idleImage returns the image p was parked or drained with, the base image
+// it is a delta against (nil: not a delta), and its position; the image
+// stays p's while its memory is unchanged, so parking it again is free.
+// Caller holds p.lock.
+func (e *Engine) idleImage(p *proc) ([]byte, *memimage.Base, position, bool) {
 	if p.img != nil {
 		p.cached.Store(0)
-		return p.img, p.imgPos, true
+		return p.img, p.imgBase, p.imgPos, true
 	}
 	if p.drainFile == "" {
-		return nil, position{}, false
+		return nil, nil, position{}, false
 	}
 	b, err := os.ReadFile(p.drainFile)
 	if err != nil {
 		e.log.Error("drained memory unreadable", "process", p.id, "file", p.drainFile, "err", err)
-		return nil, position{}, false
+		return nil, nil, position{}, false
 	}
-	if memimage.IsCompact(b) {
-		p.img, p.imgPos = b, p.drainPos
+	if memimage.IsCompact(b) || memimage.IsDelta(b) {
+		p.img, p.imgBase, p.imgPos = b, p.drainBase, p.drainPos
 	}
-	return b, p.drainPos, true
+	return b, p.drainBase, p.drainPos, true
 }

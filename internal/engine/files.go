@@ -63,7 +63,7 @@ func (e *Engine) removeDrainFile(p *proc) {
 	if err := os.Remove(p.drainFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		e.log.Warn("could not remove drained memory file", "process", p.id, "file", p.drainFile, "err", err)
 	}
-	p.drainFile = ""
+	p.drainFile, p.drainBase = "", nil
 	p.drainedTo.Store(nil)
 }
 

@@ -365,7 +365,10 @@ func TestCheckpointAllOfADrainedProcess(t *testing.T) {
 	cu.sendAll(b, "b1") // drains A
 	drained, err := os.ReadFile(filepath.Join(cu.opts.MemoryCacheFileDir, drainedFileName(a)))
 	if err == nil {
-		drained, err = memimage.Decode(drained, 0)
+		cu.e.mu.Lock()
+		base := cu.e.procs[a].drainBase
+		cu.e.mu.Unlock()
+		drained, err = memimage.DecodeWith(drained, base, 0)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -392,8 +395,8 @@ func TestIdleProcessCachedAsCompactImage(t *testing.T) {
 	cu.e.mu.Lock()
 	pa := cu.e.procs[a]
 	cu.e.mu.Unlock()
-	if !memimage.IsCompact(pa.img) || st.CachedSize != int64(len(pa.img)) {
-		t.Fatalf("A's cached image: %d bytes, compact %v; counted %d", len(pa.img), memimage.IsCompact(pa.img), st.CachedSize)
+	if compact := memimage.IsCompact(pa.img) || memimage.IsDelta(pa.img); !compact || st.CachedSize != int64(len(pa.img)) {
+		t.Fatalf("A's cached image: %d bytes, compact %v; counted %d", len(pa.img), compact, st.CachedSize)
 	}
 	handled := cu.w.Runtime.Counts().Handled
 	if got := cu.result(a, cu.w.Send(a, "a2")).Output.Data; got != "3:a2" {
@@ -474,9 +477,9 @@ func TestCheckpointAllOfACachedProcess(t *testing.T) {
 	cu.sendAll(a, "a1", "a2")
 	cu.sendAll(b, "b1") // parks A in the memory cache
 	cu.e.mu.Lock()
-	img := cu.e.procs[a].img
+	img, base := cu.e.procs[a].img, cu.e.procs[a].imgBase
 	cu.e.mu.Unlock()
-	mem, err := memimage.Decode(img, 0)
+	mem, err := memimage.DecodeWith(img, base, 0)
 	if err != nil || img == nil {
 		t.Fatalf("A's cached image: %v", err)
 	}

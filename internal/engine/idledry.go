@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/memimage"
 )
 
 // Dry-runs on idle processes. Most processes of a CU are idle: their memory
@@ -91,7 +92,7 @@ func (e *Engine) dryRunIdle(ctx context.Context, p *proc, body dryRunBody, req D
 	if err := p.acquire(ctx); err != nil {
 		return nil, nil, true, err
 	}
-	img, at, meta, first, ok, err := e.idleState(ctx, p, req)
+	img, base, at, meta, first, ok, err := e.idleState(ctx, p, req)
 	if ok {
 		e.touched(p)
 	}
@@ -105,7 +106,7 @@ func (e *Engine) dryRunIdle(ctx context.Context, p *proc, body dryRunBody, req D
 		return nil, nil, true, err
 	}
 	defer func() { <-e.dryRun }()
-	f, err := forker.ForkImage(ctx, ao.InstanceOptions{Memory: img, GasLimit: float64(meta.computeLimit)}, e.scratch.get(meta.mod))
+	f, err := forker.ForkImage(ctx, ao.InstanceOptions{Memory: img, Base: base, GasLimit: float64(meta.computeLimit)}, e.scratch.get(meta.mod))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, true, ctx.Err()
@@ -120,52 +121,54 @@ func (e *Engine) dryRunIdle(ctx context.Context, p *proc, body dryRunBody, req D
 	return res, nil, true, e.dryRunErr(req.ProcessID, err)
 }
 
-// idleState returns idle p's image, its position and p's meta when the
-// image is the state at the SU's latest (ok), else perhaps the SU's page
-// after it. Caller holds p.lock.
-func (e *Engine) idleState(ctx context.Context, p *proc, req DryRunRequest) (img []byte, at position, meta *procMeta, first *specPage, ok bool, err error) {
+// idleState returns idle p's image (with the base image it is a delta
+// against, or nil), its position and p's meta when the image is the state at
+// the SU's latest (ok), else perhaps the SU's page after it. Caller holds
+// p.lock.
+func (e *Engine) idleState(ctx context.Context, p *proc, req DryRunRequest) (img []byte, base *memimage.Base, at position, meta *procMeta, first *specPage, ok bool, err error) {
 	if p.inst != nil {
-		return nil, at, nil, nil, false, nil
+		return nil, nil, at, nil, nil, false, nil
 	}
-	img, at, ok = e.peekIdleImage(p)
+	img, base, at, ok = e.peekIdleImage(p)
 	if !ok || at.cold || at != p.pos {
-		return nil, at, nil, nil, false, nil
+		return nil, nil, at, nil, nil, false, nil
 	}
 	if meta, err = e.loadMeta(ctx, p); err != nil {
-		return nil, at, nil, nil, false, err
+		return nil, nil, at, nil, nil, false, err
 	}
 	if _, ok := meta.mod.(ao.ImageForker); !ok || !meta.crons.Empty() {
-		return nil, at, nil, nil, false, nil
+		return nil, nil, at, nil, nil, false, nil
 	}
 	now := e.opts.Now()
 	if p.syncedAt.IsZero() || now.Sub(p.syncedAt) > min(req.MaxAge, e.opts.DryRunProcessCacheTTL) {
 		from := strconv.FormatInt(at.Timestamp, 10)
 		page, err := e.opts.Scheduler.Messages(ctx, meta.suURL, p.id, from, "", e.opts.PageSize)
 		if err != nil {
-			return nil, at, nil, nil, false, nil // the stream asks again and reports it
+			return nil, nil, at, nil, nil, false, nil // the stream asks again and reports it
 		}
 		if len(page.Edges) > 0 {
 			// (the stream reads its own first page: a page it would
 			// refuse, from a faulty SU, is not reused)
-			return nil, at, nil, nil, false, nil
+			return nil, nil, at, nil, nil, false, nil
 		}
 		p.syncedAt = now
 	}
-	return img, at, meta, nil, true, nil
+	return img, base, at, meta, nil, true, nil
 }
 
-// peekIdleImage returns idle p's image (from the memory cache or its file)
-// and its position, without changing where p is kept. Caller holds p.lock.
-func (e *Engine) peekIdleImage(p *proc) ([]byte, position, bool) {
+// peekIdleImage returns idle p's image (from the memory cache or its file),
+// the base image it is a delta against (nil: not a delta) and its position,
+// without changing where p is kept. Caller holds p.lock.
+func (e *Engine) peekIdleImage(p *proc) ([]byte, *memimage.Base, position, bool) {
 	if p.img != nil {
-		return p.img, p.imgPos, true
+		return p.img, p.imgBase, p.imgPos, true
 	}
 	if p.drainFile == "" {
-		return nil, position{}, false
+		return nil, nil, position{}, false
 	}
 	b, err := os.ReadFile(p.drainFile)
 	if err != nil {
-		return nil, position{}, false // the restore path reports it
+		return nil, nil, position{}, false // the restore path reports it
 	}
-	return b, p.drainPos, true
+	return b, p.drainBase, p.drainPos, true
 }

@@ -57,8 +57,8 @@ func (e *Engine) ensureInstance(ctx context.Context, p *proc, meta *procMeta) er
 	opts := ao.InstanceOptions{GasLimit: float64(meta.computeLimit)}
 	pos := position{cold: true, Ordinate: "0", Timestamp: meta.process.Block.Timestamp, BlockHeight: meta.process.Block.Height}
 	src := "cold_start"
-	if img, at, ok := e.idleImage(p); ok {
-		opts.Memory, pos, src = img, at, "memory"
+	if img, base, at, ok := e.idleImage(p); ok {
+		opts.Memory, opts.Base, pos, src = img, base, at, "memory"
 	}
 	if opts.Memory == nil {
 		if mem, cpPos, from := e.startingPoint(ctx, p, meta); mem != nil {
