@@ -1,0 +1,238 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+	"weak"
+
+	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/ao/aotest"
+	"github.com/aocu/aocu/internal/memimage"
+)
+
+// heapPages is the size of heapScript's shared heap, in pages.
+const heapPages = 24
+
+// heapScript is aotest.Script over a memory that begins with a heap every
+// process of the module holds alike (as an aos process's Lua heap after
+// boot), followed by the script's log. Action Poke (Data: a page number)
+// changes one page of the heap.
+func heapScript(ctx context.Context, mem []byte, msg *ao.Message, env *ao.Env) ([]byte, *ao.Result, error) {
+	heapLen := heapPages * memimage.PageSize
+	if len(mem) < heapLen {
+		mem = make([]byte, heapLen)
+		for i := range mem {
+			mem[i] = byte(i*7%251) | 0x80 // no '\n': the script counts lines in its log
+		}
+	}
+	heap := bytes.Clone(mem[:heapLen])
+	if action, _ := ao.TagValue(msg.Tags, "Action"); action == "Poke" {
+		page, _ := strconv.Atoi(string(bytes.Trim(msg.Data, `"`)))
+		heap[page*memimage.PageSize] ^= 0x40
+	}
+	log, res, err := aotest.Script(ctx, mem[heapLen:], msg, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(heap, log...), res, nil
+}
+
+// procOf returns the engine's proc of pid.
+func (cu *testCU) procOf(pid string) *proc {
+	cu.e.mu.Lock()
+	defer cu.e.mu.Unlock()
+	return cu.e.procs[pid]
+}
+
+// idleMemory returns idle pid's memory from its image (memory cache or
+// drained file), the image's bytes and its base (nil: not a delta).
+func (cu *testCU) idleMemory(pid string) (mem, img []byte, base *memimage.Base) {
+	t := cu.t
+	t.Helper()
+	p := cu.procOf(pid)
+	if err := p.acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	defer p.release()
+	img, base, _, ok := cu.e.peekIdleImage(p)
+	if !ok || p.inst != nil {
+		t.Fatalf("%s is not idle with an image", pid)
+	}
+	mem, err := memimage.DecodeWith(img, base, 0)
+	if err != nil {
+		t.Fatalf("%s's image: %v", pid, err)
+	}
+	return mem, img, base
+}
+
+// The idle processes of one module are held as deltas against the module's
+// base image (the first image parked), counted at the delta's size, smaller
+// than their plain image, in the memory cache and in drained files; they
+// come back byte for byte (memory, dry-runs on the image, messages) after
+// the base process changed its memory and after it was dropped.
+func TestIdleProcessesHeldAsDeltasOfTheirModule(t *testing.T) {
+	cu := newTestCU(t, aotest.NewWorld(heapScript), func(o *Options) { o.InstanceCacheMaxSize = 1 })
+	mod := cu.w.PublishModule(nil)
+	a, b, c := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B"), cu.w.Spawn(mod, "C")
+	cu.sendAll(a, "a1", "a2")
+	cu.sendAll(b, "b1") // parks A: its image is the module's base
+	cu.sendAll(c, "c1") // parks B
+	memA, imgA, baseA := cu.idleMemory(a)
+	memB, imgB, baseB := cu.idleMemory(b)
+	if baseA == nil || baseB != baseA || !memimage.IsDelta(imgA) || !memimage.IsDelta(imgB) {
+		t.Fatalf("A and B held as deltas against one base: A %v, B %v", baseA != nil, baseB == baseA)
+	}
+	if !bytes.Equal(baseA.Image().Bytes(), memA) {
+		t.Fatal("the module's base image is not the first image parked (A's)")
+	}
+	plainB, err := memimage.Encode(memB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imgB) >= len(plainB)/2 {
+		t.Fatalf("B's delta is %d bytes, its plain image %d: want much smaller", len(imgB), len(plainB))
+	}
+	if st := cu.e.Stats(); st.Cached != 2 || st.CachedSize != int64(len(imgA)+len(imgB)) || st.BaseImages != 1 {
+		t.Fatalf("stats %+v: want A and B cached at their deltas' size (%d), one base image", st, len(imgA)+len(imgB))
+	}
+	count := func(pid string) string {
+		t.Helper()
+		body := []byte(`{"Owner":"someone","Target":"` + pid + `","Data":"q","Tags":[{"name":"Action","value":"Count"}]}`)
+		out, _, err := cu.e.DryRun(ctxT(t), DryRunRequest{ProcessID: pid, Body: body}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return decodeOutput(t, out).Output.Data
+	}
+	forks := cu.w.Runtime.Counts().ImageForks
+	if got := count(b); got != "2" || cu.w.Runtime.Counts().ImageForks != forks+1 {
+		t.Fatalf("dry-run on B's delta = %q (image forks %d → %d), want 2 from an image fork", got, forks, cu.w.Runtime.Counts().ImageForks)
+	}
+
+	// The base process changes its heap and is parked again: B's delta is
+	// still decoded against the base it was made with.
+	cu.sendAll(a, "a3")
+	cu.result(a, cu.w.Send(a, "3", aotest.Action("Poke")))
+	cu.sendAll(c, "c2") // parks A
+	memA2, _, baseA2 := cu.idleMemory(a)
+	if bytes.Equal(memA2[:heapPages*memimage.PageSize], memA[:heapPages*memimage.PageSize]) || baseA2 != baseA {
+		t.Fatal("A's heap did not change, or A's new image is not a delta against the same base")
+	}
+	// B goes to file: the file is its delta.
+	pb := cu.procOf(b)
+	if err := pb.acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	err = cu.e.spill(pb)
+	pb.release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile(filepath.Join(cu.opts.MemoryCacheFileDir, drainedFileName(b)))
+	if err != nil || !bytes.Equal(file, imgB) || pb.drainBase != baseA {
+		t.Fatalf("B's drained file: %v; want its delta, with its base kept", err)
+	}
+	// The base process is dropped: B keeps its base alive.
+	cu.e.mu.Lock()
+	delete(cu.e.procs, a)
+	cu.e.mu.Unlock()
+	runtime.GC()
+	runtime.GC()
+	if st := cu.e.Stats(); st.BaseImages != 1 {
+		t.Fatalf("%d base images once A is gone, want B's", st.BaseImages)
+	}
+	if got := count(b); got != "2" {
+		t.Fatalf("dry-run on B from its drained delta = %q, want 2", got)
+	}
+	if err := pb.acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := cu.e.loadMeta(ctxT(t), pb)
+	if err == nil {
+		err = cu.e.ensureInstance(ctxT(t), pb, meta)
+	}
+	same := err == nil && bytes.Equal(pb.inst.Memory(), memB)
+	pb.release()
+	if err != nil || !same {
+		t.Fatalf("B restored from its drained delta: %v; the memory parked: %v", err, same)
+	}
+	if got := cu.result(b, cu.w.Send(b, "b2")).Output.Data; got != "3:b2" {
+		t.Fatalf("B after its delta = %q, want 3:b2", got)
+	}
+}
+
+// A file checkpoint written from a delta (cached or drained) is a plain
+// compact image, recorded with its file's sha256, and a restart (no base
+// images) resumes from it.
+func TestFileCheckpointOfADeltaIsPlain(t *testing.T) {
+	for _, drained := range []bool{false, true} {
+		t.Run("drained="+strconv.FormatBool(drained), func(t *testing.T) {
+			cu := newTestCU(t, aotest.NewWorld(heapScript), func(o *Options) {
+				o.Checkpoints.FileDir = filepath.Join(t.TempDir(), "checkpoints")
+				o.InstanceCacheMaxSize = 1
+				if drained {
+					o.MemoryCacheMaxSize = 1 // no room for idle images: drained to files
+				}
+			})
+			cu.opts.Checkpoints.Store = cu.store.(ao.CheckpointStore)
+			cu.restart()
+			mod := cu.w.PublishModule(nil)
+			a, b, c := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B"), cu.w.Spawn(mod, "C")
+			cu.sendAll(a, "a1")
+			cu.sendAll(b, "b1", "b2") // parks (drains) A: the base
+			cu.sendAll(c, "c1")       // parks (drains) B
+			mem, img, base := cu.idleMemory(b)
+			if base == nil || !memimage.IsDelta(img) {
+				t.Fatal("B is not held as a delta")
+			}
+			if drained != (cu.e.Stats().OnFile == 2) {
+				t.Fatalf("stats %+v", cu.e.Stats())
+			}
+			cu.checkpointWithoutInstanceThenRestart(b, mem, "delta")
+			rec := cu.fileRecord(b)
+			file, err := os.ReadFile(filepath.Join(cu.opts.Checkpoints.FileDir, rec.File))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(file)
+			if !memimage.IsCompact(file) || memimage.IsDelta(file) || rec.Evaluation.FileSHA256 != hex.EncodeToString(sum[:]) {
+				t.Fatalf("B's checkpoint file: compact %v, delta %v, recorded sha %s", memimage.IsCompact(file), memimage.IsDelta(file), rec.Evaluation.FileSHA256)
+			}
+		})
+	}
+}
+
+// Bases are held weakly: once no image needs a module's base, it is freed
+// and the next image parked becomes the base.
+func TestBaseImageFreedWithItsImages(t *testing.T) {
+	var b baseImages
+	b.m = map[string]weak.Pointer[memimage.Base]{}
+	first := memimage.FromMemory(bytes.Repeat([]byte{1}, 3*memimage.PageSize))
+	base := b.forModule("m", first)
+	if again := b.forModule("m", memimage.FromMemory(bytes.Repeat([]byte{2}, 3*memimage.PageSize))); again != base {
+		t.Fatal("a second base for the module while the first is alive")
+	}
+	runtime.KeepAlive(base)
+	base = nil
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		runtime.GC()
+		if n, _ := b.stats(); n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the base outlived every image")
+		}
+	}
+	second := memimage.FromMemory(bytes.Repeat([]byte{3}, 3*memimage.PageSize))
+	if nb := b.forModule("m", second); nb.Image() != second {
+		t.Fatal("the next image parked did not become the base")
+	}
+}
