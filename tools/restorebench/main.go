@@ -1,8 +1,10 @@
 // Command restorebench measures bringing an idle aos process back to a live
 // instance from disk: from a raw memory file (the reference's format and
 // aocu's before compact images), from a compact image (package memimage), and
-// the bare read of the raw file, in one run on the same memory. Every restored
-// memory is compared with the original.
+// the bare read of the raw file, in one run on the same memory. Also from a
+// delta image against the image of another process of the module (what the
+// engine keeps for idle processes). Every restored memory is compared with
+// the original.
 //
 //	go run ./tools/restorebench --module .fixtures/modules/aos2_0_6.wasm [--n 30]
 package main
@@ -17,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aocu/aocu/internal/ao"
@@ -51,10 +54,6 @@ func run(module, envPath string, n int) error {
 	if err != nil {
 		return err
 	}
-	inst, err := mod.Instantiate(ctx, ao.InstanceOptions{})
-	if err != nil {
-		return err
-	}
 	// The env of the reference loader's scenarios (tools/refloader/scenarios).
 	var e struct {
 		Process, Module struct {
@@ -72,43 +71,48 @@ func run(module, envPath string, n int) error {
 	env := &ao.Env{Process: ao.EnvEntity{ID: e.Process.Id, Owner: e.Process.Owner, Tags: e.Process.Tags},
 		Module: ao.EnvEntity{ID: e.Module.Id, Owner: e.Module.Owner, Tags: e.Module.Tags}}
 	pid, owner := e.Process.Id, e.Process.Owner
-	for i, code := range []string{"", "Store = {}", "for i = 1, 200 do Store['key' .. i] = string.rep('v', 100) .. i end", "return #Store"} {
-		data, _ := json.Marshal(code)
-		tags := []ao.Tag{{Name: "Action", Value: "Eval"}}
-		if i == 0 { // the process message boots aos
-			tags = e.Process.Tags
-		}
-		msg := &ao.Message{ID: []byte(fmt.Sprintf(`"M%d"`, i)), Owner: owner, From: owner, Target: []byte(`"` + pid + `"`),
-			Data: data, Tags: tags, Timestamp: float64(1700000000000 + i), BlockHeight: 1}
-		if i == 0 {
-			msg.ID = []byte(`"` + pid + `"`)
-		}
-		res, err := inst.Handle(ctx, 1, msg, env, 0)
-		if err != nil {
-			return err
-		}
-		if res.Failed() {
-			return fmt.Errorf("message %d failed: %s", i, res.Error)
-		}
+	// A process of the same module with another id: the base of the deltas.
+	other := []byte(pid)
+	other[0] ^= 1
+	otherEnv := *env
+	otherEnv.Process.ID = string(other)
+	baseMem, err := boot(ctx, mod, string(other), owner, e.Process.Tags, &otherEnv)
+	if err != nil {
+		return err
 	}
-	mem := slices.Clone(inst.Memory())
-	inst.Close()
+	mem, err := boot(ctx, mod, pid, owner, e.Process.Tags, env)
+	if err != nil {
+		return err
+	}
 	dir, err := os.MkdirTemp("", "restorebench")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	raw, compact := filepath.Join(dir, "raw.dat"), filepath.Join(dir, "compact.dat")
+	raw, compact, deltaFile := filepath.Join(dir, "raw.dat"), filepath.Join(dir, "compact.dat"), filepath.Join(dir, "delta.dat")
 	start := time.Now()
 	img, err := memimage.Encode(mem)
 	if err != nil {
 		return err
 	}
 	encode := time.Since(start)
+	base := memimage.NewBase(memimage.FromMemory(baseMem))
+	start = time.Now()
+	delta, isDelta, err := memimage.EncodeAgainst(memimage.FromMemory(mem), base)
+	if err != nil {
+		return err
+	}
+	if !isDelta {
+		return errors.New("the image is not smaller as a delta against another process's")
+	}
+	deltaEncode := time.Since(start)
 	if err := os.WriteFile(raw, mem, 0o600); err != nil {
 		return err
 	}
 	if err := os.WriteFile(compact, img, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(deltaFile, delta, 0o600); err != nil {
 		return err
 	}
 	// A restore reads the file and gives the memory to a new instance, which
@@ -123,7 +127,11 @@ func run(module, envPath string, n int) error {
 		if readOnly {
 			return time.Since(start), nil
 		}
-		i, err := mod.Instantiate(ctx, ao.InstanceOptions{Memory: b})
+		o := ao.InstanceOptions{Memory: b}
+		if memimage.IsDelta(b) {
+			o.Base = base
+		}
+		i, err := mod.Instantiate(ctx, o)
 		if err != nil {
 			return 0, err
 		}
@@ -153,7 +161,11 @@ func run(module, envPath string, n int) error {
 		if err != nil {
 			return 0, err
 		}
-		f, err := forker.ForkImage(ctx, ao.InstanceOptions{Memory: b}, scratch)
+		o := ao.InstanceOptions{Memory: b}
+		if memimage.IsDelta(b) {
+			o.Base = base
+		}
+		f, err := forker.ForkImage(ctx, o, scratch)
 		if err != nil {
 			scratch = nil
 			return 0, err
@@ -165,17 +177,19 @@ func run(module, envPath string, n int) error {
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"memoryBytes": len(mem), "compactBytes": len(img), "nonZeroBytes": live.DataBytes(), "encodeMs": ms(encode)}
+	out := map[string]any{"memoryBytes": len(mem), "compactBytes": len(img), "nonZeroBytes": live.DataBytes(), "encodeMs": ms(encode),
+		"deltaBytes": len(delta), "deltaEncodeMs": ms(deltaEncode)}
 	kinds := []struct {
 		name, path string
 		readOnly   bool
-	}{{"rawRead", raw, true}, {"raw", raw, false}, {"compact", compact, false}, {"scratchFork", compact, false}}
+	}{{"rawRead", raw, true}, {"raw", raw, false}, {"compact", compact, false}, {"delta", deltaFile, false},
+		{"scratchFork", compact, false}, {"scratchForkDelta", deltaFile, false}}
 	ds := make([][]time.Duration, len(kinds))
 	for range n { // interleaved, so that the kinds see the same machine
 		for k, kind := range kinds {
 			var d time.Duration
 			var err error
-			if kind.name == "scratchFork" {
+			if strings.HasPrefix(kind.name, "scratchFork") {
 				d, err = loadScratch(kind.path)
 			} else {
 				d, err = restore(kind.path, kind.readOnly)
@@ -208,8 +222,9 @@ func run(module, envPath string, n int) error {
 		}
 	}
 	// Parking a restored process after a message: its compact image reads
-	// only the pages the kernel backed (the loader's CompactImage).
-	var encs []time.Duration
+	// only the pages the kernel backed (the loader's CompactImage), or its
+	// page image is encoded against the base (the engine's park).
+	var encs, deltaEncs []time.Duration
 	for i := range n {
 		in, err := mod.Instantiate(ctx, ao.InstanceOptions{Memory: img})
 		if err != nil {
@@ -221,7 +236,10 @@ func run(module, envPath string, n int) error {
 		if res, err := in.Handle(ctx, 1, msg, env, 0); err != nil || res.Failed() {
 			return fmt.Errorf("message after restore: %v", err)
 		}
-		ci, ok := in.(interface{ CompactImage() ([]byte, error) })
+		ci, ok := in.(interface {
+			CompactImage() ([]byte, error)
+			PageImage() (*memimage.Image, error)
+		})
 		if !ok {
 			return errors.New("the loader's instance makes no compact image")
 		}
@@ -231,18 +249,65 @@ func run(module, envPath string, n int) error {
 			return err
 		}
 		encs = append(encs, time.Since(start))
+		start = time.Now()
+		pi, err := ci.PageImage()
+		var d []byte
+		if err == nil {
+			d, _, err = memimage.EncodeAgainst(pi, base)
+		}
+		if err != nil {
+			return err
+		}
+		deltaEncs = append(deltaEncs, time.Since(start))
+		// (checked after both are timed: the 110 MB decodes would make
+		// the GC run in the next timed part)
 		if got, err := memimage.Decode(b, 0); err != nil || !bytes.Equal(got, in.Memory()) {
 			return fmt.Errorf("the compact image of a restored process differs from its memory: %v", err)
+		}
+		if got, err := memimage.DecodeWith(d, base, 0); err != nil || !bytes.Equal(got, in.Memory()) {
+			return fmt.Errorf("the delta image of a restored process differs from its memory: %v", err)
 		}
 		in.Close()
 	}
 	slices.Sort(encs)
+	slices.Sort(deltaEncs)
 	out["reparkEncodeMedianMs"], out["reparkEncodeP99Ms"] = ms(encs[len(encs)/2]), ms(encs[len(encs)*99/100])
+	out["reparkDeltaEncodeMedianMs"], out["reparkDeltaEncodeP99Ms"] = ms(deltaEncs[len(deltaEncs)/2]), ms(deltaEncs[len(deltaEncs)*99/100])
 	for k, kind := range kinds {
 		slices.Sort(ds[k])
 		out[kind.name+"MedianMs"], out[kind.name+"P99Ms"] = ms(ds[k][len(ds[k])/2]), ms(ds[k][len(ds[k])*99/100])
 	}
 	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// boot spawns an aos process pid on a fresh instance, sets a small store
+// and returns its memory.
+func boot(ctx context.Context, mod ao.CompiledModule, pid, owner string, processTags []ao.Tag, env *ao.Env) ([]byte, error) {
+	inst, err := mod.Instantiate(ctx, ao.InstanceOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer inst.Close()
+	for i, code := range []string{"", "Store = {}", "for i = 1, 200 do Store['key' .. i] = string.rep('v', 100) .. i end", "return #Store"} {
+		data, _ := json.Marshal(code)
+		tags := []ao.Tag{{Name: "Action", Value: "Eval"}}
+		if i == 0 { // the process message boots aos
+			tags = processTags
+		}
+		msg := &ao.Message{ID: []byte(fmt.Sprintf(`"M%d"`, i)), Owner: owner, From: owner, Target: []byte(`"` + pid + `"`),
+			Data: data, Tags: tags, Timestamp: float64(1700000000000 + i), BlockHeight: 1}
+		if i == 0 {
+			msg.ID = []byte(`"` + pid + `"`)
+		}
+		res, err := inst.Handle(ctx, 1, msg, env, 0)
+		if err != nil {
+			return nil, err
+		}
+		if res.Failed() {
+			return nil, fmt.Errorf("message %d failed: %s", i, res.Error)
+		}
+	}
+	return slices.Clone(inst.Memory()), nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
