@@ -169,7 +169,8 @@ func (u *Unit) checkpointLoop(interval, monitor time.Duration) {
 			runtime.ReadMemStats(&ms)
 			st := u.Engine.Stats()
 			u.log.Info("Stats Usage", "processesInMemory", st.InMemory, "processesOnFile", st.OnFile,
-				"processMemoryBytes", st.MemorySize, "streams", st.Streams, "evaluated", st.Evaluated,
+				"processMemoryBytes", st.MemorySize, "processesCached", st.Cached, "cachedImageBytes", st.CachedSize,
+				"baseImages", st.BaseImages, "baseImageBytes", st.BaseSize, "streams", st.Streams, "evaluated", st.Evaluated,
 				"goHeapBytes", ms.HeapAlloc, "goSysBytes", ms.Sys)
 		case <-tick:
 			ctx, cancel := context.WithTimeout(context.Background(), interval)
