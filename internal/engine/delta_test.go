@@ -210,29 +210,62 @@ func TestFileCheckpointOfADeltaIsPlain(t *testing.T) {
 	}
 }
 
-// Bases are held weakly: once no image needs a module's base, it is freed
-// and the next image parked becomes the base.
-func TestBaseImageFreedWithItsImages(t *testing.T) {
-	var b baseImages
-	b.m = map[string]weak.Pointer[memimage.Base]{}
-	first := memimage.FromMemory(bytes.Repeat([]byte{1}, 3*memimage.PageSize))
-	base := b.forModule("m", first)
-	if again := b.forModule("m", memimage.FromMemory(bytes.Repeat([]byte{2}, 3*memimage.PageSize))); again != base {
-		t.Fatal("a second base for the module while the first is alive")
+// An image is encoded against the base it differs least from; one unlike
+// every base becomes a base, up to maxBasesPerModule. Bases are held
+// weakly: once no image needs them, they are freed and the next image
+// parked becomes a base.
+func TestBaseImagesOfAModule(t *testing.T) {
+	b := baseImages{m: map[string][]weak.Pointer[memimage.Base]{}}
+	const pages = 8
+	image := func(fill byte, changed int) *memimage.Image {
+		mem := bytes.Repeat([]byte{fill}, pages*memimage.PageSize)
+		for i := range changed {
+			mem[i*memimage.PageSize] ^= 0xff
+		}
+		return memimage.FromMemory(mem)
 	}
+	first := image(1, 0)
+	base := b.forModule("m", first)
+	if base == nil || base.Image() != first {
+		t.Fatal("the first image is not the module's base")
+	}
+	if got := b.forModule("m", image(1, 2)); got != base {
+		t.Fatal("an image close to the base (2 pages of 8 differ) got another base")
+	}
+	var held []*memimage.Base
+	for fill := byte(2); fill < 1+maxBasesPerModule; fill++ {
+		im := image(fill, 0)
+		if got := b.forModule("m", im); got == nil || got.Image() != im {
+			t.Fatalf("an image unlike the %d bases did not become one", len(held)+1)
+		}
+		held = append(held, b.forModule("m", im))
+	}
+	if got := b.forModule("m", image(99, 0)); got != nil {
+		t.Fatal("an image unlike every base got one beyond the bound: want none (a plain image)")
+	}
+	if n, _ := b.stats(); n != maxBasesPerModule {
+		t.Fatalf("%d bases, want %d", n, maxBasesPerModule)
+	}
+	if got := b.forModule("m", image(3, 1)); got != held[1] || held[1].Image().Bytes()[1] != 3 {
+		t.Fatal("an image was not encoded against the base it differs least from")
+	}
+	if got := b.forModule("other", image(1, 0)); got == base {
+		t.Fatal("a base shared between modules")
+	}
+	runtime.KeepAlive(held)
 	runtime.KeepAlive(base)
-	base = nil
+	base, held = nil, nil
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		runtime.GC()
 		if n, _ := b.stats(); n == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the base outlived every image")
+			t.Fatal("bases outlived every image")
 		}
 	}
-	second := memimage.FromMemory(bytes.Repeat([]byte{3}, 3*memimage.PageSize))
-	if nb := b.forModule("m", second); nb.Image() != second {
-		t.Fatal("the next image parked did not become the base")
+	next := image(9, 0)
+	if nb := b.forModule("m", next); nb.Image() != next {
+		t.Fatal("the next image parked did not become a base")
 	}
 }

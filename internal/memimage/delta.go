@@ -132,7 +132,24 @@ func (a *pageAppender) add(i uint32, p []byte) {
 
 // diff returns the pages of im that differ from base's at the same index.
 func diff(im *Image, base *Base) pageAppender {
-	var out pageAppender
+	out := pageAppender{data: make([]byte, 0, len(im.data))}
+	eachDiff(im, base, out.add)
+	return out
+}
+
+// DiffBytes is the length of the pages of im that differ from the base's:
+// what a delta of im against it holds before compression (the engine picks
+// the base to encode against by it).
+func (b *Base) DiffBytes(im *Image) int {
+	n := 0
+	eachDiff(im, b, func(_ uint32, p []byte) { n += len(p) })
+	return n
+}
+
+// eachDiff calls add, in page order, for each page of im whose bytes differ
+// from base's at the same index, with im's bytes of it (zeros where im has
+// none).
+func eachDiff(im *Image, base *Base, add func(page uint32, p []byte)) {
 	pages := uint32((im.size + PageSize - 1) / PageSize)
 	// The pages of the base not in im (zero there) are visited in order
 	// between im's runs.
@@ -148,8 +165,9 @@ func diff(im *Image, base *Base) pageAppender {
 			if i >= end || i >= pages {
 				return
 			}
-			if n := pageLen(im.size, i); !isZero(base.page(i)[:min(n, len(base.page(i)))]) {
-				out.add(i, zeroPage[:n])
+			bp := base.page(i)
+			if n := pageLen(im.size, i); !isZero(bp[:min(n, len(bp))]) {
+				add(i, zeroPage[:n])
 			}
 			if bk++; bk == r.Pages {
 				bi, bk = bi+1, 0
@@ -173,13 +191,12 @@ func diff(im *Image, base *Base) pageAppender {
 			p := im.data[pos : pos+n]
 			pos += n
 			if !sameAs(p, base.page(i)) {
-				out.add(i, p)
+				add(i, p)
 			}
 			skipBase(i)
 		}
 	}
 	emitBaseUpTo(pages)
-	return out
 }
 
 // EncodeAgainst returns the delta of im against base when it holds fewer

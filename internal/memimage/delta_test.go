@@ -91,6 +91,9 @@ func TestDeltaRoundTrip(t *testing.T) {
 	if want := []Run{{20, 2}, {30, 3}}; !slices.Equal(d.runs, want) {
 		t.Fatalf("delta pages %v, want %v (the process's own pages and the base's it lacks)", d.runs, want)
 	}
+	if got := base.DiffBytes(own); got != len(d.data) || got != 5*PageSize {
+		t.Fatalf("DiffBytes = %d, the delta's pages %d bytes, want 5 pages", got, len(d.data))
+	}
 	if !isZero(d.data[:2*PageSize]) {
 		t.Fatal("the base's pages the image lacks are not zero in the delta")
 	}
