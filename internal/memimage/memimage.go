@@ -10,7 +10,10 @@
 //
 // Decode and Parse also accept the first compact form (AOCUMEM1: zstd of the
 // whole memory) and a raw memory file (the reference CU's file checkpoints and
-// aocu's older files). The package does no I/O.
+// aocu's older files). A delta image (AOCUMEMD, delta.go: the pages that
+// differ from a base image of the same module) is read only with its base
+// (ParseWith, DecodeWith); Parse and Decode refuse it. The package does no
+// I/O.
 package memimage
 
 import (
