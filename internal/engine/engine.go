@@ -587,29 +587,42 @@ type baseImages struct {
 const maxBasesPerModule = 4
 
 // forModule returns the base image of module that im differs least from,
-// making im a base when none is close (im must not change afterwards).
+// making im a base when none is close (im must not change afterwards). The
+// bases are compared outside the lock (a comparison reads the pages of both).
 func (b *baseImages) forModule(module string, im *memimage.Image) *memimage.Base {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	var bases []*memimage.Base
+	for _, w := range b.m[module] {
+		if base := w.Value(); base != nil { // (else no image needs it any more)
+			bases = append(bases, base)
+		}
+	}
+	b.mu.Unlock()
 	var best *memimage.Base
 	bestBytes := im.DataBytes()
-	live := b.m[module][:0]
-	for _, w := range b.m[module] {
-		base := w.Value()
-		if base == nil {
-			continue // no image needs it any more
-		}
-		live = append(live, w)
+	for _, base := range bases {
 		if n := base.DiffBytes(im); n < bestBytes {
 			best, bestBytes = base, n
 		}
 	}
-	b.m[module] = live
-	if bestBytes > im.DataBytes()/4 && len(live) < maxBasesPerModule {
-		best = memimage.NewBase(im)
-		b.m[module] = append(live, weak.Make(best))
+	if bestBytes <= im.DataBytes()/4 {
+		return best
 	}
-	return best
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	live := b.m[module][:0]
+	for _, w := range b.m[module] {
+		if w.Value() != nil {
+			live = append(live, w)
+		}
+	}
+	b.m[module] = live
+	if len(live) >= maxBasesPerModule {
+		return best
+	}
+	base := memimage.NewBase(im)
+	b.m[module] = append(live, weak.Make(base))
+	return base
 }
 
 // stats returns the number of base images alive and their bytes of pages.
