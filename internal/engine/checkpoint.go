@@ -114,10 +114,11 @@ func (e *Engine) writeFileCheckpoint(ctx context.Context, p *proc) error {
 		return nil
 	}
 	image := func() ([]byte, error) {
-		if ci, ok := p.inst.(compactImager); ok {
-			return ci.CompactImage()
+		im, err := pageImage(p, mem)
+		if err != nil {
+			return nil, err
 		}
-		return memimage.Encode(mem)
+		return e.enc.Encode(im), nil
 	}
 	return e.writeCheckpointFile(ctx, p, p.pos, image, int64(len(mem)))
 }
@@ -144,7 +145,7 @@ func (e *Engine) writeDrainedCheckpoint(ctx context.Context, p *proc) error {
 	}
 	image := func() ([]byte, error) { return b, nil }
 	if memimage.IsDelta(b) {
-		image = im.Encode
+		image = func() ([]byte, error) { return e.enc.Encode(im), nil }
 	}
 	return e.writeCheckpointFile(ctx, p, p.drainPos, image, im.Len())
 }
@@ -163,7 +164,7 @@ func (e *Engine) writeCachedCheckpoint(ctx context.Context, p *proc) error {
 		return fmt.Errorf("file checkpoint of %s: cached memory: %w", p.id, err)
 	}
 	img, base := p.img, p.imgBase
-	return e.writeCheckpointFile(ctx, p, p.imgPos, func() ([]byte, error) { return memimage.Expand(img, base, e.opts.MemoryLimitMax) }, size)
+	return e.writeCheckpointFile(ctx, p, p.imgPos, func() ([]byte, error) { return e.enc.Expand(img, base, e.opts.MemoryLimitMax) }, size)
 }
 
 func (e *Engine) writeFileCheckpointOf(ctx context.Context, p *proc, pos position, mem []byte) error {
@@ -174,7 +175,7 @@ func (e *Engine) writeFileCheckpointOf(ctx context.Context, p *proc, pos positio
 	if p.checkpointed == pos {
 		return nil // nothing new since the last one
 	}
-	return e.writeCheckpointFile(ctx, p, pos, func() ([]byte, error) { return memimage.Encode(mem) }, int64(len(mem)))
+	return e.writeCheckpointFile(ctx, p, pos, func() ([]byte, error) { return e.enc.Encode(memimage.FromMemory(mem)), nil }, int64(len(mem)))
 }
 
 // writeCheckpointFile writes a file checkpoint of the memory of memBytes

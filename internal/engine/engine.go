@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -118,7 +119,10 @@ type Engine struct {
 	noForks     atomic.Bool // set when forking failed: dry-runs use the instances (dryfork.go)
 	scratch     scratchPool // forks for dry-runs on idle processes (idledry.go)
 	bases       baseImages  // each module's base image, for idle images held as deltas
-	noScratch   atomic.Bool // set when loading an image into a scratch fork failed: idle processes are restored
+	// enc compresses images (parks, checkpoints). Never closed: it starts no
+	// goroutine, and a stream abandoned at Close may still park.
+	enc       *memimage.Encoder
+	noScratch atomic.Bool // set when loading an image into a scratch fork failed: idle processes are restored
 }
 
 // New makes an Engine. Close it to stop its streams and release instances.
@@ -132,8 +136,13 @@ func New(opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("engine: %w", err)
 		}
 	}
+	enc, err := memimage.NewEncoder(runtime.NumCPU())
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
+		enc:         enc,
 		opts:        opts,
 		log:         opts.Logger,
 		ctx:         ctx,
@@ -551,15 +560,8 @@ func (e *Engine) drain(p *proc) error {
 	return e.spill(p)
 }
 
-// compactImager is an instance that makes its own compact image (the loader
-// knows which pages can hold data without reading the others).
-type compactImager interface {
-	CompactImage() ([]byte, error)
-}
-
-// pageImager is an instance that makes its own uncompressed page image (as
-// compactImager, without compressing it: park encodes it against its
-// module's base image).
+// pageImager is an instance that makes its own uncompressed page image (the
+// loader knows which pages can hold data without reading the others).
 type pageImager interface {
 	PageImage() (*memimage.Image, error)
 }
@@ -651,22 +653,28 @@ func (b *baseImages) stats() (n int, size int64) {
 // a delta against its module's base image when that is smaller (base not
 // nil), else the plain compact image. Caller holds p.lock.
 func (e *Engine) encodeIdle(p *proc, mem []byte) (img []byte, base *memimage.Base, err error) {
-	var im *memimage.Image
-	if pi, ok := p.inst.(pageImager); ok {
-		if im, err = pi.PageImage(); err != nil {
-			return nil, nil, err
-		}
-	} else {
-		im = memimage.FromMemory(mem)
+	im, err := pageImage(p, mem)
+	if err != nil {
+		return nil, nil, err
 	}
 	if p.meta != nil && p.meta.module != nil && !p.replayOnly {
 		base = e.bases.forModule(p.meta.module.ID, im)
 	}
-	img, delta, err := memimage.EncodeAgainst(im, base)
-	if err != nil || !delta {
+	img, delta := e.enc.EncodeAgainst(im, base)
+	if !delta {
 		base = nil
 	}
-	return img, base, err
+	return img, base, nil
+}
+
+// pageImage returns the non-zero pages of p's live memory mem (the
+// instance's own, which reads only the pages the kernel backed, when it
+// makes them). Caller holds p.lock.
+func pageImage(p *proc, mem []byte) (*memimage.Image, error) {
+	if pi, ok := p.inst.(pageImager); ok {
+		return pi.PageImage()
+	}
+	return memimage.FromMemory(mem), nil
 }
 
 // park releases p's instance and keeps its memory as a compact image in the

@@ -203,17 +203,25 @@ func eachDiff(im *Image, base *Base, add func(page uint32, p []byte)) {
 // page bytes than im (delta true), else im's plain compact image: an image
 // unlike its base is not made larger to decode.
 func EncodeAgainst(im *Image, base *Base) (b []byte, delta bool, err error) {
+	enc, err := NewEncoder(1)
+	if err != nil {
+		return nil, false, err
+	}
+	defer enc.Close()
+	b, delta = enc.EncodeAgainst(im, base)
+	return b, delta, nil
+}
+
+// EncodeAgainst is the package's EncodeAgainst with e's encoders.
+func (e *Encoder) EncodeAgainst(im *Image, base *Base) (b []byte, delta bool) {
 	if base == nil {
-		b, err = im.Encode()
-		return b, false, err
+		return e.Encode(im), false
 	}
 	d := diff(im, base)
 	if len(d.data) >= len(im.data) {
-		b, err = im.Encode()
-		return b, false, err
+		return e.Encode(im), false
 	}
-	b, err = encodeDelta(im.size, base, d)
-	return b, err == nil, err
+	return e.encodeDelta(im.size, base, d), true
 }
 
 // EncodeDelta returns the delta of im against base, whatever its size.
@@ -221,22 +229,22 @@ func EncodeDelta(im *Image, base *Base) ([]byte, error) {
 	if base == nil {
 		return nil, errors.New("memimage: a delta image needs a base image")
 	}
-	return encodeDelta(im.size, base, diff(im, base))
+	enc, err := NewEncoder(1)
+	if err != nil {
+		return nil, err
+	}
+	defer enc.Close()
+	return enc.encodeDelta(im.size, base, diff(im, base)), nil
 }
 
-func encodeDelta(size int64, base *Base, d pageAppender) ([]byte, error) {
+func (e *Encoder) encodeDelta(size int64, base *Base, d pageAppender) []byte {
 	hdr := deltaHeaderLen + 4 + 8*len(d.runs)
 	out := make([]byte, hdr, hdr+len(d.data)/3+64)
 	copy(out, magicDelta[:])
 	binary.LittleEndian.PutUint64(out[8:], uint64(size))
 	copy(out[16:deltaHeaderLen], base.id[:])
 	putRuns(out[deltaHeaderLen:], d.runs)
-	enc, err := newEncoder()
-	if err != nil {
-		return nil, err
-	}
-	defer enc.Close()
-	return enc.EncodeAll(d.data, out), nil
+	return e.zst.EncodeAll(d.data, out)
 }
 
 // DeltaBaseID returns the id of the base a delta image was made against.
@@ -287,11 +295,24 @@ func Expand(b []byte, base *Base, max int64) ([]byte, error) {
 	if !IsDelta(b) {
 		return b, nil
 	}
+	enc, err := NewEncoder(1)
+	if err != nil {
+		return nil, err
+	}
+	defer enc.Close()
+	return enc.Expand(b, base, max)
+}
+
+// Expand is the package's Expand with e's encoders.
+func (e *Encoder) Expand(b []byte, base *Base, max int64) ([]byte, error) {
+	if !IsDelta(b) {
+		return b, nil
+	}
 	im, err := parseDelta(b, base, max, nil)
 	if err != nil {
 		return nil, err
 	}
-	return im.Encode()
+	return e.Encode(im), nil
 }
 
 func parseDelta(b []byte, base *Base, max int64, reuse *Decoder) (*Image, error) {

@@ -2,6 +2,8 @@ package memimage
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -219,6 +221,57 @@ func TestDecoderReusesItsBuffersForDeltas(t *testing.T) {
 		}
 		if &im.data[0] != at {
 			t.Fatal("a Decoder allocated new pages for the next delta")
+		}
+	}
+}
+
+// One Encoder, used again and again and from several goroutines at once,
+// makes the same images as the package's functions (each with an encoder of
+// its own).
+func TestEncoderReusedAndShared(t *testing.T) {
+	const n = 64 * PageSize
+	base := NewBase(FromMemory(heapLike(n, []int{0, 1, 2, 3, 10, 11}, []int{20}, 1)))
+	enc, err := NewEncoder(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			errs <- func() error {
+				for i := range 5 {
+					im := FromMemory(heapLike(n, []int{0, 1, 2, 3, 10, 11}, []int{30 + i, 40 + g}, uint64(10*g+i)))
+					plain, err := im.Encode()
+					if err != nil {
+						return err
+					}
+					if got := enc.Encode(im); !bytes.Equal(got, plain) {
+						return errors.New("Encoder.Encode differs from Image.Encode")
+					}
+					want, wantDelta, err := EncodeAgainst(im, base)
+					if err != nil {
+						return err
+					}
+					got, delta := enc.EncodeAgainst(im, base)
+					if !bytes.Equal(got, want) || delta != wantDelta || !delta {
+						return fmt.Errorf("Encoder.EncodeAgainst differs from EncodeAgainst (delta %v, want %v)", delta, wantDelta)
+					}
+					expanded, err := enc.Expand(got, base, 0)
+					if err != nil {
+						return err
+					}
+					if !bytes.Equal(expanded, plain) {
+						return errors.New("Encoder.Expand of the delta is not the plain image")
+					}
+				}
+				return nil
+			}()
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
 	}
 }
