@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aocu/aocu/internal/ao"
-	"github.com/aocu/aocu/internal/memimage"
 )
 
 // Checkpoints ahead of a shutdown. SIGTERM and SIGUSR2 write a file
@@ -189,7 +188,7 @@ func (e *Engine) addMemoryHash(p *proc) error {
 	if err := checkFileHash(b, fc.Evaluation.FileSHA256); err != nil {
 		return err
 	}
-	im, err := memimage.Parse(b, e.opts.MemoryLimitMax)
+	im, err := e.parseCheckpointFile(cp.FileDir, b)
 	if err != nil {
 		return err
 	}

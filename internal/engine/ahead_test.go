@@ -57,7 +57,7 @@ func TestParkedProcessCheckpointedAhead(t *testing.T) {
 	if sum := sha256.Sum256(file); rec.Evaluation.FileSHA256 != hex.EncodeToString(sum[:]) || rec.Evaluation.Nonce != pos.Nonce {
 		t.Fatalf("A's checkpoint records nonce %d, file sha %s; its image is at nonce %d, the file's sha %x", rec.Evaluation.Nonce, rec.Evaluation.FileSHA256, pos.Nonce, sum)
 	}
-	if got, err := memimage.Decode(file, 0); err != nil || !bytes.Equal(got, mem) {
+	if got, err := cu.e.parseCheckpointFile(cu.opts.Checkpoints.FileDir, file); err != nil || !bytes.Equal(got.Bytes(), mem) {
 		t.Fatalf("A's checkpoint file is not its image's memory (%v)", err)
 	}
 	// The memory's sha256 is added once the CU is idle.

@@ -124,9 +124,9 @@ func (e *Engine) writeFileCheckpoint(ctx context.Context, p *proc) error {
 }
 
 // writeDrainedCheckpoint writes a file checkpoint of a drained process from
-// its drained file, without bringing it back into memory. A file checkpoint
-// must be readable without the CU's base images: a delta is expanded to its
-// plain compact image. Caller holds p.lock.
+// its drained file, without bringing it back into memory: the file is the
+// drained image itself (a delta with its base's file beside it, see
+// idleCheckpointImage). Caller holds p.lock.
 func (e *Engine) writeDrainedCheckpoint(ctx context.Context, p *proc) error {
 	cp := e.cp()
 	if cp.Store == nil || cp.FileDir == "" || p.inst != nil || p.drainFile == "" || p.checkpointed == p.drainPos {
@@ -139,21 +139,17 @@ func (e *Engine) writeDrainedCheckpoint(ctx context.Context, p *proc) error {
 	if !memimage.IsCompact(b) && !memimage.IsDelta(b) {
 		return e.writeFileCheckpointOf(ctx, p, p.drainPos, b)
 	}
-	im, err := memimage.ParseWith(b, p.drainBase, e.opts.MemoryLimitMax)
+	size, err := memimage.Size(b)
 	if err != nil {
 		return fmt.Errorf("file checkpoint of %s: drained memory: %w", p.id, err)
 	}
-	image := func() ([]byte, error) { return b, nil }
-	if memimage.IsDelta(b) {
-		image = func() ([]byte, error) { return e.enc.Encode(im), nil }
-	}
-	return e.writeCheckpointFile(ctx, p, p.drainPos, image, im.Len())
+	return e.writeCheckpointFile(ctx, p, p.drainPos, e.idleCheckpointImage(p, b, p.drainBase), size)
 }
 
 // writeCachedCheckpoint writes a file checkpoint of a process idle in the
 // memory cache from its image, without an instance: the file is the image
-// itself, or, for a delta, its plain compact image (a file checkpoint must
-// be readable without the CU's base images). Caller holds p.lock.
+// itself (a delta with its base's file beside it, see idleCheckpointImage).
+// Caller holds p.lock.
 func (e *Engine) writeCachedCheckpoint(ctx context.Context, p *proc) error {
 	cp := e.cp()
 	if cp.Store == nil || cp.FileDir == "" || p.inst != nil || p.img == nil || p.checkpointed == p.imgPos {
@@ -163,8 +159,86 @@ func (e *Engine) writeCachedCheckpoint(ctx context.Context, p *proc) error {
 	if err != nil {
 		return fmt.Errorf("file checkpoint of %s: cached memory: %w", p.id, err)
 	}
-	img, base := p.img, p.imgBase
-	return e.writeCheckpointFile(ctx, p, p.imgPos, func() ([]byte, error) { return e.enc.Expand(img, base, e.opts.MemoryLimitMax) }, size)
+	return e.writeCheckpointFile(ctx, p, p.imgPos, e.idleCheckpointImage(p, p.img, p.imgBase), size)
+}
+
+// idleCheckpointImage returns what the file checkpoint of an idle image img
+// holds: img itself. A delta is written as it is (4–6× smaller than the
+// plain image, and no compression to pay) once its base image has a file of
+// its own in the checkpoint directory, named by the base's id
+// (base-<id>.dat, a plain compact image, written once and fsynced before
+// any checkpoint needs it; sweepFiles removes it at a start when no
+// checkpoint left needs it). Should that file fail, the delta is expanded
+// to the plain image.
+func (e *Engine) idleCheckpointImage(p *proc, img []byte, base *memimage.Base) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		if !memimage.IsDelta(img) {
+			return img, nil
+		}
+		if err := e.saveBase(base); err != nil {
+			e.log.Warn("could not write a base image for a file checkpoint; the checkpoint is written whole", "process", p.id, "err", err)
+			return e.enc.Expand(img, base, e.opts.MemoryLimitMax)
+		}
+		return img, nil
+	}
+}
+
+// saveBase writes base's file to the checkpoint directory unless it is
+// there already.
+func (e *Engine) saveBase(base *memimage.Base) error {
+	if base == nil {
+		return errors.New("a delta image without its base")
+	}
+	dir := e.cp().FileDir
+	path := filepath.Join(dir, baseFileName(base.ID()))
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(path, e.enc.Encode(base.Image())); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// loadBase returns the base image with id: one the engine holds, or read
+// from its file in dir and checked against its id.
+func (e *Engine) loadBase(dir string, id [32]byte) (*memimage.Base, error) {
+	if base := e.bases.byID(id); base != nil {
+		return base, nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, baseFileName(id)))
+	if err != nil {
+		return nil, fmt.Errorf("base image: %w", err)
+	}
+	im, err := memimage.Parse(b, e.opts.MemoryLimitMax)
+	if err != nil {
+		return nil, fmt.Errorf("base image %x: %w", id[:8], err)
+	}
+	base := memimage.NewBase(im)
+	if base.ID() != id {
+		return nil, fmt.Errorf("base image %x: its file holds another image", id[:8])
+	}
+	return base, nil
+}
+
+// parseCheckpointFile parses the bytes b of the file checkpoint in dir: a
+// delta with its base image (loadBase), any other form as it is.
+func (e *Engine) parseCheckpointFile(dir string, b []byte) (*memimage.Image, error) {
+	if !memimage.IsDelta(b) {
+		return memimage.Parse(b, e.opts.MemoryLimitMax)
+	}
+	id, err := memimage.DeltaBaseID(b)
+	if err != nil {
+		return nil, err
+	}
+	base, err := e.loadBase(dir, id)
+	if err != nil {
+		return nil, err
+	}
+	return memimage.ParseWith(b, base, e.opts.MemoryLimitMax)
 }
 
 func (e *Engine) writeFileCheckpointOf(ctx context.Context, p *proc, pos position, mem []byte) error {
@@ -529,6 +603,13 @@ func (e *Engine) readFileCheckpoint(path string, ev *ao.CheckpointEvaluation) ([
 	if ev.FileSHA256 != "" {
 		if err := checkFileHash(b, ev.FileSHA256); err != nil {
 			return nil, err
+		}
+		if memimage.IsDelta(b) {
+			im, err := e.parseCheckpointFile(filepath.Dir(path), b)
+			if err != nil {
+				return nil, err
+			}
+			return im.Bytes(), nil
 		}
 		return memimage.Decode(b, e.opts.MemoryLimitMax)
 	}

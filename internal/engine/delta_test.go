@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"weak"
@@ -169,10 +171,14 @@ func TestIdleProcessesHeldAsDeltasOfTheirModule(t *testing.T) {
 	}
 }
 
-// A file checkpoint written from a delta (cached or drained) is a plain
-// compact image, recorded with its file's sha256, and a restart (no base
-// images) resumes from it.
-func TestFileCheckpointOfADeltaIsPlain(t *testing.T) {
+// A file checkpoint written from a delta (cached or drained) is the delta
+// itself, recorded with its file's sha256, with its base image's file beside
+// it (a plain compact image named by the base's id): a restart (no base
+// images in memory) resumes from it. The start keeps a base file a
+// checkpoint needs and removes the others; without its base file a
+// checkpoint is refused and the process starts from scratch, answering the
+// same.
+func TestFileCheckpointOfADeltaWithItsBase(t *testing.T) {
 	for _, drained := range []bool{false, true} {
 		t.Run("drained="+strconv.FormatBool(drained), func(t *testing.T) {
 			cu := newTestCU(t, aotest.NewWorld(heapScript), func(o *Options) {
@@ -184,6 +190,7 @@ func TestFileCheckpointOfADeltaIsPlain(t *testing.T) {
 			})
 			cu.opts.Checkpoints.Store = cu.store.(ao.CheckpointStore)
 			cu.restart()
+			dir := cu.opts.Checkpoints.FileDir
 			mod := cu.w.PublishModule(nil)
 			a, b, c := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B"), cu.w.Spawn(mod, "C")
 			cu.sendAll(a, "a1")
@@ -196,15 +203,58 @@ func TestFileCheckpointOfADeltaIsPlain(t *testing.T) {
 			if drained != (cu.e.Stats().OnFile == 2) {
 				t.Fatalf("stats %+v", cu.e.Stats())
 			}
-			cu.checkpointWithoutInstanceThenRestart(b, mem, "delta")
+			cu.checkpointWithoutInstanceThenRestart(b, mem, "delta") // resumes from it: one message evaluated
 			rec := cu.fileRecord(b)
-			file, err := os.ReadFile(filepath.Join(cu.opts.Checkpoints.FileDir, rec.File))
+			file, err := os.ReadFile(filepath.Join(dir, rec.File))
 			if err != nil {
 				t.Fatal(err)
 			}
 			sum := sha256.Sum256(file)
-			if !memimage.IsCompact(file) || memimage.IsDelta(file) || rec.Evaluation.FileSHA256 != hex.EncodeToString(sum[:]) {
-				t.Fatalf("B's checkpoint file: compact %v, delta %v, recorded sha %s", memimage.IsCompact(file), memimage.IsDelta(file), rec.Evaluation.FileSHA256)
+			if !memimage.IsDelta(file) || rec.Evaluation.FileSHA256 != hex.EncodeToString(sum[:]) {
+				t.Fatalf("B's checkpoint file: delta %v, recorded sha %s", memimage.IsDelta(file), rec.Evaluation.FileSHA256)
+			}
+			id, err := memimage.DeltaBaseID(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			baseFile := filepath.Join(dir, baseFileName(id))
+			raw, err := os.ReadFile(baseFile) // kept by the restart's sweep
+			if err != nil {
+				t.Fatalf("the base image's file: %v", err)
+			}
+			if im, err := memimage.Parse(raw, 0); err != nil || !memimage.IsCompact(raw) || memimage.NewBase(im).ID() != id {
+				t.Fatalf("the base image's file is not the plain image of base %x (%v)", id[:8], err)
+			}
+
+			// A base file no checkpoint needs, and a temporary one, go at the next start.
+			stray := filepath.Join(dir, "base-"+strings.Repeat("ab", 32)+".dat")
+			tmp := filepath.Join(dir, ".base-"+strings.Repeat("cd", 32)+".dat.tmp-123")
+			for _, f := range []string{stray, tmp} {
+				if err := os.WriteFile(f, raw, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cu.restart()
+			for _, f := range []string{stray, tmp} {
+				if _, err := os.Stat(f); !errors.Is(err, os.ErrNotExist) {
+					t.Fatalf("%s left by the start: %v", filepath.Base(f), err)
+				}
+			}
+			if _, err := os.Stat(baseFile); err != nil {
+				t.Fatalf("the base a checkpoint needs was removed: %v", err)
+			}
+
+			// Without its base file, the checkpoint is refused: B starts from scratch.
+			if err := os.Remove(baseFile); err != nil {
+				t.Fatal(err)
+			}
+			cu.restart()
+			handled := cu.w.Runtime.Counts().Handled
+			if got := cu.result(b, cu.w.Send(b, "b4")).Output.Data; got != "5:b4" {
+				t.Fatalf("B without its base image = %q, want 5:b4", got)
+			}
+			if n := cu.w.Runtime.Counts().Handled - handled; n != 5 {
+				t.Fatalf("B without its base image evaluated %d messages, want 5 (from the start)", n)
 			}
 		})
 	}

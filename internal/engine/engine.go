@@ -627,6 +627,20 @@ func (b *baseImages) forModule(module string, im *memimage.Image) *memimage.Base
 	return base
 }
 
+// byID returns the base image with id that the engine holds, or nil.
+func (b *baseImages) byID(id [32]byte) *memimage.Base {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, l := range b.m {
+		for _, w := range l {
+			if base := w.Value(); base != nil && base.ID() == id {
+				return base
+			}
+		}
+	}
+	return nil
+}
+
 // stats returns the number of base images alive and their bytes of pages.
 func (b *baseImages) stats() (n int, size int64) {
 	b.mu.Lock()

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/aocu/aocu/internal/ao"
+	"github.com/aocu/aocu/internal/memimage"
 )
 
 // The engine's files, by name. Only names of these shapes are ever removed
@@ -20,12 +23,18 @@ import (
 //	state-<pid>.dat                    a drained memory (PROCESS_MEMORY_CACHE_FILE_DIR),
 //	                                   or a file checkpoint of an older aocu or the reference
 //	state-<pid>-<nonce>-<sha16>.dat    a file checkpoint (PROCESS_MEMORY_FILE_CHECKPOINTS_DIR)
+//	base-<id>.dat                      a base image that file checkpoints are deltas against
+//	                                   (its id in hex, see memimage.Base; checkpoint directory)
 //	.<one of those>.tmp-<digits>       fsutil.WriteFileAtomic's temporary file
 var (
 	drainedName    = regexp.MustCompile(`^state-([A-Za-z0-9_-]{43})\.dat$`)
 	checkpointName = regexp.MustCompile(`^state-([A-Za-z0-9_-]{43})-([0-9]+)-([0-9a-f]{16})\.dat$`)
-	tempName       = regexp.MustCompile(`^\.state-[A-Za-z0-9_-]{43}(-[0-9]+-[0-9a-f]{16})?\.dat\.tmp-[0-9]+$`)
+	baseName       = regexp.MustCompile(`^base-([0-9a-f]{64})\.dat$`)
+	tempName       = regexp.MustCompile(`^\.(state-[A-Za-z0-9_-]{43}(-[0-9]+-[0-9a-f]{16})?|base-[0-9a-f]{64})\.dat\.tmp-[0-9]+$`)
 )
+
+// baseFileName is the file of the base image with id.
+func baseFileName(id [32]byte) string { return "base-" + hex.EncodeToString(id[:]) + ".dat" }
 
 // drainedFileName is the file drain writes p's memory to.
 func drainedFileName(pid string) string { return "state-" + pid + ".dat" }
@@ -149,9 +158,66 @@ func (e *Engine) sweepFiles(ctx context.Context) {
 			}
 		}
 	}
+	if cpDir != "" {
+		e.sweepBases(cpDir, remove)
+	}
 	if removed > 0 {
 		e.log.Info("removed stale files left by an earlier run", "files", removed, "bytes", bytes)
 	}
+}
+
+// sweepBases removes the base images of dir that no file checkpoint left in
+// dir is a delta against (a checkpoint is kept when its header cannot be
+// read: so are all bases then).
+func (e *Engine) sweepBases(dir string, remove func(dir, name, why string)) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	used := map[string]bool{}
+	var bases []string
+	for _, ent := range entries {
+		name := ent.Name()
+		switch {
+		case !ent.Type().IsRegular():
+		case baseName.MatchString(name):
+			bases = append(bases, name)
+		case checkpointName.MatchString(name) || drainedName.MatchString(name):
+			id, ok, err := deltaBaseOf(filepath.Join(dir, name))
+			if err != nil {
+				e.log.Warn("file checkpoint unreadable; base images are kept", "file", name, "err", err)
+				return
+			}
+			if ok {
+				used[baseFileName(id)] = true
+			}
+		}
+	}
+	for _, name := range bases {
+		if !used[name] {
+			remove(dir, name, "base image no file checkpoint needs")
+		}
+	}
+}
+
+// deltaBaseOf reads the header of the image in path: the id of the base it
+// is a delta against (ok), or not a delta.
+func deltaBaseOf(path string) (id [32]byte, ok bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return id, false, err
+	}
+	defer f.Close()
+	hdr := make([]byte, memimage.DeltaHeaderLen)
+	n, err := io.ReadFull(f, hdr)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return id, false, err
+	}
+	if !memimage.IsDelta(hdr[:n]) {
+		return id, false, nil
+	}
+	id, err = memimage.DeltaBaseID(hdr[:n])
+	return id, err == nil, err
 }
 
 // DirUsage is the disk use of the engine's files in one directory.
@@ -189,7 +255,7 @@ func dirUsage(dir string, match func(string) bool) (DirUsage, error) {
 }
 
 func ourFile(name string) bool {
-	return drainedName.MatchString(name) || checkpointName.MatchString(name) || tempName.MatchString(name)
+	return drainedName.MatchString(name) || checkpointName.MatchString(name) || baseName.MatchString(name) || tempName.MatchString(name)
 }
 
 // diskUsage measures the memory-cache, checkpoint and module directories

@@ -550,7 +550,8 @@ func (cu *testCU) checkpointWithoutInstanceThenRestart(a string, mem []byte, wha
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := memimage.Decode(file, 0); rec.Evaluation.Nonce != 2 || err != nil || !bytes.Equal(got, mem) {
+	got, err := cu.e.parseCheckpointFile(cu.opts.Checkpoints.FileDir, file)
+	if rec.Evaluation.Nonce != 2 || err != nil || !bytes.Equal(got.Bytes(), mem) {
 		t.Fatalf("A's checkpoint %+v (%v), want nonce 2 and the %s memory", rec.Evaluation, err, what)
 	}
 	cu.restart()

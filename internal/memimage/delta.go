@@ -29,6 +29,10 @@ var magicDelta = [8]byte{'A', 'O', 'C', 'U', 'M', 'E', 'M', 'D'}
 
 const deltaHeaderLen = 8 + 8 + 32
 
+// DeltaHeaderLen is how many bytes of a delta image name its base
+// (DeltaBaseID reads no further).
+const DeltaHeaderLen = deltaHeaderLen
+
 // IsDelta reports whether b is a delta image (it needs its base to decode).
 func IsDelta(b []byte) bool {
 	return len(b) >= deltaHeaderLen && bytes.Equal(b[:8], magicDelta[:])
