@@ -248,12 +248,7 @@ func TestFileCheckpointOfADeltaWithItsBase(t *testing.T) {
 			if err := os.Remove(baseFile); err != nil {
 				t.Fatal(err)
 			}
-			cu.restart()
-			handled := cu.w.Runtime.Counts().Handled
-			if got := cu.result(b, cu.w.Send(b, "b4")).Output.Data; got != "5:b4" {
-				t.Fatalf("B without its base image = %q, want 5:b4", got)
-			}
-			if n := cu.w.Runtime.Counts().Handled - handled; n != 5 {
+			if n := cu.restartAndSend(b, "b4", "5:b4"); n != 5 {
 				t.Fatalf("B without its base image evaluated %d messages, want 5 (from the start)", n)
 			}
 		})

@@ -554,14 +554,21 @@ func (cu *testCU) checkpointWithoutInstanceThenRestart(a string, mem []byte, wha
 	if rec.Evaluation.Nonce != 2 || err != nil || !bytes.Equal(got.Bytes(), mem) {
 		t.Fatalf("A's checkpoint %+v (%v), want nonce 2 and the %s memory", rec.Evaluation, err, what)
 	}
-	cu.restart()
-	handled := cu.w.Runtime.Counts().Handled
-	if got := cu.result(a, cu.w.Send(a, "a3")).Output.Data; got != "4:a3" {
-		t.Fatalf("A after the restart = %q, want 4:a3", got)
-	}
-	if n := cu.w.Runtime.Counts().Handled - handled; n != 1 {
+	if n := cu.restartAndSend(a, "a3", "4:a3"); n != 1 {
 		t.Fatalf("the restart evaluated %d messages of A, want 1", n)
 	}
+}
+
+// restartAndSend restarts the engine, sends pid data and checks its answer;
+// it returns how many messages the engine evaluated for it.
+func (cu *testCU) restartAndSend(pid, data, want string) int {
+	cu.t.Helper()
+	cu.restart()
+	handled := cu.w.Runtime.Counts().Handled
+	if got := cu.result(pid, cu.w.Send(pid, data)).Output.Data; got != want {
+		cu.t.Fatalf("after the restart = %q, want %q", got, want)
+	}
+	return cu.w.Runtime.Counts().Handled - handled
 }
 
 // A file checkpoint is checked against the sha256 of its file before it is
@@ -581,16 +588,7 @@ func TestFileCheckpointCheckedBeforeUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resume := func(data string) (handled int) {
-		t.Helper()
-		cu.restart()
-		before := cu.w.Runtime.Counts().Handled
-		want := "4:" + data
-		if got := cu.result(pid, cu.w.Send(pid, data)).Output.Data; got != want {
-			t.Fatalf("after the restart = %q, want %q", got, want)
-		}
-		return cu.w.Runtime.Counts().Handled - before
-	}
+	resume := func(data string) int { return cu.restartAndSend(pid, data, "4:"+data) }
 
 	// One byte of the file flipped: refused by the file's sha256.
 	bad := bytes.Clone(good)
