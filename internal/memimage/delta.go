@@ -327,23 +327,13 @@ func parseDelta(b []byte, base *Base, max int64, reuse *Decoder) (*Image, error)
 		return nil, fmt.Errorf("memimage: delta image made against base %s, not against the base %s given",
 			hex.EncodeToString(b[16:24]), hex.EncodeToString(base.id[:8]))
 	}
-	size, runs, dataLen, err := readHeader(b, deltaHeaderLen, max)
-	if err != nil {
-		return nil, err
-	}
-	payload := b[deltaHeaderLen+4+8*len(runs):]
-	var pages []byte
+	var buf *[]byte
 	if reuse != nil {
-		reuse.dbuf, err = reuse.decodeInto(payload, reuse.dbuf, dataLen, max)
-		pages = reuse.dbuf
-	} else {
-		pages, err = decodeOnce(payload, dataLen)
+		buf = &reuse.dbuf
 	}
+	size, runs, pages, err := readPages(b, deltaHeaderLen, max, reuse, buf)
 	if err != nil {
 		return nil, err
-	}
-	if uint64(len(pages)) != dataLen {
-		return nil, errors.New("memimage: truncated delta image")
 	}
 	// Merge: the delta's pages where it has them (zeros dropped), the base's
 	// elsewhere (cut to the memory's length).

@@ -281,23 +281,13 @@ func parse(b []byte, max int64, reuse *Decoder) (*Image, error) {
 		}
 		return FromMemory(mem), nil
 	}
-	size, runs, dataLen, err := readHeader(b, headerLen, max)
-	if err != nil {
-		return nil, err
-	}
-	payload := b[headerLen+4+8*len(runs):]
-	var data []byte
+	var buf *[]byte
 	if reuse != nil {
-		reuse.buf, err = reuse.decodeInto(payload, reuse.buf, dataLen, max)
-		data = reuse.buf
-	} else {
-		data, err = decodeOnce(payload, dataLen)
+		buf = &reuse.buf
 	}
+	size, runs, data, err := readPages(b, headerLen, max, reuse, buf)
 	if err != nil {
 		return nil, err
-	}
-	if uint64(len(data)) != dataLen {
-		return nil, errors.New("memimage: truncated image")
 	}
 	return &Image{size: size, runs: runs, data: data}, nil
 }
@@ -338,6 +328,30 @@ func readHeader(b []byte, at int, max int64) (size int64, runs []Run, dataLen ui
 
 // decodeInto decompresses payload into buf (grown when it has less room
 // than dataLen and some slack), with the decoder's zstd decoder.
+// readPages reads the header at b[at:] (memory length and run table) and
+// decompresses the pages that follow it: into *buf, reusing it and reuse's
+// zstd decoder, or into a new buffer when reuse is nil.
+func readPages(b []byte, at int, max int64, reuse *Decoder, buf *[]byte) (size int64, runs []Run, pages []byte, err error) {
+	size, runs, dataLen, err := readHeader(b, at, max)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	payload := b[at+4+8*len(runs):]
+	if reuse != nil {
+		*buf, err = reuse.decodeInto(payload, *buf, dataLen, max)
+		pages = *buf
+	} else {
+		pages, err = decodeOnce(payload, dataLen)
+	}
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if uint64(len(pages)) != dataLen {
+		return 0, nil, nil, errors.New("memimage: truncated image")
+	}
+	return size, runs, pages, nil
+}
+
 func (d *Decoder) decodeInto(payload, buf []byte, dataLen uint64, max int64) ([]byte, error) {
 	if d.dec == nil || d.max != max {
 		if d.dec != nil {
