@@ -2,6 +2,7 @@ package memimage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -89,18 +90,85 @@ func TestDeltaRoundTrip(t *testing.T) {
 	}
 	// Only the pages that differ are in the delta.
 	own := FromMemory(cases["same shared pages, own pages elsewhere"])
-	d := diff(own, base)
-	if want := []Run{{20, 2}, {30, 3}}; !slices.Equal(d.runs, want) {
-		t.Fatalf("delta pages %v, want %v (the process's own pages and the base's it lacks)", d.runs, want)
+	runs, _, nd := xorDiff(own, base)
+	if want := []Run{{20, 2}, {30, 3}}; !slices.Equal(runs, want) {
+		t.Fatalf("delta pages %v, want %v (the process's own pages and the base's it lacks)", runs, want)
 	}
-	if got := base.DiffBytes(own); got != len(d.data) || got != 5*PageSize {
-		t.Fatalf("DiffBytes = %d, the delta's pages %d bytes, want 5 pages", got, len(d.data))
+	if got := base.DiffBytes(own); got != nd || got != 5*PageSize {
+		t.Fatalf("DiffBytes = %d, the delta's pages %d bytes, want 5 pages", got, nd)
 	}
-	if !isZero(d.data[:2*PageSize]) {
-		t.Fatal("the base's pages the image lacks are not zero in the delta")
+	if self, ranges, _ := xorDiff(base.Image(), base); len(self) != 0 || len(ranges) != 0 {
+		t.Fatalf("the base against itself: %v, %d bytes of ranges", self, len(ranges))
 	}
-	if self := diff(base.Image(), base); len(self.runs) != 0 {
-		t.Fatalf("the base against itself: %v", self.runs)
+}
+
+// A page that differs from the base's in a few words is held as those
+// words, not as the page.
+func TestDeltaHoldsTheWordsThatDiffer(t *testing.T) {
+	const n = 16 * PageSize
+	baseMem := heapLike(n, []int{0, 1, 2, 3}, nil, 1)
+	base := NewBase(FromMemory(baseMem))
+	mem := bytes.Clone(baseMem)
+	mem[PageSize+3] ^= 0x40        // a mark bit in page 1
+	mem[3*PageSize+100] ^= 1       // and two words of page 3
+	mem[3*PageSize+2000] = 0       // (a byte made zero)
+	mem[5*PageSize+PageSize-1] = 7 // a page the base lacks
+	runs, ranges, _ := xorDiff(FromMemory(mem), base)
+	if want := []Run{{1, 1}, {3, 1}, {5, 1}}; !slices.Equal(runs, want) {
+		t.Fatalf("runs %v, want %v", runs, want)
+	}
+	// Four ranges of one word each: 2 bytes of gap and length, 8 of word.
+	if len(ranges) > 4*(8+4) {
+		t.Fatalf("%d bytes of ranges for 4 words that differ", len(ranges))
+	}
+	d, err := EncodeDelta(FromMemory(mem), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := DecodeWith(d, base, 0); err != nil || !bytes.Equal(raw, mem) {
+		t.Fatalf("DecodeWith: equal %v, %v", bytes.Equal(raw, mem), err)
+	}
+}
+
+// Deltas of the first form (the differing pages whole, AOCUMEMD: file
+// checkpoints written before the XOR form) still decode.
+func TestDeltaOfTheFirstFormStillReads(t *testing.T) {
+	const n = 64 * PageSize
+	base := NewBase(FromMemory(heapLike(n, []int{0, 1, 2, 3, 10, 11, 12, 40}, []int{20, 21}, 1)))
+	mem := heapLike(n+3*PageSize, []int{0, 1, 2, 10, 11, 12, 40}, []int{30, 31, 32, 65}, 2)
+	var pages pageAppender
+	eachDiff(FromMemory(mem), base, pages.add)
+	enc, err := NewEncoder(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	hdr := make([]byte, deltaHeaderLen+4+8*len(pages.runs))
+	copy(hdr, magicDelta[:])
+	binary.LittleEndian.PutUint64(hdr[8:], uint64(len(mem)))
+	id := base.ID()
+	copy(hdr[16:], id[:])
+	putRuns(hdr[deltaHeaderLen:], pages.runs)
+	d := enc.zst.EncodeAll(pages.data, hdr)
+	if !IsDelta(d) {
+		t.Fatal("not a delta")
+	}
+	if got, err := DeltaBaseID(d); err != nil || got != id {
+		t.Fatalf("DeltaBaseID: %v", err)
+	}
+	var dec Decoder
+	defer dec.Close()
+	for _, reuse := range []*Decoder{nil, &dec} {
+		var im *Image
+		if reuse == nil {
+			im, err = ParseWith(d, base, 0)
+		} else {
+			im, err = reuse.ParseWith(d, base, 0)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameImage(t, "first form", im, FromMemory(mem))
 	}
 }
 
@@ -188,6 +256,29 @@ func TestDeltaRefusesMalformedInput(t *testing.T) {
 	}
 	if IsDelta(d[:deltaHeaderLen-1]) {
 		t.Fatal("a short header is a delta")
+	}
+	// Ranges that leave the pages the runs list (3 pages here), or end
+	// inside a range's bytes, are refused.
+	runs, _, _ := xorDiff(FromMemory(heapLike(n, []int{0, 1, 2}, []int{5, 6, 9}, 3)), base)
+	enc, err := NewEncoder(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	for name, ranges := range map[string][]byte{
+		"gap past the pages":    {0x80, 0x60, 1, 7}, // gap 3*4096+... (12288), 1 byte
+		"range past the pages":  {0xf8, 0x5f, 16},   // gap 12280, 16 bytes (given 0)
+		"bytes missing":         {0, 8, 1, 2, 3},    // 8 bytes announced, 3 given
+		"varint cut":            {0x80},             // a gap's varint cut short
+		"huge gap, overflowing": {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 1, 9},
+	} {
+		bad := enc.encodeDelta(n, base, runs, ranges)
+		if _, err := ParseWith(bad, base, 0); err == nil {
+			t.Fatalf("%s: accepted", name)
+		}
+		if _, err := dec.ParseWith(bad, base, 0); err == nil {
+			t.Fatalf("%s: accepted by a Decoder", name)
+		}
 	}
 }
 

@@ -241,8 +241,9 @@ type Decoder struct {
 	buf []byte
 	// For delta images: the delta's pages, and the merged image's runs and
 	// pages.
-	dbuf, obuf []byte
-	runs       []Run
+	// (dbuf: the pages or, for the XOR form, its ranges, expanded into xbuf.)
+	dbuf, obuf, xbuf []byte
+	runs             []Run
 }
 
 // errNeedsBase refuses a delta image where no base can be given.
@@ -261,7 +262,7 @@ func (d *Decoder) Close() {
 		d.dec.Close()
 		d.dec = nil
 	}
-	d.buf, d.dbuf, d.obuf, d.runs = nil, nil, nil, nil
+	d.buf, d.dbuf, d.obuf, d.xbuf, d.runs = nil, nil, nil, nil, nil
 }
 
 func parse(b []byte, max int64, reuse *Decoder) (*Image, error) {
@@ -358,8 +359,8 @@ func (d *Decoder) decodeInto(payload, buf []byte, dataLen uint64, max int64) ([]
 			d.dec.Close()
 		}
 		opts := []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true)}
-		if max > 0 { // what any image may hold
-			opts = append(opts, zstd.WithDecoderMaxMemory(uint64(max)+1<<16))
+		if max > 0 { // what any image may hold (a delta's ranges: a few bytes more per page)
+			opts = append(opts, zstd.WithDecoderMaxMemory(uint64(max)+uint64(max)/256+1<<16))
 		}
 		dec, err := zstd.NewReader(nil, opts...)
 		if err != nil {
