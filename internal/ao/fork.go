@@ -51,3 +51,11 @@ type ImageForker interface {
 	// defined.
 	ForkImage(ctx context.Context, opts InstanceOptions, reuse Fork) (Fork, error)
 }
+
+// Recycler is an Instance whose resources can serve the next instance of its
+// module: Recycle closes the instance and returns a fork for
+// ImageForker.ForkImage or InstanceOptions.Reuse, or nil when it cannot (the
+// instance is closed all the same). Optional.
+type Recycler interface {
+	Recycle() Fork
+}

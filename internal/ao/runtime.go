@@ -99,6 +99,10 @@ type InstanceOptions struct {
 	Base *memimage.Base
 	// GasLimit is the process's Compute-Limit (metered formats).
 	GasLimit float64
+	// Reuse is a fork an ImageForker or a Recycler returned (or nil), whose
+	// instance an instance restored from Memory may be built on (no new
+	// instance, no page faults). Taken over: the caller must not use it again.
+	Reuse Fork
 }
 
 // The Memory-Limit tag is checked against PROCESS_WASM_MEMORY_MAX_LIMIT when

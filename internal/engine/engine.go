@@ -712,6 +712,7 @@ func (e *Engine) park(p *proc) error {
 		pos = p.pos
 		e.log.Debug("parked process memory", "process", p.id, "bytes", len(mem), "imageBytes", len(img), "delta", base != nil)
 	}
+	e.recycle(p)
 	p.closeInstance()
 	p.img, p.imgBase, p.imgPos = img, base, pos
 	p.cached.Store(int64(len(img)))
@@ -722,6 +723,23 @@ func (e *Engine) park(p *proc) error {
 		p.aheadOfCheckpoint.Store(true) // (ahead.go)
 	}
 	return nil
+}
+
+// recycle hands p's instance, which its image now holds, to the scratch
+// pool: the next restore of a process of the module, or dry-run on an idle
+// one, is built on it (no new instance, no page faults; see the loader's
+// Recycle). Caller holds p.lock.
+func (e *Engine) recycle(p *proc) {
+	r, ok := p.inst.(ao.Recycler)
+	if !ok || p.meta == nil || p.meta.mod == nil {
+		return
+	}
+	p.dry.close()
+	p.dry = nil
+	if f := r.Recycle(); f != nil {
+		e.scratch.put(p.meta.mod, f)
+	}
+	p.inst = nil
 }
 
 // spill writes a parked process's image to

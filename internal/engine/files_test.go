@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -415,6 +416,35 @@ func TestIdleProcessCachedAsCompactImage(t *testing.T) {
 	}
 	if got := cu.result(b, cu.w.Send(b, "b3")).Output.Data; got != "4:b3" {
 		t.Fatalf("B from file = %q, want 4:b3", got)
+	}
+}
+
+// Switching between processes recycles instances: a parked process's
+// instance goes to the scratch pool, and the next restore is built on it
+// (or a dry-run on an idle process loads it), with every result as before.
+func TestRestoreBuiltOnAParkedProcesssInstance(t *testing.T) {
+	cu := newTestCU(t, nil, func(o *Options) { o.InstanceCacheMaxSize = 1 })
+	mod := cu.w.PublishModule(nil)
+	a, b := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B")
+	cu.result(a, cu.w.Send(a, "a1"))
+	cu.result(b, cu.w.Send(b, "b1")) // parks A
+	for i := 2; i <= 4; i++ {
+		if got, want := cu.result(a, cu.w.Send(a, fmt.Sprintf("a%d", i))).Output.Data, fmt.Sprintf("%d:a%d", i+1, i); got != want {
+			t.Fatalf("A = %q, want %q", got, want)
+		}
+		if got, want := cu.result(b, cu.w.Send(b, fmt.Sprintf("b%d", i))).Output.Data, fmt.Sprintf("%d:b%d", i+1, i); got != want {
+			t.Fatalf("B = %q, want %q", got, want)
+		}
+	}
+	c := cu.w.Runtime.Counts()
+	// 8 instances (2 cold starts, 6 restores); 7 parks, every one recycling
+	// (the fake runtime recycles cold-started instances too, the loader does
+	// not), and every restore takes what the park before it left.
+	if c.Recycled < 6 || c.Reused < 5 {
+		t.Fatalf("counts %+v: instances not recycled into restores", c)
+	}
+	if st := cu.e.Stats(); st.InMemory != 1 || st.Cached != 1 {
+		t.Fatalf("stats %+v, want 1 live and 1 cached", st)
 	}
 }
 

@@ -69,6 +69,9 @@ func (e *Engine) ensureInstance(ctx context.Context, p *proc, meta *procMeta) er
 	if src != "memory" {
 		e.log.Info("process starting point", "process", p.id, "src", src, "nonce", pos.Nonce, "timestamp", pos.Timestamp)
 	}
+	if opts.Memory != nil {
+		opts.Reuse = e.scratch.get(meta.mod) // (a recycled instance: see recycle)
+	}
 	inst, err := meta.mod.Instantiate(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("instantiate process %s: %w", p.id, err)

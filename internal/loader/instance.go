@@ -86,6 +86,8 @@ type instance struct {
 	fs, freshFS *memFS
 
 	stackTop, stackEnd uint64
+	// freshSize is the memory size the instance had when it was made.
+	freshSize uint64
 }
 
 // newInstance instantiates the module and initialises it as the glue does
@@ -182,6 +184,7 @@ func (m *Module) newInstance(drive weavedrive.Drive, logf func(string), gasLimit
 	}
 	h.fresh = h.glueState
 	h.freshFS = h.fs.clone(nil)
+	h.freshSize = uint64(h.mem.DataSize(h.store))
 	return h, nil
 }
 

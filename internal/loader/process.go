@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/memimage"
 	"github.com/aocu/aocu/internal/weavedrive"
 )
@@ -29,6 +30,11 @@ type ProcessOptions struct {
 	Memory []byte
 	// Base is the base image of a delta Memory (nil: Memory is not a delta).
 	Base *memimage.Base
+	// Reuse is a scratch fork (ForkImage, Recycle) whose instance a process
+	// restored from Memory is built on when it can be (its memory written
+	// over: no new instance, no page faults); nil: a new instance. Taken
+	// over: closed when it cannot serve.
+	Reuse ao.Fork
 	// Timeout stops a message that runs longer (wall clock); 0 means no limit.
 	Timeout time.Duration
 	// GasLimit is the Compute-Limit of metered formats (0: 9e15, as the glue).
@@ -126,31 +132,51 @@ func (m *Module) NewProcess(ctx context.Context, opts ProcessOptions) (*Process,
 	if opts.SnapshotRatio <= 0 {
 		opts.SnapshotRatio = 20
 	}
+	reuse := opts.Reuse
+	opts.Reuse = nil
+	fail := func(err error) (*Process, error) {
+		if reuse != nil {
+			reuse.Close()
+		}
+		return nil, err
+	}
 	p := &Process{mod: m, opts: opts}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if opts.Memory != nil {
 		// (the process keeps the image as its base state: not a Decoder's)
 		im, err := memimage.ParseWith(opts.Memory, opts.Base, int64(m.spec.heapMax))
 		if err != nil {
-			return nil, fmt.Errorf("loader: memory image: %w", err)
+			return fail(fmt.Errorf("loader: memory image: %w", err))
 		}
 		p.base.ext = im
 		p.hasMemory = true
 		p.opts.Memory, p.opts.Base = nil, nil // the image holds what is needed
 	}
-	if err := p.rebuild(); err != nil {
+	if err := p.rebuildOn(reuse); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
 // rebuild makes a new instance in the base state.
-func (p *Process) rebuild() error {
+func (p *Process) rebuild() error { return p.rebuildOn(nil) }
+
+// rebuildOn makes an instance in the base state: reuse's (see
+// ProcessOptions.Reuse) when it can serve, else a new one.
+func (p *Process) rebuildOn(reuse ao.Fork) error {
 	if p.inst != nil {
 		p.inst.close()
 		p.inst = nil
+	}
+	if reuse != nil {
+		if inst := p.recycledInstance(reuse); inst != nil {
+			p.applyBaseHostState(inst)
+			p.inst, p.anonymous = inst, true
+			p.baseSize = uint64(inst.mem.DataSize(inst.store))
+			return nil
+		}
 	}
 	inst, err := p.mod.newInstance(p.opts.Drive, p.opts.Log, p.opts.GasLimit)
 	if err != nil {

@@ -53,7 +53,7 @@ type compiledModule struct {
 }
 
 func (c *compiledModule) Instantiate(ctx context.Context, o ao.InstanceOptions) (ao.Instance, error) {
-	p, err := c.mod.NewProcess(ctx, ProcessOptions{Drive: c.r.drive, Memory: o.Memory, Base: o.Base, GasLimit: o.GasLimit})
+	p, err := c.mod.NewProcess(ctx, ProcessOptions{Drive: c.r.drive, Memory: o.Memory, Base: o.Base, GasLimit: o.GasLimit, Reuse: o.Reuse})
 	if err != nil {
 		return nil, err
 	}

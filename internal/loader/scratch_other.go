@@ -16,3 +16,14 @@ func (c *compiledModule) ForkImage(ctx context.Context, o ao.InstanceOptions, re
 	}
 	return nil, errors.New("loader: scratch forks need Linux")
 }
+
+// Recycle closes the process: instances are recycled on Linux only.
+func (i *runtimeInstance) Recycle() ao.Fork {
+	i.p.Close()
+	return nil
+}
+
+func (p *Process) recycledInstance(reuse ao.Fork) *instance {
+	reuse.Close()
+	return nil
+}

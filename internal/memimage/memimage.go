@@ -125,6 +125,15 @@ func FromMemory(mem []byte) *Image { return FromMemoryWhere(mem, nil) }
 // untouched page of a large mapping costs a page fault). nil: every page.
 func FromMemoryWhere(mem []byte, maybe func(page int) bool) *Image {
 	im := &Image{size: int64(len(mem))}
+	if maybe != nil { // room for every page that may hold data (appending page by page grows the pages ~20 times)
+		n := 0
+		for i := range (len(mem) + PageSize - 1) / PageSize {
+			if maybe(i) {
+				n++
+			}
+		}
+		im.data = make([]byte, 0, min(n*PageSize, len(mem)))
+	}
 	for off := 0; off < len(mem); off += PageSize {
 		if maybe != nil && !maybe(off/PageSize) {
 			continue

@@ -18,6 +18,21 @@ import (
 
 var _ ao.Forker = (*instance)(nil)
 
+var _ ao.Recycler = (*instance)(nil)
+
+// Recycle closes the instance and returns a fork (ao.Recycler), as the
+// loader does for an instance restored from an image.
+func (i *instance) Recycle() ao.Fork {
+	if i.closed {
+		return nil
+	}
+	i.Close()
+	i.r.mu.Lock()
+	i.r.recycled++
+	i.r.mu.Unlock()
+	return &fork{r: i.r}
+}
+
 // Image captures the committed memory.
 func (i *instance) Image() (ao.Image, error) {
 	if i.closed {

@@ -36,6 +36,8 @@ type Runtime struct {
 	images     int
 	forks      int
 	imageForks int
+	recycled   int
+	reused     int
 }
 
 var _ ao.Runtime = (*Runtime)(nil)
@@ -57,13 +59,16 @@ type Counts struct {
 	// ImageForks counts the memory images loaded into forks for dry-runs on
 	// idle processes (ao.ImageForker).
 	ImageForks int
+	// Recycled counts the instances made forks (ao.Recycler), Reused the
+	// instances (of Instances) built on one (ao.InstanceOptions.Reuse).
+	Recycled, Reused int
 }
 
 // Counts returns the runtime's counters.
 func (r *Runtime) Counts() Counts {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return Counts{r.compiled, r.instances, r.streams, r.handled, r.dryRuns, r.images, r.forks, r.imageForks}
+	return Counts{r.compiled, r.instances, r.streams, r.handled, r.dryRuns, r.images, r.forks, r.imageForks, r.recycled, r.reused}
 }
 
 // Compile accepts any bytes with the wasm header.
@@ -80,6 +85,13 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, format string) (ao.C
 type module struct{ r *Runtime }
 
 func (m *module) Instantiate(ctx context.Context, o ao.InstanceOptions) (ao.Instance, error) {
+	reused := false
+	if f, ok := o.Reuse.(*fork); ok && !f.closed && o.Memory != nil {
+		reused = true // (the loader writes the image over the fork's memory; here it is a new slice all the same)
+	}
+	if o.Reuse != nil {
+		o.Reuse.Close()
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -89,6 +101,9 @@ func (m *module) Instantiate(ctx context.Context, o ao.InstanceOptions) (ao.Inst
 	}
 	m.r.mu.Lock()
 	m.r.instances++
+	if reused {
+		m.r.reused++
+	}
 	m.r.mu.Unlock()
 	return &instance{r: m.r, mem: slices.Clone(mem)}, nil
 }
