@@ -204,6 +204,25 @@ func (r *xorRanges) add(p, bp []byte) {
 	}
 }
 
+// checkXorRanges checks that the ranges s stay within n bytes of pages.
+func checkXorRanges(s []byte, n uint64) error {
+	pos := uint64(0)
+	for len(s) > 0 {
+		gap, k := binary.Uvarint(s)
+		if k <= 0 {
+			return errBadRanges
+		}
+		s = s[k:]
+		l, k := binary.Uvarint(s)
+		if k <= 0 || l > uint64(len(s)-k) || gap > n-pos || l > n-pos-gap {
+			return errBadRanges
+		}
+		s = s[k+int(l):]
+		pos += gap + l
+	}
+	return nil
+}
+
 // applyXorRanges XORs the ranges s (see the format above) into x.
 func applyXorRanges(x, s []byte) error {
 	pos := uint64(0)
@@ -419,6 +438,136 @@ func (e *Encoder) Expand(b []byte, base *Base, max int64) ([]byte, error) {
 	return e.Encode(im), nil
 }
 
+// Delta is a delta image read against its base, to be written over a
+// memory that holds the base (a scratch fork loads one idle process after
+// another this way: the base's pages, then the few words that differ, with
+// no merged image in between).
+type Delta struct {
+	size   int64
+	base   *Base
+	runs   []Run
+	ranges []byte // the XOR form's ranges (checked), or
+	pages  []byte // the first form's pages
+}
+
+// Len is the length of the memory the delta makes.
+func (x *Delta) Len() int64 { return x.size }
+
+// Base is the image the delta is written over.
+func (x *Delta) Base() *Image { return x.base.im }
+
+// ReadDelta reads a delta image against base (refused when base is not the
+// one it was made against). The Delta aliases d's buffers until d's next
+// use.
+func (d *Decoder) ReadDelta(b []byte, base *Base, max int64) (*Delta, error) {
+	if !IsDelta(b) {
+		return nil, errors.New("memimage: not a delta image")
+	}
+	if err := checkBase(b, base); err != nil {
+		return nil, err
+	}
+	x := &Delta{base: base}
+	if !bytes.Equal(b[:8], magicXor[:]) {
+		var err error
+		x.size, x.runs, x.pages, err = readPages(b, deltaHeaderLen, max, d, &d.dbuf)
+		if err != nil {
+			return nil, err
+		}
+		return x, nil
+	}
+	size, runs, dataLen, err := readHeader(b, deltaHeaderLen, max)
+	if err != nil {
+		return nil, err
+	}
+	bound := dataLen + dataLen/256 + 64
+	if d.dbuf, err = d.decodeInto(b[deltaHeaderLen+4+8*len(runs):], d.dbuf, bound, max); err != nil {
+		return nil, err
+	}
+	if uint64(len(d.dbuf)) > bound {
+		return nil, errBadRanges
+	}
+	if err := checkXorRanges(d.dbuf, dataLen); err != nil {
+		return nil, err
+	}
+	x.size, x.runs, x.ranges = size, runs, d.dbuf
+	return x, nil
+}
+
+// ApplyTo makes mem, which holds the base's pages below Len and zeros
+// elsewhere, hold the image.
+func (x *Delta) ApplyTo(mem []byte) {
+	if x.ranges == nil {
+		pos := int64(0)
+		for _, r := range x.runs {
+			off := int64(r.First) * PageSize
+			n := min(int64(r.First+r.Pages)*PageSize, x.size) - off
+			copy(mem[off:off+n], x.pages[pos:pos+n])
+			pos += n
+		}
+		return
+	}
+	// The ranges are offsets in the concatenated pages of the runs.
+	ri, runX := 0, uint64(0) // the run at X offset runX
+	runLen := func(r Run) uint64 {
+		return uint64(min(int64(r.First+r.Pages)*PageSize, x.size) - int64(r.First)*PageSize)
+	}
+	pos, s := uint64(0), x.ranges
+	for len(s) > 0 {
+		gap, k := binary.Uvarint(s)
+		s = s[k:]
+		l, k := binary.Uvarint(s)
+		s = s[k:]
+		pos += gap
+		for l > 0 {
+			for pos >= runX+runLen(x.runs[ri]) {
+				runX += runLen(x.runs[ri])
+				ri++
+			}
+			off := uint64(x.runs[ri].First)*PageSize + pos - runX
+			n := min(l, runX+runLen(x.runs[ri])-pos)
+			subtle.XORBytes(mem[off:off+n], mem[off:off+n], s[:n])
+			pos, l, s = pos+n, l-n, s[n:]
+		}
+	}
+}
+
+// Cut returns the image of the first n bytes of im's memory, sharing im's
+// pages, or nil when n cuts a page (n not a multiple of PageSize below
+// im's length).
+func (im *Image) Cut(n int64) *Image {
+	if n >= im.size {
+		return im
+	}
+	if n%PageSize != 0 {
+		return nil
+	}
+	out := &Image{size: n}
+	pages := uint32(n / PageSize)
+	data := 0
+	for _, r := range im.runs {
+		if r.First >= pages {
+			break
+		}
+		r.Pages = min(r.Pages, pages-r.First)
+		out.runs = append(out.runs, r)
+		data += int(r.Pages) * PageSize
+	}
+	out.data = im.data[:data]
+	return out
+}
+
+// checkBase refuses a base that delta image b was not made against.
+func checkBase(b []byte, base *Base) error {
+	if base == nil {
+		return errNeedsBase
+	}
+	if !bytes.Equal(b[16:deltaHeaderLen], base.id[:]) {
+		return fmt.Errorf("memimage: delta image made against base %s, not against the base %s given",
+			hex.EncodeToString(b[16:24]), hex.EncodeToString(base.id[:8]))
+	}
+	return nil
+}
+
 // readXorPages reads the header of a delta image of the XOR form and returns
 // the image's bytes of the pages its runs list (the base's, XOR the ranges).
 func readXorPages(b []byte, base *Base, max int64, reuse *Decoder) (size int64, runs []Run, pages []byte, err error) {
@@ -463,12 +612,8 @@ func readXorPages(b []byte, base *Base, max int64, reuse *Decoder) (size int64, 
 }
 
 func parseDelta(b []byte, base *Base, max int64, reuse *Decoder) (*Image, error) {
-	if base == nil {
-		return nil, errNeedsBase
-	}
-	if !bytes.Equal(b[16:deltaHeaderLen], base.id[:]) {
-		return nil, fmt.Errorf("memimage: delta image made against base %s, not against the base %s given",
-			hex.EncodeToString(b[16:24]), hex.EncodeToString(base.id[:8]))
+	if err := checkBase(b, base); err != nil {
+		return nil, err
 	}
 	var size int64
 	var runs []Run

@@ -50,6 +50,7 @@ func TestDeltaRoundTrip(t *testing.T) {
 		"longer than the base":                   heapLike(n+9*PageSize+123, []int{0, 1, 2, 3, 10, 11, 12, 40}, []int{65, 70, 72}, 4),
 		"shorter, last page short":               heapLike(11*PageSize+100, []int{0, 1, 2, 3, 10, 11}, []int{5}, 5),
 		"shorter, cut inside a base page":        heapLike(40*PageSize+17, []int{0, 1, 2, 3, 10, 11, 12, 40}, nil, 6),
+		"shorter, at a page boundary":            heapLike(30*PageSize, []int{0, 1, 2, 3, 10, 11, 12}, []int{25}, 8),
 		"all zero":                               make([]byte, n),
 		"nothing shared":                         heapLike(n, nil, []int{0, 1, 2, 3, 10, 11, 12, 40, 50}, 7),
 	}
@@ -79,6 +80,7 @@ func TestDeltaRoundTrip(t *testing.T) {
 			if err != nil || !bytes.Equal(raw, mem) {
 				t.Fatalf("DecodeWith: equal %v, %v", bytes.Equal(raw, mem), err)
 			}
+			applied(t, d, base, &dec, mem)
 			full, err := Expand(d, base, 0)
 			if err != nil || !IsCompact(full) {
 				t.Fatalf("Expand: %v", err)
@@ -99,6 +101,33 @@ func TestDeltaRoundTrip(t *testing.T) {
 	}
 	if self, ranges, _ := xorDiff(base.Image(), base); len(self) != 0 || len(ranges) != 0 {
 		t.Fatalf("the base against itself: %v, %d bytes of ranges", self, len(ranges))
+	}
+}
+
+// applied checks that delta d, written over a memory holding its base's
+// pages (Delta.ApplyTo, as a scratch fork loads it), makes mem; where the
+// memory's length cuts a page of the base, Cut refuses.
+func applied(t *testing.T, d []byte, base *Base, dec *Decoder, mem []byte) {
+	t.Helper()
+	x, err := dec.ReadDelta(d, base, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.Len() != int64(len(mem)) {
+		t.Fatalf("Delta.Len = %d, want %d", x.Len(), len(mem))
+	}
+	cut := x.Base().Cut(x.Len())
+	if cut == nil {
+		if x.Len()%PageSize == 0 || x.Len() >= base.Image().Len() {
+			t.Fatalf("Cut(%d) of a base of %d bytes refused", x.Len(), base.Image().Len())
+		}
+		return
+	}
+	got := make([]byte, len(mem)+3*PageSize) // (an instance's memory may be longer)
+	cut.WriteTo(got)
+	x.ApplyTo(got)
+	if !bytes.Equal(got[:len(mem)], mem) || !isZero(got[len(mem):]) {
+		t.Fatal("the delta written over its base does not make the memory")
 	}
 }
 
@@ -170,6 +199,7 @@ func TestDeltaOfTheFirstFormStillReads(t *testing.T) {
 		}
 		sameImage(t, "first form", im, FromMemory(mem))
 	}
+	applied(t, d, base, &dec, mem)
 }
 
 // EncodeAgainst makes a delta only when it is smaller than the plain image.
