@@ -94,7 +94,10 @@ func (e *Engine) dryRunIdle(ctx context.Context, p *proc, body dryRunBody, req D
 	}
 	img, base, at, meta, first, ok, err := e.idleState(ctx, p, req)
 	if ok {
-		e.touched(p)
+		// Recency only: an idle process's dry-run changes no bound, so the
+		// scan of every process (evict) waits for the next change or the
+		// janitor.
+		p.used.Store(e.opts.Now().UnixNano())
 	}
 	p.release()
 	if err != nil || !ok {
