@@ -287,14 +287,21 @@ func TestDeltaRefusesMalformedInput(t *testing.T) {
 	if IsDelta(d[:deltaHeaderLen-1]) {
 		t.Fatal("a short header is a delta")
 	}
+	// A damaged byte anywhere past the header is refused (the ranges'
+	// checksum, or their block's framing).
+	for at := deltaHeaderLen + 4 + 8*int(binary.LittleEndian.Uint32(d[deltaHeaderLen:])); at < len(d); at++ {
+		bad := slices.Clone(d)
+		bad[at] ^= 0x10
+		if _, err := ParseWith(bad, base, 0); err == nil {
+			t.Fatalf("a delta damaged at byte %d of %d was accepted", at, len(d))
+		}
+		if _, err := dec.ReadDelta(bad, base, 0); err == nil {
+			t.Fatalf("a delta damaged at byte %d of %d was read", at, len(d))
+		}
+	}
 	// Ranges that leave the pages the runs list (3 pages here), or end
 	// inside a range's bytes, are refused.
 	runs, _, _ := xorDiff(FromMemory(heapLike(n, []int{0, 1, 2}, []int{5, 6, 9}, 3)), base)
-	enc, err := NewEncoder(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
 	for name, ranges := range map[string][]byte{
 		"gap past the pages":    {0x80, 0x60, 1, 7}, // gap 3*4096+... (12288), 1 byte
 		"range past the pages":  {0xf8, 0x5f, 16},   // gap 12280, 16 bytes (given 0)
@@ -302,7 +309,7 @@ func TestDeltaRefusesMalformedInput(t *testing.T) {
 		"varint cut":            {0x80},             // a gap's varint cut short
 		"huge gap, overflowing": {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 1, 9},
 	} {
-		bad := enc.encodeDelta(n, base, runs, ranges)
+		bad, _ := encodeDelta(n, base, runs, ranges)
 		if _, err := ParseWith(bad, base, 0); err == nil {
 			t.Fatalf("%s: accepted", name)
 		}
