@@ -40,8 +40,9 @@ import (
 // pointer back at its top, Asyncify's state normal), as scratch forks are.
 
 // Recycle closes the process and returns its instance as a scratch fork, or
-// nil when it cannot be one (then the instance is closed): a process that
-// did not start from an image, a broken one, an unmetered module only.
+// nil when it cannot be one (then the instance is closed): not that of a
+// process that did not start from an image, of a broken one, or of a
+// metered module (its gas counter lives in the instance).
 func (i *runtimeInstance) Recycle() ao.Fork {
 	p := i.p
 	h := p.inst
