@@ -91,7 +91,7 @@ type Process struct {
 
 type snapshot struct {
 	image []byte          // nil: a freshly built instance (or external, below)
-	ext   *memimage.Image // an external image to start from (ProcessOptions.Memory)
+	ext   *extImage       // an external image to start from (ProcessOptions.Memory)
 	owned *snapshotBuffer // the process's own buffer behind image, reused by later snapshots
 	exact bool            // restore to exactly len(image) (internal), else with the heap policy (external)
 	glue  *glueState      // nil: as a freshly loaded instance leaves it
@@ -146,11 +146,11 @@ func (m *Module) NewProcess(ctx context.Context, opts ProcessOptions) (*Process,
 	}
 	if opts.Memory != nil {
 		// (the process keeps the image as its base state: not a Decoder's)
-		im, err := memimage.ParseWith(opts.Memory, opts.Base, int64(m.spec.heapMax))
+		ext, err := readExtImage(opts.Memory, opts.Base, int64(m.spec.heapMax))
 		if err != nil {
 			return fail(fmt.Errorf("loader: memory image: %w", err))
 		}
-		p.base.ext = im
+		p.base.ext = ext
 		p.hasMemory = true
 		p.opts.Memory, p.opts.Base = nil, nil // the image holds what is needed
 	}
@@ -253,8 +253,9 @@ func (h *instance) restore(img []byte, exact bool, written []bool) (anon bool, e
 
 // restoreImage puts an external image into a fresh instance, writing only its
 // non-zero pages.
-func (h *instance) restoreImage(im *memimage.Image) (anon bool, err error) {
-	fresh, err := h.growFor(uint64(im.Len()), false)
+func (h *instance) restoreImage(x *extImage) (anon bool, err error) {
+	im := x.im
+	fresh, err := h.growFor(uint64(x.Len()), false)
 	if err != nil {
 		return false, err
 	}
@@ -269,6 +270,9 @@ func (h *instance) restoreImage(im *memimage.Image) (anon bool, err error) {
 		populate(d[off : off+int64(len(b))])
 		copy(d[off:], b)
 	})
+	if x.delta != nil {
+		x.delta.ApplyTo(d)
+	}
 	return anon, nil
 }
 
@@ -283,8 +287,59 @@ func (p *Process) resetToExternal(inst *instance) bool {
 	if touched == nil || int64(len(d)) < p.base.ext.Len() {
 		return false
 	}
-	resetToImage(d, p.base.ext, touched)
+	p.base.ext.writeTo(d, touched)
 	return true
+}
+
+// extImage is an external image a process or scratch fork starts from: a
+// plain image, or a delta written over its base's image (kept as the delta,
+// ~100 KB for an aos process, not as the ~3 MB of pages it makes).
+type extImage struct {
+	im    *memimage.Image // the image, or the delta's base cut to its length
+	delta *memimage.Delta
+}
+
+// readExtImage reads b (perhaps a delta against base); the image owns its
+// buffers.
+func readExtImage(b []byte, base *memimage.Base, max int64) (*extImage, error) {
+	var dec memimage.Decoder
+	defer dec.Close() // (the image keeps the buffers it read into)
+	return readExtImageWith(&dec, b, base, max)
+}
+
+// readExtImageWith is readExtImage with dec's buffers: the image aliases them
+// until dec's next use.
+func readExtImageWith(dec *memimage.Decoder, b []byte, base *memimage.Base, max int64) (*extImage, error) {
+	if memimage.IsDelta(b) && base != nil {
+		x, err := dec.ReadDelta(b, base, max)
+		if err != nil {
+			return nil, err
+		}
+		if cut := x.Base().Cut(x.Len()); cut != nil {
+			return &extImage{im: cut, delta: x}, nil
+		}
+	}
+	im, err := dec.ParseWith(b, base, max)
+	if err != nil {
+		return nil, err
+	}
+	return &extImage{im: im}, nil
+}
+
+// Len is the length of the memory the image makes.
+func (x *extImage) Len() int64 {
+	if x.delta != nil {
+		return x.delta.Len()
+	}
+	return x.im.Len()
+}
+
+// writeTo makes d hold the image (see resetToImage).
+func (x *extImage) writeTo(d []byte, touched func(page int) bool) {
+	resetToImage(d, x.im, touched)
+	if x.delta != nil {
+		x.delta.ApplyTo(d)
+	}
 }
 
 // resetToImage makes d (an instance memory of at least the image's length,

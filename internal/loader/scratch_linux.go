@@ -89,7 +89,7 @@ func (p *Process) recycledInstance(reuse ao.Fork) *instance {
 		f.Close()
 		return nil
 	}
-	resetToImage(d, im, func(page int) bool { return touched[page*copyPage/pg] })
+	im.writeTo(d, func(page int) bool { return touched[page*copyPage/pg] })
 	f.inst = nil
 	f.Close()
 	h.drive, h.logf = p.opts.Drive, p.opts.Log
@@ -184,57 +184,21 @@ func (m *Module) scratchFork(opts ProcessOptions, reuse ao.Fork) (*fork, error) 
 	return f, nil
 }
 
-// scratchLoad is what a scratch fork is loaded with: an image, or a delta
-// written over its base's image (no merged image made in between).
-type scratchLoad struct {
-	im    *memimage.Image
-	delta *memimage.Delta
-}
-
-func (l scratchLoad) Len() int64 {
-	if l.delta != nil {
-		return l.delta.Len()
-	}
-	return l.im.Len()
-}
-
-// writeTo makes d hold the memory (see resetToImage).
-func (l scratchLoad) writeTo(d []byte, touched func(page int) bool) {
-	if l.delta != nil {
-		resetToImage(d, l.im, touched)
-		l.delta.ApplyTo(d)
-		return
-	}
-	resetToImage(d, l.im, touched)
-}
-
 // parseFor reads opts.Memory (perhaps a delta against opts.Base) with f's
 // decoder (a new one when f is nil).
-func parseFor(m *Module, opts ProcessOptions, f *fork) (scratchLoad, *memimage.Decoder, error) {
+func parseFor(m *Module, opts ProcessOptions, f *fork) (*extImage, *memimage.Decoder, error) {
 	dec := &memimage.Decoder{}
 	if f != nil {
 		dec = &f.scratch.dec
 	}
-	fail := func(err error) (scratchLoad, *memimage.Decoder, error) {
+	im, err := readExtImageWith(dec, opts.Memory, opts.Base, int64(m.spec.heapMax))
+	if err != nil {
 		if f == nil {
 			dec.Close()
 		}
-		return scratchLoad{}, nil, fmt.Errorf("loader: memory image: %w", err)
+		return nil, nil, fmt.Errorf("loader: memory image: %w", err)
 	}
-	if memimage.IsDelta(opts.Memory) && opts.Base != nil {
-		dl, err := dec.ReadDelta(opts.Memory, opts.Base, int64(m.spec.heapMax))
-		if err != nil {
-			return fail(err)
-		}
-		if base := dl.Base().Cut(dl.Len()); base != nil {
-			return scratchLoad{im: base, delta: dl}, dec, nil
-		}
-	}
-	im, err := dec.ParseWith(opts.Memory, opts.Base, int64(m.spec.heapMax))
-	if err != nil {
-		return fail(err)
-	}
-	return scratchLoad{im: im}, dec, nil
+	return im, dec, nil
 }
 
 // newScratchFork makes an instance whose whole memory is private anonymous

@@ -214,12 +214,38 @@ func TestRestoreOnRecycledInstance(t *testing.T) {
 		t.Fatalf("answers %q, %q", refs[0].answers, refs[2].answers)
 	}
 
+	// The same from deltas (against image 0, kept as deltas by the process).
+	baseImage, err := memimage.Parse(images[0], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := memimage.NewBase(baseImage)
+	deltas := make([][]byte, len(images))
+	for k, img := range images {
+		im, err := memimage.Parse(img, 0)
+		if err == nil {
+			deltas[k], err = memimage.EncodeDelta(im, base)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, err := cm.Instantiate(ctx, ao.InstanceOptions{Memory: deltas[k], Base: base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i.(*runtimeInstance).p.base.ext.delta == nil {
+			t.Fatalf("image %d: a process restored from a delta keeps the merged image", k)
+		}
+		same(fmt.Sprintf("image %d from its delta", k), evaluate(i), refs[k])
+		i.Close()
+	}
+
 	prev, err := cm.Instantiate(ctx, ao.InstanceOptions{Memory: images[1]})
 	if err != nil {
 		t.Fatal(err)
 	}
 	evaluate(prev)
-	for step, k := range []int{0, 2, 1, 1, 0} {
+	for step, k := range []int{0, 2, 1, 1, 0, 2} {
 		f := prev.(ao.Recycler).Recycle()
 		if f == nil {
 			t.Fatalf("step %d: the instance of a process restored from an image was not recycled", step)
@@ -233,7 +259,11 @@ func TestRestoreOnRecycledInstance(t *testing.T) {
 			}
 		}
 		h := f.(*fork).inst
-		next, err := cm.Instantiate(ctx, ao.InstanceOptions{Memory: images[k], Reuse: f})
+		opts := ao.InstanceOptions{Memory: images[k], Reuse: f}
+		if step%2 == 1 {
+			opts.Memory, opts.Base = deltas[k], base
+		}
+		next, err := cm.Instantiate(ctx, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
