@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"sync"
 
 	"github.com/klauspost/compress/s2"
@@ -212,8 +213,10 @@ func (r *xorRanges) add(p, bp []byte) {
 	}
 }
 
-// checkXorRanges checks that the ranges s stay within n bytes of pages.
-func checkXorRanges(s []byte, n uint64) error {
+// eachXorRange calls fn (when not nil) with each range of s (see the format
+// above): its offset in the n bytes of pages the runs list, and its bytes.
+// It returns errBadRanges when a range leaves those bytes.
+func eachXorRange(s []byte, n uint64, fn func(pos uint64, b []byte)) error {
 	pos := uint64(0)
 	for len(s) > 0 {
 		gap, k := binary.Uvarint(s)
@@ -225,32 +228,20 @@ func checkXorRanges(s []byte, n uint64) error {
 		if k <= 0 || l > uint64(len(s)-k) || gap > n-pos || l > n-pos-gap {
 			return errBadRanges
 		}
-		s = s[k+int(l):]
-		pos += gap + l
+		pos += gap
+		if fn != nil {
+			fn(pos, s[k:k+int(l)])
+		}
+		s, pos = s[k+int(l):], pos+l
 	}
 	return nil
 }
 
-// applyXorRanges XORs the ranges s (see the format above) into x.
+// applyXorRanges XORs the ranges s into x, the pages the runs list.
 func applyXorRanges(x, s []byte) error {
-	pos := uint64(0)
-	for len(s) > 0 {
-		gap, n := binary.Uvarint(s)
-		if n <= 0 {
-			return errBadRanges
-		}
-		s = s[n:]
-		l, n := binary.Uvarint(s)
-		if n <= 0 || l > uint64(len(s)-n) || gap > uint64(len(x))-pos || l > uint64(len(x))-pos-gap {
-			return errBadRanges
-		}
-		s = s[n:]
-		pos += gap
-		subtle.XORBytes(x[pos:pos+l], x[pos:pos+l], s[:l])
-		pos += l
-		s = s[l:]
-	}
-	return nil
+	return eachXorRange(s, uint64(len(x)), func(pos uint64, b []byte) {
+		subtle.XORBytes(x[pos:pos+uint64(len(b))], x[pos:pos+uint64(len(b))], b)
+	})
 }
 
 var errBadRanges = errors.New("memimage: malformed delta image (its ranges leave its pages)")
@@ -540,7 +531,7 @@ func (d *Decoder) ReadDelta(b []byte, base *Base, max int64) (*Delta, error) {
 		return nil, err
 	}
 	d.dbuf = ranges
-	if err := checkXorRanges(d.dbuf, dataLen); err != nil {
+	if err := eachXorRange(d.dbuf, dataLen, nil); err != nil {
 		return nil, err
 	}
 	x.size, x.runs, x.ranges = size, runs, d.dbuf
@@ -560,29 +551,24 @@ func (x *Delta) ApplyTo(mem []byte) {
 		}
 		return
 	}
-	// The ranges are offsets in the concatenated pages of the runs.
+	// The ranges are offsets in the concatenated pages of the runs (checked
+	// by ReadDelta).
 	ri, runX := 0, uint64(0) // the run at X offset runX
 	runLen := func(r Run) uint64 {
 		return uint64(min(int64(r.First+r.Pages)*PageSize, x.size) - int64(r.First)*PageSize)
 	}
-	pos, s := uint64(0), x.ranges
-	for len(s) > 0 {
-		gap, k := binary.Uvarint(s)
-		s = s[k:]
-		l, k := binary.Uvarint(s)
-		s = s[k:]
-		pos += gap
-		for l > 0 {
+	_ = eachXorRange(x.ranges, math.MaxUint64, func(pos uint64, b []byte) {
+		for len(b) > 0 {
 			for pos >= runX+runLen(x.runs[ri]) {
 				runX += runLen(x.runs[ri])
 				ri++
 			}
 			off := uint64(x.runs[ri].First)*PageSize + pos - runX
-			n := min(l, runX+runLen(x.runs[ri])-pos)
-			subtle.XORBytes(mem[off:off+n], mem[off:off+n], s[:n])
-			pos, l, s = pos+n, l-n, s[n:]
+			n := min(uint64(len(b)), runX+runLen(x.runs[ri])-pos)
+			subtle.XORBytes(mem[off:off+n], mem[off:off+n], b[:n])
+			pos, b = pos+n, b[n:]
 		}
-	}
+	})
 }
 
 // Cut returns the image of the first n bytes of im's memory, sharing im's
