@@ -255,6 +255,30 @@ func TestFileCheckpointOfADeltaWithItsBase(t *testing.T) {
 	}
 }
 
+// The base images count in the memory cache's bound: with room for the live
+// instance and the idle deltas but not for their base, the least recently
+// used idle process goes to file.
+func TestBaseImagesCountInTheMemoryCache(t *testing.T) {
+	cu := newTestCU(t, aotest.NewWorld(heapScript), func(o *Options) { o.InstanceCacheMaxSize = 1 })
+	mod := cu.w.PublishModule(nil)
+	a, b, c := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B"), cu.w.Spawn(mod, "C")
+	cu.sendAll(a, "a1")
+	cu.sendAll(b, "b1") // parks A: its image is the module's base
+	cu.sendAll(c, "c1") // parks B, a delta
+	st := cu.e.Stats()
+	if st.InMemory != 1 || st.Cached != 2 || st.OnFile != 0 || st.BaseImages != 1 || st.BaseSize <= 0 {
+		t.Fatalf("stats %+v: want C live, A and B cached, one base", st)
+	}
+	cu.e.opts.MemoryCacheMaxSize = st.MemorySize + st.CachedSize + st.BaseSize - 1
+	cu.sendAll(c, "c2")
+	if st := cu.e.Stats(); st.Cached != 1 || st.OnFile != 1 || cu.procOf(a).drainedTo.Load() == nil {
+		t.Fatalf("stats %+v: want A (the least recently used) on file, its base counted", st)
+	}
+	if got := cu.result(a, cu.w.Send(a, "a2")).Output.Data; got != "3:a2" {
+		t.Fatalf("A from file = %q, want 3:a2", got)
+	}
+}
+
 // An image is encoded against the base it differs least from; one unlike
 // every base becomes a base, up to maxBasesPerModule. Bases are held
 // weakly: once no image needs them, they are freed and the next image

@@ -518,7 +518,8 @@ func (e *Engine) evict() {
 				expired = p
 			}
 		}
-		over := total > e.opts.MemoryCacheMaxSize
+		_, baseBytes := e.bases.stats() // (the bases the images are deltas of count too)
+		over := total+baseBytes > e.opts.MemoryCacheMaxSize
 		var victim *proc
 		toFile := false
 		switch {
@@ -579,8 +580,8 @@ type pageImager interface {
 // processes are all gone or live costs nothing, and a base never changes
 // under an image made against it. It need not survive the CU: the memory
 // cache and drained files do not (file checkpoints are plain images). A
-// base is held uncompressed (~2 MB for an aos process), outside the memory
-// cache's count: at most maxBasesPerModule per module in use.
+// base is held uncompressed (~2 MB for an aos process), counted in the memory
+// cache's bound: at most maxBasesPerModule per module in use.
 type baseImages struct {
 	mu sync.Mutex
 	m  map[string][]weak.Pointer[memimage.Base]
