@@ -47,11 +47,16 @@ const checkpointAheadLag = 2 * time.Second
 func (e *Engine) checkpointAhead() {
 	t := time.NewTicker(checkpointAheadEvery)
 	defer t.Stop()
+	swept := time.Now()
 	for {
 		select {
 		case <-e.ctx.Done():
 			return
 		case <-t.C:
+		}
+		if time.Since(swept) >= baseSweepEvery {
+			e.sweepBaseFiles()
+			swept = time.Now()
 		}
 		var behind []*proc
 		var oldest time.Time
@@ -77,6 +82,31 @@ func (e *Engine) checkpointAhead() {
 			}
 		}
 	}
+}
+
+// baseSweepEvery is how often the base images' files no file checkpoint
+// needs any more are removed while the CU runs (processes whose checkpoints
+// move to another base leave them; a start removes them too).
+const baseSweepEvery = 10 * time.Minute
+
+// sweepBaseFiles removes the base images' files that no file checkpoint of
+// the checkpoint directory is a delta against (reading the header of every
+// checkpoint: ~10,000 small reads for 10,000 processes), waiting for the
+// checkpoints being written.
+func (e *Engine) sweepBaseFiles() {
+	dir := e.cp().FileDir
+	if dir == "" {
+		return
+	}
+	e.baseFiles.Lock()
+	defer e.baseFiles.Unlock()
+	e.sweepBases(dir, func(dir, name, why string) {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			e.log.Warn("could not remove a base image's file", "file", name, "err", err)
+			return
+		}
+		e.log.Info("removed a base image's file", "file", name, "why", why)
+	})
 }
 
 // behindCheckpoint lists the idle processes whose image is ahead of their

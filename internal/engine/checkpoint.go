@@ -263,6 +263,8 @@ func (e *Engine) writeCheckpointFile(ctx context.Context, p *proc, pos position,
 		return nil
 	}
 	start := time.Now()
+	e.baseFiles.RLock() // (the base file image() may write stays until this checkpoint names it)
+	defer e.baseFiles.RUnlock()
 	img, err := image()
 	if err != nil {
 		return fmt.Errorf("file checkpoint of %s: %w", p.id, err)

@@ -243,6 +243,17 @@ func TestFileCheckpointOfADeltaWithItsBase(t *testing.T) {
 			if _, err := os.Stat(baseFile); err != nil {
 				t.Fatalf("the base a checkpoint needs was removed: %v", err)
 			}
+			// The same while the CU runs (every baseSweepEvery).
+			if err := os.WriteFile(stray, raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cu.e.sweepBaseFiles()
+			if _, err := os.Stat(stray); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("a base file no checkpoint needs left by the sweep: %v", err)
+			}
+			if _, err := os.Stat(baseFile); err != nil {
+				t.Fatalf("the base a checkpoint needs was removed by the sweep: %v", err)
+			}
 
 			// Without its base file, the checkpoint is refused: B starts from scratch.
 			if err := os.Remove(baseFile); err != nil {

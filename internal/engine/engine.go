@@ -101,6 +101,11 @@ type Engine struct {
 	mu      sync.Mutex
 	procs   map[string]*proc
 	modules *moduleCache
+	// baseFiles orders the base images' files of the checkpoint directory:
+	// a file checkpoint is written (its base's file, then its own) holding it
+	// for reading, the sweep of the base files no checkpoint needs
+	// (ahead.go) holding it for writing.
+	baseFiles sync.RWMutex
 	calls   map[string]*call // identical pending requests share one evaluation
 	// lastCall is when the last request began (unix ns), for the work left
 	// to idle time.

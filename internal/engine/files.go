@@ -184,6 +184,9 @@ func (e *Engine) sweepBases(dir string, remove func(dir, name, why string)) {
 			bases = append(bases, name)
 		case checkpointName.MatchString(name) || drainedName.MatchString(name):
 			id, ok, err := deltaBaseOf(filepath.Join(dir, name))
+			if errors.Is(err, os.ErrNotExist) {
+				continue // (removed since: a drained file loaded again)
+			}
 			if err != nil {
 				e.log.Warn("file checkpoint unreadable; base images are kept", "file", name, "err", err)
 				return
