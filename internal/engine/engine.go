@@ -106,7 +106,7 @@ type Engine struct {
 	// for reading, the sweep of the base files no checkpoint needs
 	// (ahead.go) holding it for writing.
 	baseFiles sync.RWMutex
-	calls   map[string]*call // identical pending requests share one evaluation
+	calls     map[string]*call // identical pending requests share one evaluation
 	// lastCall is when the last request began (unix ns), for the work left
 	// to idle time.
 	lastCall atomic.Int64
