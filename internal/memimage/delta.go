@@ -18,27 +18,33 @@ import (
 // Delta images. The processes of one module share most of their memory (an
 // aos process's Lua heap after boot: 82% of the non-zero pages of 40 real
 // aos2_0_6 images equal the page at the same index of another process's
-// image), and the pages they do not share differ from the base's in a few
+// image), and most pages they do not share differ from the base's in a few
 // words (GC mark bits, a string, a table slot). So an image is held as the
 // pages that differ from a base image of its module at the same index, XOR
 // the base's bytes of them, as ranges of non-zero 8-byte words:
 //
-//	AOCUMEMX  u64 memory length  [32]byte base id  u32 runs  runs×(u32 first page, u32 pages)  u32 crc  s2(ranges)
+//	AOCUMEMX  u64 memory length  [32]byte base id  u32 runs  runs×(u32 first page, u32 pages)
+//	          u32 raw  raw×(u32 page)  u8 codec  u32 crc  codec(ranges)
 //
 // The runs list every page of the memory whose bytes differ from the base's
 // at the same offset (the base read as zero past its length), a page the
 // base has and the image has not included (as the base's bytes, which XOR
-// to zero); every other page of the memory is the base's. The ranges cover
-// the concatenation X of those pages, each of its length in the memory, XOR
-// the base's bytes at the same offset: a sequence of (uvarint gap, uvarint
-// n, n bytes), the bytes of X at the end of the gap, which follows the
-// previous range (or X's start); X is zero outside them. The ranges are one
-// S2 block (github.com/klauspost/compress/s2), after their CRC-32C. (On the
-// 995 delta checkpoints of a 1,000-process scalebench run, against the
-// first form: 238 KB → 77 KB per image with zstd, decompression 2.3 → 0.3
-// ms; S2 instead of zstd makes the ranges ~25% larger and their encoding 3×
-// and decoding 2× faster: 0.9 → 0.3 and 0.23 → 0.13 ms per image, what
-// every message to an idle process pays.)
+// to zero); every other page of the memory is the base's. A page rewritten
+// rather than touched up (its XOR with the base's would not have half as
+// many non-zero words as itself) is listed raw: the base reads as zero
+// under it. The ranges cover the concatenation X of the runs' pages, each of
+// its length in the memory, XOR the base's bytes at the same offset: a
+// sequence of (uvarint gap, uvarint n, n bytes), the bytes of X at the end
+// of the gap, which follows the previous range (or X's start); X is zero
+// outside them. The ranges are one S2 block (codec 0,
+// github.com/klauspost/compress/s2) up to 256 KiB, a zstd frame (codec 1)
+// beyond, after their CRC-32C. (On the 995 delta checkpoints of a
+// 1,000-process scalebench run, against the first form: 238 KB → 77 KB per
+// image with zstd, decompression 2.3 → 0.3 ms; S2 makes such ranges ~25%
+// larger and their encoding 3× and decoding 2× faster: 0.9 → 0.3 and 0.23 →
+// 0.13 ms per image, what every message to an idle process pays. A process
+// far from every base of its module (at 10,000 processes, in another phase
+// of Lua's collector) has many raw pages: zstd, as a plain image.)
 //
 // The first form, written until the XOR form, is still read:
 //
@@ -175,13 +181,41 @@ type xorRanges struct {
 }
 
 // add appends the ranges of p XOR bp (bp nil or shorter than p: zeros past
-// its end).
-func (r *xorRanges) add(p, bp []byte) {
+// its end), or of p itself (raw true) when the XOR does not cut p's
+// non-zero words by half: a page rewritten, not touched up, whose XOR with
+// the base's would only be less compressible than the page.
+func (r *xorRanges) add(p, bp []byte) (raw bool) {
 	x := r.x[:len(p)]
 	copy(x, p)
 	if n := min(len(p), len(bp)); n > 0 {
 		subtle.XORBytes(x[:n], p[:n], bp[:n])
+		if 2*nonZeroWords(x) > nonZeroWords(p) {
+			copy(x, p)
+			raw = true
+		}
 	}
+	r.ranges(x)
+	return raw
+}
+
+// nonZeroWords counts the 8-byte words of b that are not zero (a tail
+// shorter than a word counts as one).
+func nonZeroWords(b []byte) int {
+	n := 0
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			n++
+		}
+		b = b[8:]
+	}
+	if !isZero(b) {
+		n++
+	}
+	return n
+}
+
+// ranges appends the ranges of the non-zero words of x.
+func (r *xorRanges) ranges(x []byte) {
 	word := func(i int) uint64 { return binary.LittleEndian.Uint64(x[i:]) }
 	i := 0
 	for i < len(x) {
@@ -326,11 +360,11 @@ func (e *Encoder) EncodeAgainst(im *Image, base *Base) (b []byte, delta bool) {
 	if base == nil {
 		return e.Encode(im), false
 	}
-	runs, ranges, n := xorDiff(im, base)
+	runs, raw, ranges, n := xorDiff(im, base)
 	if n >= len(im.data) {
 		return e.Encode(im), false
 	}
-	if b, ok := encodeDelta(im.size, base, runs, ranges); ok {
+	if b, ok := e.encodeDelta(im.size, base, runs, raw, ranges); ok {
 		return b, true
 	}
 	return e.Encode(im), false
@@ -341,49 +375,80 @@ func EncodeDelta(im *Image, base *Base) ([]byte, error) {
 	if base == nil {
 		return nil, errors.New("memimage: a delta image needs a base image")
 	}
-	runs, ranges, _ := xorDiff(im, base)
-	b, ok := encodeDelta(im.size, base, runs, ranges)
+	enc, err := NewEncoder(1)
+	if err != nil {
+		return nil, err
+	}
+	defer enc.Close()
+	runs, raw, ranges, _ := xorDiff(im, base)
+	b, ok := enc.encodeDelta(im.size, base, runs, raw, ranges)
 	if !ok {
 		return nil, errors.New("memimage: the delta's ranges exceed an S2 block")
 	}
 	return b, nil
 }
 
-// xorDiff returns the runs of the pages of im that differ from base's, the
-// ranges of those pages XOR the base's, and the pages' length.
-func xorDiff(im *Image, base *Base) (runs []Run, ranges []byte, n int) {
+// xorDiff returns the runs of the pages of im that differ from base's, those
+// of them held raw, the ranges of those pages XOR the base's (raw: not), and
+// the pages' length.
+func xorDiff(im *Image, base *Base) (runs []Run, raw []uint32, ranges []byte, n int) {
 	var r xorRanges
 	eachDiff(im, base, func(i uint32, p []byte) {
 		runs = appendPage(runs, i)
-		r.add(p, base.page(i))
+		if r.add(p, base.page(i)) {
+			raw = append(raw, i)
+		}
 		n += len(p)
 	})
-	return runs, r.out, n
+	return runs, raw, r.out, n
 }
 
 // encodeDelta returns the delta image (false: ranges too long for one S2
 // block, over 4 GiB).
-func encodeDelta(size int64, base *Base, runs []Run, ranges []byte) ([]byte, bool) {
+func (e *Encoder) encodeDelta(size int64, base *Base, runs []Run, raw []uint32, ranges []byte) ([]byte, bool) {
+	hdr := deltaHeaderLen + 4 + 8*len(runs) + 4 + 4*len(raw) + 1 + 4
+	head := func(out []byte, codec byte) {
+		copy(out, magicXor[:])
+		binary.LittleEndian.PutUint64(out[8:], uint64(size))
+		copy(out[16:deltaHeaderLen], base.id[:])
+		at := deltaHeaderLen + 4 + 8*len(runs)
+		putRuns(out[deltaHeaderLen:], runs)
+		binary.LittleEndian.PutUint32(out[at:], uint32(len(raw)))
+		for k, i := range raw {
+			binary.LittleEndian.PutUint32(out[at+4+4*k:], i)
+		}
+		out[hdr-5] = codec
+		binary.LittleEndian.PutUint32(out[hdr-4:], crc32.Checksum(ranges, castagnoli))
+	}
+	if len(ranges) > s2RangesMax {
+		out := make([]byte, hdr, hdr+len(ranges)/3+64)
+		head(out, codecZstd)
+		return e.zst.EncodeAll(ranges, out), true
+	}
 	max := s2.MaxEncodedLen(len(ranges))
 	if max < 0 {
 		return nil, false
 	}
-	hdr := deltaHeaderLen + 4 + 8*len(runs)
 	bp := s2Buffers.Get().(*[]byte)
 	defer s2Buffers.Put(bp)
 	if cap(*bp) < max {
 		*bp = make([]byte, max)
 	}
 	c := s2.Encode((*bp)[:max], ranges)
-	out := make([]byte, hdr+4+len(c))
-	copy(out, magicXor[:])
-	binary.LittleEndian.PutUint64(out[8:], uint64(size))
-	copy(out[16:deltaHeaderLen], base.id[:])
-	putRuns(out[deltaHeaderLen:], runs)
-	binary.LittleEndian.PutUint32(out[hdr:], crc32.Checksum(ranges, castagnoli))
-	copy(out[hdr+4:], c)
+	out := make([]byte, hdr+len(c))
+	head(out, codecS2)
+	copy(out[hdr:], c)
 	return out, true
 }
+
+// The codecs of a delta's ranges: S2 up to s2RangesMax bytes of ranges (a
+// delta of a few words per page: fast), zstd beyond (a delta of many pages,
+// raw ones among them, which zstd makes ~2× smaller than S2).
+const (
+	codecS2     = 0
+	codecZstd   = 1
+	s2RangesMax = 256 << 10
+)
 
 // s2Buffers are encodeDelta's scratch buffers (an image is copied out of
 // one at its size).
@@ -391,27 +456,78 @@ var s2Buffers = sync.Pool{New: func() any { return new([]byte) }}
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// xorHeader is what follows a delta's run table (XOR form).
+type xorHeader struct {
+	raw     []uint32 // the pages held raw (in the runs, ascending)
+	codec   byte
+	sum     uint32
+	payload []byte
+}
+
+// readXorHeader reads the raw pages, codec and checksum at b[at:], which
+// follow the run table of runs.
+func readXorHeader(b []byte, at int, runs []Run) (h xorHeader, err error) {
+	if len(b) < at+4 {
+		return h, errors.New("memimage: truncated delta image")
+	}
+	nraw := uint64(binary.LittleEndian.Uint32(b[at:]))
+	if uint64(len(b)) < uint64(at)+4+4*nraw+5 {
+		return h, errors.New("memimage: truncated delta image")
+	}
+	h.raw = make([]uint32, nraw)
+	ri, prev := 0, int64(-1)
+	for k := range h.raw {
+		i := binary.LittleEndian.Uint32(b[at+4+4*k:])
+		for ri < len(runs) && runs[ri].First+runs[ri].Pages <= i {
+			ri++
+		}
+		if int64(i) <= prev || ri == len(runs) || i < runs[ri].First {
+			return h, errors.New("memimage: malformed delta image (a raw page not in its runs, or out of order)")
+		}
+		h.raw[k], prev = i, int64(i)
+	}
+	at += 4 + 4*int(nraw)
+	h.codec, h.sum, h.payload = b[at], binary.LittleEndian.Uint32(b[at+1:]), b[at+5:]
+	if h.codec != codecS2 && h.codec != codecZstd {
+		return h, fmt.Errorf("memimage: delta image of unknown codec %d", h.codec)
+	}
+	return h, nil
+}
+
 // decodeRanges reads a delta's ranges (see the format above), at most bound
-// bytes, into buf (reused when it has room).
-func decodeRanges(payload []byte, bound uint64, buf []byte) ([]byte, error) {
-	if len(payload) < 4 {
-		return nil, errors.New("memimage: truncated delta image")
+// bytes, into buf (reused when it has room), with reuse's zstd decoder
+// (nil: one of its own).
+func decodeRanges(h xorHeader, bound uint64, buf []byte, reuse *Decoder, max int64) ([]byte, error) {
+	var out []byte
+	if h.codec == codecZstd {
+		var err error
+		if reuse != nil {
+			out, err = reuse.decodeInto(h.payload, buf, bound, max)
+		} else {
+			out, err = decodeOnce(h.payload, bound)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if uint64(len(out)) > bound {
+			return nil, errBadRanges
+		}
+	} else {
+		n, err := s2.DecodedLen(h.payload)
+		if err != nil {
+			return nil, fmt.Errorf("memimage: delta image: %w", err)
+		}
+		if uint64(n) > bound {
+			return nil, errBadRanges
+		}
+		if cap(buf) < n {
+			buf = make([]byte, n)
+		}
+		if out, err = s2.Decode(buf[:n], h.payload); err != nil {
+			return nil, fmt.Errorf("memimage: delta image: %w", err)
+		}
 	}
-	n, err := s2.DecodedLen(payload[4:])
-	if err != nil {
-		return nil, fmt.Errorf("memimage: delta image: %w", err)
-	}
-	if uint64(n) > bound {
-		return nil, errBadRanges
-	}
-	if cap(buf) < n {
-		buf = make([]byte, n)
-	}
-	out, err := s2.Decode(buf[:n], payload[4:])
-	if err != nil {
-		return nil, fmt.Errorf("memimage: delta image: %w", err)
-	}
-	if crc32.Checksum(out, castagnoli) != binary.LittleEndian.Uint32(payload) {
+	if crc32.Checksum(out, castagnoli) != h.sum {
 		return nil, errors.New("memimage: delta image damaged (its ranges' checksum differs)")
 	}
 	return out, nil
@@ -493,8 +609,9 @@ type Delta struct {
 	size   int64
 	base   *Base
 	runs   []Run
-	ranges []byte // the XOR form's ranges (checked), or
-	pages  []byte // the first form's pages
+	raw    []uint32 // the XOR form's pages held raw (the base's not under them)
+	ranges []byte   // the XOR form's ranges (checked), or
+	pages  []byte   // the first form's pages
 }
 
 // Len is the length of the memory the delta makes.
@@ -526,7 +643,11 @@ func (d *Decoder) ReadDelta(b []byte, base *Base, max int64) (*Delta, error) {
 	if err != nil {
 		return nil, err
 	}
-	ranges, err := decodeRanges(b[deltaHeaderLen+4+8*len(runs):], dataLen+dataLen/256+64, d.dbuf)
+	h, err := readXorHeader(b, deltaHeaderLen+4+8*len(runs), runs)
+	if err != nil {
+		return nil, err
+	}
+	ranges, err := decodeRanges(h, dataLen+dataLen/256+64, d.dbuf, d, max)
 	if err != nil {
 		return nil, err
 	}
@@ -534,7 +655,7 @@ func (d *Decoder) ReadDelta(b []byte, base *Base, max int64) (*Delta, error) {
 	if err := eachXorRange(d.dbuf, dataLen, nil); err != nil {
 		return nil, err
 	}
-	x.size, x.runs, x.ranges = size, runs, d.dbuf
+	x.size, x.runs, x.raw, x.ranges = size, runs, h.raw, d.dbuf
 	return x, nil
 }
 
@@ -550,6 +671,10 @@ func (x *Delta) ApplyTo(mem []byte) {
 			pos += n
 		}
 		return
+	}
+	for _, i := range x.raw { // (mem holds the base's page there)
+		off := int64(i) * PageSize
+		clear(mem[off : off+int64(pageLen(x.size, i))])
 	}
 	// The ranges are offsets in the concatenated pages of the runs (checked
 	// by ReadDelta).
@@ -615,12 +740,15 @@ func readXorPages(b []byte, base *Base, max int64, reuse *Decoder) (size int64, 
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	payload := b[deltaHeaderLen+4+8*len(runs):]
+	h, err := readXorHeader(b, deltaHeaderLen+4+8*len(runs), runs)
+	if err != nil {
+		return 0, nil, nil, err
+	}
 	// The ranges hold at most the pages and a few bytes per page.
 	bound := dataLen + dataLen/256 + 64
 	var ranges []byte
 	if reuse != nil {
-		ranges, err = decodeRanges(payload, bound, reuse.dbuf)
+		ranges, err = decodeRanges(h, bound, reuse.dbuf, reuse, max)
 		if err == nil {
 			reuse.dbuf = ranges
 		}
@@ -629,17 +757,23 @@ func readXorPages(b []byte, base *Base, max int64, reuse *Decoder) (size int64, 
 		}
 		pages = reuse.xbuf[:dataLen]
 	} else {
-		ranges, err = decodeRanges(payload, bound, nil)
+		ranges, err = decodeRanges(h, bound, nil, nil, max)
 		pages = make([]byte, dataLen)
 	}
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	pos := 0
+	pos, raw := 0, h.raw
 	for _, r := range runs {
 		for k := range r.Pages {
-			n := pageLen(size, r.First+k)
-			c := copy(pages[pos:pos+n], base.page(r.First+k))
+			i := r.First + k
+			n := pageLen(size, i)
+			c := 0
+			if len(raw) > 0 && raw[0] == i {
+				raw = raw[1:]
+			} else {
+				c = copy(pages[pos:pos+n], base.page(i))
+			}
 			clear(pages[pos+c : pos+n])
 			pos += n
 		}

@@ -39,6 +39,16 @@ func sameImage(t *testing.T, what string, got, want *Image) {
 	}
 }
 
+// manyPages are pages 0..119: a delta of them holds more ranges than S2 is
+// used for.
+var manyPages = func() []int {
+	var l []int
+	for i := range 120 {
+		l = append(l, i)
+	}
+	return l
+}()
+
 func TestDeltaRoundTrip(t *testing.T) {
 	const n = 64 * PageSize
 	baseMem := heapLike(n, []int{0, 1, 2, 3, 10, 11, 12, 40}, []int{20, 21}, 1)
@@ -53,6 +63,7 @@ func TestDeltaRoundTrip(t *testing.T) {
 		"shorter, at a page boundary":            heapLike(30*PageSize, []int{0, 1, 2, 3, 10, 11, 12}, []int{25}, 8),
 		"all zero":                               make([]byte, n),
 		"nothing shared":                         heapLike(n, nil, []int{0, 1, 2, 3, 10, 11, 12, 40, 50}, 7),
+		"many pages rewritten (zstd)":            heapLike(200*PageSize, nil, manyPages, 12),
 	}
 	var dec Decoder
 	defer dec.Close()
@@ -81,6 +92,15 @@ func TestDeltaRoundTrip(t *testing.T) {
 				t.Fatalf("DecodeWith: equal %v, %v", bytes.Equal(raw, mem), err)
 			}
 			applied(t, d, base, &dec, mem)
+			if name == "many pages rewritten (zstd)" {
+				_, runs, _, err := readHeader(d, deltaHeaderLen, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if h, err := readXorHeader(d, deltaHeaderLen+4+8*len(runs), runs); err != nil || h.codec != codecZstd || len(h.raw) == 0 {
+					t.Fatalf("codec %d, %d raw pages (%v): want zstd and raw pages", h.codec, len(h.raw), err)
+				}
+			}
 			full, err := Expand(d, base, 0)
 			if err != nil || !IsCompact(full) {
 				t.Fatalf("Expand: %v", err)
@@ -92,14 +112,14 @@ func TestDeltaRoundTrip(t *testing.T) {
 	}
 	// Only the pages that differ are in the delta.
 	own := FromMemory(cases["same shared pages, own pages elsewhere"])
-	runs, _, nd := xorDiff(own, base)
+	runs, _, _, nd := xorDiff(own, base)
 	if want := []Run{{20, 2}, {30, 3}}; !slices.Equal(runs, want) {
 		t.Fatalf("delta pages %v, want %v (the process's own pages and the base's it lacks)", runs, want)
 	}
 	if got := base.DiffBytes(own); got != nd || got != 5*PageSize {
 		t.Fatalf("DiffBytes = %d, the delta's pages %d bytes, want 5 pages", got, nd)
 	}
-	if self, ranges, _ := xorDiff(base.Image(), base); len(self) != 0 || len(ranges) != 0 {
+	if self, _, ranges, _ := xorDiff(base.Image(), base); len(self) != 0 || len(ranges) != 0 {
 		t.Fatalf("the base against itself: %v, %d bytes of ranges", self, len(ranges))
 	}
 }
@@ -142,9 +162,9 @@ func TestDeltaHoldsTheWordsThatDiffer(t *testing.T) {
 	mem[3*PageSize+100] ^= 1       // and two words of page 3
 	mem[3*PageSize+2000] = 0       // (a byte made zero)
 	mem[5*PageSize+PageSize-1] = 7 // a page the base lacks
-	runs, ranges, _ := xorDiff(FromMemory(mem), base)
-	if want := []Run{{1, 1}, {3, 1}, {5, 1}}; !slices.Equal(runs, want) {
-		t.Fatalf("runs %v, want %v", runs, want)
+	runs, raw, ranges, _ := xorDiff(FromMemory(mem), base)
+	if want := []Run{{1, 1}, {3, 1}, {5, 1}}; !slices.Equal(runs, want) || len(raw) != 0 {
+		t.Fatalf("runs %v (raw %v), want %v", runs, raw, want)
 	}
 	// Four ranges of one word each: 2 bytes of gap and length, 8 of word.
 	if len(ranges) > 4*(8+4) {
@@ -157,6 +177,25 @@ func TestDeltaHoldsTheWordsThatDiffer(t *testing.T) {
 	if raw, err := DecodeWith(d, base, 0); err != nil || !bytes.Equal(raw, mem) {
 		t.Fatalf("DecodeWith: equal %v, %v", bytes.Equal(raw, mem), err)
 	}
+	// A page rewritten (most of its words differ from the base's) is held
+	// raw, not XORed: the XOR would hold as many words, less compressible.
+	r := rand.New(rand.NewPCG(5, 5))
+	for j := 2 * PageSize; j < 3*PageSize; j += 3 {
+		mem[j] = byte(r.Uint32()) | 1
+	}
+	if runs, raw, _, _ := xorDiff(FromMemory(mem), base); !slices.Equal(raw, []uint32{2}) || !slices.Equal(runs, []Run{{1, 3}, {5, 1}}) {
+		t.Fatalf("runs %v, raw pages %v: want page 2 raw", runs, raw)
+	}
+	d, err = EncodeDelta(FromMemory(mem), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := DecodeWith(d, base, 0); err != nil || !bytes.Equal(got, mem) {
+		t.Fatalf("DecodeWith with a raw page: equal %v, %v", bytes.Equal(got, mem), err)
+	}
+	var dec Decoder
+	defer dec.Close()
+	applied(t, d, base, &dec, mem)
 }
 
 // Deltas of the first form (the differing pages whole, AOCUMEMD: file
@@ -301,7 +340,12 @@ func TestDeltaRefusesMalformedInput(t *testing.T) {
 	}
 	// Ranges that leave the pages the runs list (3 pages here), or end
 	// inside a range's bytes, are refused.
-	runs, _, _ := xorDiff(FromMemory(heapLike(n, []int{0, 1, 2}, []int{5, 6, 9}, 3)), base)
+	runs, _, _, _ := xorDiff(FromMemory(heapLike(n, []int{0, 1, 2}, []int{5, 6, 9}, 3)), base)
+	enc, err := NewEncoder(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
 	for name, ranges := range map[string][]byte{
 		"gap past the pages":    {0x80, 0x60, 1, 7}, // gap 3*4096+... (12288), 1 byte
 		"range past the pages":  {0xf8, 0x5f, 16},   // gap 12280, 16 bytes (given 0)
@@ -309,7 +353,7 @@ func TestDeltaRefusesMalformedInput(t *testing.T) {
 		"varint cut":            {0x80},             // a gap's varint cut short
 		"huge gap, overflowing": {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 1, 9},
 	} {
-		bad, _ := encodeDelta(n, base, runs, ranges)
+		bad, _ := enc.encodeDelta(n, base, runs, nil, ranges)
 		if _, err := ParseWith(bad, base, 0); err == nil {
 			t.Fatalf("%s: accepted", name)
 		}
