@@ -377,15 +377,23 @@ func TestCheckpointAllOfADrainedProcess(t *testing.T) {
 	cu.checkpointWithoutInstanceThenRestart(a, drained, "drained")
 }
 
+// parkedAndLive starts an engine with one warm instance, and two processes
+// of one module: A parked by a message to B, B live.
+func parkedAndLive(t *testing.T) (cu *testCU, a, b string) {
+	t.Helper()
+	cu = newTestCU(t, nil, func(o *Options) { o.InstanceCacheMaxSize = 1 })
+	mod := cu.w.PublishModule(nil)
+	a, b = cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B")
+	cu.result(a, cu.w.Send(a, "a1"))
+	cu.result(b, cu.w.Send(b, "b1")) // parks A
+	return cu, a, b
+}
+
 // An idle process is kept as its compact image in the memory cache, counted
 // at its compressed size: no file; it comes back with its state, without
 // replaying, and goes to file once the cache is full.
 func TestIdleProcessCachedAsCompactImage(t *testing.T) {
-	cu := newTestCU(t, nil, func(o *Options) { o.InstanceCacheMaxSize = 1 })
-	mod := cu.w.PublishModule(nil)
-	a, b := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B")
-	cu.result(a, cu.w.Send(a, "a1"))
-	cu.result(b, cu.w.Send(b, "b1")) // parks A
+	cu, a, b := parkedAndLive(t)
 	if got := names(t, cu.opts.MemoryCacheFileDir); len(got) != 0 {
 		t.Fatalf("files with room in the memory cache: %v", got)
 	}
@@ -423,11 +431,7 @@ func TestIdleProcessCachedAsCompactImage(t *testing.T) {
 // instance goes to the scratch pool, and the next restore is built on it
 // (or a dry-run on an idle process loads it), with every result as before.
 func TestRestoreBuiltOnAParkedProcesssInstance(t *testing.T) {
-	cu := newTestCU(t, nil, func(o *Options) { o.InstanceCacheMaxSize = 1 })
-	mod := cu.w.PublishModule(nil)
-	a, b := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B")
-	cu.result(a, cu.w.Send(a, "a1"))
-	cu.result(b, cu.w.Send(b, "b1")) // parks A
+	cu, a, b := parkedAndLive(t)
 	for i := 2; i <= 4; i++ {
 		if got, want := cu.result(a, cu.w.Send(a, fmt.Sprintf("a%d", i))).Output.Data, fmt.Sprintf("%d:a%d", i+1, i); got != want {
 			t.Fatalf("A = %q, want %q", got, want)
@@ -451,11 +455,7 @@ func TestRestoreBuiltOnAParkedProcesssInstance(t *testing.T) {
 // A process parked after dry-runs only keeps the image it was restored from
 // (its memory is unchanged); one that evaluated a message is encoded again.
 func TestParkReusesTheImageOfAnUnchangedMemory(t *testing.T) {
-	cu := newTestCU(t, nil, func(o *Options) { o.InstanceCacheMaxSize = 1 })
-	mod := cu.w.PublishModule(nil)
-	a, b := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B")
-	cu.result(a, cu.w.Send(a, "a1"))
-	cu.result(b, cu.w.Send(b, "b1")) // parks A
+	cu, a, b := parkedAndLive(t)
 	proc := func(id string) *proc {
 		cu.e.mu.Lock()
 		defer cu.e.mu.Unlock()

@@ -12,11 +12,7 @@ import (
 // Within min(x-max-age, DRY_RUN_PROCESS_CACHE_TTL) of the last look the SU
 // is not asked again.
 func TestDryRunOnIdleProcessFromItsImage(t *testing.T) {
-	cu := newTestCU(t, nil, func(o *Options) { o.InstanceCacheMaxSize = 1 })
-	mod := cu.w.PublishModule(nil)
-	a, b := cu.w.Spawn(mod, "A"), cu.w.Spawn(mod, "B")
-	cu.result(a, cu.w.Send(a, "a1"))
-	cu.result(b, cu.w.Send(b, "b1")) // parks A
+	cu, a, b := parkedAndLive(t)
 	count := func(pid string, maxAge time.Duration) string {
 		t.Helper()
 		body := []byte(`{"Owner":"someone","Target":"` + pid + `","Data":"` + time.Now().String() + `","Tags":[{"name":"Action","value":"Count"}]}`)
