@@ -260,7 +260,7 @@ func (h *instance) restoreImage(x *extImage) (anon bool, err error) {
 		return false, err
 	}
 	d := h.data(h.store)
-	n := min(len(d), int(im.Len()))
+	n := min(len(d), int(x.Len())) // (a delta's base may be shorter than the memory it makes)
 	anon = zeroMemory(d[:min(fresh, n)]) && n >= fresh
 	im.Each(func(off int64, b []byte) {
 		if off >= int64(n) {
