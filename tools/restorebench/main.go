@@ -3,8 +3,9 @@
 // aocu's before compact images), from a compact image (package memimage), and
 // the bare read of the raw file, in one run on the same memory. Also from a
 // delta image against the image of another process of the module (what the
-// engine keeps for idle processes). Every restored memory is compared with
-// the original.
+// engine keeps for idle processes), also onto a recycled instance (what the
+// engine restores a process onto when another was parked). Every restored
+// memory is compared with the original.
 //
 //	go run ./tools/restorebench --module .fixtures/modules/aos2_0_6.wasm [--n 30]
 package main
@@ -118,7 +119,15 @@ func run(module, envPath string, n int) error {
 	// A restore reads the file and gives the memory to a new instance, which
 	// checks nothing more: the same work as the engine's load of a drained
 	// process. readOnly only reads the raw file (the floor of today's path).
-	restore := func(path string, readOnly bool) (time.Duration, error) {
+	// recycle: onto the instance of the previous such restore, recycled as
+	// the engine recycles a parked process's (ao.Recycler).
+	var recycled ao.Fork
+	defer func() {
+		if recycled != nil {
+			recycled.Close()
+		}
+	}()
+	restore := func(path string, readOnly, recycle bool) (time.Duration, error) {
 		start := time.Now()
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -131,6 +140,9 @@ func run(module, envPath string, n int) error {
 		if memimage.IsDelta(b) {
 			o.Base = base
 		}
+		if recycle {
+			o.Reuse, recycled = recycled, nil
+		}
 		i, err := mod.Instantiate(ctx, o)
 		if err != nil {
 			return 0, err
@@ -138,6 +150,10 @@ func run(module, envPath string, n int) error {
 		d := time.Since(start)
 		if !bytes.Equal(i.Memory(), mem) {
 			return 0, fmt.Errorf("%s: the restored memory differs", path)
+		}
+		if r, ok := i.(ao.Recycler); ok && recycle {
+			recycled = r.Recycle()
+			return d, nil
 		}
 		i.Close()
 		return d, nil
@@ -180,10 +196,10 @@ func run(module, envPath string, n int) error {
 	out := map[string]any{"memoryBytes": len(mem), "compactBytes": len(img), "nonZeroBytes": live.DataBytes(), "encodeMs": ms(encode),
 		"deltaBytes": len(delta), "deltaEncodeMs": ms(deltaEncode)}
 	kinds := []struct {
-		name, path string
-		readOnly   bool
-	}{{"rawRead", raw, true}, {"raw", raw, false}, {"compact", compact, false}, {"delta", deltaFile, false},
-		{"scratchFork", compact, false}, {"scratchForkDelta", deltaFile, false}}
+		name, path        string
+		readOnly, recycle bool
+	}{{"rawRead", raw, true, false}, {"raw", raw, false, false}, {"compact", compact, false, false}, {"delta", deltaFile, false, false},
+		{"recycledDelta", deltaFile, false, true}, {"scratchFork", compact, false, false}, {"scratchForkDelta", deltaFile, false, false}}
 	ds := make([][]time.Duration, len(kinds))
 	for range n { // interleaved, so that the kinds see the same machine
 		for k, kind := range kinds {
@@ -192,7 +208,7 @@ func run(module, envPath string, n int) error {
 			if strings.HasPrefix(kind.name, "scratchFork") {
 				d, err = loadScratch(kind.path)
 			} else {
-				d, err = restore(kind.path, kind.readOnly)
+				d, err = restore(kind.path, kind.readOnly, kind.recycle)
 			}
 			if err != nil {
 				return err
