@@ -30,22 +30,7 @@ func TestScratchForkEqualsRestoredInstance(t *testing.T) {
 		m.ReadOnly = true
 		return m
 	}
-	var err error
-	baseImage, err := memimage.Parse(images[0], 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := memimage.NewBase(baseImage)
-	deltas := make([][]byte, len(images))
-	for i, img := range images {
-		im, err := memimage.Parse(img, 0)
-		if err == nil {
-			deltas[i], err = memimage.EncodeDelta(im, base)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	base, deltas := deltasOf(t, images)
 
 	// What an instance restored from each image answers and holds.
 	dry := []*ao.Message{msg("Get", "a"), msg("Get", "b"),
@@ -88,6 +73,7 @@ func TestScratchForkEqualsRestoredInstance(t *testing.T) {
 	}
 
 	var f ao.Fork
+	var err error
 	for step, k := range []int{0, 1, 0, 2, 2, 1, 0} {
 		opts := ao.InstanceOptions{Memory: images[k]}
 		if step%2 == 1 {
@@ -161,6 +147,27 @@ func probeImages(t *testing.T) (*probeRuntime, *compiledModule, [][]byte) {
 	return pr, &compiledModule{r: &Runtime{}, mod: pr.p.mod}, images
 }
 
+// deltasOf returns the deltas of images against a base made of the first.
+func deltasOf(t *testing.T, images [][]byte) (*memimage.Base, [][]byte) {
+	t.Helper()
+	first, err := memimage.Parse(images[0], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := memimage.NewBase(first)
+	deltas := make([][]byte, len(images))
+	for k, img := range images {
+		im, err := memimage.Parse(img, 0)
+		if err == nil {
+			deltas[k], err = memimage.EncodeDelta(im, base)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return base, deltas
+}
+
 // A process restored on a recycled instance (a parked process's, or a
 // scratch fork) holds what a process restored on a new instance holds, and
 // answers the same messages with the same results and memory, whatever the
@@ -215,20 +222,8 @@ func TestRestoreOnRecycledInstance(t *testing.T) {
 	}
 
 	// The same from deltas (against image 0, kept as deltas by the process).
-	baseImage, err := memimage.Parse(images[0], 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := memimage.NewBase(baseImage)
-	deltas := make([][]byte, len(images))
-	for k, img := range images {
-		im, err := memimage.Parse(img, 0)
-		if err == nil {
-			deltas[k], err = memimage.EncodeDelta(im, base)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	base, deltas := deltasOf(t, images)
+	for k := range images {
 		i, err := cm.Instantiate(ctx, ao.InstanceOptions{Memory: deltas[k], Base: base})
 		if err != nil {
 			t.Fatal(err)
