@@ -302,6 +302,15 @@ type extImage struct {
 // readExtImage reads b (perhaps a delta against base); the image owns its
 // buffers.
 func readExtImage(b []byte, base *memimage.Base, max int64) (*extImage, error) {
+	if !memimage.IsDelta(b) || base == nil {
+		// (decoded into a buffer of the image's size: a Decoder's keeps
+		// 256 KiB of room past it, for the life of the process)
+		im, err := memimage.ParseWith(b, base, max)
+		if err != nil {
+			return nil, err
+		}
+		return &extImage{im: im}, nil
+	}
 	var dec memimage.Decoder
 	defer dec.Close() // (the image keeps the buffers it read into)
 	return readExtImageWith(&dec, b, base, max)
