@@ -114,6 +114,7 @@ type Engine struct {
 	primary chan struct{} // worker slots
 	dryRun  chan struct{}
 	dryWait atomic.Int64
+	acct    memAccount // the memory the live and cached processes hold
 
 	dryResults  *resultCache
 	resultCache *lru.Cache[string, []byte] // /result answers by process and message (the reference's ~10 MB cache)
@@ -343,7 +344,7 @@ func (e *Engine) janitor() {
 		case <-e.ctx.Done():
 			return
 		case <-t.C:
-			e.evict()
+			e.evict(true)
 		}
 	}
 }
@@ -379,7 +380,9 @@ type proc struct {
 	version uint64
 	dry     *dryPool
 
-	// Read without the lock.
+	// Read without the lock; written through acct (nil for a process
+	// outside the engine's table).
+	acct           *memAccount
 	live           atomic.Bool
 	size           atomic.Int64
 	cached         atomic.Int64 // bytes of img while idle in the memory cache (0: not cached)
@@ -447,10 +450,10 @@ func (p *proc) closeInstance() {
 		p.inst.Close()
 		p.inst = nil
 	}
-	p.live.Store(false)
-	p.size.Store(0)
+	p.acct.setLive(p, false)
+	p.acct.setSize(p, 0)
 	p.img, p.imgBase = nil, nil
-	p.cached.Store(0)
+	p.acct.setCached(p, 0)
 }
 
 func (e *Engine) process(id string) *proc {
@@ -458,7 +461,7 @@ func (e *Engine) process(id string) *proc {
 	defer e.mu.Unlock()
 	p := e.procs[id]
 	if p == nil {
-		p = &proc{id: id, lock: make(chan struct{}, 1)}
+		p = &proc{id: id, lock: make(chan struct{}, 1), acct: &e.acct}
 		e.procs[id] = p
 	}
 	return p
@@ -469,10 +472,10 @@ func (e *Engine) process(id string) *proc {
 func (e *Engine) touched(p *proc) {
 	p.used.Store(e.opts.Now().UnixNano())
 	if p.inst != nil {
-		p.size.Store(int64(len(p.inst.Memory())))
-		p.cached.Store(0)
+		p.acct.setSize(p, int64(len(p.inst.Memory())))
+		p.acct.setCached(p, 0)
 	}
-	e.evict()
+	e.evict(false)
 }
 
 // The engine keeps a process in one of three places. Live: a warm instance,
@@ -494,37 +497,20 @@ func (e *Engine) touched(p *proc) {
 // file cost nearly the same (a file read of well under a megabyte), recency is
 // the cost that matters.
 
-// evict parks and drains processes while the bounds are exceeded, and those
-// idle beyond the TTL. Busy processes are skipped.
-func (e *Engine) evict() {
+// evict parks and drains processes while the bounds are exceeded, and
+// (expiry: the janitor's rounds) those idle beyond the TTL. Busy processes
+// are skipped. Only the live processes are looked at unless the memory cache
+// is over its bound or expiry is asked for.
+func (e *Engine) evict(expiry bool) {
 	now := e.opts.Now()
 	for {
-		e.mu.Lock()
-		var liveLRU, cachedLRU, expired *proc
-		var total int64
-		n := 0
-		for _, p := range e.procs {
-			switch {
-			case p.live.Load():
-				n++
-				total += p.size.Load()
-				if liveLRU == nil || p.used.Load() < liveLRU.used.Load() {
-					liveLRU = p
-				}
-			case p.cached.Load() > 0:
-				total += p.cached.Load()
-				if cachedLRU == nil || p.used.Load() < cachedLRU.used.Load() {
-					cachedLRU = p
-				}
-			default:
-				continue
-			}
-			if expired == nil && now.Sub(time.Unix(0, p.used.Load())) > e.opts.MemoryCacheTTL {
-				expired = p
-			}
-		}
 		_, baseBytes := e.bases.stats() // (the bases the images are deltas of count too)
-		over := total+baseBytes > e.opts.MemoryCacheMaxSize
+		over := e.acct.total()+baseBytes > e.opts.MemoryCacheMaxSize
+		n, liveLRU := e.acct.liveLRU()
+		var cachedLRU, expired *proc
+		if over || expiry {
+			cachedLRU, expired = e.idleLRU(now, expiry)
+		}
 		var victim *proc
 		toFile := false
 		switch {
@@ -537,7 +523,6 @@ func (e *Engine) evict() {
 		case over && n > 1:
 			victim = liveLRU
 		}
-		e.mu.Unlock()
 		if victim == nil {
 			return
 		}
@@ -556,6 +541,27 @@ func (e *Engine) evict() {
 			return
 		}
 	}
+}
+
+// idleLRU scans every process for the least recently used image in the
+// memory cache and (expiry) a live or cached process idle beyond the TTL.
+func (e *Engine) idleLRU(now time.Time, expiry bool) (cachedLRU, expired *proc) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, p := range e.procs {
+		live := p.live.Load()
+		if !live && p.cached.Load() == 0 {
+			continue
+		}
+		used := p.used.Load()
+		if !live && (cachedLRU == nil || used < cachedLRU.used.Load()) {
+			cachedLRU = p
+		}
+		if expiry && expired == nil && now.Sub(time.Unix(0, used)) > e.opts.MemoryCacheTTL {
+			expired = p
+		}
+	}
+	return cachedLRU, expired
 }
 
 // drain parks p and writes its image to file. Caller holds p.lock.
@@ -728,7 +734,7 @@ func (e *Engine) park(p *proc) error {
 	e.recycle(p)
 	p.closeInstance()
 	p.img, p.imgBase, p.imgPos = img, base, pos
-	p.cached.Store(int64(len(img)))
+	p.acct.setCached(p, int64(len(img)))
 	if e.cp().Ahead && !p.replayOnly && !pos.cold && pos != p.checkpointed {
 		if !p.aheadOfCheckpoint.Load() {
 			p.aheadSince.Store(time.Now().UnixNano())
@@ -772,7 +778,7 @@ func (e *Engine) spill(p *proc) error {
 	p.drainedTo.Store(&file)
 	e.log.Debug("drained process memory to file", "process", p.id, "file", file, "fileBytes", len(p.img))
 	p.img, p.imgBase = nil, nil
-	p.cached.Store(0)
+	p.acct.setCached(p, 0)
 	return nil
 }
 
@@ -782,7 +788,7 @@ func (e *Engine) spill(p *proc) error {
 // Caller holds p.lock.
 func (e *Engine) idleImage(p *proc) ([]byte, *memimage.Base, position, bool) {
 	if p.img != nil {
-		p.cached.Store(0)
+		p.acct.setCached(p, 0)
 		return p.img, p.imgBase, p.imgPos, true
 	}
 	if p.drainFile == "" {

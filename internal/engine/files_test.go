@@ -489,7 +489,7 @@ func TestCachedImageIdleBeyondTTLGoesToFile(t *testing.T) {
 		t.Fatalf("stats %+v, want A cached", st)
 	}
 	cu.w.Clock.Advance(2 * time.Hour)
-	cu.e.evict()
+	cu.e.evict(true) // the janitor's round
 	if st := cu.e.Stats(); st.Cached != 0 || st.OnFile != 2 {
 		t.Fatalf("stats %+v after the TTL, want both on file", st)
 	}

@@ -76,7 +76,7 @@ func TestDryRunOnIdleProcessFromItsImage(t *testing.T) {
 
 	// From file: a memory cache with room for the live instance only.
 	cu.e.opts.MemoryCacheMaxSize = cu.e.Stats().MemorySize
-	cu.e.evict()
+	cu.e.evict(false)
 	if state(b) != "file" {
 		t.Fatalf("B is %s, want file", state(b))
 	}

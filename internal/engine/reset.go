@@ -64,6 +64,6 @@ func (st *streamState) resetMemory(ctx context.Context, m *schedule.Message) (*a
 	e.log.Info("process memory reset by its owner (Action: Reset-Memory)", "process", p.id, "message", m.Name)
 	p.closeInstance()
 	p.inst = inst
-	p.live.Store(true)
+	p.acct.setLive(p, true)
 	return res, err
 }

@@ -80,7 +80,7 @@ func (e *Engine) ensureInstance(ctx context.Context, p *proc, meta *procMeta) er
 	e.removeDrainFile(p)
 	p.drainFile = ""
 	p.drainedTo.Store(nil)
-	p.live.Store(true)
+	p.acct.setLive(p, true)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"os"
+	"runtime"
 	"strconv"
 	"unsafe"
 
@@ -74,26 +75,94 @@ func touchedPages(b []byte) (touched []bool, pageSize int, ok bool) {
 	}
 	pg := unix.Getpagesize()
 	start := uintptr(unsafe.Pointer(&b[0]))
-	first := start / uintptr(pg)
-	n := int((start+uintptr(len(b))+uintptr(pg)-1)/uintptr(pg) - first)
-	f, err := os.Open("/proc/self/pagemap")
+	if start%uintptr(pg) != 0 {
+		return nil, 0, false // b's pages are then not whole pages of the map
+	}
+	n := (len(b) + pg - 1) / pg
+	fd, err := unix.Open("/proc/self/pagemap", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, 0, false
 	}
-	defer f.Close()
-	raw := make([]byte, 8*n)
-	if _, err := f.ReadAt(raw, int64(first)*8); err != nil {
-		return nil, 0, false
-	}
+	defer unix.Close(fd)
 	touched = make([]bool, n)
+	if scanTouched(fd, start, pg, touched) || readTouched(fd, start, pg, touched) {
+		return touched, pg, true
+	}
+	return nil, 0, false
+}
+
+// PAGEMAP_SCAN (Linux 6.7): the kernel reports the ranges of pages in given
+// categories instead of 8 bytes per page, and skips unmapped page tables.
+const (
+	pagemapScan   = 0xC0606610 // _IOWR('f', 16, struct pm_scan_arg)
+	pageIsPresent = 1 << 3
+	pageIsSwapped = 1 << 4
+)
+
+type pmScanArg struct {
+	size, flags, start, end, walkEnd, vec, vecLen, maxPages uint64
+	categoryInverted, categoryMask, categoryAnyOfMask       uint64
+	returnMask                                              uint64
+}
+
+type pageRegion struct{ start, end, categories uint64 }
+
+// scanTouched marks the present or swapped pages of the len(touched) pages
+// from start with PAGEMAP_SCAN; false when the kernel has no such ioctl
+// (touched is then left as it was).
+func scanTouched(fd int, start uintptr, pg int, touched []bool) bool {
+	// The kernel writes the regions through an address held as an integer:
+	// they must not live on the goroutine's stack, which may move (a make of
+	// a size known only at run time is on the heap, and heap objects stay).
+	regions := make([]pageRegion, min(256, len(touched)))
+	defer runtime.KeepAlive(regions)
+	end := uint64(start) + uint64(len(touched))*uint64(pg)
+	arg := pmScanArg{
+		size: uint64(unsafe.Sizeof(pmScanArg{})), start: uint64(start), end: end,
+		vec: uint64(uintptr(unsafe.Pointer(&regions[0]))), vecLen: uint64(len(regions)),
+		categoryAnyOfMask: pageIsPresent | pageIsSwapped, returnMask: pageIsPresent | pageIsSwapped,
+	}
+	for arg.start < end {
+		r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), pagemapScan, uintptr(unsafe.Pointer(&arg)))
+		if errno != 0 {
+			if arg.start != uint64(start) {
+				clear(touched) // a failure after a partial scan: start over with reads
+			}
+			return false
+		}
+		for _, reg := range regions[:r] {
+			for a := reg.start; a < reg.end; a += uint64(pg) {
+				touched[(uintptr(a)-start)/uintptr(pg)] = true
+			}
+		}
+		if arg.walkEnd <= arg.start {
+			if arg.start != uint64(start) {
+				clear(touched)
+			}
+			return false // no progress: not the kernel this was written for
+		}
+		arg.start = arg.walkEnd
+	}
+	return true
+}
+
+// readTouched marks the present or swapped pages (bits 63 and 62 of their
+// pagemap entries) of the len(touched) pages from start by reading the
+// entries.
+func readTouched(fd int, start uintptr, pg int, touched []bool) bool {
+	raw := make([]byte, 8*len(touched))
+	for got := 0; got < len(raw); {
+		n, err := unix.Pread(fd, raw[got:], int64(start/uintptr(pg))*8+int64(got))
+		if err != nil || n <= 0 {
+			return false
+		}
+		got += n
+	}
 	for i := range touched {
 		e := binary.LittleEndian.Uint64(raw[8*i:])
 		touched[i] = e&(1<<63|1<<62) != 0
 	}
-	if start%uintptr(pg) != 0 {
-		return nil, 0, false // b's pages are then not whole pages of the map
-	}
-	return touched, pg, true
+	return true
 }
 
 // mappedDataPages is touchedPages for b in mappings of any kind (a fresh

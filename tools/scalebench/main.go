@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +49,7 @@ type options struct {
 	duration                            time.Duration
 	keep, rsa                           bool
 	env                                 []string
+	cpuProfile                          string
 }
 
 func main() {
@@ -67,6 +69,7 @@ func main() {
 	flag.StringVar(&o.jsonPath, "json", "", "write the raw results here")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	flag.BoolVar(&o.rsa, "rsa", false, "sign the processes' items with an RSA-4096 wallet (default: ED25519, faster)")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write this process's CPU profile of the load phase here (the clients, gateway and SU)")
 	var env string
 	flag.StringVar(&env, "env", "", "extra aocu env, comma-separated K=V")
 	flag.Parse()
@@ -121,6 +124,9 @@ type LoadResult struct {
 	// figure than the throughput. CUCPUPerOpMs divides it by the operations.
 	CUCPUSeconds float64 `json:"cu_cpu_seconds"`
 	CUCPUPerOpMs float64 `json:"cu_cpu_per_op_ms"`
+	// BenchCPUSeconds is the CPU time of this process (the clients, the
+	// gateway and the SU) in the load phase: the rest of the machine's.
+	BenchCPUSeconds float64 `json:"bench_cpu_seconds"`
 }
 
 func summarise(ds []time.Duration, over time.Duration, failures int) Latency {
@@ -277,11 +283,20 @@ func run(o options) (err error) {
 
 	// 5. Load: clients dry-running and messaging random processes.
 	log.Printf("load: %d clients for %v", o.clients, o.duration)
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
 	cpu0, err0 := procstat.CPU(cu.cmd.Process.Pid)
+	own0, ownErr0 := procstat.CPU(os.Getpid())
 	res.Load = b.load(ctx)
 	if cpu1, err1 := procstat.CPU(cu.cmd.Process.Pid); err0 == nil && err1 == nil {
 		res.Load.CUCPUSeconds = (cpu1 - cpu0).Seconds()
 	}
+	if own1, err1 := procstat.CPU(os.Getpid()); ownErr0 == nil && err1 == nil {
+		res.Load.BenchCPUSeconds = (own1 - own0).Seconds()
+	}
+	stopProfile()
 	if n := res.Load.DryRuns.N + res.Load.Messages.N; n > 0 {
 		res.Load.CUCPUPerOpMs = res.Load.CUCPUSeconds * 1000 / float64(n)
 	}
@@ -797,9 +812,32 @@ func report(w io.Writer, r *Result, o options) {
 	fmt.Fprintf(w, "| dry-run on the same live process (1 client) | p50 %.1f ms, p99 %.1f ms |\n", r.Live.P50, r.Live.P99)
 	fmt.Fprintf(w, "| load: dry-runs | %.0f /s, p50 %.1f ms, p99 %.1f ms (%d, %d failed) |\n", r.Load.DryRuns.PerSec, r.Load.DryRuns.P50, r.Load.DryRuns.P99, r.Load.DryRuns.N, r.Load.DryRuns.Failures)
 	fmt.Fprintf(w, "| load: aocu CPU time (user + system) | %.1f s in %.0f s, %.1f ms per operation |\n", r.Load.CUCPUSeconds, r.Load.Seconds, r.Load.CUCPUPerOpMs)
+	fmt.Fprintf(w, "| load: the bench's CPU time (clients, gateway, SU) | %.1f s |\n", r.Load.BenchCPUSeconds)
 	fmt.Fprintf(w, "| load: messages (SU post + GET /result) | %.1f /s, p50 %.1f ms, p99 %.1f ms (%d, %d failed) |\n", r.Load.Messages.PerSec, r.Load.Messages.P50, r.Load.Messages.P99, r.Load.Messages.N, r.Load.Messages.Failures)
 	fmt.Fprintf(w, "| aocu peak RSS (until SIGTERM; with the shutdown's checkpoints) | %s (%s) |\n", mb(r.PeakRSSkB*1024), mb(r.PeakRSSShutdownkB*1024))
 	fmt.Fprintf(w, "| aocu disk (DB, memory files, modules) | %s %v |\n", mb(r.CUDiskBytes), r.CUDisk)
 	fmt.Fprintf(w, "| SIGTERM to exit | %.1f s |\n", r.StopS)
 	fmt.Fprintf(w, "| wrong answers | %d |\n", r.Wrong)
+}
+
+// startCPUProfile profiles this process into path until stop (nothing when
+// path is empty).
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			log.Printf("cpu profile: %v", err)
+		}
+	}, nil
 }
