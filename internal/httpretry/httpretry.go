@@ -180,3 +180,15 @@ func Fail(err error) error {
 	}
 	return ao.WithStatus(http.StatusBadGateway, err)
 }
+
+// Transport is http.DefaultTransport's settings with room for as many idle
+// connections per upstream as requests a busy unit has in flight at once
+// (the default keeps 2 per host: beyond them every request opened, and the
+// upstream accepted, a new TCP connection). Its owner closes its idle
+// connections when done.
+func Transport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 512
+	t.MaxIdleConnsPerHost = 128
+	return t
+}

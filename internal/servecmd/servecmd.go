@@ -28,6 +28,7 @@ import (
 	"github.com/aocu/aocu/internal/engine"
 	"github.com/aocu/aocu/internal/gwclient"
 	"github.com/aocu/aocu/internal/hbclient"
+	"github.com/aocu/aocu/internal/httpretry"
 	"github.com/aocu/aocu/internal/loader"
 	"github.com/aocu/aocu/internal/logging"
 	"github.com/aocu/aocu/internal/metrics"
@@ -133,7 +134,8 @@ type Unit struct {
 
 	stopInterval chan struct{}
 	intervalDone chan struct{}
-	prof         *profiler // AOCU_PPROF_ADDR, or nil
+	prof         *profiler       // AOCU_PPROF_ADDR, or nil
+	upstream     *http.Transport // the SU and gateway clients' connections
 }
 
 // ProfileURL is where Go's runtime profiles are served ("": nowhere).
@@ -221,8 +223,12 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 		u.closeBackends()
 		return nil, err
 	}
-	// One client per upstream, each with UPSTREAM_REQUEST_TIMEOUT (0: none).
-	upstream := func() *http.Client { return &http.Client{Timeout: cfg.UpstreamRequestTimeout} }
+	// One client per upstream, each with UPSTREAM_REQUEST_TIMEOUT (0: none),
+	// on one transport that keeps a connection per request in flight: the
+	// default keeps 2 idle connections per host, so with 20 dry-runs at once
+	// most SU reads opened (and the SU accepted) a new TCP connection.
+	u.upstream = httpretry.Transport()
+	upstream := func() *http.Client { return &http.Client{Timeout: cfg.UpstreamRequestTimeout, Transport: u.upstream} }
 	gw, err := gwclient.New(gwclient.Options{ArweaveURL: cfg.ArweaveURL, GraphQLURL: cfg.GraphQLURL, GraphQLURLs: cfg.GraphQLURLs,
 		CheckpointGraphQLURL: cfg.CheckpointGraphQLURL, UploaderURL: cfg.UploaderURL, Logger: log,
 		HTTPClient: upstream(), Delay: cfg.UpstreamRetryDelay})
@@ -474,6 +480,9 @@ func (u *Unit) closeBackends() {
 	}
 	if u.store != nil {
 		u.store.Close()
+	}
+	if u.upstream != nil {
+		u.upstream.CloseIdleConnections()
 	}
 }
 

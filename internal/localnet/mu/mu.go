@@ -67,6 +67,7 @@ import (
 	"github.com/aocu/aocu/internal/ao"
 	"github.com/aocu/aocu/internal/arweave"
 	"github.com/aocu/aocu/internal/gwclient"
+	"github.com/aocu/aocu/internal/httpretry"
 )
 
 // MaxBodySize bounds a POSTed item and an item the MU pushes to an SU: the
@@ -137,6 +138,7 @@ type Server struct {
 	store   *store
 	gw      *gwclient.Client
 	http    *http.Client
+	ownHTTP *http.Transport // http's transport when the MU made it (closed with it)
 	log     *slog.Logger
 	now     func() time.Time
 	lim     limits
@@ -178,8 +180,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	cfg.GatewayURL = strings.TrimRight(cfg.GatewayURL, "/")
 	cfg.CUURL = strings.TrimRight(cfg.CUURL, "/")
+	var ownTransport *http.Transport
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
+		ownTransport = httpretry.Transport()
+		cfg.HTTPClient = &http.Client{Transport: ownTransport}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -227,6 +231,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		store:    st,
 		gw:       gw,
 		http:     cfg.HTTPClient,
+		ownHTTP:  ownTransport,
 		log:      cfg.Logger,
 		now:      cfg.Now,
 		lim:      limits{maxDepth: max(cfg.MaxDepth, 0), maxItemsPerRoot: max(cfg.MaxItemsPerRoot, 0)},
@@ -271,6 +276,9 @@ func (s *Server) Close() error {
 		s.cancel()
 		s.wg.Wait()
 		s.closeErr = s.store.close()
+		if s.ownHTTP != nil {
+			s.ownHTTP.CloseIdleConnections()
+		}
 	})
 	return s.closeErr
 }
