@@ -123,10 +123,14 @@ func TestIdleProcessesHeldAsDeltasOfTheirModule(t *testing.T) {
 	// still decoded against the base it was made with.
 	cu.sendAll(a, "a3")
 	cu.result(a, cu.w.Send(a, "3", aotest.Action("Poke")))
+	diffs := cu.w.Runtime.Counts().MemoryDiffs
 	cu.sendAll(c, "c2") // parks A
 	memA2, _, baseA2 := cu.idleMemory(a)
 	if bytes.Equal(memA2[:heapPages*memimage.PageSize], memA[:heapPages*memimage.PageSize]) || baseA2 != baseA {
 		t.Fatal("A's heap did not change, or A's new image is not a delta against the same base")
+	}
+	if n := cu.w.Runtime.Counts().MemoryDiffs - diffs; n != 1 {
+		t.Fatalf("parking A compared its memory with its base %d times, want once, without a page image", n)
 	}
 	// B goes to file: the file is its delta.
 	pb := cu.procOf(b)

@@ -572,6 +572,12 @@ func (e *Engine) drain(p *proc) error {
 	return e.spill(p)
 }
 
+// memoryDiffer is an instance that compares its memory with a base image
+// without copying its pages (the loader knows which pages can hold data).
+type memoryDiffer interface {
+	DiffMemory(base *memimage.Base) *memimage.MemoryDiff
+}
+
 // pageImager is an instance that makes its own uncompressed page image (the
 // loader knows which pages can hold data without reading the others).
 type pageImager interface {
@@ -582,9 +588,10 @@ type pageImager interface {
 // deltas against. The processes of a module share most pages only with
 // processes in the same phase of Lua's incremental garbage collector (a
 // cycle rewrites the mark bits of every object), so a module has up to
-// maxBasesPerModule bases: an image is encoded against the one it differs
-// least from, and becomes a base itself when every base differs from it in
-// more than a quarter of its bytes. (On 50 aos processes of scalebench after
+// maxBasesPerModule bases: an image is encoded against the one its delta is
+// smallest against (memimage.Base.DeltaBytes: the words that differ, not
+// the pages, which one message's collection touches most of), and becomes a
+// base itself when every delta would exceed a quarter of its bytes. (On 50 aos processes of scalebench after
 // its load, at nonces 4 to 9: one base makes their images 1.6× smaller, four
 // bases 3.2×.) A base lives as long as an image refers to it (the map holds
 // it weakly; procs hold it in imgBase and drainBase), so a module whose
@@ -600,15 +607,15 @@ type baseImages struct {
 
 const maxBasesPerModule = 4
 
-// forModule returns the base image of module that im differs least from,
-// making im a base when none is close (im must not change afterwards). The
-// bases are compared outside the lock (a comparison reads the pages of both).
-// hint (or nil) is the base of the image the process was restored from: when
-// im is still close to it, it is taken without comparing the others (a
-// process that evaluated a message differs from its old image in a few
-// pages; each comparison reads ~2 MB).
+// forModule returns the base image of module that im's delta is smallest
+// against, making im a base when none is close (im must not change
+// afterwards). The bases are compared outside the lock (a comparison reads
+// the pages of both). hint (or nil) is the base of the image the process was
+// restored from: when im is still close to it, it is taken without comparing
+// the others (a process that evaluated a message differs from its old image
+// in a few words; each comparison reads ~2 MB).
 func (b *baseImages) forModule(module string, im *memimage.Image, hint *memimage.Base) *memimage.Base {
-	if hint != nil && hint.DiffBytes(im) <= im.DataBytes()/4 {
+	if hint != nil && hint.DeltaBytes(im) <= im.DataBytes()/4 {
 		return hint
 	}
 	b.mu.Lock()
@@ -622,7 +629,7 @@ func (b *baseImages) forModule(module string, im *memimage.Image, hint *memimage
 	var best *memimage.Base
 	bestBytes := im.DataBytes()
 	for _, base := range bases {
-		if n := base.DiffBytes(im); n < bestBytes {
+		if n := base.DeltaBytes(im); n < bestBytes {
 			best, bestBytes = base, n
 		}
 	}
@@ -686,12 +693,25 @@ func (b *baseImages) stats() (n int, size int64) {
 // a delta against its module's base image when that is smaller (base not
 // nil), else the plain compact image. Caller holds p.lock.
 func (e *Engine) encodeIdle(p *proc, mem []byte) (img []byte, base *memimage.Base, err error) {
+	inModule := p.meta != nil && p.meta.module != nil && !p.replayOnly
+	hint := p.imgBase
+	if md, ok := p.inst.(memoryDiffer); ok && inModule && hint != nil {
+		// Still close to the base it was restored against (its messages
+		// changed a few pages): the delta straight from the memory, no
+		// page image copied (~3 MB for an aos process).
+		if d := md.DiffMemory(hint); d != nil && d.DeltaBytes() <= d.DataBytes()/4 {
+			if img, ok := e.enc.EncodeDiff(d); ok {
+				return img, hint, nil
+			}
+		}
+		hint = nil // (compared already)
+	}
 	im, err := pageImage(p, mem)
 	if err != nil {
 		return nil, nil, err
 	}
-	if p.meta != nil && p.meta.module != nil && !p.replayOnly {
-		base = e.bases.forModule(p.meta.module.ID, im, p.imgBase)
+	if inModule {
+		base = e.bases.forModule(p.meta.module.ID, im, hint)
 	}
 	img, delta := e.enc.EncodeAgainst(im, base)
 	if !delta {

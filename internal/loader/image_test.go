@@ -116,3 +116,37 @@ func TestTouchedPagesOfAFreshInstance(t *testing.T) {
 	}
 	t.Logf("%d pages: %d skipped (zero, never backed), %d with data", len(mem)/copyPage, skipped, data)
 }
+
+// A process's memory compared with a base image without a page image (what
+// the engine parks a process with while it is close to its base) makes the
+// delta its page image makes, byte for byte: after a message to a real aos
+// process (Lua's collector touches most of its heap's pages; the words that
+// differ are few).
+func TestDiffMemoryOfAProcessIsTheDeltaOfItsPageImage(t *testing.T) {
+	pr := newProbeRuntime(t)
+	p := pr.p
+	ctx := context.Background()
+	if r, err := pr.inst.Handle(ctx, 1, pr.msg("Eval", `T = {}; for i = 1, 2000 do T[i] = 'value ' .. i end`), pr.env, 0); err != nil || r.Failed() {
+		t.Fatalf("%v %+v", err, r)
+	}
+	base := memimage.NewBase(p.PageImage())
+	if r, err := pr.inst.Handle(ctx, 2, pr.msg("Eval", `T[7] = 'changed'`), pr.env, 0); err != nil || r.Failed() {
+		t.Fatalf("%v %+v", err, r)
+	}
+	enc, err := memimage.NewEncoder(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	im := p.PageImage()
+	d := p.DiffMemory(base)
+	if d.DataBytes() != im.DataBytes() || d.DeltaBytes() != base.DeltaBytes(im) || d.DeltaBytes() == 0 || d.DeltaBytes() > d.DataBytes()/4 {
+		t.Fatalf("data %d, delta %d bytes; the page image's: %d, %d (want a few words changed)", d.DataBytes(), d.DeltaBytes(), im.DataBytes(), base.DeltaBytes(im))
+	}
+	want, delta := enc.EncodeAgainst(im, base)
+	got, ok := enc.EncodeDiff(d)
+	if !ok || !delta || !bytes.Equal(got, want) {
+		t.Fatalf("EncodeDiff: %d bytes (%v); EncodeAgainst of the page image: %d bytes (%v)", len(got), ok, len(want), delta)
+	}
+	t.Logf("%d bytes of pages; delta ranges %d bytes, compressed %d", d.DataBytes(), d.DeltaBytes(), len(got))
+}

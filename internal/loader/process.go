@@ -750,6 +750,24 @@ func (p *Process) PageImage() *memimage.Image {
 	return memimage.FromMemoryWhere(mem, p.touched(mem))
 }
 
+// DiffMemory compares Memory() with base without copying its pages (nil
+// before any memory): what the engine encodes a parked process with while
+// it is close to the base it was restored against. Only the pages the
+// kernel has backed are read, as for PageImage.
+func (p *Process) DiffMemory(base *memimage.Base) *memimage.MemoryDiff {
+	mem := p.Memory()
+	if mem == nil {
+		return nil
+	}
+	return memimage.DiffMemory(mem, p.touched(mem), base)
+}
+
+// DiffMemory compares the process's memory with base (see
+// Process.DiffMemory).
+func (i *runtimeInstance) DiffMemory(base *memimage.Base) *memimage.MemoryDiff {
+	return i.p.DiffMemory(base)
+}
+
 // CompactImage makes the process's compact image (see Process.CompactImage).
 func (i *runtimeInstance) CompactImage() ([]byte, error) { return i.p.CompactImage() }
 

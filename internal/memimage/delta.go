@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"iter"
 	"math"
 	"sync"
 
@@ -280,20 +281,24 @@ func applyXorRanges(x, s []byte) error {
 
 var errBadRanges = errors.New("memimage: malformed delta image (its ranges leave its pages)")
 
-// DiffBytes is the length of the pages of im that differ from the base's:
-// what a delta of im against it holds before compression (the engine picks
-// the base to encode against by it).
-func (b *Base) DiffBytes(im *Image) int {
-	n := 0
-	eachDiff(im, b, func(_ uint32, p []byte) { n += len(p) })
-	return n
+// DeltaBytes is the length of the ranges of im's delta against the base
+// before compression (the words that differ, XOR the base's, with their
+// offsets, and the pages held raw): how far im is from the base. Pages
+// are a poor measure: after one message Lua's collector has touched most
+// pages of an aos process's heap (mark bits), while the words that differ
+// are a few percent of them. The engine picks the base to encode against
+// by it.
+func (b *Base) DeltaBytes(im *Image) int {
+	_, _, ranges, _ := xorDiff(im, b)
+	return len(ranges)
 }
 
-// eachDiff calls add, in page order, for each page of im whose bytes differ
-// from base's at the same index, with im's bytes of it (zeros where im has
+// eachDiff calls add, in page order, for each page of a memory of size
+// bytes (its non-zero pages: pages, in order) whose bytes differ from base's
+// at the same index, with the memory's bytes of it (zeros where it has
 // none).
-func eachDiff(im *Image, base *Base, add func(page uint32, p []byte)) {
-	pages := uint32((im.size + PageSize - 1) / PageSize)
+func eachDiff(size int64, pages iter.Seq2[uint32, []byte], base *Base, add func(page uint32, p []byte)) {
+	end := uint32((size + PageSize - 1) / PageSize)
 	// The pages of the base not in im (zero there) are visited in order
 	// between im's runs.
 	bi := 0 // next base run
@@ -301,15 +306,15 @@ func eachDiff(im *Image, base *Base, add func(page uint32, p []byte)) {
 	baseRuns := base.im.runs
 	// emitBaseUpTo adds a zero page for each non-zero base page below end
 	// that im does not hold.
-	emitBaseUpTo := func(end uint32) {
+	emitBaseUpTo := func(upTo uint32) {
 		for bi < len(baseRuns) {
 			r := baseRuns[bi]
 			i := r.First + bk
-			if i >= end || i >= pages {
+			if i >= upTo || i >= end {
 				return
 			}
 			bp := base.page(i)
-			if n := pageLen(im.size, i); !isZero(bp[:min(n, len(bp))]) {
+			if n := pageLen(size, i); !isZero(bp[:min(n, len(bp))]) {
 				add(i, zeroPage[:n])
 			}
 			if bk++; bk == r.Pages {
@@ -325,21 +330,29 @@ func eachDiff(im *Image, base *Base, add func(page uint32, p []byte)) {
 			}
 		}
 	}
+	for i, p := range pages {
+		emitBaseUpTo(i)
+		if !sameAs(p, base.page(i)) {
+			add(i, p)
+		}
+		skipBase(i)
+	}
+	emitBaseUpTo(end)
+}
+
+// pages yields im's pages in order, each of its length in the memory.
+func (im *Image) pages(yield func(uint32, []byte) bool) {
 	pos := 0
 	for _, r := range im.runs {
 		for k := range r.Pages {
 			i := r.First + k
-			emitBaseUpTo(i)
 			n := pageLen(im.size, i)
-			p := im.data[pos : pos+n]
-			pos += n
-			if !sameAs(p, base.page(i)) {
-				add(i, p)
+			if !yield(i, im.data[pos:pos+n]) {
+				return
 			}
-			skipBase(i)
+			pos += n
 		}
 	}
-	emitBaseUpTo(pages)
 }
 
 // EncodeAgainst returns the delta of im against base when it holds fewer
@@ -392,8 +405,14 @@ func EncodeDelta(im *Image, base *Base) ([]byte, error) {
 // of them held raw, the ranges of those pages XOR the base's (raw: not), and
 // the pages' length.
 func xorDiff(im *Image, base *Base) (runs []Run, raw []uint32, ranges []byte, n int) {
+	return xorDiffOf(im.size, im.pages, base)
+}
+
+// xorDiffOf is xorDiff of a memory of size bytes whose non-zero pages are
+// pages.
+func xorDiffOf(size int64, pages iter.Seq2[uint32, []byte], base *Base) (runs []Run, raw []uint32, ranges []byte, n int) {
 	var r xorRanges
-	eachDiff(im, base, func(i uint32, p []byte) {
+	eachDiff(size, pages, base, func(i uint32, p []byte) {
 		runs = appendPage(runs, i)
 		if r.add(p, base.page(i)) {
 			raw = append(raw, i)
@@ -609,6 +628,7 @@ type Delta struct {
 	size   int64
 	base   *Base
 	runs   []Run
+	xor    bool     // the XOR form (its ranges may be empty: pages only cleared)
 	raw    []uint32 // the XOR form's pages held raw (the base's not under them)
 	ranges []byte   // the XOR form's ranges (checked), or
 	pages  []byte   // the first form's pages
@@ -655,14 +675,14 @@ func (d *Decoder) ReadDelta(b []byte, base *Base, max int64) (*Delta, error) {
 	if err := eachXorRange(d.dbuf, dataLen, nil); err != nil {
 		return nil, err
 	}
-	x.size, x.runs, x.raw, x.ranges = size, runs, h.raw, d.dbuf
+	x.size, x.runs, x.raw, x.ranges, x.xor = size, runs, h.raw, d.dbuf, true
 	return x, nil
 }
 
 // ApplyTo makes mem, which holds the base's pages below Len and zeros
 // elsewhere, hold the image.
 func (x *Delta) ApplyTo(mem []byte) {
-	if x.ranges == nil {
+	if !x.xor {
 		pos := int64(0)
 		for _, r := range x.runs {
 			off := int64(r.First) * PageSize
@@ -863,4 +883,59 @@ func parseDelta(b []byte, base *Base, max int64, reuse *Decoder) (*Image, error)
 		reuse.runs, reuse.obuf = out.runs, out.data
 	}
 	return &Image{size: size, runs: out.runs, data: out.data}, nil
+}
+
+// A MemoryDiff is a memory's delta against a base, made from the memory
+// itself: no page image is copied (what parking a process that is still
+// close to the base it was restored against costs: one read of the pages
+// the kernel backed and of the base's).
+type MemoryDiff struct {
+	size       int64
+	base       *Base
+	runs       []Run
+	raw        []uint32
+	ranges     []byte
+	diff, data int
+}
+
+// DiffMemory compares the pages of mem that maybe says can hold data (nil:
+// every page) with base's.
+func DiffMemory(mem []byte, maybe func(page int) bool, base *Base) *MemoryDiff {
+	d := &MemoryDiff{size: int64(len(mem)), base: base}
+	pages := func(yield func(uint32, []byte) bool) {
+		for off := 0; off < len(mem); off += PageSize {
+			if maybe != nil && !maybe(off/PageSize) {
+				continue
+			}
+			p := mem[off:min(off+PageSize, len(mem))]
+			if isZero(p) {
+				continue
+			}
+			d.data += len(p)
+			if !yield(uint32(off/PageSize), p) {
+				return
+			}
+		}
+	}
+	d.runs, d.raw, d.ranges, d.diff = xorDiffOf(d.size, pages, base)
+	return d
+}
+
+// DeltaBytes is the length of the delta's ranges before compression
+// (Base.DeltaBytes of the memory's image).
+func (d *MemoryDiff) DeltaBytes() int { return len(d.ranges) }
+
+// DataBytes is the length of the memory's non-zero pages (its image's
+// DataBytes).
+func (d *MemoryDiff) DataBytes() int { return d.data }
+
+// EncodeDiff returns d's delta image: the bytes EncodeAgainst makes of the
+// memory's image and d's base when it makes a delta. False when it would
+// not (the delta holds as many page bytes as the image): the caller then
+// encodes the image.
+func (e *Encoder) EncodeDiff(d *MemoryDiff) ([]byte, bool) {
+	if d.diff >= d.data {
+		return nil, false
+	}
+	return e.encodeDelta(d.size, d.base, d.runs, d.raw, d.ranges)
 }

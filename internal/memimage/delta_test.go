@@ -112,12 +112,12 @@ func TestDeltaRoundTrip(t *testing.T) {
 	}
 	// Only the pages that differ are in the delta.
 	own := FromMemory(cases["same shared pages, own pages elsewhere"])
-	runs, _, _, nd := xorDiff(own, base)
-	if want := []Run{{20, 2}, {30, 3}}; !slices.Equal(runs, want) {
-		t.Fatalf("delta pages %v, want %v (the process's own pages and the base's it lacks)", runs, want)
+	runs, _, ranges, nd := xorDiff(own, base)
+	if want := []Run{{20, 2}, {30, 3}}; !slices.Equal(runs, want) || nd != 5*PageSize {
+		t.Fatalf("delta pages %v (%d bytes), want %v (the process's own pages and the base's it lacks)", runs, nd, want)
 	}
-	if got := base.DiffBytes(own); got != nd || got != 5*PageSize {
-		t.Fatalf("DiffBytes = %d, the delta's pages %d bytes, want 5 pages", got, nd)
+	if got := base.DeltaBytes(own); got != len(ranges) || got == 0 {
+		t.Fatalf("DeltaBytes = %d, the delta's ranges %d bytes", got, len(ranges))
 	}
 	if self, _, ranges, _ := xorDiff(base.Image(), base); len(self) != 0 || len(ranges) != 0 {
 		t.Fatalf("the base against itself: %v, %d bytes of ranges", self, len(ranges))
@@ -205,7 +205,8 @@ func TestDeltaOfTheFirstFormStillReads(t *testing.T) {
 	base := NewBase(FromMemory(heapLike(n, []int{0, 1, 2, 3, 10, 11, 12, 40}, []int{20, 21}, 1)))
 	mem := heapLike(n+3*PageSize, []int{0, 1, 2, 10, 11, 12, 40}, []int{30, 31, 32, 65}, 2)
 	var pages pageAppender
-	eachDiff(FromMemory(mem), base, pages.add)
+	im := FromMemory(mem)
+	eachDiff(im.size, im.pages, base, pages.add)
 	enc, err := NewEncoder(1)
 	if err != nil {
 		t.Fatal(err)
@@ -446,4 +447,65 @@ func TestEncoderReusedAndShared(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// A delta made from the memory itself (no page image) is byte for byte the
+// delta of its page image, with the same counts: pages shared with the base,
+// touched up, rewritten, zero in the memory but not in the base, beyond the
+// base, a backed page that is zero, and pages the kernel says hold nothing.
+func TestDiffMemoryIsTheDeltaOfTheImage(t *testing.T) {
+	const n = 64 * PageSize
+	base := NewBase(FromMemory(heapLike(n, []int{0, 1, 2, 3, 10, 11, 12, 40}, []int{20, 21}, 1)))
+	enc, err := NewEncoder(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	for _, c := range []struct {
+		name  string
+		mem   []byte
+		maybe func(int) bool
+	}{
+		{"close", heapLike(n+3*PageSize, []int{0, 1, 2, 10, 11, 12, 40}, []int{30, 31, 32, 65}, 2), nil},
+		{"touched up", touchUp(heapLike(n, []int{0, 1, 2, 3, 10, 11, 12, 40}, []int{20, 21}, 1), 2, 11, 21), nil},
+		{"backed pages only", heapLike(n, []int{0, 1, 2, 3, 10, 11, 12, 40}, []int{44}, 3), func(pg int) bool { return pg != 3 && pg != 63 }},
+		{"far", heapLike(n, nil, []int{5, 6, 7, 8, 9, 50}, 4), nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mem := c.mem
+			if c.maybe != nil { // what the kernel says holds nothing is zero
+				for pg := range len(mem) / PageSize {
+					if !c.maybe(pg) {
+						clear(mem[pg*PageSize : (pg+1)*PageSize])
+					}
+				}
+			}
+			im := FromMemoryWhere(mem, c.maybe)
+			d := DiffMemory(mem, c.maybe, base)
+			if d.DataBytes() != im.DataBytes() || d.DeltaBytes() != base.DeltaBytes(im) {
+				t.Fatalf("data %d, delta %d bytes; the image's: %d, %d", d.DataBytes(), d.DeltaBytes(), im.DataBytes(), base.DeltaBytes(im))
+			}
+			want, delta := enc.EncodeAgainst(im, base)
+			got, ok := enc.EncodeDiff(d)
+			if ok != delta || (ok && !bytes.Equal(got, want)) {
+				t.Fatalf("EncodeDiff: %d bytes, delta %v; EncodeAgainst: %d bytes, delta %v", len(got), ok, len(want), delta)
+			}
+			if !ok {
+				return
+			}
+			back, err := ParseWith(got, base, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameImage(t, "read back", back, im)
+		})
+	}
+}
+
+// touchUp changes one word of each page.
+func touchUp(mem []byte, pages ...int) []byte {
+	for _, pg := range pages {
+		mem[pg*PageSize+64] ^= 0x5a
+	}
+	return mem
 }

@@ -27,17 +27,18 @@ type Handler func(ctx context.Context, mem []byte, msg *ao.Message, env *ao.Env)
 type Runtime struct {
 	handler Handler
 
-	mu         sync.Mutex
-	compiled   int
-	instances  int
-	streams    int
-	handled    int
-	dryRuns    int
-	images     int
-	forks      int
-	imageForks int
-	recycled   int
-	reused     int
+	mu          sync.Mutex
+	compiled    int
+	instances   int
+	streams     int
+	handled     int
+	dryRuns     int
+	images      int
+	forks       int
+	imageForks  int
+	recycled    int
+	reused      int
+	memoryDiffs int
 }
 
 var _ ao.Runtime = (*Runtime)(nil)
@@ -62,13 +63,16 @@ type Counts struct {
 	// Recycled counts the instances made forks (ao.Recycler), Reused the
 	// instances (of Instances) built on one (ao.InstanceOptions.Reuse).
 	Recycled, Reused int
+	// MemoryDiffs counts the memories compared with a base image without
+	// a page image (DiffMemory).
+	MemoryDiffs int
 }
 
 // Counts returns the runtime's counters.
 func (r *Runtime) Counts() Counts {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return Counts{r.compiled, r.instances, r.streams, r.handled, r.dryRuns, r.images, r.forks, r.imageForks, r.recycled, r.reused}
+	return Counts{r.compiled, r.instances, r.streams, r.handled, r.dryRuns, r.images, r.forks, r.imageForks, r.recycled, r.reused, r.memoryDiffs}
 }
 
 // Compile accepts any bytes with the wasm header.
@@ -165,6 +169,16 @@ func (i *instance) DryRun(ctx context.Context, msg *ao.Message, env *ao.Env, lim
 }
 
 func (i *instance) Memory() []byte { return i.mem }
+
+// DiffMemory compares the memory with base without making its page image,
+// as the loader's instances do (the engine parks a process still close to
+// the base it was restored against this way).
+func (i *instance) DiffMemory(base *memimage.Base) *memimage.MemoryDiff {
+	i.r.mu.Lock()
+	i.r.memoryDiffs++
+	i.r.mu.Unlock()
+	return memimage.DiffMemory(i.mem, nil, base)
+}
 
 func (i *instance) Close() error {
 	i.closed = true
