@@ -509,3 +509,24 @@ func touchUp(mem []byte, pages ...int) []byte {
 	}
 	return mem
 }
+
+// Bases are ranked on a sample of the pages: every page is DeltaBytes, and
+// every 8th ranks a close image before a far one as the full measure does.
+func TestSampledDeltaBytesRanksBases(t *testing.T) {
+	const n = 256 * PageSize
+	shared := make([]int, 0, 200)
+	for pg := range 200 {
+		shared = append(shared, pg)
+	}
+	base := NewBase(FromMemory(heapLike(n, shared, nil, 1)))
+	close := FromMemory(touchUp(heapLike(n, shared, nil, 1), 3, 40, 77, 150, 199))
+	far := FromMemory(heapLike(n, shared[:100], shared[100:], 2)) // pages rewritten
+	for _, im := range []*Image{close, far} {
+		if got, want := base.SampledDeltaBytes(im, 1), base.DeltaBytes(im); got != want || want == 0 {
+			t.Fatalf("SampledDeltaBytes(1) = %d, DeltaBytes %d", got, want)
+		}
+	}
+	if c, f := base.SampledDeltaBytes(close, 8), base.SampledDeltaBytes(far, 8); c >= f || base.DeltaBytes(close) >= base.DeltaBytes(far) {
+		t.Fatalf("sampled: close %d, far %d; full: close %d, far %d", c, f, base.DeltaBytes(close), base.DeltaBytes(far))
+	}
+}
