@@ -5,6 +5,7 @@ package procstat
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -75,4 +76,19 @@ func LoadAvg() float64 {
 		return -1
 	}
 	return v
+}
+
+// Every calls sample now and then every period until ctx is done: a
+// benchmark's sampler of a process's memory and the load average.
+func Every(ctx context.Context, period time.Duration, sample func()) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		sample()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

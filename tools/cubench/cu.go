@@ -178,19 +178,6 @@ func (s *sampler) loadRange() [2]float64 {
 	return [2]float64{s.allMin, s.allMax}
 }
 
-func (s *sampler) run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		s.sample()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
 func (s *sampler) sample() {
 	s.mu.Lock()
 	pid := s.pid

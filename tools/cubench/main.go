@@ -27,6 +27,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/aocu/aocu/internal/procstat"
 	"log"
 	"net/http"
 	"os"
@@ -227,7 +228,7 @@ func run(ctx context.Context, o options) (err error) {
 	samp := newSampler()
 	sctx, stopSampler := context.WithCancel(ctx)
 	var sampWG sync.WaitGroup
-	sampWG.Go(func() { samp.run(sctx, 200*time.Millisecond) })
+	sampWG.Go(func() { procstat.Every(sctx, 200*time.Millisecond, samp.sample) })
 	defer func() {
 		stopSampler()
 		sampWG.Wait()

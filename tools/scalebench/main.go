@@ -263,7 +263,7 @@ func run(o options) (err error) {
 	samp := &sampler{pid: cu.cmd.Process.Pid}
 	sctx, stopSamp := context.WithCancel(ctx)
 	var sampWG sync.WaitGroup
-	sampWG.Go(func() { samp.run(sctx, 100*time.Millisecond) })
+	sampWG.Go(func() { procstat.Every(sctx, 100*time.Millisecond, samp.sample) })
 	defer func() { stopSamp(); sampWG.Wait() }()
 
 	// 3. Evaluate every process once (its last Set's result).
@@ -760,19 +760,6 @@ type sampler struct {
 	pid      int
 	peakRSS  int64
 	min, max float64
-}
-
-func (s *sampler) run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		s.sample()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 func (s *sampler) sample() {
