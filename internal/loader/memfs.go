@@ -724,12 +724,22 @@ func (fs *memFS) touch(n *fsNode) error {
 }
 
 // unlink is FS.unlink.
-func (fs *memFS) unlink(path string) error {
+func (fs *memFS) unlink(path string) error { return fs.remove(path, false) }
+
+// rmdir is FS.rmdir.
+func (fs *memFS) rmdir(path string) error { return fs.remove(path, true) }
+
+// remove is FS.unlink (dir false) or FS.rmdir (dir true): the same checks
+// but for a directory's, and the error of a path without a parent.
+func (fs *memFS) remove(path string, dir bool) error {
 	_, parent, err := fs.lookupPath(path, lookupOpts{parent: true})
 	if err != nil {
 		return err
 	}
 	if parent == nil {
+		if dir {
+			return &fsTypeError{"Cannot read properties of null (reading 'mode')"}
+		}
 		return fsErrno(errnoNOENT)
 	}
 	name := pathBasename(path)
@@ -737,7 +747,7 @@ func (fs *memFS) unlink(path string) error {
 	if err != nil {
 		return err
 	}
-	if e := fs.mayDelete(parent, name, false); e != 0 {
+	if e := fs.mayDelete(parent, name, dir); e != 0 {
 		return fsErrno(e)
 	}
 	if !parent.hasDirOps() {
@@ -746,36 +756,7 @@ func (fs *memFS) unlink(path string) error {
 	if node.mounted != nil {
 		return fsErrno(errnoBUSY)
 	}
-	delete(parent.children, name)
-	parent.ts = fs.now()
-	fs.hashRemove(node)
-	return nil
-}
-
-// rmdir is FS.rmdir.
-func (fs *memFS) rmdir(path string) error {
-	_, parent, err := fs.lookupPath(path, lookupOpts{parent: true})
-	if err != nil {
-		return err
-	}
-	if parent == nil {
-		return &fsTypeError{"Cannot read properties of null (reading 'mode')"}
-	}
-	name := pathBasename(path)
-	node, err := fs.lookupNode(parent, name)
-	if err != nil {
-		return err
-	}
-	if e := fs.mayDelete(parent, name, true); e != 0 {
-		return fsErrno(e)
-	}
-	if !parent.hasDirOps() {
-		return fsErrno(errnoPERM)
-	}
-	if node.mounted != nil {
-		return fsErrno(errnoBUSY)
-	}
-	if len(node.children) > 0 {
+	if dir && len(node.children) > 0 {
 		return fsErrno(errnoNOTEMPTY)
 	}
 	delete(parent.children, name)
