@@ -136,6 +136,25 @@ func inBounds(d []byte, p, n uint64) bool { return p <= uint64(len(d)) && n <= u
 
 var errOOB = errors.New("memory access out of bounds")
 
+// iovecs calls f with the buffer of each of the cnt iovecs at iov in turn
+// until f is done; false (a trap) when an iovec or its buffer leaves d.
+func (h *instance) iovecs(d []byte, iov, cnt uint64, f func(b []byte) (done bool)) bool {
+	for range cnt {
+		if !inBounds(d, iov, 2*h.ptrSize()) {
+			return false
+		}
+		p, l := h.getPtr(d, iov), h.getPtr(d, iov+h.ptrSize())
+		iov += 2 * h.ptrSize()
+		if !inBounds(d, p, l) {
+			return false
+		}
+		if f(d[p : p+l]) {
+			return true
+		}
+	}
+	return true
+}
+
 func (h *instance) hostFuncs() map[string]hostFn {
 	m := map[string]hostFn{}
 	m["_emscripten_throw_longjmp"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
@@ -250,24 +269,21 @@ func (h *instance) hostFuncs() map[string]hostFn {
 			}
 		}
 		var total uint64
-		for i := uint64(0); i < cnt; i++ {
-			if !inBounds(d, iov, 2*h.ptrSize()) {
-				return 0, h.trapWith(errOOB)
-			}
-			p, l := h.getPtr(d, iov), h.getPtr(d, iov+h.ptrSize())
-			iov += 2 * h.ptrSize()
-			if !inBounds(d, p, l) {
-				return 0, h.trapWith(errOOB)
-			}
+		var werr error
+		if !h.iovecs(d, iov, cnt, func(b []byte) (done bool) {
 			if drive {
-				total += l
-				continue
+				total += uint64(len(b))
+				return false
 			}
-			n, err := h.fs.write(s, d[p:p+l], func(b []byte) { h.log(string(b)) })
-			if err != nil {
-				return h.fdResult(err)
-			}
+			n, err := h.fs.write(s, b, func(b []byte) { h.log(string(b)) })
 			total += uint64(n)
+			werr = err
+			return err != nil
+		}) {
+			return 0, h.trapWith(errOOB)
+		}
+		if werr != nil {
+			return h.fdResult(werr)
 		}
 		h.putPtr(d, pnum, total)
 		return 0, nil
@@ -285,23 +301,19 @@ func (h *instance) hostFuncs() map[string]hostFn {
 			return h.fdResult(err)
 		}
 		var total uint64
-		for i := uint64(0); i < cnt; i++ {
-			if !inBounds(d, iov, 2*h.ptrSize()) {
-				return 0, h.trapWith(errOOB)
-			}
-			p, l := h.getPtr(d, iov), h.getPtr(d, iov+h.ptrSize())
-			iov += 2 * h.ptrSize()
-			if !inBounds(d, p, l) {
-				return 0, h.trapWith(errOOB)
-			}
-			n, err := h.fs.read(s, d[p:p+l])
-			if err != nil {
-				return h.fdResult(err)
+		var rerr error
+		if !h.iovecs(d, iov, cnt, func(b []byte) (done bool) {
+			n, err := h.fs.read(s, b)
+			if rerr = err; err != nil {
+				return true
 			}
 			total += uint64(n)
-			if uint64(n) < l {
-				break
-			}
+			return n < len(b) // a short read ends it
+		}) {
+			return 0, h.trapWith(errOOB)
+		}
+		if rerr != nil {
+			return h.fdResult(rerr)
 		}
 		h.putPtr(d, pnum, total)
 		return 0, nil
