@@ -590,10 +590,10 @@ type pageImager interface {
 // cycle rewrites the mark bits of every object), so a module has up to
 // maxBasesPerModule bases: an image is encoded against the one its delta is
 // smallest against (memimage.Base.DeltaBytes: the words that differ, not
-// the pages, which one message's collection touches most of), and becomes a
-// base itself when every delta would exceed a quarter of its bytes. (On 50 aos processes of scalebench after
-// its load, at nonces 4 to 9: one base makes their images 1.6× smaller, four
-// bases 3.2×.) A base lives as long as an image refers to it (the map holds
+// the pages, most of which one message's collection touches), and becomes a
+// base itself when every delta would exceed a quarter of its bytes. (On 50
+// aos processes of scalebench after its load, at nonces 4 to 9: one base
+// makes their images 1.6× smaller, four bases 3.2×.) A base lives as long as an image refers to it (the map holds
 // it weakly; procs hold it in imgBase and drainBase), so a module whose
 // processes are all gone or live costs nothing, and a base never changes
 // under an image made against it. It need not survive the CU: the memory
@@ -699,7 +699,7 @@ func (e *Engine) encodeIdle(p *proc, mem []byte) (img []byte, base *memimage.Bas
 	hint := p.imgBase
 	if md, ok := p.inst.(memoryDiffer); ok && inModule && hint != nil {
 		// Still close to the base it was restored against (its messages
-		// changed a few pages): the delta straight from the memory, no
+		// changed a few words): the delta straight from the memory, no
 		// page image copied (~3 MB for an aos process).
 		if d := md.DiffMemory(hint); d != nil && d.DeltaBytes() <= d.DataBytes()/4 {
 			if img, ok := e.enc.EncodeDiff(d); ok {
