@@ -305,7 +305,8 @@ func (b *Base) deltaBytesOf(im *Image, stride uint32) int {
 			}
 		}
 	}
-	// (a base page under a page left out reads as cut from im: dropped too)
+	// (eachDiff takes a base page at an index left out for one im lacks and
+	// emits it as zero: the same test drops it)
 	eachDiff(im.size, pages, b, func(i uint32, p []byte) {
 		if i%stride == 0 {
 			r.add(p, b.page(i))
