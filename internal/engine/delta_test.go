@@ -309,40 +309,41 @@ func TestBaseImagesOfAModule(t *testing.T) {
 		return memimage.FromMemory(mem)
 	}
 	first := image(1, 0)
-	base := b.forModule("m", first, nil)
+	base, _ := b.forModule("m", first, nil)
 	if base == nil || base.Image() != first {
 		t.Fatal("the first image is not the module's base")
 	}
-	if got := b.forModule("m", image(1, 2), nil); got != base {
+	if got, _ := b.forModule("m", image(1, 2), nil); got != base {
 		t.Fatal("an image close to the base (2 pages of 8 differ) got another base")
 	}
 	var held []*memimage.Base
 	for fill := byte(2); fill < 1+maxBasesPerModule; fill++ {
 		im := image(fill, 0)
-		if got := b.forModule("m", im, nil); got == nil || got.Image() != im {
+		if got, _ := b.forModule("m", im, nil); got == nil || got.Image() != im {
 			t.Fatalf("an image unlike the %d bases did not become one", len(held)+1)
 		}
-		held = append(held, b.forModule("m", im, nil))
+		got, _ := b.forModule("m", im, nil)
+		held = append(held, got)
 	}
-	if got := b.forModule("m", image(99, 0), nil); got != nil {
+	if got, _ := b.forModule("m", image(99, 0), nil); got != nil {
 		t.Fatal("an image unlike every base got one beyond the bound: want none (a plain image)")
 	}
 	if n, _ := b.stats(); n != maxBasesPerModule {
 		t.Fatalf("%d bases, want %d", n, maxBasesPerModule)
 	}
-	if got := b.forModule("m", image(3, 1), nil); got != held[1] || held[1].Image().Bytes()[1] != 3 {
+	if got, _ := b.forModule("m", image(3, 1), nil); got != held[1] || held[1].Image().Bytes()[1] != 3 {
 		t.Fatal("an image was not encoded against the base it differs least from")
 	}
 	// The base of the image a process came from is kept while the process
 	// stays close to it (2 of 8 pages differ); once it is not, the closest
 	// is taken.
-	if got := b.forModule("m", image(1, 2), base); got != base {
+	if got, _ := b.forModule("m", image(1, 2), base); got != base {
 		t.Fatal("a process close to its old base was given another")
 	}
-	if got := b.forModule("m", image(2, 1), base); got != held[0] {
+	if got, _ := b.forModule("m", image(2, 1), base); got != held[0] {
 		t.Fatal("a process no longer close to its old base was not given the closest")
 	}
-	if got := b.forModule("other", image(1, 0), nil); got == base {
+	if got, _ := b.forModule("other", image(1, 0), nil); got == base {
 		t.Fatal("a base shared between modules")
 	}
 	runtime.KeepAlive(held)
@@ -358,7 +359,7 @@ func TestBaseImagesOfAModule(t *testing.T) {
 		}
 	}
 	next := image(9, 0)
-	if nb := b.forModule("m", next, nil); nb.Image() != next {
+	if nb, _ := b.forModule("m", next, nil); nb.Image() != next {
 		t.Fatal("the next image parked did not become a base")
 	}
 }

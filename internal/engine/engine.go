@@ -589,7 +589,7 @@ type pageImager interface {
 // processes in the same phase of Lua's incremental garbage collector (a
 // cycle rewrites the mark bits of every object), so a module has up to
 // maxBasesPerModule bases: an image is encoded against the one its delta is
-// smallest against (memimage.Base.DeltaBytes: the words that differ, not
+// smallest against (memimage.MemoryDiff.DeltaBytes: the words that differ, not
 // the pages, most of which one message's collection touches), and becomes a
 // base itself when every delta would exceed a quarter of its bytes. (On 50
 // aos processes of scalebench after its load, at nonces 4 to 9: one base
@@ -607,16 +607,23 @@ type baseImages struct {
 
 const maxBasesPerModule = 4
 
+// nearBase reports whether a diff is close enough to its base to be
+// encoded against it: its ranges at most a quarter of the image's bytes.
+func nearBase(d *memimage.MemoryDiff) bool { return d.DeltaBytes() <= d.DataBytes()/4 }
+
 // forModule returns the base image of module that im's delta is smallest
-// against, making im a base when none is close (im must not change
-// afterwards). The bases are compared outside the lock (a comparison reads
-// the pages of both). hint (or nil) is the base of the image the process was
-// restored from: when im is still close to it, it is taken without comparing
-// the others (a process that evaluated a message differs from its old image
-// in a few words; each comparison reads ~2 MB).
-func (b *baseImages) forModule(module string, im *memimage.Image, hint *memimage.Base) *memimage.Base {
-	if hint != nil && hint.DeltaBytes(im) <= im.DataBytes()/4 {
-		return hint
+// against, with im's diff against it (nil when there is none, or when im
+// became the base), making im a base when none is close (im must not
+// change afterwards). The bases are compared outside the lock (a comparison
+// reads the pages of both). hint (or nil) is the base of the image the
+// process was restored from: when im is still close to it, it is taken
+// without comparing the others (a process that evaluated a message differs
+// from its old image in a few words; each comparison reads ~2 MB).
+func (b *baseImages) forModule(module string, im *memimage.Image, hint *memimage.Base) (*memimage.Base, *memimage.MemoryDiff) {
+	if hint != nil {
+		if d := memimage.DiffImage(im, hint); nearBase(d) {
+			return hint, d
+		}
 	}
 	b.mu.Lock()
 	var bases []*memimage.Base
@@ -629,14 +636,17 @@ func (b *baseImages) forModule(module string, im *memimage.Image, hint *memimage
 	// Ranked on every 8th page, then the best measured in full: each
 	// full comparison XORs the ~2 MB that differ.
 	var best *memimage.Base
+	var bestDiff *memimage.MemoryDiff
 	bestBytes := im.DataBytes() // (a delta no smaller than the image: none)
 	for _, base := range bases {
 		if n := base.SampledDeltaBytes(im, 8); n < bestBytes {
 			best, bestBytes = base, n
 		}
 	}
-	if best != nil && best.DeltaBytes(im) <= im.DataBytes()/4 {
-		return best
+	if best != nil {
+		if bestDiff = memimage.DiffImage(im, best); nearBase(bestDiff) {
+			return best, bestDiff
+		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -648,11 +658,11 @@ func (b *baseImages) forModule(module string, im *memimage.Image, hint *memimage
 	}
 	b.m[module] = live
 	if len(live) >= maxBasesPerModule {
-		return best
+		return best, bestDiff
 	}
 	base := memimage.NewBase(im)
 	b.m[module] = append(live, weak.Make(base))
-	return base
+	return base, nil
 }
 
 // byID returns the base image with id that the engine holds, or nil.
@@ -701,7 +711,7 @@ func (e *Engine) encodeIdle(p *proc, mem []byte) (img []byte, base *memimage.Bas
 		// Still close to the base it was restored against (its messages
 		// changed a few words): the delta straight from the memory, no
 		// page image copied (~3 MB for an aos process).
-		if d := md.DiffMemory(hint); d != nil && d.DeltaBytes() <= d.DataBytes()/4 {
+		if d := md.DiffMemory(hint); d != nil && nearBase(d) {
 			if img, ok := e.enc.EncodeDiff(d); ok {
 				return img, hint, nil
 			}
@@ -712,14 +722,20 @@ func (e *Engine) encodeIdle(p *proc, mem []byte) (img []byte, base *memimage.Bas
 	if err != nil {
 		return nil, nil, err
 	}
-	if inModule {
-		base = e.bases.forModule(p.meta.module.ID, im, hint)
+	if !inModule {
+		return e.enc.Encode(im), nil, nil
 	}
-	img, delta := e.enc.EncodeAgainst(im, base)
-	if !delta {
-		base = nil
+	base, diff := e.bases.forModule(p.meta.module.ID, im, hint)
+	if base == nil {
+		return e.enc.Encode(im), nil, nil
 	}
-	return img, base, nil
+	if diff == nil {
+		diff = memimage.DiffImage(im, base) // (im is the base)
+	}
+	if img, ok := e.enc.EncodeDiff(diff); ok {
+		return img, base, nil
+	}
+	return e.enc.Encode(im), nil, nil
 }
 
 // pageImage returns the non-zero pages of p's live memory mem (the

@@ -109,7 +109,7 @@ type pageRegion struct{ start, end, categories uint64 }
 
 // scanTouched marks the present or swapped pages of the len(touched) pages
 // from start with PAGEMAP_SCAN; false when the kernel has no such ioctl
-// (touched is then left as it was).
+// (touched may then be marked in part: readTouched sets every entry).
 func scanTouched(fd int, start uintptr, pg int, touched []bool) bool {
 	// The kernel writes the regions through an address held as an integer:
 	// they must not live on the goroutine's stack, which may move (a make of
@@ -125,9 +125,6 @@ func scanTouched(fd int, start uintptr, pg int, touched []bool) bool {
 	for arg.start < end {
 		r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), pagemapScan, uintptr(unsafe.Pointer(&arg)))
 		if errno != 0 {
-			if arg.start != uint64(start) {
-				clear(touched) // a failure after a partial scan: start over with reads
-			}
 			return false
 		}
 		for _, reg := range regions[:r] {
@@ -136,9 +133,6 @@ func scanTouched(fd int, start uintptr, pg int, touched []bool) bool {
 			}
 		}
 		if arg.walkEnd <= arg.start {
-			if arg.start != uint64(start) {
-				clear(touched)
-			}
 			return false // no progress: not the kernel this was written for
 		}
 		arg.start = arg.walkEnd

@@ -281,17 +281,9 @@ func applyXorRanges(x, s []byte) error {
 
 var errBadRanges = errors.New("memimage: malformed delta image (its ranges leave its pages)")
 
-// DeltaBytes is the length of the ranges of im's delta against the base
-// before compression (the words that differ, XOR the base's, with their
-// offsets, and the pages held raw): how far im is from the base. Pages
-// are a poor measure: after one message Lua's collector has touched most
-// pages of an aos process's heap (mark bits), while the words that differ
-// are a few percent of them. The engine picks the base to encode against
-// by it.
-func (b *Base) DeltaBytes(im *Image) int { return b.deltaBytesOf(im, 1) }
-
-// SampledDeltaBytes is DeltaBytes over every stride-th page only, times
-// stride: an estimate for ranking bases at a fraction of the reads.
+// SampledDeltaBytes is the DeltaBytes of im's diff against the base over
+// every stride-th page only, times stride: an estimate for ranking bases at
+// a fraction of the reads.
 func (b *Base) SampledDeltaBytes(im *Image, stride int) int {
 	return stride * b.deltaBytesOf(im, uint32(max(stride, 1)))
 }
@@ -395,11 +387,7 @@ func (e *Encoder) EncodeAgainst(im *Image, base *Base) (b []byte, delta bool) {
 	if base == nil {
 		return e.Encode(im), false
 	}
-	runs, raw, ranges, n := xorDiff(im, base)
-	if n >= len(im.data) {
-		return e.Encode(im), false
-	}
-	if b, ok := e.encodeDelta(im.size, base, runs, raw, ranges); ok {
+	if b, ok := e.EncodeDiff(DiffImage(im, base)); ok {
 		return b, true
 	}
 	return e.Encode(im), false
@@ -943,8 +931,20 @@ func DiffMemory(mem []byte, maybe func(page int) bool, base *Base) *MemoryDiff {
 	return d
 }
 
-// DeltaBytes is the length of the delta's ranges before compression
-// (Base.DeltaBytes of the memory's image).
+// DiffImage compares im with base: DiffMemory of the memory im is the image
+// of.
+func DiffImage(im *Image, base *Base) *MemoryDiff {
+	d := &MemoryDiff{size: im.size, base: base, data: len(im.data)}
+	d.runs, d.raw, d.ranges, d.diff = xorDiff(im, base)
+	return d
+}
+
+// DeltaBytes is the length of the delta's ranges before compression (the
+// words that differ, XOR the base's, with their offsets, and the pages held
+// raw): how far the memory is from the base. Pages are a poor measure:
+// after one message Lua's collector has touched most pages of an aos
+// process's heap (mark bits), while the words that differ are a few percent
+// of them. The engine picks the base to encode against by it.
 func (d *MemoryDiff) DeltaBytes() int { return len(d.ranges) }
 
 // DataBytes is the length of the memory's non-zero pages (its image's

@@ -116,7 +116,7 @@ func TestDeltaRoundTrip(t *testing.T) {
 	if want := []Run{{20, 2}, {30, 3}}; !slices.Equal(runs, want) || nd != 5*PageSize {
 		t.Fatalf("delta pages %v (%d bytes), want %v (the process's own pages and the base's it lacks)", runs, nd, want)
 	}
-	if got := base.DeltaBytes(own); got != len(ranges) || got == 0 {
+	if got := DiffImage(own, base).DeltaBytes(); got != len(ranges) || got == 0 {
 		t.Fatalf("DeltaBytes = %d, the delta's ranges %d bytes", got, len(ranges))
 	}
 	if self, _, ranges, _ := xorDiff(base.Image(), base); len(self) != 0 || len(ranges) != 0 {
@@ -482,8 +482,8 @@ func TestDiffMemoryIsTheDeltaOfTheImage(t *testing.T) {
 			}
 			im := FromMemoryWhere(mem, c.maybe)
 			d := DiffMemory(mem, c.maybe, base)
-			if d.DataBytes() != im.DataBytes() || d.DeltaBytes() != base.DeltaBytes(im) {
-				t.Fatalf("data %d, delta %d bytes; the image's: %d, %d", d.DataBytes(), d.DeltaBytes(), im.DataBytes(), base.DeltaBytes(im))
+			if d.DataBytes() != im.DataBytes() || d.DeltaBytes() != DiffImage(im, base).DeltaBytes() {
+				t.Fatalf("data %d, delta %d bytes; the image's: %d, %d", d.DataBytes(), d.DeltaBytes(), im.DataBytes(), DiffImage(im, base).DeltaBytes())
 			}
 			want, delta := enc.EncodeAgainst(im, base)
 			got, ok := enc.EncodeDiff(d)
@@ -522,11 +522,11 @@ func TestSampledDeltaBytesRanksBases(t *testing.T) {
 	close := FromMemory(touchUp(heapLike(n, shared, nil, 1), 3, 40, 77, 150, 199))
 	far := FromMemory(heapLike(n, shared[:100], shared[100:], 2)) // pages rewritten
 	for _, im := range []*Image{close, far} {
-		if got, want := base.SampledDeltaBytes(im, 1), base.DeltaBytes(im); got != want || want == 0 {
+		if got, want := base.SampledDeltaBytes(im, 1), DiffImage(im, base).DeltaBytes(); got != want || want == 0 {
 			t.Fatalf("SampledDeltaBytes(1) = %d, DeltaBytes %d", got, want)
 		}
 	}
-	if c, f := base.SampledDeltaBytes(close, 8), base.SampledDeltaBytes(far, 8); c >= f || base.DeltaBytes(close) >= base.DeltaBytes(far) {
-		t.Fatalf("sampled: close %d, far %d; full: close %d, far %d", c, f, base.DeltaBytes(close), base.DeltaBytes(far))
+	if c, f := base.SampledDeltaBytes(close, 8), base.SampledDeltaBytes(far, 8); c >= f || DiffImage(close, base).DeltaBytes() >= DiffImage(far, base).DeltaBytes() {
+		t.Fatalf("sampled: close %d, far %d; full: close %d, far %d", c, f, DiffImage(close, base).DeltaBytes(), DiffImage(far, base).DeltaBytes())
 	}
 }
