@@ -30,9 +30,14 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultRetries         = httpretry.DefaultRetries
-	DefaultDelay           = httpretry.DefaultDelay
-	DefaultLocateCacheSize = 100
+	DefaultRetries = httpretry.DefaultRetries
+	DefaultDelay   = httpretry.DefaultDelay
+	// DefaultLocateCacheSize is 100,000 locations (~25 MB at most), not
+	// ao-scheduler-utils' 100: a location is valid for its record's
+	// Time-To-Live either way, and a CU serving more processes than its
+	// cache holds would otherwise locate again (a GET of the SU, perhaps a
+	// GraphQL query) for nearly every /result.
+	DefaultLocateCacheSize = 100_000
 	DefaultMaxRawSize      = 2 << 30
 	DefaultTimeout         = 5 * time.Minute
 	// BlocksPageSize is the reference's GetBlocks page size.

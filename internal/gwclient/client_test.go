@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"github.com/aocu/aocu/internal/lru"
 	"io"
 	"math"
@@ -237,6 +238,39 @@ func TestBlocks(t *testing.T) {
 	c3, _ := New(Options{ArweaveURL: gwHS.URL, GraphQLURLs: []string{bad.URL}, Logger: quiet, Delay: time.Millisecond, Retries: 2})
 	_, err = c3.Blocks(ctx, 0, math.MaxInt64)
 	wantStatus(t, err, 502, "Can not communicate with gateway to retrieve block metadata: 503: down")
+}
+
+// A CU serves far more processes than ao-scheduler-utils' 100 cached
+// locations: with the default cache, locating each of 1,000 processes a
+// second time (within the record's Time-To-Live) asks neither the gateway
+// nor the SU again. (With a cache of 100, the second round is 1,000 more
+// redirect checks.)
+func TestLocateCachesAThousandProcesses(t *testing.T) {
+	n := startNet(t)
+	ctx := context.Background()
+	pids := make([]string, 1000)
+	for i := range pids {
+		pids[i] = arweave.B64Encode([]byte(fmt.Sprintf("process %04d of a busy compute unit", i)))
+	}
+	for _, size := range []int{0, 100} {
+		c := n.client(t, Options{LocateCacheSize: size})
+		n.gqlHits.Store(0)
+		n.suRootHits.Store(0)
+		for range 2 {
+			for _, pid := range pids {
+				if u, err := c.Locate(ctx, pid, n.su.Address()); err != nil || u != n.suURL {
+					t.Fatalf("Locate(%s) = %q, %v", pid, u, err)
+				}
+			}
+		}
+		want := int32(len(pids))
+		if size == 100 {
+			want = 2 * int32(len(pids))
+		}
+		if n.gqlHits.Load() != 1 || n.suRootHits.Load() != want {
+			t.Errorf("cache size %d: %d queries, %d redirect checks for 2 × %d locates; want 1 and %d", size, n.gqlHits.Load(), n.suRootHits.Load(), len(pids), want)
+		}
+	}
 }
 
 func TestLocate(t *testing.T) {

@@ -204,17 +204,23 @@ func toMessageJSON(r *row, showAnchor bool) (messageJSON, error) {
 	return out, nil
 }
 
+// handleHealth is GET /: the Rust SU's {timestamp, address} with the spec
+// draft's Unit, Address, Timestamp and Processes (every process this SU
+// schedules). With ?process-id= it is a client's redirect check (as
+// ao-scheduler-utils' locate makes for each process it locates), answered
+// without the list, whose cost grows with the processes.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	procs, err := s.store.processIDs(r.Context())
-	if err != nil {
-		writeErr(w, err.Error())
-		return
-	}
 	ts := strconv.FormatInt(s.now().UnixMilli(), 10)
-	writeJSON(w, http.StatusOK, map[string]any{
-		"Unit": "Scheduler", "Address": s.addr, "Timestamp": ts, "Processes": procs,
-		"timestamp": ts, "address": s.addr,
-	})
+	out := map[string]any{"Unit": "Scheduler", "Address": s.addr, "Timestamp": ts, "timestamp": ts, "address": s.addr}
+	if !r.URL.Query().Has("process-id") {
+		procs, err := s.store.processIDs(r.Context())
+		if err != nil {
+			writeErr(w, err.Error())
+			return
+		}
+		out["Processes"] = procs
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) handleTimestamp(w http.ResponseWriter, r *http.Request) {

@@ -5,7 +5,8 @@
 // Config.DataDir and uploads them to an Arweave-like gateway over HTTP.
 //
 // Routes: POST / (item, or ?process-id=&assign= for an existing tx),
-// GET / (health), GET /timestamp, GET /health, GET /processes/{id},
+// GET / (health; the list of processes only without ?process-id=),
+// GET /timestamp, GET /health, GET /processes/{id},
 // GET /{id}/latest, GET /{id} (a message, or a process's paginated messages
 // with from (exclusive), to (inclusive) and limit; or, in nonce mode, with
 // from-nonce (exclusive; -1 includes the process) and to-nonce (inclusive)).

@@ -322,6 +322,15 @@ func TestSpawnAndMessages(t *testing.T) {
 	if ps := h["Processes"].([]any); len(ps) != 1 || ps[0] != pid {
 		t.Fatalf("Processes %v", ps)
 	}
+	// A redirect check (GET /?process-id=, one per process a CU locates):
+	// the same answer without the list of every process.
+	var hc map[string]any
+	if code := getJSON(t, n.suHS.URL+"/?process-id="+pid, &hc); code != 200 || hc["address"] != n.su.Address() || hc["Unit"] != "Scheduler" || hc["timestamp"] == nil {
+		t.Fatalf("GET /?process-id=: %d %v", code, hc)
+	}
+	if _, ok := hc["Processes"]; ok {
+		t.Fatalf("GET /?process-id= listed the processes: %v", hc)
+	}
 	if _, err := strconv.ParseInt(h["timestamp"].(string), 10, 64); err != nil {
 		t.Fatalf("timestamp %v", h["timestamp"])
 	}
