@@ -32,7 +32,7 @@ import (
 const (
 	DefaultRetries = httpretry.DefaultRetries
 	DefaultDelay   = httpretry.DefaultDelay
-	// DefaultLocateCacheSize is 100,000 locations (~25 MB at most), not
+	// DefaultLocateCacheSize is 100,000 locations (~30 MB at most), not
 	// ao-scheduler-utils' 100: a location is valid for its record's
 	// Time-To-Live either way, and a CU serving more processes than its
 	// cache holds would otherwise locate again (a GET of the SU, perhaps a
