@@ -302,6 +302,18 @@ func TestLocate(t *testing.T) {
 	if u, err := c.Locate(ctx, pid2, ""); err != nil || u != n.suURL || n.gqlHits.Load() != 2 {
 		t.Errorf("Locate(pid2) = %q, %v; %d queries", u, err, n.gqlHits.Load())
 	}
+	// Another process without a hint: its Scheduler tag only (the SU's
+	// record is cached by its wallet).
+	cn := n.client(t, Options{})
+	n.gqlHits.Store(0)
+	for _, p := range []string{pid2, pid} {
+		if u, err := cn.Locate(ctx, p, ""); err != nil || u != n.suURL {
+			t.Errorf("Locate(%s) = %q, %v", p, u, err)
+		}
+	}
+	if n.gqlHits.Load() != 3 {
+		t.Errorf("two processes of one SU without a hint: %d queries, want 3", n.gqlHits.Load())
+	}
 
 	// A router answering 307 to the SU: the origin of its Location.
 	var routerHits atomic.Int32

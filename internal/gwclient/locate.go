@@ -97,7 +97,7 @@ func trimSlash(s string) string {
 //     302, 307 or 308 answer moves to the origin of its Location.
 //
 // The URL has no trailing slash. It is cached per process (and the record
-// per hinted address) for the record's Time-To-Live in a bounded LRU.
+// per SU wallet) for the record's Time-To-Live in a bounded LRU.
 // Errors: an unknown process (or one without a Scheduler tag) is a 404; a
 // missing or incomplete Scheduler-Location record and gateway failures are
 // 502s.
@@ -105,20 +105,23 @@ func (c *Client) Locate(ctx context.Context, processID, schedulerHint string) (s
 	if loc, ok := c.cache.Get("process\x00" + processID); ok {
 		return loc.url, nil
 	}
-	var (
-		loc location
-		err error
-	)
-	if schedulerHint != "" {
-		var ok bool
-		if loc, ok = c.cache.Get("owner\x00" + schedulerHint); !ok {
-			if loc, err = c.loadScheduler(ctx, schedulerHint); err != nil {
-				return "", err
-			}
-			remember(c.cache, "owner\x00"+schedulerHint, loc)
+	owner := schedulerHint
+	if owner == "" {
+		var err error
+		if owner, err = c.processScheduler(ctx, processID); err != nil {
+			return "", err
 		}
-	} else if loc, err = c.loadProcessScheduler(ctx, processID); err != nil {
-		return "", err
+	}
+	// The SU's record is cached by its wallet whichever way it was found: a
+	// process without a hint (its first locate, before the CU stores its
+	// record) asks the gateway only for its Scheduler tag.
+	loc, ok := c.cache.Get("owner\x00" + owner)
+	if !ok {
+		var err error
+		if loc, err = c.loadScheduler(ctx, owner); err != nil {
+			return "", err
+		}
+		remember(c.cache, "owner\x00"+owner, loc)
 	}
 	final, err := c.checkForRedirect(ctx, loc.url, processID)
 	if err != nil {
@@ -129,24 +132,24 @@ func (c *Client) Locate(ctx context.Context, processID, schedulerHint string) (s
 	return loc.url, nil
 }
 
-// loadProcessScheduler finds the process's Scheduler tag, then its
-// location.
-func (c *Client) loadProcessScheduler(ctx context.Context, processID string) (location, error) {
+// processScheduler returns the process's Scheduler tag: the wallet of its
+// SU.
+func (c *Client) processScheduler(ctx context.Context, processID string) (string, error) {
 	var r gqlTransactions
 	err := c.query(ctx, "process "+processID, []string{c.graphqlURL}, getTransactionsQuery,
 		map[string]any{"transactionIds": []string{processID}}, &r)
 	if err != nil {
-		return location{}, fail(err, "Error Encountered when locating the Scheduler Unit of process '%s'", processID)
+		return "", fail(err, "Error Encountered when locating the Scheduler Unit of process '%s'", processID)
 	}
 	n := r.first()
 	if n == nil {
-		return location{}, ao.Errorf(http.StatusNotFound, "Process %s was not found on gateway", processID)
+		return "", ao.Errorf(http.StatusNotFound, "Process %s was not found on gateway", processID)
 	}
 	addr := findTag(n.Tags, "Scheduler")
 	if addr == "" {
-		return location{}, ao.Errorf(http.StatusNotFound, `No "Scheduler" tag found on process %s`, processID)
+		return "", ao.Errorf(http.StatusNotFound, `No "Scheduler" tag found on process %s`, processID)
 	}
-	return c.loadScheduler(ctx, addr)
+	return addr, nil
 }
 
 // loadScheduler reads the latest Scheduler-Location record of a wallet.
