@@ -400,18 +400,103 @@ type page struct {
 	First int
 }
 
+// driveBound bounds the items counted to choose how a query reads them.
+const driveBound = 1000
+
+// indexedFilter is a filter of a transactions() query with an index: a
+// column of items, or a tag name with values.
+type indexedFilter struct {
+	col  string // items column ("": the tag filter tag)
+	vals []string
+	tag  int
+}
+
+// drivingTag returns the index in q.Tags of the tag filter the query should
+// read its items through, or -1 to leave the choice to SQLite. Without the
+// statistics SQLite has no way to know that a wallet (an SU's: every
+// assignment it signed) owns tens of thousands of items of which one has the
+// tag asked for (its Scheduler-Location), so it reads every item of the
+// wallet. Each indexed filter's items are counted up to driveBound, and a
+// tag filter with the fewest (fewer than the bound) drives the query.
+func (s *store) drivingTag(ctx context.Context, q txQuery) (int, error) {
+	if q.IDs != nil { // a few ids: SQLite reads them by their index
+		return -1, nil
+	}
+	var filters []indexedFilter
+	for _, f := range []indexedFilter{{col: "owner_addr", vals: q.Owners}, {col: "target", vals: q.Recipients}, {col: "parent", vals: q.BundledIn}} {
+		if len(f.vals) > 0 {
+			filters = append(filters, f)
+		}
+	}
+	for i, t := range q.Tags {
+		if t.Name != nil && len(t.Values) > 0 && !t.Not {
+			filters = append(filters, indexedFilter{vals: t.Values, tag: i})
+		}
+	}
+	if len(filters) < 2 && (len(filters) == 0 || filters[0].col != "") {
+		return -1, nil // no tag filter, or the only index SQLite can use
+	}
+	best, fewest := -1, driveBound
+	for _, f := range filters {
+		sub := `SELECT 1 FROM items WHERE ` + f.col + ` IN ` + jsonList
+		args := []any{jsonArray(f.vals)}
+		if f.col == "" {
+			sub = `SELECT 1 FROM tags WHERE name = ? AND value IN ` + jsonList
+			args = []any{*q.Tags[f.tag].Name, jsonArray(f.vals)}
+		}
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (`+sub+` LIMIT ?)`, append(args, driveBound)...).Scan(&n); err != nil {
+			return -1, fmt.Errorf("gateway: count items of a filter: %w", err)
+		}
+		if n < fewest {
+			fewest = n
+			best = -1
+			if f.col == "" {
+				best = f.tag
+			}
+		}
+	}
+	return best, nil
+}
+
 // queryItems returns up to q.First items matching q, and whether more follow.
 func (s *store) queryItems(ctx context.Context, q txQuery) ([]*item, bool, error) {
+	if q.IDs != nil && len(q.IDs) == 0 {
+		return nil, false, nil
+	}
+	sqlText, args, err := s.itemsSQL(ctx, q)
+	if err != nil {
+		return nil, false, err
+	}
+	out, more, err := queryPage(ctx, s.db, "transactions", sqlText, args, q.First, func(rows *sql.Rows) (*item, error) {
+		it := &item{}
+		return it, scanItem(rows, it)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.loadTags(ctx, out); err != nil {
+		return nil, false, err
+	}
+	return out, more, nil
+}
+
+// itemsSQL is the SELECT of q's items (q.IDs nil or not empty).
+func (s *store) itemsSQL(ctx context.Context, q txQuery) (string, []any, error) {
+	drive, err := s.drivingTag(ctx, q)
+	if err != nil {
+		return "", nil, err
+	}
 	var where []string
 	var args []any
 	in := func(col string, vals []string) {
+		if drive >= 0 {
+			col = "+" + col // (no index: the tag filter drives)
+		}
 		where = append(where, col+` IN `+jsonList)
 		args = append(args, jsonArray(vals))
 	}
 	if q.IDs != nil {
-		if len(q.IDs) == 0 {
-			return nil, false, nil
-		}
 		in("id", q.IDs)
 	}
 	if len(q.Owners) > 0 {
@@ -423,7 +508,12 @@ func (s *store) queryItems(ctx context.Context, q txQuery) ([]*item, bool, error
 	if len(q.BundledIn) > 0 {
 		in("parent", q.BundledIn)
 	}
-	for _, t := range q.Tags {
+	for i, t := range q.Tags {
+		if i == drive {
+			where = append(where, `seq IN (SELECT item_seq FROM tags WHERE name = ? AND value IN `+jsonList+`)`)
+			args = append(args, *t.Name, jsonArray(t.Values))
+			continue
+		}
 		c := `EXISTS (SELECT 1 FROM tags t WHERE t.item_seq = items.seq`
 		if t.Name != nil {
 			c += ` AND t.name = ?`
@@ -472,18 +562,7 @@ func (s *store) queryItems(ctx context.Context, q txQuery) ([]*item, bool, error
 		sqlText += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	sqlText += ` ORDER BY ` + order + ` LIMIT ?`
-	args = append(args, q.First+1)
-	out, more, err := queryPage(ctx, s.db, "transactions", sqlText, args, q.First, func(rows *sql.Rows) (*item, error) {
-		it := &item{}
-		return it, scanItem(rows, it)
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	if err := s.loadTags(ctx, out); err != nil {
-		return nil, false, err
-	}
-	return out, more, nil
+	return sqlText, append(args, q.First+1), nil
 }
 
 // blockQuery is a GraphQL blocks() query.
