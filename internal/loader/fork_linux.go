@@ -344,27 +344,8 @@ const (
 func (f *fork) restorePrivatePages() error {
 	d := f.inst.data(f.inst.store)[:f.size]
 	img := f.img
-	pages := f.size / copyPage
-	if cap(f.entries) < pages {
-		f.entries = make([]uint64, pages)
-	}
-	entries := f.entries[:pages]
-	raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(entries))), len(entries)*8)
-	base := int64(uintptr(unsafe.Pointer(unsafe.SliceData(d))) / copyPage * 8)
-	for n := 0; n < len(raw); {
-		m, err := unix.Pread(f.pagemap, raw[n:], base+int64(n))
-		if err != nil {
-			return fmt.Errorf("loader: read pagemap: %w", err)
-		}
-		if m == 0 {
-			return errors.New("loader: short pagemap read")
-		}
-		n += m
-	}
-	for i, e := range entries {
-		if e&pmPresent == 0 || e&pmFile != 0 {
-			continue
-		}
+	var ok bool
+	f.entries, ok = privatePages(f.pagemap, uintptr(unsafe.Pointer(unsafe.SliceData(d))), copyPage, f.size/copyPage, f.entries, func(i int) {
 		page := d[i*copyPage : (i+1)*copyPage]
 		if img.data[i] {
 			want := img.view[i*copyPage : (i+1)*copyPage]
@@ -374,6 +355,9 @@ func (f *fork) restorePrivatePages() error {
 		} else if !isZero(page) {
 			clear(page)
 		}
+	})
+	if !ok {
+		return errors.New("loader: the kernel does not tell which pages of a fork were written")
 	}
 	return nil
 }

@@ -95,6 +95,7 @@ func touchedPages(b []byte) (touched []bool, pageSize int, ok bool) {
 // categories instead of 8 bytes per page, and skips unmapped page tables.
 const (
 	pagemapScan   = 0xC0606610 // _IOWR('f', 16, struct pm_scan_arg)
+	pageIsFile    = 1 << 2     // a file page or shared anonymous memory: not a private copy
 	pageIsPresent = 1 << 3
 	pageIsSwapped = 1 << 4
 )
@@ -111,16 +112,27 @@ type pageRegion struct{ start, end, categories uint64 }
 // from start with PAGEMAP_SCAN; false when the kernel has no such ioctl
 // (touched may then be marked in part: readTouched sets every entry).
 func scanTouched(fd int, start uintptr, pg int, touched []bool) bool {
+	return scanPages(fd, start, pg, len(touched), pmScanArg{categoryAnyOfMask: pageIsPresent | pageIsSwapped},
+		func(i int) { touched[i] = true })
+}
+
+// scanPages calls mark with the index of each of the n pages from start
+// that the categories of sel select (its categoryInverted, categoryMask and
+// categoryAnyOfMask; the rest of sel is set here), in ascending order, with
+// PAGEMAP_SCAN; false when the kernel has no such ioctl (some pages may have
+// been marked).
+func scanPages(fd int, start uintptr, pg, n int, sel pmScanArg, mark func(i int)) bool {
 	// The kernel writes the regions through an address held as an integer:
 	// they must not live on the goroutine's stack, which may move (a make of
 	// a size known only at run time is on the heap, and heap objects stay).
-	regions := make([]pageRegion, min(256, len(touched)))
+	regions := make([]pageRegion, min(256, n))
 	defer runtime.KeepAlive(regions)
-	end := uint64(start) + uint64(len(touched))*uint64(pg)
+	end := uint64(start) + uint64(n)*uint64(pg)
 	arg := pmScanArg{
 		size: uint64(unsafe.Sizeof(pmScanArg{})), start: uint64(start), end: end,
 		vec: uint64(uintptr(unsafe.Pointer(&regions[0]))), vecLen: uint64(len(regions)),
-		categoryAnyOfMask: pageIsPresent | pageIsSwapped, returnMask: pageIsPresent | pageIsSwapped,
+		categoryInverted: sel.categoryInverted, categoryMask: sel.categoryMask, categoryAnyOfMask: sel.categoryAnyOfMask,
+		returnMask: sel.categoryMask | sel.categoryAnyOfMask,
 	}
 	for arg.start < end {
 		r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), pagemapScan, uintptr(unsafe.Pointer(&arg)))
@@ -129,7 +141,7 @@ func scanTouched(fd int, start uintptr, pg int, touched []bool) bool {
 		}
 		for _, reg := range regions[:r] {
 			for a := reg.start; a < reg.end; a += uint64(pg) {
-				touched[(uintptr(a)-start)/uintptr(pg)] = true
+				mark(int((uintptr(a) - start) / uintptr(pg)))
 			}
 		}
 		if arg.walkEnd <= arg.start {
@@ -138,6 +150,48 @@ func scanTouched(fd int, start uintptr, pg int, touched []bool) bool {
 		arg.start = arg.walkEnd
 	}
 	return true
+}
+
+// privatePages calls mark with the index of each of the n pages from start
+// that is a private copy (present, not of a file nor shared: a page of a
+// MAP_PRIVATE file mapping that was written), in ascending order: with
+// PAGEMAP_SCAN where the kernel has it, else reading the pagemap entries
+// (bits 63 and 61) into entries (reused when large enough; returned). false
+// when neither works.
+func privatePages(fd int, start uintptr, pg, n int, entries []uint64, mark func(i int)) ([]uint64, bool) {
+	next := 0 // (a scan that fails part way is resumed by the read)
+	if scanPages(fd, start, pg, n, privateCopies(), func(i int) { mark(i); next = i + 1 }) {
+		return entries, true
+	}
+	return readPrivatePages(fd, start, pg, n, next, entries, mark)
+}
+
+// privateCopies selects the present pages that are not PAGE_IS_FILE.
+func privateCopies() pmScanArg {
+	return pmScanArg{categoryMask: pageIsPresent | pageIsFile, categoryInverted: pageIsFile}
+}
+
+// readPrivatePages is privatePages from page next on by reading the pagemap
+// entries.
+func readPrivatePages(fd int, start uintptr, pg, n, next int, entries []uint64, mark func(i int)) ([]uint64, bool) {
+	if cap(entries) < n {
+		entries = make([]uint64, n)
+	}
+	entries = entries[:n]
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(entries))), n*8)
+	for got := 0; got < len(raw); {
+		m, err := unix.Pread(fd, raw[got:], int64(start/uintptr(pg))*8+int64(got))
+		if err != nil || m <= 0 {
+			return entries, false
+		}
+		got += m
+	}
+	for i := next; i < n; i++ {
+		if e := entries[i]; e&pmPresent != 0 && e&pmFile == 0 {
+			mark(i)
+		}
+	}
+	return entries, true
 }
 
 // readTouched marks the present or swapped pages (bits 63 and 62 of their

@@ -102,3 +102,81 @@ func BenchmarkTouchedPages(b *testing.B) {
 		})
 	}
 }
+
+// The private copies of a MAP_PRIVATE file mapping (its written pages: what
+// a dry-run fork must put back) are the same pages whether PAGEMAP_SCAN or
+// the pagemap entries say so; pages only read (the file's, present) and
+// pages never touched are not among them.
+func TestPrivatePagesScanAgreesWithPagemapEntries(t *testing.T) {
+	pg := unix.Getpagesize()
+	const pages = 1200
+	fd, err := unix.MemfdCreate("private-pages-test", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Skipf("no memfd here: %v", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Ftruncate(fd, pages*int64(pg)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Pwrite(fd, []byte{9}, 1101*int64(pg)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := unix.Mmap(fd, 0, pages*pg, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(b)
+	want := make([]bool, pages)
+	for i := 0; i < 900; i += 2 { // 450 separate ranges: beyond one call's 256
+		b[i*pg+5] = 1
+		want[i] = true
+	}
+	for i := 1000; i < 1010; i++ { // one run of written pages
+		b[i*pg] = 1
+		want[i] = true
+	}
+	if b[1100*pg] != 0 || b[1101*pg] != 9 { // read only: the file's pages, present
+		t.Fatal("the mapping does not read as the file")
+	}
+	pm, err := unix.Open("/proc/self/pagemap", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Skipf("no /proc/self/pagemap here: %v", err)
+	}
+	defer unix.Close(pm)
+	start := uintptr(unsafe.Pointer(&b[0]))
+	collect := func(run func(mark func(int)) bool) ([]bool, bool) {
+		got := make([]bool, pages)
+		last := -1
+		ok := run(func(i int) {
+			if i <= last {
+				t.Fatalf("page %d marked after page %d", i, last)
+			}
+			got[i], last = true, i
+		})
+		return got, ok
+	}
+	read, ok := collect(func(mark func(int)) bool {
+		_, ok := readPrivatePages(pm, start, pg, pages, 0, nil, mark)
+		return ok
+	})
+	if !ok {
+		t.Skip("the kernel does not tell which pages are present here")
+	}
+	if !slices.Equal(read, want) {
+		t.Fatalf("pagemap entries: %v, want %v", pagesSet(read), pagesSet(want))
+	}
+	scanned, ok := collect(func(mark func(int)) bool { return scanPages(pm, start, pg, pages, privateCopies(), mark) })
+	if !ok {
+		t.Skip("no PAGEMAP_SCAN ioctl in this kernel (Linux 6.7+): privatePages reads the entries")
+	}
+	if !slices.Equal(scanned, want) {
+		t.Fatalf("PAGEMAP_SCAN: %v, want %v", pagesSet(scanned), pagesSet(want))
+	}
+	got, ok := collect(func(mark func(int)) bool {
+		_, ok := privatePages(pm, start, pg, pages, nil, mark)
+		return ok
+	})
+	if !ok || !slices.Equal(got, want) {
+		t.Fatalf("privatePages: ok %v, %v", ok, pagesSet(got))
+	}
+}
