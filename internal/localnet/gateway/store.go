@@ -406,7 +406,7 @@ const driveBound = 1000
 // indexedFilter is a filter of a transactions() query with an index: a
 // column of items, or a tag name with values.
 type indexedFilter struct {
-	col  string // items column ("": the tag filter tag)
+	col  string // the items column, or "" for the tag filter q.Tags[tag]
 	vals []string
 	tag  int
 }
