@@ -21,15 +21,7 @@ func TestTouchedPagesScanAgreesWithPagemapEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Munmap(b)
-	want := make([]bool, pages)
-	for i := 0; i < 900; i += 2 { // 450 separate ranges: beyond one call's 256
-		b[i*pg+7] = 1
-		want[i] = true
-	}
-	for i := 1000; i < 1010; i++ { // one run of written pages
-		b[i*pg] = 1
-		want[i] = true
-	}
+	want := writePagePattern(b, pg)
 	if b[1100*pg] != 0 { // read only: the shared zero page, present to the kernel
 		t.Fatal("a new anonymous page does not read as zero")
 	}
@@ -59,6 +51,22 @@ func TestTouchedPagesScanAgreesWithPagemapEntries(t *testing.T) {
 	if !ok || gotPg != pg || !slices.Equal(got, want) {
 		t.Fatalf("touchedPages: ok %v, page size %d, %v", ok, gotPg, pagesSet(got))
 	}
+}
+
+// writePagePattern writes to pages of b (of 1,200 pages of pg bytes): 450
+// separate ones (more ranges than one PAGEMAP_SCAN call returns) and one run
+// of 10, and returns which.
+func writePagePattern(b []byte, pg int) []bool {
+	written := make([]bool, len(b)/pg)
+	for i := 0; i < 900; i += 2 {
+		b[i*pg+7] = 1
+		written[i] = true
+	}
+	for i := 1000; i < 1010; i++ {
+		b[i*pg] = 1
+		written[i] = true
+	}
+	return written
 }
 
 func pagesSet(t []bool) []int {
@@ -126,15 +134,7 @@ func TestPrivatePagesScanAgreesWithPagemapEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Munmap(b)
-	want := make([]bool, pages)
-	for i := 0; i < 900; i += 2 { // 450 separate ranges: beyond one call's 256
-		b[i*pg+5] = 1
-		want[i] = true
-	}
-	for i := 1000; i < 1010; i++ { // one run of written pages
-		b[i*pg] = 1
-		want[i] = true
-	}
+	want := writePagePattern(b, pg)
 	if b[1100*pg] != 0 || b[1101*pg] != 9 { // read only: the file's pages, present
 		t.Fatal("the mapping does not read as the file")
 	}
