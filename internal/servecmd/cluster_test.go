@@ -23,7 +23,10 @@ import (
 // haproxyConfig is the README's HAProxy example (hash on the process id,
 // taken from the process-id query or the path), with health checks and
 // redispatch so a dead CU's requests go to the others, and the serving
-// server's name in a response header for the test.
+// server's name in a response header for the test. A check may wait 2 s for
+// its answer (without timeout check it waits inter, 250 ms: twice that on
+// a loaded machine marked a live CU down and moved its processes); a killed
+// CU refuses the connection at once.
 const haproxyConfig = `global
     maxconn 512
 defaults
@@ -31,6 +34,7 @@ defaults
     timeout connect 2s
     timeout client 120s
     timeout server 120s
+    timeout check 2s
     retries 3
     option redispatch
 backend cus
