@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Measures what an ahead-of-time tier would give (issue 13, item 4): the aos
+# modules translated to C by wasm2c (wabt, the Debian package) and compiled by
+# the system's cc, against aocu's loader (Cranelift, tools/bench) and the
+# reference loader (@permaweb/ao-loader 0.0.49 in node, UNSAFE_MEMORY), in one
+# run, on the scenario files of tools/refloader/scenarios (the Set/Get stream,
+# the CPU-heavy Eval, the memory-growing stream). Every round alternates the
+# three; the table shows the medians over ROUNDS rounds (default 3).
+#
+#   ROUNDS=3 ./scripts/aotbench.sh [results.jsonl]
+#
+# The C side is tools/aotbench/harness.c, which drives handle() as aocu's
+# loader does; the run fails unless its final memory has the sha256 the
+# reference loader recorded for the same stream (expected-<module>.jsonl).
+# wabt 1.0.32's wasm2c has no memory64, so aos2_0_6 (wasm64) is first lowered
+# to memory32 by binaryen (tools/aotbench/lower.mjs: addresses wrapped to 32
+# bits, so no memory64 bounds checks: an upper bound for that module).
+# Compiled modules are cached in ~/.cache/aocu/aotbench. Needs wasm2c
+# (apt-get install wabt; installed here when missing and run as root), gcc and
+# node; not part of scripts/test.sh.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+./scripts/fixtures.sh
+out="${1:-$(mktemp -t aocu-aotbench-XXXX.jsonl)}"
+: > "$out"
+ROUNDS="${ROUNDS:-3}"
+CFLAGS="${AOT_CFLAGS:--O2 -ffp-contract=off -fno-fast-math}"
+
+if ! command -v wasm2c >/dev/null; then
+  if [[ $(id -u) == 0 ]]; then
+    echo "aotbench: apt-get install wabt" >&2
+    apt-get install -y -q wabt >/dev/null
+  else
+    echo "aotbench: needs wasm2c: sudo apt-get install wabt" >&2
+    exit 1
+  fi
+fi
+rt=/usr/share/wabt/wasm2c
+[[ -f $rt/wasm-rt-impl.c ]] || rt=/usr/src/wasm2c
+ab="$root/tools/aotbench"
+if [[ ! -f "$ab/node_modules/binaryen/package.json" ]]; then
+  echo "aotbench: npm install in tools/aotbench" >&2
+  (cd "$ab" && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
+fi
+
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/aocu/aotbench"
+mkdir -p "$cache"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+bin="$work/aocu-bench"
+go build -o "$bin" ./tools/bench
+
+# build MODULE W64(0|1): the harness binary for the module, from the cache when
+# the module, harness, runtime, wasm2c and flags are unchanged.
+build() {
+  local mod=$1 w64=$2 key dir
+  key="$( { sha256sum ".fixtures/modules/$mod.wasm" "$ab/harness.c" "$ab/lower.mjs" "$rt/wasm-rt-impl.c"
+    wasm2c --version; cc --version | head -1; echo "$CFLAGS $w64"; } | sha256sum | cut -c1-16)"
+  dir="$cache/$mod-$key"
+  if [[ ! -x "$dir/harness" ]]; then
+    echo "aotbench: translating and compiling $mod (about a minute)" >&2
+    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+    local wasm=".fixtures/modules/$mod.wasm" def=()
+    if [[ $w64 == 1 ]]; then
+      node "$ab/lower.mjs" "$wasm" "$dir.tmp/lowered.wasm"
+      wasm="$dir.tmp/lowered.wasm"
+      def=(-DW64)
+    fi
+    wasm2c "$wasm" -n aot -o "$dir.tmp/aot.c"
+    local t0=$SECONDS
+    # shellcheck disable=SC2086
+    cc $CFLAGS -I"$rt" -c "$dir.tmp/aot.c" -o "$dir.tmp/aot.o"
+    echo "aotbench: $mod: cc took $((SECONDS - t0)) s for $(($(stat -c %s "$dir.tmp/aot.c") / 1048576)) MB of C" >&2
+    # shellcheck disable=SC2086
+    cc $CFLAGS -I"$rt" -c "$rt/wasm-rt-impl.c" -o "$dir.tmp/rt.o"
+    # shellcheck disable=SC2086
+    cc $CFLAGS -Wall -Wno-unused-parameter -I"$rt" -I"$dir.tmp" "${def[@]}" -DMODULE_H='"aot.h"' \
+      -c "$ab/harness.c" -o "$dir.tmp/harness.o"
+    cc -o "$dir.tmp/harness" "$dir.tmp/harness.o" "$dir.tmp/aot.o" "$dir.tmp/rt.o" -lm
+    rm -f "$dir.tmp/aot.c"
+    rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  fi
+  echo "$dir/harness"
+}
+
+# stringify FILE OUT [lines]: what the glue hands to handle(): JSON.stringify
+# of the file's JSON, or with "lines" of each line.
+stringify() {
+  node -e 'const fs = require("fs"), [file, out, lines] = process.argv.slice(1), text = fs.readFileSync(file, "utf8")
+    const values = lines ? text.split("\n").filter(l => l.trim()) : [text]
+    fs.writeFileSync(out, values.map(v => JSON.stringify(JSON.parse(v))).join("\n") + "\n")' "$@"
+}
+
+S=tools/refloader/scenarios
+specs=(aos2_0_6:wasm64-unknown-emscripten-draft_2024_02_15:env-wasm64:1 aos2_0_4_32:wasm32-unknown-emscripten4:env-wasm32:0)
+declare -A harness
+for spec in "${specs[@]}"; do
+  IFS=: read -r mod fmt env w64 <<<"$spec"
+  harness[$mod]="$(build "$mod" "$w64")"
+done
+for sc in bench heavy grow; do
+  stringify "$S/$sc/messages.jsonl" "$work/$sc.jsonl" lines
+  for e in env-wasm64 env-wasm32; do stringify "$S/$sc/$e.json" "$work/$sc-$e.json"; done
+done
+
+for round in $(seq "$ROUNDS"); do
+  for spec in "${specs[@]}"; do
+    IFS=: read -r mod fmt env w64 <<<"$spec"
+    m=".fixtures/modules/$mod.wasm"
+    for scs in setget:bench:2 heavy:heavy:1 grow:grow:3; do
+      IFS=: read -r label sc skip <<<"$scs"
+      tag() { sed "s/^{/{\"label\":\"$label\",\"mod\":\"$mod\",/" >> "$out"; }
+      echo "aotbench: round $round $mod $label" >&2
+      "${harness[$mod]}" "$work/$sc-$env.json" "$work/$sc.jsonl" "$skip" "$work/outputs.jsonl" "$work/memory" | tag
+      want="$(tail -1 "$S/$sc/expected-$mod.jsonl" | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).MemorySha256)')"
+      got="$(sha256sum "$work/memory" | cut -d' ' -f1)"
+      if [[ $got != "$want" ]]; then
+        echo "aotbench: $mod $label: wasm2c's memory sha256 $got, the reference loader's $want" >&2
+        exit 1
+      fi
+      "$bin" --module "$m" --format "$fmt" --env "$S/$sc/$env.json" --scenario "$S/$sc" --skip "$skip" | tag
+      TZ=UTC node tools/refloader/bench.cjs --module "$m" --format "$fmt" --env "$S/$sc/$env.json" --scenario "$S/$sc" \
+        --skip "$skip" --mode unsafe | tag
+    done
+  done
+done
+
+node - "$out" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'EOF_NODE'
+const rows = require('fs').readFileSync(process.argv[2], 'utf8').trim().split('\n').map(JSON.parse)
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1] }
+const get = (mod, label, impl, key) => median(rows.filter(r => r.mod === mod && r.label === label && r.impl === impl).map(r => r[key]))
+const f = (x) => x >= 100 ? x.toFixed(0) : x.toFixed(3)
+const rounds = rows.filter(r => r.impl === 'wasm2c' && r.mod === rows[0].mod && r.label === rows[0].label).length
+console.log(`Median of ${rounds} rounds; load average at the end ${process.argv[3]}. Every wasm2c run ended with the reference loader's memory sha256.\n`)
+console.log('| module | measurement | wasm2c + cc | aocu (Cranelift) | reference (V8, UNSAFE_MEMORY) | wasm2c against aocu | wasm2c against the reference |')
+console.log('|---|---|---|---|---|---|---|')
+const what = { setget: 'Set/Get, per message', heavy: 'CPU-heavy Eval (sum 1..5e7)', grow: 'Set/Get growing to 473 MB, per message' }
+for (const mod of [...new Set(rows.map(r => r.mod))]) {
+  for (const label of ['setget', 'heavy', 'grow']) {
+    for (const key of label === 'heavy' ? ['meanMs'] : ['medianMs', 'meanMs']) {
+      const w = get(mod, label, 'wasm2c', key), a = get(mod, label, 'aocu', key), r = get(mod, label, 'ao-loader', key)
+      const k = key === 'medianMs' ? 'median' : label === 'heavy' ? 'ms' : 'mean'
+      console.log(`| ${mod} | ${what[label]}, ${k} (ms) | ${f(w)} | ${f(a)} | ${f(r)} | ${(a / w).toFixed(2)}× | ${(r / w).toFixed(2)}× |`)
+    }
+  }
+}
+EOF_NODE
+echo "raw figures: $out" >&2

@@ -1,0 +1,428 @@
+/*
+ * harness.c: runs an aos module compiled ahead of time by wasm2c + cc on the
+ * scenario files of tools/refloader/scenarios, the way aocu's loader drives it
+ * (emscripten_stack_init, the stack cookie, __wasm_call_ctors, then handle(msg,
+ * env) with both strings on the stack and Asyncify's unwind/rewind loop for
+ * the WeaveDrive imports), and times each handle() call. It is a measurement
+ * of the code a C compiler makes of the module against Cranelift's and V8's
+ * (scripts/aotbench.sh), not a loader: imports that the scenario does not
+ * reach stop the run with their name.
+ *
+ *   harness ENV.json MESSAGES.jsonl SKIP OUTPUTS MEMORY
+ *
+ * ENV.json and each line of MESSAGES.jsonl are what the glue passes to
+ * handle() (JSON.stringify'd). The first SKIP messages are not timed. Each
+ * handle() result goes to a line of OUTPUTS and the final linear memory to
+ * MEMORY, so that the caller compares its sha256 with the reference loader's.
+ * Prints one JSON object on stdout.
+ *
+ * Built by scripts/aotbench.sh with -DW64 for a memory64 module lowered to
+ * memory32 (binaryen's memory64-lowering: wabt 1.0.32's wasm2c has no
+ * memory64), without it for a wasm32 module; MODULE_H names wasm2c's header
+ * and the module is named aot (wasm2c -n aot).
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include MODULE_H
+#include "wasm-rt-impl.h"
+
+#define X(name) Z_aotZ_##name
+typedef Z_aot_instance_t inst_t;
+#ifdef W64
+typedef u64 ptr_t;
+#else
+typedef u32 ptr_t;
+#endif
+
+struct Z_env_instance_t {
+  inst_t* m;
+};
+struct Z_wasi_snapshot_preview1_instance_t {
+  inst_t* m;
+};
+
+/* The loader's clock: emscripten_date_now starts at 10004 and counts calls. */
+static double clock_ms = 10004;
+
+/* invoke_* frames, innermost last: _emscripten_throw_longjmp returns to it. */
+enum { MAX_INVOKE_DEPTH = 1024 };
+static jmp_buf* invokes[MAX_INVOKE_DEPTH];
+static int ninvokes;
+
+/* Asyncify (the WeaveDrive imports): state, buffer and the value to return. */
+enum { ASYNC_NORMAL, ASYNC_UNWINDING, ASYNC_REWINDING };
+enum { ASYNCIFY_STACK = 41943040 };
+static int async_state;
+static ptr_t async_data;
+static u32 async_value;
+
+static void unreached(const char* name) {
+  fprintf(stderr, "harness: import %s called: not part of this measurement\n", name);
+  exit(3);
+}
+
+static u8* mem(inst_t* m) { return m->w2c_memory.data; }
+
+static void check_range(inst_t* m, u64 p, u64 n) {
+  if (p > m->w2c_memory.size || n > m->w2c_memory.size - p) {
+    fprintf(stderr, "harness: memory access out of bounds (%llu + %llu)\n", (unsigned long long)p,
+            (unsigned long long)n);
+    exit(3);
+  }
+}
+
+static void put_ptr(inst_t* m, ptr_t at, ptr_t v) {
+  check_range(m, at, sizeof v);
+  memcpy(mem(m) + at, &v, sizeof v);
+}
+
+static ptr_t get_ptr(inst_t* m, ptr_t at) {
+  ptr_t v;
+  check_range(m, at, sizeof v);
+  memcpy(&v, mem(m) + at, sizeof v);
+  return v;
+}
+
+/* async_return starts an unwind as the glue's Asyncify.handleAsync does: it
+ * mallocs the header and 40 MiB buffer, which the memory image shows. */
+static u32 async_return(inst_t* m, u32 value) {
+  async_value = value;
+  ptr_t hdr = 3 * sizeof(ptr_t); /* start, end, rewind id (u32, padded) */
+  ptr_t p = X(malloc)(m, hdr + ASYNCIFY_STACK);
+  if (p == 0) unreached("malloc of the Asyncify buffer (out of memory)");
+  put_ptr(m, p, p + hdr);
+  put_ptr(m, p + sizeof(ptr_t), p + hdr + ASYNCIFY_STACK);
+  check_range(m, p + 2 * sizeof(ptr_t), 4);
+  memset(mem(m) + p + 2 * sizeof(ptr_t), 0, 4); /* the rewind id of handle */
+  X(asyncify_start_unwind)(m, p);
+  async_state = ASYNC_UNWINDING;
+  async_data = p;
+  return 0;
+}
+
+static int rewound(inst_t* m, u32* value) {
+  if (async_state != ASYNC_REWINDING) return 0;
+  X(asyncify_stop_rewind)(m);
+  X(free)(m, async_data);
+  async_state = ASYNC_NORMAL;
+  async_data = 0;
+  *value = async_value;
+  return 1;
+}
+
+/* No drive: every open returns NULL, as the loader's does without one. */
+u32 Z_envZ___asyncjs__weavedrive_open(struct Z_env_instance_t* e, ptr_t path, ptr_t mode) {
+  u32 v;
+  if (rewound(e->m, &v)) return v;
+  return async_return(e->m, 0);
+}
+u32 Z_envZ___asyncjs__weavedrive_read(struct Z_env_instance_t* e, u32 fd, ptr_t buf, ptr_t n) {
+  unreached("__asyncjs__weavedrive_read");
+  return 0;
+}
+u32 Z_envZ___asyncjs__weavedrive_close(struct Z_env_instance_t* e, u32 fd) {
+  unreached("__asyncjs__weavedrive_close");
+  return 0;
+}
+
+u32 Z_envZ___syscall_dup3(struct Z_env_instance_t* e, u32 a, u32 b, u32 c) {
+  unreached("__syscall_dup3");
+  return 0;
+}
+u32 Z_envZ___syscall_fcntl64(struct Z_env_instance_t* e, u32 fd, u32 cmd, ptr_t arg) {
+  unreached("__syscall_fcntl64");
+  return 0;
+}
+u32 Z_envZ___syscall_ioctl(struct Z_env_instance_t* e, u32 fd, u32 op, ptr_t arg) {
+  unreached("__syscall_ioctl");
+  return 0;
+}
+u32 Z_envZ___syscall_openat(struct Z_env_instance_t* e, u32 dir, ptr_t path, u32 flags, ptr_t arg) {
+  unreached("__syscall_openat");
+  return 0;
+}
+u32 Z_envZ___syscall_readlinkat(struct Z_env_instance_t* e, u32 dir, ptr_t path, ptr_t buf, ptr_t n) {
+  unreached("__syscall_readlinkat");
+  return 0;
+}
+u32 Z_envZ___syscall_renameat(struct Z_env_instance_t* e, u32 od, ptr_t op, u32 nd, ptr_t np) {
+  unreached("__syscall_renameat");
+  return 0;
+}
+u32 Z_envZ___syscall_rmdir(struct Z_env_instance_t* e, ptr_t path) {
+  unreached("__syscall_rmdir");
+  return 0;
+}
+u32 Z_envZ___syscall_unlinkat(struct Z_env_instance_t* e, u32 dir, ptr_t path, u32 flags) {
+  unreached("__syscall_unlinkat");
+  return 0;
+}
+void Z_envZ__abort_js(struct Z_env_instance_t* e) { unreached("_abort_js"); }
+u32 Z_envZ__emscripten_get_now_is_monotonic(struct Z_env_instance_t* e) { return 1; }
+void Z_envZ__emscripten_memcpy_js(struct Z_env_instance_t* e, ptr_t dst, ptr_t src, ptr_t n) {
+  check_range(e->m, dst, n);
+  check_range(e->m, src, n);
+  memmove(mem(e->m) + dst, mem(e->m) + src, n);
+}
+u32 Z_envZ__emscripten_system(struct Z_env_instance_t* e, ptr_t cmd) {
+  unreached("_emscripten_system");
+  return 0;
+}
+void Z_envZ__emscripten_throw_longjmp(struct Z_env_instance_t* e) {
+  if (ninvokes == 0) unreached("_emscripten_throw_longjmp outside of any setjmp");
+  longjmp(*invokes[ninvokes - 1], 1);
+}
+#ifdef W64
+void Z_envZ__gmtime_js(struct Z_env_instance_t* e, u64 t, u64 tm) { unreached("_gmtime_js"); }
+void Z_envZ__localtime_js(struct Z_env_instance_t* e, u64 t, u64 tm) { unreached("_localtime_js"); }
+#else
+void Z_envZ__gmtime_js(struct Z_env_instance_t* e, u32 lo, u32 hi, u32 tm) { unreached("_gmtime_js"); }
+void Z_envZ__localtime_js(struct Z_env_instance_t* e, u32 lo, u32 hi, u32 tm) { unreached("_localtime_js"); }
+#endif
+ptr_t Z_envZ__mktime_js(struct Z_env_instance_t* e, ptr_t tm) {
+  unreached("_mktime_js");
+  return 0;
+}
+void Z_envZ__tzset_js(struct Z_env_instance_t* e, ptr_t tz, ptr_t dl, ptr_t std, ptr_t dst) {
+  unreached("_tzset_js");
+}
+f64 Z_envZ_emscripten_date_now(struct Z_env_instance_t* e) { return clock_ms++; }
+
+/* The glue's emscripten_resize_heap: up to three attempts, each asking for
+ * 20%, 10%, 5% over the current size (at most 96 MiB over the request). */
+u32 Z_envZ_emscripten_resize_heap(struct Z_env_instance_t* e, ptr_t requested) {
+#ifdef W64
+  const double heap_max = 17179869184.0;
+#else
+  const double heap_max = 4294901760.0;
+#endif
+  double old = (double)e->m->w2c_memory.size, req = (double)requested;
+  if (req > heap_max) return 0;
+  for (double cut = 1; cut <= 4; cut *= 2) {
+    double over = fmin(old * (1 + 0.2 / cut), req + 100663296);
+    double want = fmax(req, over);
+    want += fmod(65536 - fmod(want, 65536), 65536);
+    double size = fmin(heap_max, want);
+    u32 pages = (u32)floor((size - old + 65535) / 65536);
+    if (wasm_rt_grow_memory(&e->m->w2c_memory, pages) != 0xffffffffu) return 1;
+  }
+  return 0;
+}
+void Z_envZ_exit(struct Z_env_instance_t* e, u32 status) { unreached("exit"); }
+
+/* invoke_vii / invoke_vjj: call table[idx](a, b); a longjmp out of it becomes
+ * setThrew(1, 0) with the stack pointer restored. */
+static void invoke(inst_t* m, ptr_t idx, ptr_t a, ptr_t b) {
+  ptr_t sp = X(emscripten_stack_get_current)(m);
+  jmp_buf jb;
+  if (ninvokes == MAX_INVOKE_DEPTH) unreached("invoke nested too deep");
+  invokes[ninvokes++] = &jb;
+  if (setjmp(jb) == 0) {
+#ifdef W64
+    X(dynCall_vjj)(m, (u32)idx, a, b);
+#else
+    X(dynCall_vii)(m, idx, a, b);
+#endif
+    ninvokes--;
+    return;
+  }
+  ninvokes--;
+  X(_emscripten_stack_restore)(m, sp);
+  X(setThrew)(m, 1, 0);
+}
+#ifdef W64
+void Z_envZ_invoke_vjj(struct Z_env_instance_t* e, u64 idx, u64 a, u64 b) { invoke(e->m, idx, a, b); }
+#else
+void Z_envZ_invoke_vii(struct Z_env_instance_t* e, u32 idx, u32 a, u32 b) { invoke(e->m, idx, a, b); }
+#endif
+ptr_t Z_envZ_strftime(struct Z_env_instance_t* e, ptr_t s, ptr_t max, ptr_t fmt, ptr_t tm) {
+  unreached("strftime");
+  return 0;
+}
+
+/* ao-loader 0.0.47+ gives no environment strings. */
+u32 Z_wasi_snapshot_preview1Z_environ_get(struct Z_wasi_snapshot_preview1_instance_t* w, ptr_t environ, ptr_t buf) {
+  return 0;
+}
+u32 Z_wasi_snapshot_preview1Z_environ_sizes_get(struct Z_wasi_snapshot_preview1_instance_t* w, ptr_t count,
+                                                  ptr_t size) {
+  put_ptr(w->m, count, 0);
+  put_ptr(w->m, size, 0);
+  return 0;
+}
+u32 Z_wasi_snapshot_preview1Z_fd_close(struct Z_wasi_snapshot_preview1_instance_t* w, u32 fd) {
+  unreached("fd_close");
+  return 0;
+}
+u32 Z_wasi_snapshot_preview1Z_fd_read(struct Z_wasi_snapshot_preview1_instance_t* w, u32 fd, ptr_t iov, ptr_t n,
+                                       ptr_t nread) {
+  unreached("fd_read");
+  return 0;
+}
+#ifdef W64
+u32 Z_wasi_snapshot_preview1Z_fd_seek(struct Z_wasi_snapshot_preview1_instance_t* w, u32 fd, u64 off, u32 whence,
+                                       u64 pos) {
+  unreached("fd_seek");
+  return 0;
+}
+#else
+u32 Z_wasi_snapshot_preview1Z_fd_seek(struct Z_wasi_snapshot_preview1_instance_t* w, u32 fd, u32 lo, u32 hi,
+                                       u32 whence, u32 pos) {
+  unreached("fd_seek");
+  return 0;
+}
+#endif
+/* stdout and stderr go to this process's stderr. */
+u32 Z_wasi_snapshot_preview1Z_fd_write(struct Z_wasi_snapshot_preview1_instance_t* w, u32 fd, ptr_t iov, ptr_t n,
+                                        ptr_t written) {
+  inst_t* m = w->m;
+  ptr_t total = 0;
+  for (ptr_t i = 0; i < n; i++) {
+    ptr_t p = get_ptr(m, iov + 2 * i * sizeof(ptr_t)), l = get_ptr(m, iov + (2 * i + 1) * sizeof(ptr_t));
+    check_range(m, p, l);
+    fwrite(mem(m) + p, 1, l, stderr);
+    total += l;
+  }
+  put_ptr(m, written, total);
+  return 0;
+}
+
+static double now_ms(clockid_t c) {
+  struct timespec ts;
+  clock_gettime(c, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
+  return (x > y) - (x < y);
+}
+
+static char* read_file(const char* path, size_t* n) {
+  FILE* f = fopen(path, "rb");
+  if (!f) {
+    perror(path);
+    exit(2);
+  }
+  fseek(f, 0, SEEK_END);
+  *n = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char* b = malloc(*n + 1);
+  if (!b || fread(b, 1, *n, f) != *n) {
+    fprintf(stderr, "harness: cannot read %s\n", path);
+    exit(2);
+  }
+  b[*n] = 0;
+  fclose(f);
+  return b;
+}
+
+/* The glue's stringToUTF8OnStack: len + 1 bytes on the stack. */
+static ptr_t stack_string(inst_t* m, const char* s, size_t n) {
+  ptr_t p = X(_emscripten_stack_alloc)(m, (ptr_t)n + 1);
+  check_range(m, p, n + 1);
+  memcpy(mem(m) + p, s, n);
+  mem(m)[p + n] = 0;
+  return p;
+}
+
+int main(int argc, char** argv) {
+  if (argc != 6) {
+    fprintf(stderr, "usage: harness ENV.json MESSAGES.jsonl SKIP OUTPUTS MEMORY\n");
+    return 2;
+  }
+  size_t env_len, msgs_len;
+  char* env = read_file(argv[1], &env_len);
+  while (env_len > 0 && (env[env_len - 1] == '\n' || env[env_len - 1] == '\r')) env[--env_len] = 0;
+  char* msgs = read_file(argv[2], &msgs_len);
+  int skip = atoi(argv[3]);
+  FILE* outputs = fopen(argv[4], "w");
+  if (!outputs) {
+    perror(argv[4]);
+    return 2;
+  }
+
+  static inst_t m;
+  static struct Z_env_instance_t e;
+  static struct Z_wasi_snapshot_preview1_instance_t w;
+  e.m = &m;
+  w.m = &m;
+  double t0 = now_ms(CLOCK_MONOTONIC);
+  wasm_rt_init();
+  Z_aot_init_module();
+  Z_aot_instantiate(&m, &e, &w);
+  if (wasm_rt_impl_try() != 0) {
+    fprintf(stderr, "harness: trap while initialising\n");
+    return 1;
+  }
+  X(emscripten_stack_init)(&m);
+  ptr_t end = X(emscripten_stack_get_end)(&m);
+  if (end == 0) end = 4;
+  u32 cookie1 = 0x02135467, cookie2 = 0x89BACDFE, cookie0 = 0x63736D65;
+  check_range(&m, end, 8);
+  memcpy(mem(&m) + end, &cookie1, 4);
+  memcpy(mem(&m) + end + 4, &cookie2, 4);
+  memcpy(mem(&m), &cookie0, 4);
+  X(__wasm_call_ctors)(&m);
+  double init_ms = now_ms(CLOCK_MONOTONIC) - t0;
+
+  size_t cap = 1024, nt = 0;
+  double* times = malloc(cap * sizeof *times);
+  double sum = 0, cpu0 = 0;
+  int i = 0;
+  for (char* line = msgs; line && *line; i++) {
+    char* nl = strchr(line, '\n');
+    size_t n = nl ? (size_t)(nl - line) : strlen(line);
+    if (n == 0) break;
+    if (i == skip) cpu0 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
+    double t = now_ms(CLOCK_MONOTONIC);
+    int trap = wasm_rt_impl_try();
+    if (trap != 0) {
+      fprintf(stderr, "harness: message %d: trap: %s\n", i, wasm_rt_strerror(trap));
+      return 1;
+    }
+    ptr_t sp = X(emscripten_stack_get_current)(&m);
+    ptr_t pm = stack_string(&m, line, n);
+    ptr_t pe = stack_string(&m, env, env_len);
+    ptr_t r;
+    for (;;) {
+      r = X(handle)(&m, pm, pe);
+      if (async_state != ASYNC_UNWINDING) break;
+      X(asyncify_stop_unwind)(&m);
+      async_state = ASYNC_REWINDING;
+      X(asyncify_start_rewind)(&m, async_data);
+    }
+    check_range(&m, r, 1);
+    fprintf(outputs, "%s\n", (const char*)mem(&m) + r);
+    X(_emscripten_stack_restore)(&m, sp);
+    double d = now_ms(CLOCK_MONOTONIC) - t;
+    if (i >= skip) {
+      if (nt == cap) times = realloc(times, (cap *= 2) * sizeof *times);
+      times[nt++] = d;
+      sum += d;
+    }
+    line = nl ? nl + 1 : NULL;
+  }
+  double cpu = now_ms(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+  fclose(outputs);
+  FILE* out = fopen(argv[5], "wb");
+  if (!out || fwrite(mem(&m), 1, m.w2c_memory.size, out) != m.w2c_memory.size || fclose(out) != 0) {
+    fprintf(stderr, "harness: cannot write %s\n", argv[5]);
+    return 2;
+  }
+  if (nt == 0) {
+    fprintf(stderr, "harness: no measured messages\n");
+    return 2;
+  }
+  qsort(times, nt, sizeof *times, cmp_double);
+  printf("{\"impl\":\"wasm2c\",\"initMs\":%.3f,\"messages\":%zu,\"meanMs\":%.3f,\"medianMs\":%.3f,\"p99Ms\":%.3f,"
+         "\"cpuMeanMs\":%.3f,\"memoryBytes\":%llu}\n",
+         init_ms, nt, sum / nt, times[nt / 2], times[nt * 99 / 100], cpu / nt,
+         (unsigned long long)m.w2c_memory.size);
+  return 0;
+}
