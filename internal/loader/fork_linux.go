@@ -344,8 +344,8 @@ const (
 func (f *fork) restorePrivatePages() error {
 	d := f.inst.data(f.inst.store)[:f.size]
 	img := f.img
-	var ok bool
-	f.entries, ok = privatePages(f.pagemap, uintptr(unsafe.Pointer(unsafe.SliceData(d))), copyPage, f.size/copyPage, f.entries, func(i int) {
+	var err error
+	f.entries, err = privatePages(f.pagemap, uintptr(unsafe.Pointer(unsafe.SliceData(d))), copyPage, f.size/copyPage, f.entries, func(i int) {
 		page := d[i*copyPage : (i+1)*copyPage]
 		if img.data[i] {
 			want := img.view[i*copyPage : (i+1)*copyPage]
@@ -356,10 +356,7 @@ func (f *fork) restorePrivatePages() error {
 			clear(page)
 		}
 	})
-	if !ok {
-		return errors.New("loader: the kernel does not tell which pages of a fork were written")
-	}
-	return nil
+	return err
 }
 
 func (f *fork) Close() error {

@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -156,12 +158,12 @@ func scanPages(fd int, start uintptr, pg, n int, sel pmScanArg, mark func(i int)
 // that is a private copy (present, not of a file nor shared: a page of a
 // MAP_PRIVATE file mapping that was written), in ascending order: with
 // PAGEMAP_SCAN where the kernel has it, else reading the pagemap entries
-// (bits 63 and 61) into entries (reused when large enough; returned). false
-// when neither works.
-func privatePages(fd int, start uintptr, pg, n int, entries []uint64, mark func(i int)) ([]uint64, bool) {
+// (bits 63 and 61) into entries (reused when large enough; returned). The
+// error is the read's when neither works.
+func privatePages(fd int, start uintptr, pg, n int, entries []uint64, mark func(i int)) ([]uint64, error) {
 	next := 0 // (a scan that fails part way is resumed by the read)
 	if scanPages(fd, start, pg, n, privateCopies(), func(i int) { mark(i); next = i + 1 }) {
-		return entries, true
+		return entries, nil
 	}
 	return readPrivatePages(fd, start, pg, n, next, entries, mark)
 }
@@ -173,7 +175,7 @@ func privateCopies() pmScanArg {
 
 // readPrivatePages is privatePages from page next on by reading the pagemap
 // entries.
-func readPrivatePages(fd int, start uintptr, pg, n, next int, entries []uint64, mark func(i int)) ([]uint64, bool) {
+func readPrivatePages(fd int, start uintptr, pg, n, next int, entries []uint64, mark func(i int)) ([]uint64, error) {
 	if cap(entries) < n {
 		entries = make([]uint64, n)
 	}
@@ -181,8 +183,11 @@ func readPrivatePages(fd int, start uintptr, pg, n, next int, entries []uint64, 
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(entries))), n*8)
 	for got := 0; got < len(raw); {
 		m, err := unix.Pread(fd, raw[got:], int64(start/uintptr(pg))*8+int64(got))
-		if err != nil || m <= 0 {
-			return entries, false
+		if err == nil && m <= 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return entries, fmt.Errorf("loader: reading the pagemap entries of %d pages: %w", n, err)
 		}
 		got += m
 	}
@@ -191,7 +196,7 @@ func readPrivatePages(fd int, start uintptr, pg, n, next int, entries []uint64, 
 			mark(i)
 		}
 	}
-	return entries, true
+	return entries, nil
 }
 
 // readTouched marks the present or swapped pages (bits 63 and 62 of their

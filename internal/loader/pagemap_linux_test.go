@@ -156,8 +156,8 @@ func TestPrivatePagesScanAgreesWithPagemapEntries(t *testing.T) {
 		return got, ok
 	}
 	read, ok := collect(func(mark func(int)) bool {
-		_, ok := readPrivatePages(pm, start, pg, pages, 0, nil, mark)
-		return ok
+		_, err := readPrivatePages(pm, start, pg, pages, 0, nil, mark)
+		return err == nil
 	})
 	if !ok {
 		t.Skip("the kernel does not tell which pages are present here")
@@ -173,8 +173,8 @@ func TestPrivatePagesScanAgreesWithPagemapEntries(t *testing.T) {
 		t.Fatalf("PAGEMAP_SCAN: %v, want %v", pagesSet(scanned), pagesSet(want))
 	}
 	got, ok := collect(func(mark func(int)) bool {
-		_, ok := privatePages(pm, start, pg, pages, nil, mark)
-		return ok
+		_, err := privatePages(pm, start, pg, pages, nil, mark)
+		return err == nil
 	})
 	if !ok || !slices.Equal(got, want) {
 		t.Fatalf("privatePages: ok %v, %v", ok, pagesSet(got))
