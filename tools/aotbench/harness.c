@@ -16,10 +16,9 @@
  * MEMORY, so that the caller compares its sha256 with the reference loader's.
  * Prints one JSON object on stdout.
  *
- * Built by scripts/aotbench.sh with -DW64 for a memory64 module lowered to
- * memory32 (binaryen's memory64-lowering: wabt 1.0.32's wasm2c has no
- * memory64), without it for a wasm32 module; MODULE_H names wasm2c's header
- * and the module is named aot (wasm2c -n aot).
+ * Built by scripts/aotbench.sh from the C of wasm2c 1.0.39 (wasm2c -n aot;
+ * MODULE_H names its header) with aocu's runtime (rt/), with -DW64 for a
+ * memory64 module.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -29,20 +28,19 @@
 #include <time.h>
 
 #include MODULE_H
-#include "wasm-rt-impl.h"
 
-#define X(name) Z_aotZ_##name
-typedef Z_aot_instance_t inst_t;
+#define X(name) w2c_aot_##name
+typedef w2c_aot inst_t;
 #ifdef W64
 typedef u64 ptr_t;
 #else
 typedef u32 ptr_t;
 #endif
 
-struct Z_env_instance_t {
+struct w2c_env {
   inst_t* m;
 };
-struct Z_wasi_snapshot_preview1_instance_t {
+struct w2c_wasi__snapshot__preview1 {
   inst_t* m;
 };
 
@@ -116,86 +114,86 @@ static int rewound(inst_t* m, u32* value) {
 }
 
 /* No drive: every open returns NULL, as the loader's does without one. */
-u32 Z_envZ___asyncjs__weavedrive_open(struct Z_env_instance_t* e, ptr_t path, ptr_t mode) {
+u32 w2c_env_0x5F_asyncjs_0x5Fweavedrive_open(struct w2c_env* e, ptr_t path, ptr_t mode) {
   u32 v;
   if (rewound(e->m, &v)) return v;
   return async_return(e->m, 0);
 }
-u32 Z_envZ___asyncjs__weavedrive_read(struct Z_env_instance_t* e, u32 fd, ptr_t buf, ptr_t n) {
+u32 w2c_env_0x5F_asyncjs_0x5Fweavedrive_read(struct w2c_env* e, u32 fd, ptr_t buf, ptr_t n) {
   unreached("__asyncjs__weavedrive_read");
   return 0;
 }
-u32 Z_envZ___asyncjs__weavedrive_close(struct Z_env_instance_t* e, u32 fd) {
+u32 w2c_env_0x5F_asyncjs_0x5Fweavedrive_close(struct w2c_env* e, u32 fd) {
   unreached("__asyncjs__weavedrive_close");
   return 0;
 }
 
-u32 Z_envZ___syscall_dup3(struct Z_env_instance_t* e, u32 a, u32 b, u32 c) {
+u32 w2c_env_0x5F_syscall_dup3(struct w2c_env* e, u32 a, u32 b, u32 c) {
   unreached("__syscall_dup3");
   return 0;
 }
-u32 Z_envZ___syscall_fcntl64(struct Z_env_instance_t* e, u32 fd, u32 cmd, ptr_t arg) {
+u32 w2c_env_0x5F_syscall_fcntl64(struct w2c_env* e, u32 fd, u32 cmd, ptr_t arg) {
   unreached("__syscall_fcntl64");
   return 0;
 }
-u32 Z_envZ___syscall_ioctl(struct Z_env_instance_t* e, u32 fd, u32 op, ptr_t arg) {
+u32 w2c_env_0x5F_syscall_ioctl(struct w2c_env* e, u32 fd, u32 op, ptr_t arg) {
   unreached("__syscall_ioctl");
   return 0;
 }
-u32 Z_envZ___syscall_openat(struct Z_env_instance_t* e, u32 dir, ptr_t path, u32 flags, ptr_t arg) {
+u32 w2c_env_0x5F_syscall_openat(struct w2c_env* e, u32 dir, ptr_t path, u32 flags, ptr_t arg) {
   unreached("__syscall_openat");
   return 0;
 }
-u32 Z_envZ___syscall_readlinkat(struct Z_env_instance_t* e, u32 dir, ptr_t path, ptr_t buf, ptr_t n) {
+u32 w2c_env_0x5F_syscall_readlinkat(struct w2c_env* e, u32 dir, ptr_t path, ptr_t buf, ptr_t n) {
   unreached("__syscall_readlinkat");
   return 0;
 }
-u32 Z_envZ___syscall_renameat(struct Z_env_instance_t* e, u32 od, ptr_t op, u32 nd, ptr_t np) {
+u32 w2c_env_0x5F_syscall_renameat(struct w2c_env* e, u32 od, ptr_t op, u32 nd, ptr_t np) {
   unreached("__syscall_renameat");
   return 0;
 }
-u32 Z_envZ___syscall_rmdir(struct Z_env_instance_t* e, ptr_t path) {
+u32 w2c_env_0x5F_syscall_rmdir(struct w2c_env* e, ptr_t path) {
   unreached("__syscall_rmdir");
   return 0;
 }
-u32 Z_envZ___syscall_unlinkat(struct Z_env_instance_t* e, u32 dir, ptr_t path, u32 flags) {
+u32 w2c_env_0x5F_syscall_unlinkat(struct w2c_env* e, u32 dir, ptr_t path, u32 flags) {
   unreached("__syscall_unlinkat");
   return 0;
 }
-void Z_envZ__abort_js(struct Z_env_instance_t* e) { unreached("_abort_js"); }
-u32 Z_envZ__emscripten_get_now_is_monotonic(struct Z_env_instance_t* e) { return 1; }
-void Z_envZ__emscripten_memcpy_js(struct Z_env_instance_t* e, ptr_t dst, ptr_t src, ptr_t n) {
+void w2c_env_0x5Fabort_js(struct w2c_env* e) { unreached("_abort_js"); }
+u32 w2c_env_0x5Femscripten_get_now_is_monotonic(struct w2c_env* e) { return 1; }
+void w2c_env_0x5Femscripten_memcpy_js(struct w2c_env* e, ptr_t dst, ptr_t src, ptr_t n) {
   check_range(e->m, dst, n);
   check_range(e->m, src, n);
   memmove(mem(e->m) + dst, mem(e->m) + src, n);
 }
-u32 Z_envZ__emscripten_system(struct Z_env_instance_t* e, ptr_t cmd) {
+u32 w2c_env_0x5Femscripten_system(struct w2c_env* e, ptr_t cmd) {
   unreached("_emscripten_system");
   return 0;
 }
-void Z_envZ__emscripten_throw_longjmp(struct Z_env_instance_t* e) {
+void w2c_env_0x5Femscripten_throw_longjmp(struct w2c_env* e) {
   if (ninvokes == 0) unreached("_emscripten_throw_longjmp outside of any setjmp");
   longjmp(*invokes[ninvokes - 1], 1);
 }
 #ifdef W64
-void Z_envZ__gmtime_js(struct Z_env_instance_t* e, u64 t, u64 tm) { unreached("_gmtime_js"); }
-void Z_envZ__localtime_js(struct Z_env_instance_t* e, u64 t, u64 tm) { unreached("_localtime_js"); }
+void w2c_env_0x5Fgmtime_js(struct w2c_env* e, u64 t, u64 tm) { unreached("_gmtime_js"); }
+void w2c_env_0x5Flocaltime_js(struct w2c_env* e, u64 t, u64 tm) { unreached("_localtime_js"); }
 #else
-void Z_envZ__gmtime_js(struct Z_env_instance_t* e, u32 lo, u32 hi, u32 tm) { unreached("_gmtime_js"); }
-void Z_envZ__localtime_js(struct Z_env_instance_t* e, u32 lo, u32 hi, u32 tm) { unreached("_localtime_js"); }
+void w2c_env_0x5Fgmtime_js(struct w2c_env* e, u32 lo, u32 hi, u32 tm) { unreached("_gmtime_js"); }
+void w2c_env_0x5Flocaltime_js(struct w2c_env* e, u32 lo, u32 hi, u32 tm) { unreached("_localtime_js"); }
 #endif
-ptr_t Z_envZ__mktime_js(struct Z_env_instance_t* e, ptr_t tm) {
+ptr_t w2c_env_0x5Fmktime_js(struct w2c_env* e, ptr_t tm) {
   unreached("_mktime_js");
   return 0;
 }
-void Z_envZ__tzset_js(struct Z_env_instance_t* e, ptr_t tz, ptr_t dl, ptr_t std, ptr_t dst) {
+void w2c_env_0x5Ftzset_js(struct w2c_env* e, ptr_t tz, ptr_t dl, ptr_t std, ptr_t dst) {
   unreached("_tzset_js");
 }
-f64 Z_envZ_emscripten_date_now(struct Z_env_instance_t* e) { return clock_ms++; }
+f64 w2c_env_emscripten_date_now(struct w2c_env* e) { return clock_ms++; }
 
 /* The glue's emscripten_resize_heap: up to three attempts, each asking for
  * 20%, 10%, 5% over the current size (at most 96 MiB over the request). */
-u32 Z_envZ_emscripten_resize_heap(struct Z_env_instance_t* e, ptr_t requested) {
+u32 w2c_env_emscripten_resize_heap(struct w2c_env* e, ptr_t requested) {
 #ifdef W64
   const double heap_max = 17179869184.0;
 #else
@@ -213,7 +211,7 @@ u32 Z_envZ_emscripten_resize_heap(struct Z_env_instance_t* e, ptr_t requested) {
   }
   return 0;
 }
-void Z_envZ_exit(struct Z_env_instance_t* e, u32 status) { unreached("exit"); }
+void w2c_env_exit(struct w2c_env* e, u32 status) { unreached("exit"); }
 
 /* invoke_vii / invoke_vjj: call table[idx](a, b); a longjmp out of it becomes
  * setThrew(1, 0) with the stack pointer restored. */
@@ -232,53 +230,53 @@ static void invoke(inst_t* m, ptr_t idx, ptr_t a, ptr_t b) {
     return;
   }
   ninvokes--;
-  X(_emscripten_stack_restore)(m, sp);
+  X(0x5Femscripten_stack_restore)(m, sp);
   X(setThrew)(m, 1, 0);
 }
 #ifdef W64
-void Z_envZ_invoke_vjj(struct Z_env_instance_t* e, u64 idx, u64 a, u64 b) { invoke(e->m, idx, a, b); }
+void w2c_env_invoke_vjj(struct w2c_env* e, u64 idx, u64 a, u64 b) { invoke(e->m, idx, a, b); }
 #else
-void Z_envZ_invoke_vii(struct Z_env_instance_t* e, u32 idx, u32 a, u32 b) { invoke(e->m, idx, a, b); }
+void w2c_env_invoke_vii(struct w2c_env* e, u32 idx, u32 a, u32 b) { invoke(e->m, idx, a, b); }
 #endif
-ptr_t Z_envZ_strftime(struct Z_env_instance_t* e, ptr_t s, ptr_t max, ptr_t fmt, ptr_t tm) {
+ptr_t w2c_env_strftime(struct w2c_env* e, ptr_t s, ptr_t max, ptr_t fmt, ptr_t tm) {
   unreached("strftime");
   return 0;
 }
 
 /* ao-loader 0.0.47+ gives no environment strings. */
-u32 Z_wasi_snapshot_preview1Z_environ_get(struct Z_wasi_snapshot_preview1_instance_t* w, ptr_t environ, ptr_t buf) {
+u32 w2c_wasi__snapshot__preview1_environ_get(struct w2c_wasi__snapshot__preview1* w, ptr_t environ, ptr_t buf) {
   return 0;
 }
-u32 Z_wasi_snapshot_preview1Z_environ_sizes_get(struct Z_wasi_snapshot_preview1_instance_t* w, ptr_t count,
+u32 w2c_wasi__snapshot__preview1_environ_sizes_get(struct w2c_wasi__snapshot__preview1* w, ptr_t count,
                                                   ptr_t size) {
   put_ptr(w->m, count, 0);
   put_ptr(w->m, size, 0);
   return 0;
 }
-u32 Z_wasi_snapshot_preview1Z_fd_close(struct Z_wasi_snapshot_preview1_instance_t* w, u32 fd) {
+u32 w2c_wasi__snapshot__preview1_fd_close(struct w2c_wasi__snapshot__preview1* w, u32 fd) {
   unreached("fd_close");
   return 0;
 }
-u32 Z_wasi_snapshot_preview1Z_fd_read(struct Z_wasi_snapshot_preview1_instance_t* w, u32 fd, ptr_t iov, ptr_t n,
+u32 w2c_wasi__snapshot__preview1_fd_read(struct w2c_wasi__snapshot__preview1* w, u32 fd, ptr_t iov, ptr_t n,
                                        ptr_t nread) {
   unreached("fd_read");
   return 0;
 }
 #ifdef W64
-u32 Z_wasi_snapshot_preview1Z_fd_seek(struct Z_wasi_snapshot_preview1_instance_t* w, u32 fd, u64 off, u32 whence,
+u32 w2c_wasi__snapshot__preview1_fd_seek(struct w2c_wasi__snapshot__preview1* w, u32 fd, u64 off, u32 whence,
                                        u64 pos) {
   unreached("fd_seek");
   return 0;
 }
 #else
-u32 Z_wasi_snapshot_preview1Z_fd_seek(struct Z_wasi_snapshot_preview1_instance_t* w, u32 fd, u32 lo, u32 hi,
+u32 w2c_wasi__snapshot__preview1_fd_seek(struct w2c_wasi__snapshot__preview1* w, u32 fd, u32 lo, u32 hi,
                                        u32 whence, u32 pos) {
   unreached("fd_seek");
   return 0;
 }
 #endif
 /* stdout and stderr go to this process's stderr. */
-u32 Z_wasi_snapshot_preview1Z_fd_write(struct Z_wasi_snapshot_preview1_instance_t* w, u32 fd, ptr_t iov, ptr_t n,
+u32 w2c_wasi__snapshot__preview1_fd_write(struct w2c_wasi__snapshot__preview1* w, u32 fd, ptr_t iov, ptr_t n,
                                         ptr_t written) {
   inst_t* m = w->m;
   ptr_t total = 0;
@@ -324,7 +322,7 @@ static char* read_file(const char* path, size_t* n) {
 
 /* The glue's stringToUTF8OnStack: len + 1 bytes on the stack. */
 static ptr_t stack_string(inst_t* m, const char* s, size_t n) {
-  ptr_t p = X(_emscripten_stack_alloc)(m, (ptr_t)n + 1);
+  ptr_t p = X(0x5Femscripten_stack_alloc)(m, (ptr_t)n + 1);
   check_range(m, p, n + 1);
   memcpy(mem(m) + p, s, n);
   mem(m)[p + n] = 0;
@@ -348,18 +346,13 @@ int main(int argc, char** argv) {
   }
 
   static inst_t m;
-  static struct Z_env_instance_t e;
-  static struct Z_wasi_snapshot_preview1_instance_t w;
+  static struct w2c_env e;
+  static struct w2c_wasi__snapshot__preview1 w;
   e.m = &m;
   w.m = &m;
   double t0 = now_ms(CLOCK_MONOTONIC);
   wasm_rt_init();
-  Z_aot_init_module();
-  Z_aot_instantiate(&m, &e, &w);
-  if (wasm_rt_impl_try() != 0) {
-    fprintf(stderr, "harness: trap while initialising\n");
-    return 1;
-  }
+  wasm2c_aot_instantiate(&m, &e, &w);
   X(emscripten_stack_init)(&m);
   ptr_t end = X(emscripten_stack_get_end)(&m);
   if (end == 0) end = 4;
@@ -368,7 +361,7 @@ int main(int argc, char** argv) {
   memcpy(mem(&m) + end, &cookie1, 4);
   memcpy(mem(&m) + end + 4, &cookie2, 4);
   memcpy(mem(&m), &cookie0, 4);
-  X(__wasm_call_ctors)(&m);
+  X(0x5F_wasm_call_ctors)(&m);
   double init_ms = now_ms(CLOCK_MONOTONIC) - t0;
 
   size_t cap = 1024, nt = 0;
@@ -381,11 +374,6 @@ int main(int argc, char** argv) {
     if (n == 0) break;
     if (i == skip) cpu0 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
     double t = now_ms(CLOCK_MONOTONIC);
-    int trap = wasm_rt_impl_try();
-    if (trap != 0) {
-      fprintf(stderr, "harness: message %d: trap: %s\n", i, wasm_rt_strerror(trap));
-      return 1;
-    }
     ptr_t sp = X(emscripten_stack_get_current)(&m);
     ptr_t pm = stack_string(&m, line, n);
     ptr_t pe = stack_string(&m, env, env_len);
@@ -399,7 +387,7 @@ int main(int argc, char** argv) {
     }
     check_range(&m, r, 1);
     fprintf(outputs, "%s\n", (const char*)mem(&m) + r);
-    X(_emscripten_stack_restore)(&m, sp);
+    X(0x5Femscripten_stack_restore)(&m, sp);
     double d = now_ms(CLOCK_MONOTONIC) - t;
     if (i >= skip) {
       if (nt == cap) times = realloc(times, (cap *= 2) * sizeof *times);
