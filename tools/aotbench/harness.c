@@ -59,7 +59,13 @@ static int async_state;
 static ptr_t async_data;
 static u32 async_value;
 
-static void unreached(const char* name) {
+__attribute__((noreturn)) static void fatal(const char* what) {
+  fprintf(stderr, "harness: %s\n", what);
+  exit(3);
+}
+
+/* An import the measured scenarios never call ends the run with its name. */
+__attribute__((noreturn)) static void unreached(const char* name) {
   fprintf(stderr, "harness: import %s called: not part of this measurement\n", name);
   exit(3);
 }
@@ -92,7 +98,7 @@ static u32 async_return(inst_t* m, u32 value) {
   async_value = value;
   ptr_t hdr = 3 * sizeof(ptr_t); /* start, end, rewind id (u32, padded) */
   ptr_t p = X(malloc)(m, hdr + ASYNCIFY_STACK);
-  if (p == 0) unreached("malloc of the Asyncify buffer (out of memory)");
+  if (p == 0) fatal("malloc of the Asyncify buffer (out of memory)");
   put_ptr(m, p, p + hdr);
   put_ptr(m, p + sizeof(ptr_t), p + hdr + ASYNCIFY_STACK);
   check_range(m, p + 2 * sizeof(ptr_t), 4);
@@ -119,47 +125,17 @@ u32 w2c_env_0x5F_asyncjs_0x5Fweavedrive_open(struct w2c_env* e, ptr_t path, ptr_
   if (rewound(e->m, &v)) return v;
   return async_return(e->m, 0);
 }
-u32 w2c_env_0x5F_asyncjs_0x5Fweavedrive_read(struct w2c_env* e, u32 fd, ptr_t buf, ptr_t n) {
-  unreached("__asyncjs__weavedrive_read");
-  return 0;
-}
-u32 w2c_env_0x5F_asyncjs_0x5Fweavedrive_close(struct w2c_env* e, u32 fd) {
-  unreached("__asyncjs__weavedrive_close");
-  return 0;
-}
+u32 w2c_env_0x5F_asyncjs_0x5Fweavedrive_read(struct w2c_env* e, u32 fd, ptr_t buf, ptr_t n) { unreached("__asyncjs__weavedrive_read"); }
+u32 w2c_env_0x5F_asyncjs_0x5Fweavedrive_close(struct w2c_env* e, u32 fd) { unreached("__asyncjs__weavedrive_close"); }
 
-u32 w2c_env_0x5F_syscall_dup3(struct w2c_env* e, u32 a, u32 b, u32 c) {
-  unreached("__syscall_dup3");
-  return 0;
-}
-u32 w2c_env_0x5F_syscall_fcntl64(struct w2c_env* e, u32 fd, u32 cmd, ptr_t arg) {
-  unreached("__syscall_fcntl64");
-  return 0;
-}
-u32 w2c_env_0x5F_syscall_ioctl(struct w2c_env* e, u32 fd, u32 op, ptr_t arg) {
-  unreached("__syscall_ioctl");
-  return 0;
-}
-u32 w2c_env_0x5F_syscall_openat(struct w2c_env* e, u32 dir, ptr_t path, u32 flags, ptr_t arg) {
-  unreached("__syscall_openat");
-  return 0;
-}
-u32 w2c_env_0x5F_syscall_readlinkat(struct w2c_env* e, u32 dir, ptr_t path, ptr_t buf, ptr_t n) {
-  unreached("__syscall_readlinkat");
-  return 0;
-}
-u32 w2c_env_0x5F_syscall_renameat(struct w2c_env* e, u32 od, ptr_t op, u32 nd, ptr_t np) {
-  unreached("__syscall_renameat");
-  return 0;
-}
-u32 w2c_env_0x5F_syscall_rmdir(struct w2c_env* e, ptr_t path) {
-  unreached("__syscall_rmdir");
-  return 0;
-}
-u32 w2c_env_0x5F_syscall_unlinkat(struct w2c_env* e, u32 dir, ptr_t path, u32 flags) {
-  unreached("__syscall_unlinkat");
-  return 0;
-}
+u32 w2c_env_0x5F_syscall_dup3(struct w2c_env* e, u32 a, u32 b, u32 c) { unreached("__syscall_dup3"); }
+u32 w2c_env_0x5F_syscall_fcntl64(struct w2c_env* e, u32 fd, u32 cmd, ptr_t arg) { unreached("__syscall_fcntl64"); }
+u32 w2c_env_0x5F_syscall_ioctl(struct w2c_env* e, u32 fd, u32 op, ptr_t arg) { unreached("__syscall_ioctl"); }
+u32 w2c_env_0x5F_syscall_openat(struct w2c_env* e, u32 dir, ptr_t path, u32 flags, ptr_t arg) { unreached("__syscall_openat"); }
+u32 w2c_env_0x5F_syscall_readlinkat(struct w2c_env* e, u32 dir, ptr_t path, ptr_t buf, ptr_t n) { unreached("__syscall_readlinkat"); }
+u32 w2c_env_0x5F_syscall_renameat(struct w2c_env* e, u32 od, ptr_t op, u32 nd, ptr_t np) { unreached("__syscall_renameat"); }
+u32 w2c_env_0x5F_syscall_rmdir(struct w2c_env* e, ptr_t path) { unreached("__syscall_rmdir"); }
+u32 w2c_env_0x5F_syscall_unlinkat(struct w2c_env* e, u32 dir, ptr_t path, u32 flags) { unreached("__syscall_unlinkat"); }
 void w2c_env_0x5Fabort_js(struct w2c_env* e) { unreached("_abort_js"); }
 u32 w2c_env_0x5Femscripten_get_now_is_monotonic(struct w2c_env* e) { return 1; }
 void w2c_env_0x5Femscripten_memcpy_js(struct w2c_env* e, ptr_t dst, ptr_t src, ptr_t n) {
@@ -167,12 +143,9 @@ void w2c_env_0x5Femscripten_memcpy_js(struct w2c_env* e, ptr_t dst, ptr_t src, p
   check_range(e->m, src, n);
   memmove(mem(e->m) + dst, mem(e->m) + src, n);
 }
-u32 w2c_env_0x5Femscripten_system(struct w2c_env* e, ptr_t cmd) {
-  unreached("_emscripten_system");
-  return 0;
-}
+u32 w2c_env_0x5Femscripten_system(struct w2c_env* e, ptr_t cmd) { unreached("_emscripten_system"); }
 void w2c_env_0x5Femscripten_throw_longjmp(struct w2c_env* e) {
-  if (ninvokes == 0) unreached("_emscripten_throw_longjmp outside of any setjmp");
+  if (ninvokes == 0) fatal("longjmp outside of any setjmp");
   longjmp(*invokes[ninvokes - 1], 1);
 }
 #ifdef W64
@@ -182,13 +155,8 @@ void w2c_env_0x5Flocaltime_js(struct w2c_env* e, u64 t, u64 tm) { unreached("_lo
 void w2c_env_0x5Fgmtime_js(struct w2c_env* e, u32 lo, u32 hi, u32 tm) { unreached("_gmtime_js"); }
 void w2c_env_0x5Flocaltime_js(struct w2c_env* e, u32 lo, u32 hi, u32 tm) { unreached("_localtime_js"); }
 #endif
-ptr_t w2c_env_0x5Fmktime_js(struct w2c_env* e, ptr_t tm) {
-  unreached("_mktime_js");
-  return 0;
-}
-void w2c_env_0x5Ftzset_js(struct w2c_env* e, ptr_t tz, ptr_t dl, ptr_t std, ptr_t dst) {
-  unreached("_tzset_js");
-}
+ptr_t w2c_env_0x5Fmktime_js(struct w2c_env* e, ptr_t tm) { unreached("_mktime_js"); }
+void w2c_env_0x5Ftzset_js(struct w2c_env* e, ptr_t tz, ptr_t dl, ptr_t std, ptr_t dst) { unreached("_tzset_js"); }
 f64 w2c_env_emscripten_date_now(struct w2c_env* e) { return clock_ms++; }
 
 /* The glue's emscripten_resize_heap: up to three attempts, each asking for
@@ -218,7 +186,7 @@ void w2c_env_exit(struct w2c_env* e, u32 status) { unreached("exit"); }
 static void invoke(inst_t* m, ptr_t idx, ptr_t a, ptr_t b) {
   ptr_t sp = X(emscripten_stack_get_current)(m);
   jmp_buf jb;
-  if (ninvokes == MAX_INVOKE_DEPTH) unreached("invoke nested too deep");
+  if (ninvokes == MAX_INVOKE_DEPTH) fatal("invoke nested too deep");
   invokes[ninvokes++] = &jb;
   if (setjmp(jb) == 0) {
 #ifdef W64
@@ -238,10 +206,7 @@ void w2c_env_invoke_vjj(struct w2c_env* e, u64 idx, u64 a, u64 b) { invoke(e->m,
 #else
 void w2c_env_invoke_vii(struct w2c_env* e, u32 idx, u32 a, u32 b) { invoke(e->m, idx, a, b); }
 #endif
-ptr_t w2c_env_strftime(struct w2c_env* e, ptr_t s, ptr_t max, ptr_t fmt, ptr_t tm) {
-  unreached("strftime");
-  return 0;
-}
+ptr_t w2c_env_strftime(struct w2c_env* e, ptr_t s, ptr_t max, ptr_t fmt, ptr_t tm) { unreached("strftime"); }
 
 /* ao-loader 0.0.47+ gives no environment strings. */
 u32 w2c_wasi__snapshot__preview1_environ_get(struct w2c_wasi__snapshot__preview1* w, ptr_t environ, ptr_t buf) {
@@ -253,27 +218,15 @@ u32 w2c_wasi__snapshot__preview1_environ_sizes_get(struct w2c_wasi__snapshot__pr
   put_ptr(w->m, size, 0);
   return 0;
 }
-u32 w2c_wasi__snapshot__preview1_fd_close(struct w2c_wasi__snapshot__preview1* w, u32 fd) {
-  unreached("fd_close");
-  return 0;
-}
+u32 w2c_wasi__snapshot__preview1_fd_close(struct w2c_wasi__snapshot__preview1* w, u32 fd) { unreached("fd_close"); }
 u32 w2c_wasi__snapshot__preview1_fd_read(struct w2c_wasi__snapshot__preview1* w, u32 fd, ptr_t iov, ptr_t n,
-                                       ptr_t nread) {
-  unreached("fd_read");
-  return 0;
-}
+                                       ptr_t nread) { unreached("fd_read"); }
 #ifdef W64
 u32 w2c_wasi__snapshot__preview1_fd_seek(struct w2c_wasi__snapshot__preview1* w, u32 fd, u64 off, u32 whence,
-                                       u64 pos) {
-  unreached("fd_seek");
-  return 0;
-}
+                                       u64 pos) { unreached("fd_seek"); }
 #else
 u32 w2c_wasi__snapshot__preview1_fd_seek(struct w2c_wasi__snapshot__preview1* w, u32 fd, u32 lo, u32 hi,
-                                       u32 whence, u32 pos) {
-  unreached("fd_seek");
-  return 0;
-}
+                                       u32 whence, u32 pos) { unreached("fd_seek"); }
 #endif
 /* stdout and stderr go to this process's stderr. */
 u32 w2c_wasi__snapshot__preview1_fd_write(struct w2c_wasi__snapshot__preview1* w, u32 fd, ptr_t iov, ptr_t n,
