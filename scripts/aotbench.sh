@@ -106,18 +106,40 @@ for round in $(seq "$ROUNDS"); do
       IFS=: read -r label sc skip <<<"$scs"
       tag() { sed "s/^{/{\"label\":\"$label\",\"mod\":\"$mod\",/" >> "$out"; }
       echo "aotbench: round $round $mod $label" >&2
-      "${harness[$mod]}" "$work/$sc-$env.json" "$work/$sc.jsonl" "$skip" "$work/outputs.jsonl" "$work/memory" | tag
       want="$(tail -1 "$S/$sc/expected-$mod.jsonl" | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).MemorySha256)')"
-      got="$(sha256sum "$work/memory" | cut -d' ' -f1)"
-      if [[ $got != "$want" ]]; then
-        echo "aotbench: $mod $label: wasm2c's memory sha256 $got, the reference loader's $want" >&2
-        exit 1
-      fi
+      # guard: 0 without the timeout guard, else a deadline far away armed for every message.
+      for guard in 0 60000; do
+        [[ $guard == 0 || $label == setget ]] || continue
+        AOT_TIMEOUT_MS=$guard "${harness[$mod]}" "$work/$sc-$env.json" "$work/$sc.jsonl" "$skip" "$work/outputs.jsonl" \
+          "$work/memory" | sed "s/\"impl\":\"wasm2c\"/\"impl\":\"wasm2c$([[ $guard == 0 ]] || echo +guard)\"/" | tag
+        got="$(sha256sum "$work/memory" | cut -d' ' -f1)"
+        if [[ $got != "$want" ]]; then
+          echo "aotbench: $mod $label: wasm2c's memory sha256 $got, the reference loader's $want" >&2
+          exit 1
+        fi
+      done
       "$bin" --module "$m" --format "$fmt" --env "$S/$sc/$env.json" --scenario "$S/$sc" --skip "$skip" | tag
       TZ=UTC node tools/refloader/bench.cjs --module "$m" --format "$fmt" --env "$S/$sc/$env.json" --scenario "$S/$sc" \
         --skip "$skip" --mode unsafe | tag
     done
   done
+done
+
+# The timeout guard: an Eval of an endless loop under a 100 ms deadline must
+# come back by the signal (exit status 4), at the deadline.
+node -e 'const fs = require("fs"), l = fs.readFileSync(process.argv[1], "utf8").split("\n"), m = JSON.parse(l[1])
+  m.Data = "while true do end"; fs.writeFileSync(process.argv[2], l[0] + "\n" + JSON.stringify(m) + "\n")' \
+  "$work/bench.jsonl" "$work/loop.jsonl"
+for spec in "${specs[@]}"; do
+  IFS=: read -r mod fmt env w64 <<<"$spec"
+  status=0
+  AOT_TIMEOUT_MS=100 "${harness[$mod]}" "$work/bench-$env.json" "$work/loop.jsonl" 0 /dev/null "$work/memory" \
+    > "$work/loop.json" || status=$?
+  if [[ $status != 4 ]] || ! grep -q '"timedOut":1' "$work/loop.json"; then
+    echo "aotbench: $mod: an endless loop under a 100 ms deadline ended with status $status: $(cat "$work/loop.json")" >&2
+    exit 1
+  fi
+  sed "s/^{/{\"label\":\"loop\",\"mod\":\"$mod\",/" "$work/loop.json" >> "$out"
 done
 
 node - "$out" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'EOF_NODE'
@@ -138,6 +160,13 @@ for (const mod of [...new Set(rows.map(r => r.mod))]) {
       console.log(`| ${mod} | ${what[label]}, ${k} (ms) | ${f(w)} | ${f(a)} | ${f(r)} | ${(a / w).toFixed(2)}× | ${(r / w).toFixed(2)}× |`)
     }
   }
+}
+console.log('\nThe timeout guard (a POSIX timer per handle() call, its signal leaving the wasm code; AOT_TIMEOUT_MS):\n')
+for (const mod of [...new Set(rows.map(r => r.mod))]) {
+  const plain = get(mod, 'setget', 'wasm2c', 'medianMs'), guarded = get(mod, 'setget', 'wasm2c+guard', 'medianMs')
+  const loop = rows.find(r => r.mod === mod && r.label === 'loop')
+  console.log(`* ${mod}: Set/Get median ${f(plain)} ms without it, ${f(guarded)} ms with a deadline armed per message; ` +
+    `an endless loop under a ${loop.timeoutMs} ms deadline came back ${loop.lateMs.toFixed(3)} ms after it.`)
 }
 EOF_NODE
 echo "raw figures: $out" >&2

@@ -16,16 +16,24 @@
  * MEMORY, so that the caller compares its sha256 with the reference loader's.
  * Prints one JSON object on stdout.
  *
+ * With AOT_TIMEOUT_MS set, every handle() call runs under a deadline of that
+ * many milliseconds, enforced by a signal instead of an epoch check (see
+ * on_deadline); a call that passes it ends the run with exit status 4 and a
+ * JSON object saying which message and how late control came back.
+ *
  * Built by scripts/aotbench.sh from the C of wasm2c 1.0.39 (wasm2c -n aot;
  * MODULE_H names its header) with aocu's runtime (rt/), with -DW64 for a
  * memory64 module.
  */
 #include <math.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include MODULE_H
 
@@ -58,6 +66,64 @@ enum { ASYNCIFY_STACK = 41943040 };
 static int async_state;
 static ptr_t async_data;
 static u32 async_value;
+
+/* The timeout guard (AOT_TIMEOUT_MS): a POSIX timer per handle() call that
+ * signals this thread; the handler leaves the wasm code with siglongjmp. In a
+ * host import (here fd_write, which holds stdio's lock) it only marks the
+ * timeout, and the import leaves when it is done. The instance's memory is
+ * then in an arbitrary state: a tier would discard it and restore the
+ * process, as aocu does after an epoch timeout today. */
+static timer_t deadline_timer;
+static sigjmp_buf timed_out;
+static volatile sig_atomic_t in_host, timeout_pending, guard_armed;
+
+static void on_deadline(int sig) {
+  (void)sig;
+  if (!guard_armed) return;
+  if (in_host) {
+    timeout_pending = 1;
+    return;
+  }
+  guard_armed = 0;
+  siglongjmp(timed_out, 1);
+}
+
+static void host_enter(void) { in_host = 1; }
+
+static void host_leave(void) {
+  in_host = 0;
+  if (timeout_pending && guard_armed) {
+    timeout_pending = 0;
+    guard_armed = 0;
+    siglongjmp(timed_out, 1);
+  }
+}
+
+static void deadline_init(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_deadline;
+  sigaction(SIGRTMIN, &sa, NULL);
+  struct sigevent ev;
+  memset(&ev, 0, sizeof ev);
+  ev.sigev_notify = SIGEV_THREAD_ID;
+  ev.sigev_signo = SIGRTMIN;
+  ev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+  if (timer_create(CLOCK_MONOTONIC, &ev, &deadline_timer) != 0) {
+    perror("harness: timer_create");
+    exit(2);
+  }
+}
+
+static void deadline_set(long ms) {
+  struct itimerspec its;
+  memset(&its, 0, sizeof its);
+  its.it_value.tv_sec = ms / 1000;
+  its.it_value.tv_nsec = (ms % 1000) * 1000000L;
+  guard_armed = ms > 0;
+  timeout_pending = 0;
+  timer_settime(deadline_timer, 0, &its, NULL);
+}
 
 __attribute__((noreturn)) static void fatal(const char* what) {
   fprintf(stderr, "harness: %s\n", what);
@@ -233,6 +299,7 @@ u32 w2c_wasi__snapshot__preview1_fd_write(struct w2c_wasi__snapshot__preview1* w
                                         ptr_t written) {
   inst_t* m = w->m;
   ptr_t total = 0;
+  host_enter();
   for (ptr_t i = 0; i < n; i++) {
     ptr_t p = get_ptr(m, iov + 2 * i * sizeof(ptr_t)), l = get_ptr(m, iov + (2 * i + 1) * sizeof(ptr_t));
     check_range(m, p, l);
@@ -240,6 +307,7 @@ u32 w2c_wasi__snapshot__preview1_fd_write(struct w2c_wasi__snapshot__preview1* w
     total += l;
   }
   put_ptr(m, written, total);
+  host_leave();
   return 0;
 }
 
@@ -292,6 +360,9 @@ int main(int argc, char** argv) {
   while (env_len > 0 && (env[env_len - 1] == '\n' || env[env_len - 1] == '\r')) env[--env_len] = 0;
   char* msgs = read_file(argv[2], &msgs_len);
   int skip = atoi(argv[3]);
+  const char* tenv = getenv("AOT_TIMEOUT_MS");
+  long timeout_ms = tenv ? atol(tenv) : 0;
+  if (timeout_ms > 0) deadline_init();
   FILE* outputs = fopen(argv[4], "w");
   if (!outputs) {
     perror(argv[4]);
@@ -330,7 +401,14 @@ int main(int argc, char** argv) {
     ptr_t sp = X(emscripten_stack_get_current)(&m);
     ptr_t pm = stack_string(&m, line, n);
     ptr_t pe = stack_string(&m, env, env_len);
-    ptr_t r;
+    ptr_t r = 0;
+    if (timeout_ms > 0 && sigsetjmp(timed_out, 1) != 0) {
+      /* The guard fired: report how late after the deadline control came back. */
+      double late = now_ms(CLOCK_MONOTONIC) - t - (double)timeout_ms;
+      printf("{\"impl\":\"wasm2c\",\"timedOut\":%d,\"timeoutMs\":%ld,\"lateMs\":%.3f}\n", i, timeout_ms, late);
+      return 4;
+    }
+    deadline_set(timeout_ms);
     for (;;) {
       r = X(handle)(&m, pm, pe);
       if (async_state != ASYNC_UNWINDING) break;
@@ -338,6 +416,7 @@ int main(int argc, char** argv) {
       async_state = ASYNC_REWINDING;
       X(asyncify_start_rewind)(&m, async_data);
     }
+    deadline_set(0);
     check_range(&m, r, 1);
     fprintf(outputs, "%s\n", (const char*)mem(&m) + r);
     X(0x5Femscripten_stack_restore)(&m, sp);
