@@ -39,6 +39,8 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 bin="$work/aocu-bench"
 go build -o "$bin" ./tools/bench
+gohost="$work/gohost"
+go build -o "$gohost" ./tools/aotbench/gohost
 
 # build MODULE W64(0|1): the harness binary for the module, from the cache when
 # the module, harness, runtime, wasm2c and flags are unchanged.
@@ -72,7 +74,16 @@ build() {
     cc $CFLAGS -Wall -Wno-unused-parameter -I"$rt" -I"$dir.tmp" "${def[@]}" -DMODULE_H='"aot.h"' \
       -c "$ab/harness.c" -o "$dir.tmp/harness.o"
     cc -o "$dir.tmp/harness" "$dir.tmp/harness.o" "$dir.tmp/aot.o" "$dir.tmp/rt.o" -lm
-    rm -f "$dir.tmp/aot.c"
+    # The same as a shared object, for tools/aotbench/gohost.
+    # shellcheck disable=SC2086
+    cc $CFLAGS -fPIC -I"$rt" -c "$dir.tmp/aot.c" -o "$dir.tmp/aot.pic.o"
+    # shellcheck disable=SC2086
+    cc $CFLAGS -fPIC -I"$rt" -c "$rt/wasm-rt.c" -o "$dir.tmp/rt.pic.o"
+    # shellcheck disable=SC2086
+    cc $CFLAGS -fPIC -I"$rt" -I"$dir.tmp" "${def[@]}" -DMODULE_H='"aot.h"' -Dmain=aot_harness_main \
+      -c "$ab/harness.c" -o "$dir.tmp/harness.pic.o"
+    cc -shared -o "$dir.tmp/harness.so" "$dir.tmp/harness.pic.o" "$dir.tmp/aot.pic.o" "$dir.tmp/rt.pic.o" -lm
+    rm -f "$dir.tmp/aot.c" "$dir.tmp"/*.o
     rm -rf "$dir" && mv "$dir.tmp" "$dir"
   fi
   echo "$dir/harness"
@@ -107,11 +118,17 @@ for round in $(seq "$ROUNDS"); do
       tag() { sed "s/^{/{\"label\":\"$label\",\"mod\":\"$mod\",/" >> "$out"; }
       echo "aotbench: round $round $mod $label" >&2
       want="$(tail -1 "$S/$sc/expected-$mod.jsonl" | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).MemorySha256)')"
-      # guard: 0 without the timeout guard, else a deadline far away armed for every message.
-      for guard in 0 60000; do
-        [[ $guard == 0 || $label == setget ]] || continue
-        AOT_TIMEOUT_MS=$guard "${harness[$mod]}" "$work/$sc-$env.json" "$work/$sc.jsonl" "$skip" "$work/outputs.jsonl" \
-          "$work/memory" | sed "s/\"impl\":\"wasm2c\"/\"impl\":\"wasm2c$([[ $guard == 0 ]] || echo +guard)\"/" | tag
+      # guard: 0 without the timeout guard, else a deadline far away armed for every message;
+      # go: the harness as a shared object in a Go process (tools/aotbench/gohost).
+      for variant in plain:0 guard:60000 go:0; do
+        IFS=: read -r name guard <<<"$variant"
+        [[ $name == plain || $label == setget ]] || continue
+        impl=wasm2c
+        run=("${harness[$mod]}")
+        [[ $name == guard ]] && impl=wasm2c+guard
+        [[ $name == go ]] && impl=wasm2c+go && run=("$gohost" "${harness[$mod]}.so")
+        AOT_TIMEOUT_MS=$guard "${run[@]}" "$work/$sc-$env.json" "$work/$sc.jsonl" "$skip" "$work/outputs.jsonl" \
+          "$work/memory" | sed "s/\"impl\":\"wasm2c\"/\"impl\":\"$impl\"/" | tag
         got="$(sha256sum "$work/memory" | cut -d' ' -f1)"
         if [[ $got != "$want" ]]; then
           echo "aotbench: $mod $label: wasm2c's memory sha256 $got, the reference loader's $want" >&2
@@ -132,14 +149,18 @@ node -e 'const fs = require("fs"), l = fs.readFileSync(process.argv[1], "utf8").
   "$work/bench.jsonl" "$work/loop.jsonl"
 for spec in "${specs[@]}"; do
   IFS=: read -r mod fmt env w64 <<<"$spec"
-  status=0
-  AOT_TIMEOUT_MS=100 "${harness[$mod]}" "$work/bench-$env.json" "$work/loop.jsonl" 0 /dev/null "$work/memory" \
-    > "$work/loop.json" || status=$?
-  if [[ $status != 4 ]] || ! grep -q '"timedOut":1' "$work/loop.json"; then
-    echo "aotbench: $mod: an endless loop under a 100 ms deadline ended with status $status: $(cat "$work/loop.json")" >&2
-    exit 1
-  fi
-  sed "s/^{/{\"label\":\"loop\",\"mod\":\"$mod\",/" "$work/loop.json" >> "$out"
+  for where in c go; do
+    run=("${harness[$mod]}")
+    [[ $where == go ]] && run=("$gohost" "${harness[$mod]}.so")
+    status=0
+    AOT_TIMEOUT_MS=100 "${run[@]}" "$work/bench-$env.json" "$work/loop.jsonl" 0 /dev/null "$work/memory" \
+      > "$work/loop.json" || status=$?
+    if [[ $status != 4 ]] || ! grep -q '"timedOut":1' "$work/loop.json"; then
+      echo "aotbench: $mod ($where): an endless loop under a 100 ms deadline ended with status $status: $(cat "$work/loop.json")" >&2
+      exit 1
+    fi
+    sed "s/^{/{\"label\":\"loop-$where\",\"mod\":\"$mod\",/" "$work/loop.json" >> "$out"
+  done
 done
 
 node - "$out" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'EOF_NODE'
@@ -164,9 +185,15 @@ for (const mod of [...new Set(rows.map(r => r.mod))]) {
 console.log('\nThe timeout guard (a POSIX timer per handle() call, its signal leaving the wasm code; AOT_TIMEOUT_MS):\n')
 for (const mod of [...new Set(rows.map(r => r.mod))]) {
   const plain = get(mod, 'setget', 'wasm2c', 'medianMs'), guarded = get(mod, 'setget', 'wasm2c+guard', 'medianMs')
-  const loop = rows.find(r => r.mod === mod && r.label === 'loop')
+  const loop = rows.find(r => r.mod === mod && r.label === 'loop-c'), goLoop = rows.find(r => r.mod === mod && r.label === 'loop-go')
   console.log(`* ${mod}: Set/Get median ${f(plain)} ms without it, ${f(guarded)} ms with a deadline armed per message; ` +
-    `an endless loop under a ${loop.timeoutMs} ms deadline came back ${loop.lateMs.toFixed(3)} ms after it.`)
+    `an endless loop under a ${loop.timeoutMs} ms deadline came back ${loop.lateMs.toFixed(3)} ms after it ` +
+    `(${goLoop.lateMs.toFixed(3)} ms in a Go process).`)
+}
+console.log('\nIn a Go process (tools/aotbench/gohost: the harness as a shared object called through cgo on a locked thread, the Go runtime\'s signal handlers behind the harness\'s, its collector kept busy):\n')
+for (const mod of [...new Set(rows.map(r => r.mod))]) {
+  console.log(`* ${mod}: Set/Get median ${f(get(mod, 'setget', 'wasm2c+go', 'medianMs'))} ms (${f(get(mod, 'setget', 'wasm2c', 'medianMs'))} ms alone), ` +
+    'same memory sha256; a nil dereference in Go afterwards still became a panic.')
 }
 EOF_NODE
 echo "raw figures: $out" >&2

@@ -103,6 +103,7 @@ static void deadline_init(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_deadline;
+  sa.sa_flags = SA_ONSTACK; /* the Go runtime requires it (tools/aotbench/gohost) */
   sigaction(SIGRTMIN, &sa, NULL);
   struct sigevent ev;
   memset(&ev, 0, sizeof ev);

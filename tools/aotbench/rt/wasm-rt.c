@@ -16,21 +16,45 @@ static bool initialized;
  * its base: any 32-bit address plus a 32-bit offset lands in it. */
 #define GUARDED_RESERVATION (8ull << 30)
 
+/* The reservations of the live memories, for the fault handler. */
+enum { MAX_MEMORIES = 16 };
+static struct {
+  uint8_t *start, *end;
+} reservations[MAX_MEMORIES];
+
+/* The handlers that were there before (the Go runtime's, in tools/aotbench/gohost). */
+static struct sigaction previous_segv, previous_bus;
+
 static void on_fault(int sig, siginfo_t* info, void* ctx) {
-  static const char msg[] = "harness: trap: out of bounds memory access (guard page)\n";
-  (void)sig, (void)info, (void)ctx;
-  if (write(2, msg, sizeof msg - 1) < 0) {
+  uint8_t* addr = info->si_addr;
+  for (int i = 0; i < MAX_MEMORIES; i++) {
+    if (reservations[i].start && addr >= reservations[i].start && addr < reservations[i].end) {
+      static const char msg[] = "harness: trap: out of bounds memory access (guard page)\n";
+      if (write(2, msg, sizeof msg - 1) < 0) {
+      }
+      _exit(1);
+    }
   }
-  _exit(1);
+  /* Not a wasm access: the fault belongs to whoever handled it before. */
+  struct sigaction* prev = sig == SIGBUS ? &previous_bus : &previous_segv;
+  if (prev->sa_flags & SA_SIGINFO) {
+    prev->sa_sigaction(sig, info, ctx);
+  } else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
+    prev->sa_handler(sig);
+  } else {
+    signal(sig, SIG_DFL);
+    raise(sig);
+  }
 }
 
 void wasm_rt_init(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_fault;
-  sa.sa_flags = SA_SIGINFO;
-  sigaction(SIGSEGV, &sa, NULL);
-  sigaction(SIGBUS, &sa, NULL);
+  /* SA_ONSTACK: the Go runtime requires it of every handler in its process. */
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigaction(SIGSEGV, &sa, &previous_segv);
+  sigaction(SIGBUS, &sa, &previous_bus);
   initialized = true;
 }
 
@@ -71,6 +95,13 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t* mem, uint64_t initial_pages, uint
   if (!is64 && reserve < GUARDED_RESERVATION) reserve = GUARDED_RESERVATION;
   void* p = mmap(NULL, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) fail("harness: reserving linear memory");
+  for (int i = 0; i < MAX_MEMORIES; i++) {
+    if (!reservations[i].start) {
+      reservations[i].start = p;
+      reservations[i].end = (uint8_t*)p + reserve;
+      break;
+    }
+  }
   uint64_t size = initial_pages * page_size;
   if (size > 0 && mprotect(p, size, PROT_READ | PROT_WRITE) != 0) fail("harness: committing linear memory");
   mem->data = p;
@@ -94,6 +125,9 @@ uint64_t wasm_rt_grow_memory(wasm_rt_memory_t* mem, uint64_t delta) {
 }
 
 void wasm_rt_free_memory(wasm_rt_memory_t* mem) {
+  for (int i = 0; i < MAX_MEMORIES; i++) {
+    if (reservations[i].start == mem->data) reservations[i].start = reservations[i].end = NULL;
+  }
   munmap(mem->data, (size_t)(mem->data_end - mem->data));
   mem->data = mem->data_end = NULL;
 }
