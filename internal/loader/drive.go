@@ -7,8 +7,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/bytecodealliance/wasmtime-go/v39"
-
 	"github.com/aocu/aocu/internal/weavedrive"
 )
 
@@ -39,7 +37,7 @@ type openFile struct {
 // asyncReturn finishes an Asyncify import: in the normal state it starts an
 // unwind (the value is handed back on the rewind); in the rewinding state it
 // completes the rewind and returns the value.
-func (h *instance) asyncReturn(c *wasmtime.Caller, value int64) (int64, *wasmtime.Trap) {
+func (h *instance) asyncReturn(value int64) (int64, error) {
 	if !h.spec.async {
 		return value, nil
 	}
@@ -48,11 +46,11 @@ func (h *instance) asyncReturn(c *wasmtime.Caller, value int64) (int64, *wasmtim
 	if !h.is64 {
 		size = 12 + asyncifyStackSize
 	}
-	p, err := h.callPtr(c, h.ex.malloc, size)
+	p, err := h.callPtr(h.ex.malloc, size)
 	if err != nil {
 		return 0, h.trapErr(err)
 	}
-	d := h.data(c)
+	d := h.data()
 	if p == 0 || !inBounds(d, p, 24) {
 		return 0, h.trapWith(&abortError{"Asyncify: could not allocate the unwind buffer (out of memory)"})
 	}
@@ -65,7 +63,7 @@ func (h *instance) asyncReturn(c *wasmtime.Caller, value int64) (int64, *wasmtim
 		binary.LittleEndian.PutUint32(d[p+4:], uint32(p+12+asyncifyStackSize))
 		binary.LittleEndian.PutUint32(d[p+8:], 0)
 	}
-	if _, err := h.callPtr(c, h.ex.startUnwind, p); err != nil {
+	if _, err := h.callPtr(h.ex.startUnwind, p); err != nil {
 		return 0, h.trapErr(err)
 	}
 	h.async.state = asyncUnwinding
@@ -75,14 +73,14 @@ func (h *instance) asyncReturn(c *wasmtime.Caller, value int64) (int64, *wasmtim
 
 // rewound reports whether this import call is the re-entry of a rewind, and if
 // so completes it (stop_rewind, free) and returns the saved value.
-func (h *instance) rewound(c *wasmtime.Caller) (bool, int64, *wasmtime.Trap) {
+func (h *instance) rewound() (bool, int64, error) {
 	if h.async.state != asyncRewinding {
 		return false, 0, nil
 	}
-	if _, err := h.callPtr(c, h.ex.stopRewind); err != nil {
+	if _, err := h.callPtr(h.ex.stopRewind); err != nil {
 		return true, 0, h.trapErr(err)
 	}
-	if _, err := h.callPtr(c, h.ex.free, h.async.data); err != nil {
+	if _, err := h.callPtr(h.ex.free, h.async.data); err != nil {
 		return true, 0, h.trapErr(err)
 	}
 	h.async.state = asyncNormal
@@ -90,16 +88,16 @@ func (h *instance) rewound(c *wasmtime.Caller) (bool, int64, *wasmtime.Trap) {
 	return true, h.async.value, nil
 }
 
-func (h *instance) driveOpen(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-	if ok, v, tr := h.rewound(c); ok {
+func (h *instance) driveOpen(a []uint64) (int64, error) {
+	if ok, v, tr := h.rewound(); ok {
 		return v, tr
 	}
-	path := cstring(h.data(c), h.ptr(a[0]))
+	path := cstring(h.data(), a[0])
 	fd, err := h.openPath(path)
 	if err != nil {
 		return 0, h.trapWith(err)
 	}
-	return h.asyncReturn(c, int64(fd))
+	return h.asyncReturn(int64(fd))
 }
 
 // openPath resolves a path through the drive; 0 means fopen returns NULL.
@@ -143,16 +141,16 @@ func (h *instance) openPath(path string) (int32, error) {
 	return fd, nil
 }
 
-func (h *instance) driveRead(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-	if ok, v, tr := h.rewound(c); ok {
+func (h *instance) driveRead(a []uint64) (int64, error) {
+	if ok, v, tr := h.rewound(); ok {
 		return v, tr
 	}
-	fd, dst, n := a[0].I32(), h.ptr(a[1]), h.ptr(a[2])
+	fd, dst, n := int32(a[0]), a[1], a[2]
 	of, ok := h.files[fd]
 	if !ok {
 		return 0, h.trapWith(&abortError{fmt.Sprintf("WeaveDrive: read from unknown fd %d", fd)})
 	}
-	d := h.data(c)
+	d := h.data()
 	if !inBounds(d, dst, n) {
 		return 0, h.trapWith(errOOB)
 	}
@@ -183,29 +181,29 @@ func (h *instance) driveRead(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasm
 		}
 		got = int64(n)
 	}
-	return h.asyncReturn(c, got)
+	return h.asyncReturn(got)
 }
 
-func (h *instance) driveClose(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-	if ok, v, tr := h.rewound(c); ok {
+func (h *instance) driveClose(a []uint64) (int64, error) {
+	if ok, v, tr := h.rewound(); ok {
 		return v, tr
 	}
-	delete(h.files, a[0].I32())
-	return h.asyncReturn(c, 0)
+	delete(h.files, int32(a[0]))
+	return h.asyncReturn(0)
 }
 
 // fdSeek is wasi fd_seek: on the glue's streams (memfs.go), and on drive
 // files, which seek within their size.
-func (h *instance) fdSeek(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-	fd := a[0].I32()
+func (h *instance) fdSeek(a []uint64) (int64, error) {
+	fd := int32(a[0])
 	var whence int32
 	var out uint64
 	off, ok, next := h.i53(a, 1)
-	whence, out = a[next].I32(), h.ptr(a[next+1])
+	whence, out = int32(a[next]), a[next+1]
 	if !ok {
 		return errnoOVERFL, nil
 	}
-	d := h.data(c)
+	d := h.data()
 	of, drive := h.files[fd]
 	if !drive {
 		s, err := h.stream(fd)

@@ -212,16 +212,16 @@ type fork struct {
 // mapImage maps img over the fork's memory.
 func (f *fork) mapImage(img *memImage) error {
 	h := f.inst
-	cur := int(h.mem.DataSize(h.store))
+	cur := int(h.memSize())
 	if img.size < cur {
 		return fmt.Errorf("loader: image of %d bytes is smaller than the fork's memory of %d", img.size, cur)
 	}
 	if img.size > cur {
-		if _, err := h.mem.Grow(h.store, uint64(img.size-cur)/pageSize); err != nil {
+		if _, err := h.growPages(uint64(img.size-cur) / pageSize); err != nil {
 			return fmt.Errorf("loader: grow the fork to %d bytes: %w", img.size, err)
 		}
 	}
-	d := h.data(h.store)
+	d := h.data()
 	if len(d) != img.size {
 		return fmt.Errorf("loader: fork memory is %d bytes, image %d", len(d), img.size)
 	}
@@ -300,7 +300,7 @@ func (f *fork) DryRun(ctx context.Context, m *ao.Message, env *ao.Env, limit tim
 			res.Thrown = te.thrown
 		}
 	}
-	clean := (err == nil || errors.Is(err, ErrMessageTooLarge)) && !trapped && int(h.mem.DataSize(h.store)) == f.size
+	clean := (err == nil || errors.Is(err, ErrMessageTooLarge)) && !trapped && int(h.memSize()) == f.size
 	switch {
 	case clean && f.scratch != nil: // the next load resets what it wrote
 	case clean:
@@ -326,7 +326,7 @@ func (f *fork) reset() {
 	if f.pagemap >= 0 {
 		err = f.restorePrivatePages()
 	} else {
-		err = unix.Madvise(f.inst.data(f.inst.store)[:f.size], unix.MADV_DONTNEED)
+		err = unix.Madvise(f.inst.data()[:f.size], unix.MADV_DONTNEED)
 	}
 	if err != nil {
 		f.Close()
@@ -342,7 +342,7 @@ const (
 )
 
 func (f *fork) restorePrivatePages() error {
-	d := f.inst.data(f.inst.store)[:f.size]
+	d := f.inst.data()[:f.size]
 	img := f.img
 	var err error
 	f.entries, err = privatePages(f.pagemap, uintptr(unsafe.Pointer(unsafe.SliceData(d))), copyPage, f.size/copyPage, f.entries, func(i int) {

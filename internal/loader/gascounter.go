@@ -77,24 +77,25 @@ func (m *Module) wasmGasCounter(d importDecl) bool {
 		(d.params[0] == wasmtime.KindI32 || d.params[0] == wasmtime.KindI64)
 }
 
-// newGasCounter instantiates the counter in h's store and returns its usegas.
-func (h *instance) newGasCounter(kind wasmtime.ValKind) (*wasmtime.Func, error) {
+// newGasCounter instantiates the counter in v's store and returns its usegas.
+func (v *wasmtimeVM) newGasCounter(kind wasmtime.ValKind) (*wasmtime.Func, error) {
+	h := v.h
 	mod, err := h.mod.eng.gasCounters.module(h.mod.eng.engine, kind)
 	if err != nil {
 		return nil, err
 	}
-	outOfGas := wasmtime.NewFunc(h.store, wasmtime.NewFuncType(nil, nil),
+	outOfGas := wasmtime.NewFunc(v.store, wasmtime.NewFuncType(nil, nil),
 		func(*wasmtime.Caller, []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
-			return nil, h.trapWith(&abortError{metering.ErrOutOfGas.Error()})
+			return nil, v.toTrap(h.trapWith(&abortError{metering.ErrOutOfGas.Error()}))
 		})
-	inst, err := wasmtime.NewInstance(h.store, mod, []wasmtime.AsExtern{outOfGas})
+	inst, err := wasmtime.NewInstance(v.store, mod, []wasmtime.AsExtern{outOfGas})
 	if err != nil {
 		return nil, fmt.Errorf("loader: gas counter: %w", err)
 	}
-	h.gasUsedF = inst.GetExport(h.store, "used").Global()
-	h.gasLimitF = inst.GetExport(h.store, "limit").Global()
+	v.gasUsedF = inst.GetExport(v.store, "used").Global()
+	v.gasLimitF = inst.GetExport(v.store, "limit").Global()
 	// Loading counts against the limit too, from the gas already used.
-	h.gasUsedF.Set(h.store, wasmtime.ValF64(h.gas.Used))
-	h.gasLimitF.Set(h.store, wasmtime.ValF64(h.gas.Limit))
-	return inst.GetFunc(h.store, "usegas"), nil
+	v.gasUsedF.Set(v.store, wasmtime.ValF64(h.gas.Used))
+	v.gasLimitF.Set(v.store, wasmtime.ValF64(h.gas.Limit))
+	return inst.GetFunc(v.store, "usegas"), nil
 }

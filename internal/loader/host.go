@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/aocu/aocu/internal/metering"
-
-	"github.com/bytecodealliance/wasmtime-go/v39"
 )
 
 // The host side of the emscripten glue (@permaweb/ao-loader 0.0.49,
@@ -60,9 +58,11 @@ func knownImport(module, name string) bool {
 	return false
 }
 
-// hostFn is one import's implementation. Integer results are returned as
-// int64; float results as their IEEE bits.
-type hostFn func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap)
+// hostFn is one import's implementation, whatever engine runs the module. Its
+// arguments are the raw bits of the wasm values (an i32 zero-extended, an i64
+// as is, a float as its IEEE bits); integer results are returned as int64,
+// float results as their IEEE bits. An error traps the wasm code (trapWith).
+type hostFn func(a []uint64) (int64, error)
 
 // sentinels carried through traps; the host records the Go error and returns a
 // trap whose identity it recognises.
@@ -82,19 +82,22 @@ type exitError struct{ status int32 }
 
 func (e *exitError) Error() string { return fmt.Sprintf("Program terminated with exit(%d)", e.status) }
 
-func (h *instance) trapWith(err error) *wasmtime.Trap {
+// trapWith records err as the reason of the trap it raises: the host
+// function returns it, the engine unwinds the wasm code, and classify reports
+// it.
+func (h *instance) trapWith(err error) error {
 	h.pending = err
-	return wasmtime.NewTrap(err.Error())
+	return err
 }
 
-func (h *instance) ptr(v wasmtime.Val) uint64 {
-	if v.Kind() == wasmtime.KindI64 {
-		return uint64(v.I64())
-	}
-	return uint64(uint32(v.I32()))
-}
+// data is the linear memory at its current size.
+func (h *instance) data() []byte { return h.vm.data() }
 
-func (h *instance) data(c wasmtime.Storelike) []byte { return h.mem.UnsafeData(c) }
+// memSize is the linear memory's current size in bytes.
+func (h *instance) memSize() uint64 { return uint64(len(h.vm.data())) }
+
+// growPages is memory.grow: the size before, in pages.
+func (h *instance) growPages(pages uint64) (uint64, error) { return h.vm.grow(pages) }
 
 func (h *instance) putPtr(d []byte, addr, v uint64) {
 	if h.is64 {
@@ -157,71 +160,71 @@ func (h *instance) iovecs(d []byte, iov, cnt uint64, f func(b []byte) (done bool
 
 func (h *instance) hostFuncs() map[string]hostFn {
 	m := map[string]hostFn{}
-	m["_emscripten_throw_longjmp"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["_emscripten_throw_longjmp"] = func(a []uint64) (int64, error) {
 		return 0, h.trapWith(errLongjmp)
 	}
-	m["emscripten_date_now"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["emscripten_date_now"] = func(a []uint64) (int64, error) {
 		v := h.clock
 		h.clock++
 		return int64(math.Float64bits(v)), nil
 	}
 	m["emscripten_get_now"] = m["emscripten_date_now"]
-	m["_emscripten_get_now_is_monotonic"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) { return 1, nil }
-	m["emscripten_get_heap_max"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["_emscripten_get_now_is_monotonic"] = func(a []uint64) (int64, error) { return 1, nil }
+	m["emscripten_get_heap_max"] = func(a []uint64) (int64, error) {
 		return int64(h.spec.heapMax), nil
 	}
-	m["emscripten_resize_heap"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		if h.resizeHeap(c, h.ptr(a[0])) {
+	m["emscripten_resize_heap"] = func(a []uint64) (int64, error) {
+		if h.resizeHeap(a[0]) {
 			return 1, nil
 		}
 		return 0, nil
 	}
-	m["_emscripten_memcpy_js"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		d := h.data(c)
-		dst, src, n := h.ptr(a[0]), h.ptr(a[1]), h.ptr(a[2])
+	m["_emscripten_memcpy_js"] = func(a []uint64) (int64, error) {
+		d := h.data()
+		dst, src, n := a[0], a[1], a[2]
 		if !inBounds(d, dst, n) || !inBounds(d, src, n) {
 			return 0, h.trapWith(errOOB)
 		}
 		copy(d[dst:dst+n], d[src:src+n])
 		return 0, nil
 	}
-	m["_abort_js"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["_abort_js"] = func(a []uint64) (int64, error) {
 		return 0, h.trapWith(&abortError{"Aborted(native code called abort())"})
 	}
-	m["__assert_fail"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		d := h.data(c)
+	m["__assert_fail"] = func(a []uint64) (int64, error) {
+		d := h.data()
 		file, fn := "unknown filename", "unknown function"
-		if p := h.ptr(a[1]); p != 0 {
+		if p := a[1]; p != 0 {
 			file = cstring(d, p)
 		}
-		if p := h.ptr(a[3]); p != 0 {
+		if p := a[3]; p != 0 {
 			fn = cstring(d, p)
 		}
-		return 0, h.trapWith(&abortError{fmt.Sprintf("Aborted(Assertion failed: %s, at: %s,%d,%s)", cstring(d, h.ptr(a[0])), file, a[2].I32(), fn)})
+		return 0, h.trapWith(&abortError{fmt.Sprintf("Aborted(Assertion failed: %s, at: %s,%d,%s)", cstring(d, a[0]), file, int32(a[2]), fn)})
 	}
-	m["__cxa_throw"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["__cxa_throw"] = func(a []uint64) (int64, error) {
 		return 0, h.trapWith(&abortError{"C++ exception thrown (not supported by ao modules)"})
 	}
-	m["exit"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["exit"] = func(a []uint64) (int64, error) {
 		// exitJS runs checkUnflushedContent(), which calls fflush(0) first.
 		if f := h.exportFunc("fflush"); f != nil {
-			if _, err := h.callPtr(c, f, 0); err != nil {
+			if _, err := h.callPtr(f, 0); err != nil {
 				return 0, h.trapErr(err)
 			}
 		}
-		return 0, h.trapWith(&exitError{a[0].I32()})
+		return 0, h.trapWith(&exitError{int32(a[0])})
 	}
-	m["_emscripten_system"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		if h.ptr(a[0]) == 0 {
+	m["_emscripten_system"] = func(a []uint64) (int64, error) {
+		if a[0] == 0 {
 			return 0, nil
 		}
 		return -errnoNOSYS, nil
 	}
-	m["emscripten_err"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		h.log(cstring(h.data(c), h.ptr(a[0])) + "\n")
+	m["emscripten_err"] = func(a []uint64) (int64, error) {
+		h.log(cstring(h.data(), a[0]) + "\n")
 		return 0, nil
 	}
-	m["environ_sizes_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["environ_sizes_get"] = func(a []uint64) (int64, error) {
 		// 0.0.47+ patch getEnvStrings() to return []; 0.0.44 gives the
 		// emscripten defaults. Count and size are size_t (u64 on wasm64).
 		var count, size uint64
@@ -232,7 +235,7 @@ func (h *instance) hostFuncs() map[string]hostFn {
 				size += uint64(len(s)) + 1
 			}
 		}
-		d, pc, ps := h.data(c), h.ptr(a[0]), h.ptr(a[1])
+		d, pc, ps := h.data(), a[0], a[1]
 		if !inBounds(d, pc, h.ptrSize()) || !inBounds(d, ps, h.ptrSize()) {
 			return 0, h.trapWith(errOOB)
 		}
@@ -240,11 +243,11 @@ func (h *instance) hostFuncs() map[string]hostFn {
 		h.putPtr(d, ps, size)
 		return 0, nil
 	}
-	m["environ_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["environ_get"] = func(a []uint64) (int64, error) {
 		if !h.mod.eng.profile.envStrings {
 			return 0, nil
 		}
-		d, environ, buf := h.data(c), h.ptr(a[0]), h.ptr(a[1])
+		d, environ, buf := h.data(), a[0], a[1]
 		for i, s := range environStrings(h.mod.eng.thisProgram) {
 			slot := environ + uint64(i)*h.ptrSize()
 			if !inBounds(d, slot, h.ptrSize()) || !inBounds(d, buf, uint64(len(s))+1) {
@@ -257,9 +260,9 @@ func (h *instance) hostFuncs() map[string]hostFn {
 		}
 		return 0, nil
 	}
-	m["fd_write"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		d := h.data(c)
-		fd, iov, cnt, pnum := a[0].I32(), h.ptr(a[1]), h.ptr(a[2]), h.ptr(a[3])
+	m["fd_write"] = func(a []uint64) (int64, error) {
+		d := h.data()
+		fd, iov, cnt, pnum := int32(a[0]), a[1], a[2], a[3]
 		_, drive := h.files[fd]
 		var s *fsStream
 		if !drive {
@@ -288,10 +291,10 @@ func (h *instance) hostFuncs() map[string]hostFn {
 		h.putPtr(d, pnum, total)
 		return 0, nil
 	}
-	m["fd_read"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["fd_read"] = func(a []uint64) (int64, error) {
 		// Drive files are read through __asyncjs__weavedrive_read.
-		d := h.data(c)
-		fd, iov, cnt, pnum := a[0].I32(), h.ptr(a[1]), h.ptr(a[2]), h.ptr(a[3])
+		d := h.data()
+		fd, iov, cnt, pnum := int32(a[0]), a[1], a[2], a[3]
 		if _, drive := h.files[fd]; drive {
 			h.putPtr(d, pnum, 0)
 			return 0, nil
@@ -319,8 +322,8 @@ func (h *instance) hostFuncs() map[string]hostFn {
 		return 0, nil
 	}
 	m["fd_seek"] = h.fdSeek
-	m["fd_close"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		fd := a[0].I32()
+	m["fd_close"] = func(a []uint64) (int64, error) {
+		fd := int32(a[0])
 		if _, drive := h.files[fd]; drive {
 			delete(h.files, fd)
 			return 0, nil
@@ -332,19 +335,19 @@ func (h *instance) hostFuncs() map[string]hostFn {
 		h.fs.close(s)
 		return 0, nil
 	}
-	m["fd_sync"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		if _, ok := h.fdType(a[0].I32()); !ok {
+	m["fd_sync"] = func(a []uint64) (int64, error) {
+		if _, ok := h.fdType(int32(a[0])); !ok {
 			return errnoBADF, nil
 		}
 		return 0, nil // MEMFS has no syncfs: the glue's wakeUp(0) is synchronous
 	}
-	m["fd_fdstat_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		typ, ok := h.fdType(a[0].I32())
+	m["fd_fdstat_get"] = func(a []uint64) (int64, error) {
+		typ, ok := h.fdType(int32(a[0]))
 		if !ok {
 			return errnoBADF, nil
 		}
-		d := h.data(c)
-		p := h.ptr(a[1])
+		d := h.data()
+		p := a[1]
 		if !inBounds(d, p, 24) {
 			return 0, h.trapWith(errOOB)
 		}
@@ -355,18 +358,18 @@ func (h *instance) hostFuncs() map[string]hostFn {
 		return 0, nil
 	}
 	m["__syscall_ioctl"] = h.ioctl
-	m["__syscall_fcntl64"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["__syscall_fcntl64"] = func(a []uint64) (int64, error) {
 		// The lock commands are F_GETLK/F_SETLK/F_SETLKW = 5/6/7 in the wasm64
 		// glue and 12/13/14 (the *64 variants) in the wasm32 one.
 		if h.is64 {
-			return h.fcntl64(c, a, 5, 6, 7)
+			return h.fcntl64(a, 5, 6, 7)
 		}
-		return h.fcntl64(c, a, 12, 13, 14)
+		return h.fcntl64(a, 12, 13, 14)
 	}
 	h.memfsHostFuncs(m)
-	m["__syscall_getcwd"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		d := h.data(c)
-		p, size := h.ptr(a[0]), h.ptr(a[1])
+	m["__syscall_getcwd"] = func(a []uint64) (int64, error) {
+		d := h.data()
+		p, size := a[0], a[1]
 		if size == 0 {
 			return -errnoINVAL, nil
 		}
@@ -379,35 +382,35 @@ func (h *instance) hostFuncs() map[string]hostFn {
 		d[p], d[p+1] = '/', 0
 		return 2, nil
 	}
-	m["_munmap_js"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) { return 0, nil }
-	m["_tzset_js"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["_munmap_js"] = func(a []uint64) (int64, error) { return 0, nil }
+	m["_tzset_js"] = func(a []uint64) (int64, error) {
 		// UTC: timezone 0, no daylight saving, both names "UTC".
-		d := h.data(c)
-		h.putPtr(d, h.ptr(a[0]), 0)
-		binary.LittleEndian.PutUint32(d[h.ptr(a[1]):], 0)
-		copy(d[h.ptr(a[2]):], "UTC\x00")
-		copy(d[h.ptr(a[3]):], "UTC\x00")
+		d := h.data()
+		h.putPtr(d, a[0], 0)
+		binary.LittleEndian.PutUint32(d[a[1]:], 0)
+		copy(d[a[2]:], "UTC\x00")
+		copy(d[a[3]:], "UTC\x00")
 		return 0, nil
 	}
-	m["_gmtime_js"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["_gmtime_js"] = func(a []uint64) (int64, error) {
 		t, tm := h.timeArg(a)
-		h.writeJSTm(h.data(c), tm, t, false)
+		h.writeJSTm(h.data(), tm, t, false)
 		return 0, nil
 	}
-	m["_localtime_js"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["_localtime_js"] = func(a []uint64) (int64, error) {
 		t, tm := h.timeArg(a)
-		if !h.writeJSTm(h.data(c), tm, t, true) && h.is64 {
+		if !h.writeJSTm(h.data(), tm, t, true) && h.is64 {
 			// HEAP64[gmtoff] = BigInt(-(NaN * 60)) throws in the wasm64 glue.
 			return 0, h.trapWith(&abortError{"The number NaN cannot be converted to a BigInt because it is not an integer"})
 		}
 		return 0, nil
 	}
-	m["_mktime_js"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		t := h.mktime(h.data(c), h.ptr(a[0]))
+	m["_mktime_js"] = func(a []uint64) (int64, error) {
+		t := h.mktime(h.data(), a[0])
 		if !h.is64 {
 			// Legalised i64 return: the high half goes through tempRet0.
 			if f := h.exportFunc("_emscripten_tempret_set"); f != nil {
-				if _, err := h.callPtr(c, f, uint64(t.Unix())>>32); err != nil {
+				if _, err := h.callPtr(f, uint64(t.Unix())>>32); err != nil {
 					return 0, h.trapErr(err)
 				}
 			}
@@ -419,11 +422,21 @@ func (h *instance) hostFuncs() map[string]hostFn {
 	m["__asyncjs__weavedrive_open"] = h.driveOpen
 	m["__asyncjs__weavedrive_read"] = h.driveRead
 	m["__asyncjs__weavedrive_close"] = h.driveClose
-	m["metering_gasUsed"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["metering_gasUsed"] = func(a []uint64) (int64, error) {
 		return int64(math.Float64bits(h.gasUsed())), nil
 	}
-	m["usegas"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		if h.gasUsedG != nil {
+	usegas64 := false
+	var imports []importDecl
+	if h.mod != nil {
+		imports = h.mod.imports
+	}
+	for _, d := range imports {
+		if d.module == "metering" && d.name == "usegas" && len(d.params) > 0 {
+			usegas64 = d.paramIs64(0)
+		}
+	}
+	m["usegas"] = func(a []uint64) (int64, error) {
+		if h.vm.gasInline() {
 			// Inlined metering calls here only past the limit, with the
 			// amount already counted.
 			if h.gasUsed() > h.gas.Limit {
@@ -433,10 +446,10 @@ func (h *instance) hostFuncs() map[string]hostFn {
 		}
 		// The glue receives an i32 as a signed JS number, an i64 as a BigInt.
 		n := int64(0)
-		if a[0].Kind() == wasmtime.KindI64 {
-			n = a[0].I64()
+		if usegas64 {
+			n = int64(a[0])
 		} else {
-			n = int64(a[0].I32())
+			n = int64(int32(a[0]))
 		}
 		if err := h.gas.Use(n); err != nil {
 			return 0, h.trapWith(&abortError{err.Error()})
@@ -447,8 +460,8 @@ func (h *instance) hostFuncs() map[string]hostFn {
 }
 
 // fcntl64 is ___syscall_fcntl64 with the glue's numbers for the lock commands.
-func (h *instance) fcntl64(c *wasmtime.Caller, a []wasmtime.Val, getLk, setLk, setLkW int32) (int64, *wasmtime.Trap) {
-	fd, cmd := a[0].I32(), a[1].I32()
+func (h *instance) fcntl64(a []uint64, getLk, setLk, setLkW int32) (int64, error) {
+	fd, cmd := int32(a[0]), int32(a[1])
 	if _, ok := h.fdType(fd); !ok {
 		return -errnoBADF, nil
 	}
@@ -458,7 +471,7 @@ func (h *instance) fcntl64(c *wasmtime.Caller, a []wasmtime.Val, getLk, setLk, s
 		if s == nil {
 			return -errnoINVAL, nil // WeaveDrive files: as before
 		}
-		arg := int32(h.varargI32(c, a[2]))
+		arg := int32(h.varargI32(a[2]))
 		if arg < 0 {
 			return -errnoINVAL, nil
 		}
@@ -475,19 +488,19 @@ func (h *instance) fcntl64(c *wasmtime.Caller, a []wasmtime.Val, getLk, setLk, s
 		return int64(s.shared.flags), nil
 	case 4: // F_SETFL: the glue ORs the argument in
 		if s != nil {
-			s.shared.flags |= int32(h.varargI32(c, a[2]))
+			s.shared.flags |= int32(h.varargI32(a[2]))
 		}
 		return 0, nil
 	case getLk: // l_type = F_UNLCK
-		return 0, h.storeVararg(c, a[2], 2, 2)
+		return 0, h.storeVararg(a[2], 2, 2)
 	}
 	return -errnoINVAL, nil
 }
 
 // varargI32 reads syscallGetVarargI(): the i32 at the varargs pointer.
-func (h *instance) varargI32(c *wasmtime.Caller, v wasmtime.Val) uint32 {
-	d := h.data(c)
-	p := h.ptr(v)
+func (h *instance) varargI32(v uint64) uint32 {
+	d := h.data()
+	p := v
 	if !inBounds(d, p, 4) {
 		return 0
 	}
@@ -512,9 +525,9 @@ func (h *instance) fdType(fd int32) (byte, bool) {
 }
 
 // vararg reads the first variadic argument (a pointer) of a syscall.
-func (h *instance) vararg(c *wasmtime.Caller, v wasmtime.Val) uint64 {
-	d := h.data(c)
-	p := h.ptr(v)
+func (h *instance) vararg(v uint64) uint64 {
+	d := h.data()
+	p := v
 	if !inBounds(d, p, h.ptrSize()) {
 		return 0
 	}
@@ -523,9 +536,9 @@ func (h *instance) vararg(c *wasmtime.Caller, v wasmtime.Val) uint64 {
 
 // storeVararg stores v as a little-endian integer of size bytes (2 or 4) where
 // the syscall's first variadic argument points.
-func (h *instance) storeVararg(c *wasmtime.Caller, arg wasmtime.Val, size uint64, v uint32) *wasmtime.Trap {
-	d := h.data(c)
-	p := h.vararg(c, arg)
+func (h *instance) storeVararg(arg uint64, size uint64, v uint32) error {
+	d := h.data()
+	p := h.vararg(arg)
 	if !inBounds(d, p, size) {
 		return h.trapWith(errOOB)
 	}
@@ -539,11 +552,11 @@ func (h *instance) storeVararg(c *wasmtime.Caller, arg wasmtime.Val, size uint64
 
 // timeArg decodes (time_t, tm*) in both ABIs: wasm64 (i64, p) and the legalised
 // wasm32 (lo, hi, tm).
-func (h *instance) timeArg(a []wasmtime.Val) (int64, uint64) {
+func (h *instance) timeArg(a []uint64) (int64, uint64) {
 	if len(a) == 3 {
-		return int64(uint64(uint32(a[0].I32())) | uint64(a[1].I32())<<32), h.ptr(a[2])
+		return int64(uint64(uint32(int32(a[0]))) | uint64(int32(a[1]))<<32), a[2]
 	}
-	return a[0].I64(), h.ptr(a[1])
+	return int64(a[0]), a[1]
 }
 
 // maxJSTimeMs is the largest |time value| of a JavaScript Date (TimeClip).
@@ -640,15 +653,15 @@ func (h *instance) writeTm(d []byte, p uint64, t time.Time, local bool) {
 
 // resizeHeap is emscripten_resize_heap of the glue, byte for byte: grow by up to
 // 20% (then 10%, 5%), capped at requested+96 MiB, aligned to 64 KiB.
-func (h *instance) resizeHeap(c wasmtime.Storelike, requested uint64) bool {
-	old := uint64(h.mem.DataSize(c))
+func (h *instance) resizeHeap(requested uint64) bool {
+	old := h.memSize()
 	heapMax := h.spec.heapMax
 	if requested > heapMax {
 		return false
 	}
 	for cut := 1.0; cut <= 4; cut *= 2 {
 		pages, newSize := heapGrowth(old, requested, heapMax, cut)
-		if _, err := h.mem.Grow(c, pages); err == nil {
+		if _, err := h.growPages(pages); err == nil {
 			return true
 		}
 		h.log(fmt.Sprintf("growMemory: Attempted to grow heap from %d bytes to %d bytes, but got error: RangeError: WebAssembly.Memory.grow(): Maximum memory size exceeded\n", old, newSize))
@@ -670,8 +683,8 @@ func heapGrowth(old, requested, heapMax uint64, cut float64) (pages, newSize uin
 
 // ioctl mirrors ___syscall_ioctl for the glue's TTYs (fds 0-2); other streams
 // are not TTYs.
-func (h *instance) ioctl(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-	fd, op := a[0].I32(), a[1].I32()
+func (h *instance) ioctl(a []uint64) (int64, error) {
+	fd, op := int32(a[0]), int32(a[1])
 	typ, ok := h.fdType(fd)
 	if !ok {
 		return -errnoBADF, nil
@@ -687,8 +700,8 @@ func (h *instance) ioctl(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime
 		if !tty {
 			return -errnoNOTTY, nil
 		}
-		d := h.data(c)
-		p := h.vararg(c, a[2])
+		d := h.data()
+		p := h.vararg(a[2])
 		if !inBounds(d, p, 17+32) {
 			return 0, h.trapWith(errOOB)
 		}
@@ -714,7 +727,7 @@ func (h *instance) ioctl(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime
 		if !tty {
 			return -errnoNOTTY, nil
 		}
-		return 0, h.storeVararg(c, a[2], 4, 0)
+		return 0, h.storeVararg(a[2], 4, 0)
 	case 21520: // TIOCSPGRP
 		if !tty {
 			return -errnoNOTTY, nil
@@ -724,8 +737,8 @@ func (h *instance) ioctl(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime
 		if !tty {
 			return -errnoNOTTY, nil
 		}
-		d := h.data(c)
-		p := h.vararg(c, a[2])
+		d := h.data()
+		p := h.vararg(a[2])
 		if !inBounds(d, p, 4) {
 			return 0, h.trapWith(errOOB)
 		}
@@ -744,21 +757,21 @@ func (h *instance) ioctl(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime
 // hostFuncs(), which some of them adapt.
 func (h *instance) legacyHostFuncs(modern map[string]hostFn) map[string]hostFn {
 	ret := func(v int64) hostFn {
-		return func(*wasmtime.Caller, []wasmtime.Val) (int64, *wasmtime.Trap) { return v, nil }
+		return func([]uint64) (int64, error) { return v, nil }
 	}
 	abort := func(msg string) hostFn {
-		return func(*wasmtime.Caller, []wasmtime.Val) (int64, *wasmtime.Trap) { return 0, h.trapWith(&abortError{msg}) }
+		return func([]uint64) (int64, error) { return 0, h.trapWith(&abortError{msg}) }
 	}
 	// __gmtime_js/__localtime_js(time_t *time, tm): the modern functions on
 	// the signed 32-bit time at *time.
 	timePtr := func(fn hostFn) hostFn {
-		return func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-			d, p := h.data(c), h.ptr(a[0])
-			if !inBounds(d, p, 4) || !inBounds(d, h.ptr(a[1]), 40) {
+		return func(a []uint64) (int64, error) {
+			d, p := h.data(), a[0]
+			if !inBounds(d, p, 4) || !inBounds(d, a[1], 40) {
 				return 0, h.trapWith(errOOB)
 			}
 			t := int32(binary.LittleEndian.Uint32(d[p:]))
-			return fn(c, []wasmtime.Val{wasmtime.ValI32(t), wasmtime.ValI32(t >> 31), a[1]})
+			return fn([]uint64{uint64(uint32(t)), uint64(uint32(t >> 31)), a[1]})
 		}
 	}
 	m := map[string]hostFn{
@@ -776,15 +789,15 @@ func (h *instance) legacyHostFuncs(modern map[string]hostFn) map[string]hostFn {
 		"legacy_gmtime_js_timeptr":    timePtr(modern["_gmtime_js"]),
 		"legacy_localtime_js_timeptr": timePtr(modern["_localtime_js"]),
 	}
-	m["legacy_getTempRet0"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["legacy_getTempRet0"] = func(a []uint64) (int64, error) {
 		return int64(h.tempRet0), nil
 	}
-	m["legacy_setTempRet0"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		h.tempRet0 = a[0].I32()
+	m["legacy_setTempRet0"] = func(a []uint64) (int64, error) {
+		h.tempRet0 = int32(a[0])
 		return 0, nil
 	}
-	m["legacy_mktime_js_i32"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		d, p := h.data(c), h.ptr(a[0])
+	m["legacy_mktime_js_i32"] = func(a []uint64) (int64, error) {
+		d, p := h.data(), a[0]
 		if !inBounds(d, p, 36) {
 			return 0, h.trapWith(errOOB)
 		}
@@ -793,13 +806,13 @@ func (h *instance) legacyHostFuncs(modern map[string]hostFn) map[string]hostFn {
 		binary.LittleEndian.PutUint32(d[p+20:], year) // the old glues do not write tm_year
 		return int64(int32(t.Unix())), nil            // (ms/1000)|0, no tempRet0
 	}
-	m["legacy_tzset_js_malloc"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["legacy_tzset_js_malloc"] = func(a []uint64) (int64, error) {
 		if h.tzsetDone {
 			return 0, nil
 		}
 		h.tzsetDone = true
-		d := h.data(c)
-		tz, daylight, tzname := h.ptr(a[0]), h.ptr(a[1]), h.ptr(a[2])
+		d := h.data()
+		tz, daylight, tzname := a[0], a[1], a[2]
 		if !inBounds(d, tz, 4) || !inBounds(d, daylight, 4) {
 			return 0, h.trapWith(errOOB)
 		}
@@ -807,11 +820,11 @@ func (h *instance) legacyHostFuncs(modern map[string]hostFn) map[string]hostFn {
 		binary.LittleEndian.PutUint32(d[daylight:], 0)
 		var names [2]uint64 // allocateUTF8 of the winter name, then of the summer name
 		for i := range names {
-			p, err := h.callPtr(c, h.ex.malloc, uint64(len(legacyTZName))+1)
+			p, err := h.callPtr(h.ex.malloc, uint64(len(legacyTZName))+1)
 			if err != nil {
 				return 0, h.trapErr(err)
 			}
-			if d = h.data(c); p != 0 {
+			if d = h.data(); p != 0 {
 				if !inBounds(d, p, uint64(len(legacyTZName))+1) {
 					return 0, h.trapWith(errOOB)
 				}
@@ -826,9 +839,9 @@ func (h *instance) legacyHostFuncs(modern map[string]hostFn) map[string]hostFn {
 		binary.LittleEndian.PutUint32(d[tzname+4:], uint32(names[0]))
 		return 0, nil
 	}
-	m["legacy_tzset_js_em3"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		d := h.data(c)
-		tz, daylight, std, dst := h.ptr(a[0]), h.ptr(a[1]), h.ptr(a[2]), h.ptr(a[3])
+	m["legacy_tzset_js_em3"] = func(a []uint64) (int64, error) {
+		d := h.data()
+		tz, daylight, std, dst := a[0], a[1], a[2], a[3]
 		name := legacyTZName[:6] + "\x00" // stringToUTF8(name, p, 7)
 		if !inBounds(d, tz, 4) || !inBounds(d, daylight, 4) || !inBounds(d, std, 7) || !inBounds(d, dst, 7) {
 			return 0, h.trapWith(errOOB)
@@ -839,50 +852,50 @@ func (h *instance) legacyHostFuncs(modern map[string]hostFn) map[string]hostFn {
 		copy(d[std:], name)
 		return 0, nil
 	}
-	m["legacy_system_errno"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		if h.ptr(a[0]) == 0 {
+	m["legacy_system_errno"] = func(a []uint64) (int64, error) {
+		if a[0] == 0 {
 			return 0, nil
 		}
-		return -1, h.setErrno(c, errnoNOSYS)
+		return -1, h.setErrno(errnoNOSYS)
 	}
-	m["legacy_fcntl64_em2"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		if _, ok := h.fdType(a[0].I32()); ok && a[1].I32() == 9 { // F_GETOWN_EX
-			return -1, h.setErrno(c, errnoINVAL)
+	m["legacy_fcntl64_em2"] = func(a []uint64) (int64, error) {
+		if _, ok := h.fdType(int32(a[0])); ok && int32(a[1]) == 9 { // F_GETOWN_EX
+			return -1, h.setErrno(errnoINVAL)
 		}
-		return h.fcntl64(c, a, 5, 6, 7)
+		return h.fcntl64(a, 5, 6, 7)
 	}
-	m["legacy_ioctl_em2"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		fd, op := a[0], a[1].I32()
+	m["legacy_ioctl_em2"] = func(a []uint64) (int64, error) {
+		fd, op := a[0], int32(a[1])
 		switch op {
 		case 21505, 21523: // TCGETS, TIOCGWINSZ: succeed on a TTY but write nothing
 			op = 21509 // TCGETA: the same checks and result
 		case 21509, 21510, 21511, 21512, 21506, 21507, 21508, 21524, 21519, 21520, 21531:
 		default:
-			if _, ok := h.fdType(fd.I32()); !ok {
+			if _, ok := h.fdType(int32(fd)); !ok {
 				return -errnoBADF, nil
 			}
 			return 0, h.trapWith(&abortError{fmt.Sprintf("Aborted(bad ioctl syscall %d)", op)})
 		}
-		return h.ioctl(c, []wasmtime.Val{fd, wasmtime.ValI32(op), a[2]})
+		return h.ioctl([]uint64{fd, uint64(uint32(op)), a[2]})
 	}
-	m["legacy_fd_fdstat_get_em2"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		typ, ok := h.fdType(a[0].I32())
+	m["legacy_fd_fdstat_get_em2"] = func(a []uint64) (int64, error) {
+		typ, ok := h.fdType(int32(a[0]))
 		if !ok {
 			return errnoBADF, nil
 		}
-		d, p := h.data(c), h.ptr(a[1])
+		d, p := h.data(), a[1]
 		if !inBounds(d, p, 1) {
 			return 0, h.trapWith(errOOB)
 		}
 		d[p] = typ // flags and rights are left as they are
 		return 0, nil
 	}
-	m["legacy_mmap_em2"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		return h.mmapStream(a[3].I32(), a[1].I32(), a[2].I32()), nil
+	m["legacy_mmap_em2"] = func(a []uint64) (int64, error) {
+		return h.mmapStream(int32(a[3]), int32(a[1]), int32(a[2])), nil
 	}
-	m["legacy_mmap_em3"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["legacy_mmap_em3"] = func(a []uint64) (int64, error) {
 		// convertI32PairToI53Checked: an offset beyond 2^53 is NaN -> 61.
-		lo, hi := a[4].I32(), a[5].I32()
+		lo, hi := int32(a[4]), int32(a[5])
 		limit := uint32(0x400001)
 		if lo != 0 {
 			limit--
@@ -890,15 +903,15 @@ func (h *instance) legacyHostFuncs(modern map[string]hostFn) map[string]hostFn {
 		if uint32(hi+0x200000) >= limit {
 			return 61, nil
 		}
-		return h.mmapStream(a[3].I32(), a[1].I32(), a[2].I32()), nil
+		return h.mmapStream(int32(a[3]), int32(a[1]), int32(a[2])), nil
 	}
-	m["legacy_environ_sizes_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
+	m["legacy_environ_sizes_get"] = func(a []uint64) (int64, error) {
 		env := environStrings(h.mod.eng.thisProgram)
 		size := 0
 		for _, s := range env {
 			size += len(s) + 1
 		}
-		d, count, bufSize := h.data(c), h.ptr(a[0]), h.ptr(a[1])
+		d, count, bufSize := h.data(), a[0], a[1]
 		if !inBounds(d, count, 4) || !inBounds(d, bufSize, 4) {
 			return 0, h.trapWith(errOOB)
 		}
@@ -906,8 +919,8 @@ func (h *instance) legacyHostFuncs(modern map[string]hostFn) map[string]hostFn {
 		binary.LittleEndian.PutUint32(d[bufSize:], uint32(size))
 		return 0, nil
 	}
-	m["legacy_environ_get"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		d, environ, buf := h.data(c), h.ptr(a[0]), h.ptr(a[1])
+	m["legacy_environ_get"] = func(a []uint64) (int64, error) {
+		d, environ, buf := h.data(), a[0], a[1]
 		for i, s := range environStrings(h.mod.eng.thisProgram) {
 			if !inBounds(d, environ+4*uint64(i), 4) || !inBounds(d, buf, uint64(len(s))+1) {
 				return 0, h.trapWith(errOOB)
@@ -919,9 +932,9 @@ func (h *instance) legacyHostFuncs(modern map[string]hostFn) map[string]hostFn {
 		}
 		return 0, nil
 	}
-	m["legacy_fd_write_em1"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		d := h.data(c)
-		fd, iov, cnt, pnum := a[0].I32(), h.ptr(a[1]), h.ptr(a[2]), h.ptr(a[3])
+	m["legacy_fd_write_em1"] = func(a []uint64) (int64, error) {
+		d := h.data()
+		fd, iov, cnt, pnum := int32(a[0]), a[1], a[2], a[3]
 		var total uint64
 		for i := uint64(0); i < cnt; i, iov = i+1, iov+8 {
 			if !inBounds(d, iov, 8) {
@@ -957,12 +970,12 @@ func (h *instance) legacyHostFuncs(modern map[string]hostFn) map[string]hostFn {
 
 // setErrno is the old glues' setErrNo(v): errno through the export
 // __errno_location.
-func (h *instance) setErrno(c *wasmtime.Caller, v int32) *wasmtime.Trap {
-	p, err := h.callPtr(c, h.ex.errnoLocation)
+func (h *instance) setErrno(v int32) error {
+	p, err := h.callPtr(h.ex.errnoLocation)
 	if err != nil {
 		return h.trapErr(err)
 	}
-	d := h.data(c)
+	d := h.data()
 	if !inBounds(d, p, 4) {
 		return h.trapWith(errOOB)
 	}

@@ -7,10 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"strings"
-
-	"github.com/bytecodealliance/wasmtime-go/v39"
 
 	"github.com/aocu/aocu/internal/metering"
 	"github.com/aocu/aocu/internal/weavedrive"
@@ -25,9 +22,9 @@ const firstClock = 10004
 // exportFuncs are the exports the host calls, bound by their canonical names
 // (legacyExportName maps them to an old module's export names).
 type exportFuncs struct {
-	handle, malloc, free, stackInit, stackEnd, stackCurrent, stackAlloc, stackRestore, ctors, setThrew *wasmtime.Func
-	main, fflush, errnoLocation                                                                        *wasmtime.Func
-	startUnwind, stopUnwind, startRewind, stopRewind                                                   *wasmtime.Func
+	handle, malloc, free, stackInit, stackEnd, stackCurrent, stackAlloc, stackRestore, ctors, setThrew vmFunc
+	main, fflush, errnoLocation                                                                        vmFunc
+	startUnwind, stopUnwind, startRewind, stopRewind                                                   vmFunc
 }
 
 // glueState is host state that the reference keeps in the glue's JavaScript
@@ -45,31 +42,20 @@ var floatResults = map[string]bool{
 	"legacy_date_now_zero": true, "legacy_get_now_nan": true,
 }
 
-// instance is one wasmtime instance of a module with the glue's host state.
-// It is not safe for concurrent use.
+// instance is one instance of a module with the glue's host state. It is not
+// safe for concurrent use.
 type instance struct {
-	mod   *Module
-	spec  formatSpec
-	is64  bool
-	store *wasmtime.Store
-	inst  *wasmtime.Instance
-	mem   *wasmtime.Memory
-	table *wasmtime.Table
-	ex    exportFuncs
+	mod  *Module
+	spec formatSpec
+	is64 bool
+	vm   vm
+	ex   exportFuncs
 
 	glueState
-	fresh glueState // the glue state right after loading
-	gas   *metering.Gas
-	// gasUsedG and gasLimitG are the globals of a module metered with
-	// metering.MeterInline: the gas is counted in wasm, Gas.Used is synced
-	// from gasUsedG (nil for other modules).
-	gasUsedG, gasLimitG *wasmtime.Global
-	// gasUsedF and gasLimitF are the globals of the wasm gas counter
-	// (gascounter.go) of a module metered before publication; Gas.Used is
-	// synced from gasUsedF (nil for other modules).
-	gasUsedF, gasLimitF *wasmtime.Global
-	pending             error // the Go error behind the last host trap
-	async               struct {
+	fresh   glueState // the glue state right after loading
+	gas     *metering.Gas
+	pending error // the Go error behind the last host trap
+	async   struct {
 		state asyncState
 		data  uint64
 		value int64
@@ -100,71 +86,10 @@ func (m *Module) newInstance(drive weavedrive.Drive, logf func(string), gasLimit
 	}
 	h.clock = m.format.firstClock()
 	h.fs = newMemFS(h.tick, h.clock, !isLegacyFormat(m.format))
-	h.store = wasmtime.NewStore(m.eng.engine)
-	h.store.SetEpochDeadline(math.MaxUint32)
-	linker := wasmtime.NewLinker(m.eng.engine)
-	defer linker.Close()
-	impls := h.hostFuncs()
-	if m.legacy != nil {
-		maps.Copy(impls, h.legacyHostFuncs(impls))
+	if _, err := h.instantiateWasmtime(h.importImpls()); err != nil {
+		h.close()
+		return nil, err
 	}
-	for _, d := range m.imports {
-		d := d
-		if m.wasmGasCounter(d) {
-			fn, err := h.newGasCounter(d.params[0])
-			if err != nil {
-				return nil, err
-			}
-			if err := linker.Define(h.store, d.module, d.name, fn); err != nil {
-				return nil, fmt.Errorf("loader: define import %s.%s: %w", d.module, d.name, err)
-			}
-			continue
-		}
-		var cb func(*wasmtime.Caller, []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap)
-		if strings.HasPrefix(d.canonical, "invoke_") {
-			// The Asyncify glues call the dynCall_<sig> export (itself
-			// instrumented, so it saves a frame when unwinding); the older
-			// glues call the table entry directly.
-			var dyn *wasmtime.Func
-			dynName := "dynCall_" + strings.TrimPrefix(d.canonical, "invoke_")
-			cb = func(c *wasmtime.Caller, a []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
-				if dyn == nil && h.spec.async {
-					dyn = h.exportFunc(dynName)
-				}
-				return h.invoke(c, dyn, a, d.results)
-			}
-		} else {
-			fn, ok := impls[d.canonical]
-			if !ok {
-				name := d.module + "." + d.name
-				fn = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-					return 0, h.trapWith(&abortError{"import " + name + " is not supported by aocu"})
-				}
-			}
-			floatBits := floatResults[d.canonical]
-			results := d.results
-			cb = func(c *wasmtime.Caller, a []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
-				r, tr := fn(c, a)
-				if tr != nil {
-					return nil, tr
-				}
-				if len(results) == 0 {
-					return nil, nil
-				}
-				return []wasmtime.Val{toVal(results[0], r, floatBits)}, nil
-			}
-		}
-		if err := linker.FuncNew(d.module, d.name, d.ty, cb); err != nil {
-			return nil, fmt.Errorf("loader: define import %s.%s: %w", d.module, d.name, err)
-		}
-	}
-	inst, err := linker.Instantiate(h.store, m.mod)
-	if err != nil {
-		return nil, fmt.Errorf("loader: instantiate: %w", err)
-	}
-	h.inst = inst
-	h.mem = inst.GetExport(h.store, legacyExportName(m.format, "memory")).Memory()
-	h.table = inst.GetExport(h.store, legacyExportName(m.format, "__indirect_function_table")).Table()
 	get := h.exportFunc
 	h.ex = exportFuncs{
 		handle: get("handle"), malloc: get("malloc"), free: get("free"),
@@ -175,8 +100,7 @@ func (m *Module) newInstance(drive weavedrive.Drive, logf func(string), gasLimit
 		startUnwind: get("asyncify_start_unwind"), stopUnwind: get("asyncify_stop_unwind"),
 		startRewind: get("asyncify_start_rewind"), stopRewind: get("asyncify_stop_rewind"),
 	}
-	if u, l := inst.GetExport(h.store, metering.InlineUsedGlobal), inst.GetExport(h.store, metering.InlineLimitGlobal); u != nil && l != nil {
-		h.gasUsedG, h.gasLimitG = u.Global(), l.Global()
+	if h.vm.gasInline() {
 		h.gasRefill()
 	}
 	if err := h.initialise(); err != nil {
@@ -184,8 +108,26 @@ func (m *Module) newInstance(drive weavedrive.Drive, logf func(string), gasLimit
 	}
 	h.fresh = h.glueState
 	h.freshFS = h.fs.clone(nil)
-	h.freshSize = uint64(h.mem.DataSize(h.store))
+	h.freshSize = h.memSize()
 	return h, nil
+}
+
+// importImpls is the host function of every import by its canonical name,
+// including the imports the glue does not provide, which trap.
+func (h *instance) importImpls() map[string]hostFn {
+	impls := h.hostFuncs()
+	if h.mod.legacy != nil {
+		maps.Copy(impls, h.legacyHostFuncs(impls))
+	}
+	for _, d := range h.mod.imports {
+		if _, ok := impls[d.canonical]; !ok && !strings.HasPrefix(d.canonical, "invoke_") {
+			name := d.module + "." + d.name
+			impls[d.canonical] = func([]uint64) (int64, error) {
+				return 0, h.trapWith(&abortError{"import " + name + " is not supported by aocu"})
+			}
+		}
+	}
+	return impls
 }
 
 // modernInit is what the modern glues do before the first handle():
@@ -204,7 +146,7 @@ func (h *instance) initialise() error {
 	for _, st := range steps {
 		switch st {
 		case legacyInitStackInit:
-			if _, err := h.callPtr(h.store, h.ex.stackInit); err != nil {
+			if _, err := h.callPtr(h.ex.stackInit); err != nil {
 				return fmt.Errorf("loader: emscripten_stack_init: %w", err)
 			}
 		case legacyInitStackCookie, legacyInitStackCookieFixZero:
@@ -212,7 +154,7 @@ func (h *instance) initialise() error {
 				return err
 			}
 		case legacyInitCtors:
-			if _, err := h.callPtr(h.store, h.ex.ctors); err != nil {
+			if _, err := h.callPtr(h.ex.ctors); err != nil {
 				return fmt.Errorf("loader: __wasm_call_ctors: %w", err)
 			}
 		case legacyInitMain:
@@ -227,14 +169,14 @@ func (h *instance) initialise() error {
 			// exit(ret, implicit) after main returned: checkUnflushedContent()
 			// calls fflush(0) inside try/catch.
 			if mainReturned && h.ex.fflush != nil {
-				if _, err := h.callPtr(h.store, h.ex.fflush, 0); err != nil {
+				if _, err := h.callPtr(h.ex.fflush, 0); err != nil {
 					h.log(fmt.Sprintf("fflush after main: %v\n", h.classify(err)))
 				}
 			}
 		}
 	}
 	var err error
-	if h.stackTop, err = h.callPtr(h.store, h.ex.stackCurrent); err != nil {
+	if h.stackTop, err = h.callPtr(h.ex.stackCurrent); err != nil {
 		return fmt.Errorf("loader: emscripten_stack_get_current: %w", err)
 	}
 	return nil
@@ -243,7 +185,7 @@ func (h *instance) initialise() error {
 // writeStackCookie is the glue's writeStackCookie(); fixZero: the newer glues
 // move a stack end of 0 to 4.
 func (h *instance) writeStackCookie(fixZero bool) error {
-	end, err := h.callPtr(h.store, h.ex.stackEnd)
+	end, err := h.callPtr(h.ex.stackEnd)
 	if err != nil {
 		return fmt.Errorf("loader: emscripten_stack_get_end: %w", err)
 	}
@@ -251,7 +193,7 @@ func (h *instance) writeStackCookie(fixZero bool) error {
 	if fixZero && end == 0 {
 		end += 4
 	}
-	d := h.data(h.store)
+	d := h.data()
 	if !inBounds(d, end, 8) {
 		return fmt.Errorf("%w: stack end %d outside memory", ErrInvalidModule, end)
 	}
@@ -265,7 +207,7 @@ func (h *instance) writeStackCookie(fixZero bool) error {
 // or running out of gas in main is ignored, as in the reference, where it only
 // reaches the already resolved loader promise. It reports whether main returned.
 func (h *instance) callMain(argc, argv uint64) bool {
-	if _, err := h.callPtr(h.store, h.ex.main, argc, argv); err != nil {
+	if _, err := h.callPtr(h.ex.main, argc, argv); err != nil {
 		h.log(fmt.Sprintf("main: %v (ignored, as the reference does)\n", h.classify(err)))
 		return false
 	}
@@ -276,7 +218,7 @@ func (h *instance) callMain(argc, argv uint64) bool {
 // does: argv = stackAlloc(8), then thisProgram and its NUL in a slot of its
 // own; argv = {thisProgram, NULL}. The stack is not restored afterwards.
 func (h *instance) mainArgv() (uint64, error) {
-	argv, err := h.callPtr(h.store, h.ex.stackAlloc, 8)
+	argv, err := h.callPtr(h.ex.stackAlloc, 8)
 	if err != nil {
 		return 0, fmt.Errorf("loader: stack alloc: %w", err)
 	}
@@ -285,7 +227,7 @@ func (h *instance) mainArgv() (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	d := h.data(h.store)
+	d := h.data()
 	if !inBounds(d, argv, 8) {
 		return 0, fmt.Errorf("%w: argv %d outside memory", ErrInvalidModule, argv)
 	}
@@ -296,20 +238,20 @@ func (h *instance) mainArgv() (uint64, error) {
 
 // exportFunc returns the export that plays the canonical role name (see
 // legacyExportName), or nil.
-func (h *instance) exportFunc(name string) *wasmtime.Func {
-	if h.inst == nil {
+func (h *instance) exportFunc(name string) vmFunc {
+	if h.vm == nil {
 		return nil
 	}
 	if name = legacyExportName(h.mod.format, name); name == "" {
 		return nil
 	}
-	return h.inst.GetFunc(h.store, name)
+	return h.vm.export(name)
 }
 
 func (h *instance) close() {
-	if h.store != nil {
-		h.store.Close()
-		h.store = nil
+	if h.vm != nil {
+		h.vm.close()
+		h.vm = nil
 	}
 }
 
@@ -319,156 +261,28 @@ func (h *instance) log(s string) {
 	}
 }
 
-func toVal(k wasmtime.ValKind, r int64, floatBits bool) wasmtime.Val {
-	switch k {
-	case wasmtime.KindI32:
-		return wasmtime.ValI32(int32(r))
-	case wasmtime.KindI64:
-		return wasmtime.ValI64(r)
-	case wasmtime.KindF64:
-		if floatBits {
-			return wasmtime.ValF64(math.Float64frombits(uint64(r)))
-		}
-		return wasmtime.ValF64(float64(r))
-	case wasmtime.KindF32:
-		if floatBits {
-			return wasmtime.ValF32(float32(math.Float64frombits(uint64(r))))
-		}
-		return wasmtime.ValF32(float32(r))
-	}
-	return wasmtime.ValI32(0)
-}
-
-// callPtr calls an export whose parameters and result are integers, passing
-// each argument with the width of the corresponding parameter.
-func (h *instance) callPtr(s wasmtime.Storelike, f *wasmtime.Func, args ...uint64) (uint64, error) {
+// callPtr calls an export whose parameters and result are integers.
+func (h *instance) callPtr(f vmFunc, args ...uint64) (uint64, error) {
 	if f == nil {
 		return 0, fmt.Errorf("%w: missing export", ErrInvalidModule)
 	}
-	params := f.Type(s).Params()
-	in := make([]interface{}, len(args))
-	for i, a := range args {
-		if i < len(params) && params[i].Kind() == wasmtime.KindI64 {
-			in[i] = int64(a)
-		} else {
-			in[i] = int32(uint32(a))
-		}
-	}
-	r, err := f.Call(s, in...)
-	if err != nil {
-		return 0, err
-	}
-	switch v := r.(type) {
-	case int32:
-		return uint64(uint32(v)), nil
-	case int64:
-		return uint64(v), nil
-	}
-	return 0, nil
+	return f.call(args...)
 }
 
-// trapErr turns an error from a nested export call into a trap that keeps the
-// original trap (and its code) when there is one.
-func (h *instance) trapErr(err error) *wasmtime.Trap {
-	var tr *wasmtime.Trap
-	if errors.As(err, &tr) {
-		return tr
+// trapErr is the error a host function returns when a nested export call
+// failed: the engine's trap as it is (with its code), else the host error
+// raised deeper down, which is on its way out.
+func (h *instance) trapErr(err error) error {
+	if h.vm.isTrap(err) {
+		return err
 	}
 	if h.pending != nil {
-		// A host error raised deeper down is on its way out: keep it.
-		return wasmtime.NewTrap(h.pending.Error())
+		return h.pending
 	}
-	if isInterrupt(err) {
+	if h.vm.isTimeout(err) {
 		return h.trapWith(ErrTimeout)
 	}
 	return h.trapWith(err)
-}
-
-// isInterrupt recognises the epoch-deadline trap when it arrives wrapped in a
-// *wasmtime.Error rather than as a *wasmtime.Trap.
-func isInterrupt(err error) bool {
-	var tr *wasmtime.Trap
-	if errors.As(err, &tr) {
-		if c := tr.Code(); c != nil && int(*c) == 10 {
-			return true
-		}
-	}
-	return strings.Contains(err.Error(), "wasm trap: interrupt")
-}
-
-// invoke is emscripten's invoke_<sig>: call table[idx](args...) and turn a
-// longjmp into setThrew(1, 0), restoring the stack pointer.
-func (h *instance) invoke(c *wasmtime.Caller, dyn *wasmtime.Func, a []wasmtime.Val, results []wasmtime.ValKind) ([]wasmtime.Val, *wasmtime.Trap) {
-	sp, err := h.callPtr(c, h.ex.stackCurrent)
-	if err != nil {
-		return nil, h.trapErr(err)
-	}
-	var f *wasmtime.Func
-	var args []interface{}
-	if dyn != nil {
-		f = dyn
-		args = make([]interface{}, len(a))
-		idx := a[0]
-		if ps := dyn.Type(c).Params(); len(ps) > 0 && ps[0].Kind() != idx.Kind() {
-			if ps[0].Kind() == wasmtime.KindI64 {
-				idx = wasmtime.ValI64(int64(uint32(idx.I32())))
-			} else {
-				idx = wasmtime.ValI32(int32(idx.I64()))
-			}
-		}
-		args[0] = idx
-		for i, v := range a[1:] {
-			args[i+1] = v
-		}
-	} else {
-		fv, err := h.table.Get(c, h.ptr(a[0]))
-		if err != nil {
-			return nil, h.trapWith(fmt.Errorf("invoke: table index %d: %w", h.ptr(a[0]), err))
-		}
-		if f = fv.Funcref(); f == nil {
-			return nil, h.trapWith(&abortError{"RuntimeError: null function or function signature mismatch"})
-		}
-		args = make([]interface{}, len(a)-1)
-		for i, v := range a[1:] {
-			args[i] = v
-		}
-	}
-	res, err := f.Call(c, args...)
-	if err != nil {
-		if errors.Is(h.pending, errLongjmp) {
-			h.pending = nil
-			if _, e := h.callPtr(c, h.ex.stackRestore, sp); e != nil {
-				return nil, h.trapErr(e)
-			}
-			if _, e := h.callPtr(c, h.ex.setThrew, 1, 0); e != nil {
-				return nil, h.trapErr(e)
-			}
-			return zeroVals(results), nil
-		}
-		return nil, h.trapErr(err)
-	}
-	if len(results) == 0 {
-		return nil, nil
-	}
-	switch v := res.(type) {
-	case int32:
-		return []wasmtime.Val{wasmtime.ValI32(v)}, nil
-	case int64:
-		return []wasmtime.Val{wasmtime.ValI64(v)}, nil
-	case float32:
-		return []wasmtime.Val{wasmtime.ValF32(v)}, nil
-	case float64:
-		return []wasmtime.Val{wasmtime.ValF64(v)}, nil
-	}
-	return zeroVals(results), nil
-}
-
-func zeroVals(kinds []wasmtime.ValKind) []wasmtime.Val {
-	out := make([]wasmtime.Val, len(kinds))
-	for i, k := range kinds {
-		out[i] = toVal(k, 0, false)
-	}
-	return out
 }
 
 // argSize is the stack slot the glue reserves for a string argument.
@@ -483,7 +297,7 @@ var ErrMessageTooLarge = errors.New("message too large for the module's stack")
 func (h *instance) call(msg, env []byte, deadlineTicks uint64) (string, error) {
 	h.pending = nil
 	h.gasRefill()
-	sp, err := h.callPtr(h.store, h.ex.stackCurrent)
+	sp, err := h.callPtr(h.ex.stackCurrent)
 	if err != nil {
 		return "", fmt.Errorf("loader: stackSave: %w", err)
 	}
@@ -500,21 +314,21 @@ func (h *instance) call(msg, env []byte, deadlineTicks uint64) (string, error) {
 		return "", err
 	}
 	if deadlineTicks == 0 {
-		deadlineTicks = math.MaxUint32
+		deadlineTicks = noDeadline
 	}
-	h.store.SetEpochDeadline(deadlineTicks)
-	defer h.store.SetEpochDeadline(math.MaxUint32)
+	h.vm.setDeadline(deadlineTicks)
+	defer h.vm.setDeadline(noDeadline)
 	for {
-		r, err := h.callPtr(h.store, h.ex.handle, pm, pe)
+		r, err := h.callPtr(h.ex.handle, pm, pe)
 		if err != nil {
 			return "", h.classify(err)
 		}
 		if h.async.state == asyncUnwinding {
-			if _, err := h.callPtr(h.store, h.ex.stopUnwind); err != nil {
+			if _, err := h.callPtr(h.ex.stopUnwind); err != nil {
 				return "", h.classify(err)
 			}
 			h.async.state = asyncRewinding
-			if _, err := h.callPtr(h.store, h.ex.startRewind, h.async.data); err != nil {
+			if _, err := h.callPtr(h.ex.startRewind, h.async.data); err != nil {
 				return "", h.classify(err)
 			}
 			continue
@@ -522,8 +336,8 @@ func (h *instance) call(msg, env []byte, deadlineTicks uint64) (string, error) {
 		if h.async.state != asyncNormal {
 			return "", fmt.Errorf("loader: handle returned while Asyncify was rewinding")
 		}
-		out := utf8ToString(h.data(h.store), r)
-		if _, err := h.callPtr(h.store, h.ex.stackRestore, sp); err != nil {
+		out := utf8ToString(h.data(), r)
+		if _, err := h.callPtr(h.ex.stackRestore, sp); err != nil {
 			return "", h.classify(err)
 		}
 		return out, nil
@@ -531,11 +345,11 @@ func (h *instance) call(msg, env []byte, deadlineTicks uint64) (string, error) {
 }
 
 func (h *instance) stackAllocString(b []byte, size uint64) (uint64, error) {
-	p, err := h.callPtr(h.store, h.ex.stackAlloc, size)
+	p, err := h.callPtr(h.ex.stackAlloc, size)
 	if err != nil {
 		return 0, fmt.Errorf("loader: stack alloc: %w", err)
 	}
-	d := h.data(h.store)
+	d := h.data()
 	if !inBounds(d, p, uint64(len(b))+1) {
 		return 0, fmt.Errorf("%w: stack slot outside memory", ErrMessageTooLarge)
 	}
@@ -575,35 +389,11 @@ func (h *instance) classify(err error) error {
 		}
 		return p
 	}
-	if isInterrupt(err) {
+	if h.vm.isTimeout(err) {
 		return ErrTimeout
 	}
-	var tr *wasmtime.Trap
-	if errors.As(err, &tr) {
-		if code := tr.Code(); code != nil {
-			switch int(*code) {
-			case 10: // Interrupt (C API numbering): the epoch deadline passed
-				return ErrTimeout
-			case 0:
-				// V8's RangeError; the reference reports its message.
-				return &trapError{msg: "Maximum call stack size exceeded"}
-			case 1:
-				return &trapError{msg: "RuntimeError: memory access out of bounds"}
-			case 3:
-				return &trapError{msg: "RuntimeError: table index is out of bounds"}
-			case 4, 5:
-				return &trapError{msg: "RuntimeError: null function or function signature mismatch"}
-			case 6:
-				return &trapError{msg: "RuntimeError: integer overflow"}
-			case 7:
-				return &trapError{msg: "RuntimeError: divide by zero"}
-			case 8:
-				return &trapError{msg: "RuntimeError: float unrepresentable in integer range"}
-			case 9:
-				return &trapError{msg: "RuntimeError: unreachable"}
-			}
-		}
-		return &trapError{msg: "RuntimeError: " + tr.Message()}
+	if te, ok := h.vm.trapError(err); ok {
+		return te
 	}
 	return fmt.Errorf("loader: %w", err)
 }
@@ -611,28 +401,20 @@ func (h *instance) classify(err error) error {
 // gasRefill is gas.refill(): the used gas restarts at 0 for a call.
 func (h *instance) gasRefill() {
 	h.gas.Refill()
-	if h.gasUsedG != nil {
-		limit := int64(math.MaxInt64)
-		if f := math.Floor(h.gas.Limit); f < math.MaxInt64 {
-			limit = int64(f) // an integer count exceeds Limit iff it exceeds floor(Limit)
-		}
-		h.gasUsedG.Set(h.store, wasmtime.ValI64(0))
-		h.gasLimitG.Set(h.store, wasmtime.ValI64(limit))
-	}
-	if h.gasUsedF != nil {
-		h.gasUsedF.Set(h.store, wasmtime.ValF64(0))
-		h.gasLimitF.Set(h.store, wasmtime.ValF64(h.gas.Limit))
-	}
+	h.vm.gasRefill(h.gas.Limit)
 }
 
-// gasUsed is gas.used, synced from the module's counter when it has one
-// (integer sums are exact below 2^53, beyond any limit used).
+// countsGas: the module counts its gas itself (metered inline or with the
+// wasm gas counter).
+func (h *instance) countsGas() bool {
+	_, ok := h.vm.gasUsed()
+	return ok
+}
+
+// gasUsed is gas.used, synced from the module's counter when it has one.
 func (h *instance) gasUsed() float64 {
-	if h.gasUsedG != nil {
-		h.gas.Used = float64(h.gasUsedG.Get(h.store).I64())
-	}
-	if h.gasUsedF != nil {
-		h.gas.Used = h.gasUsedF.Get(h.store).F64()
+	if used, ok := h.vm.gasUsed(); ok {
+		h.gas.Used = used
 	}
 	return h.gas.Used
 }

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/bytecodealliance/wasmtime-go/v39"
 )
 
 // The glue's syscalls on its file system (memfs.go): ___syscall_* of the
@@ -25,7 +23,7 @@ func (h *instance) tick() float64 {
 
 // sysResult turns an FS error into a syscall result: -errno, or a rejection
 // of handle() for a JavaScript exception.
-func (h *instance) sysResult(v int64, err error) (int64, *wasmtime.Trap) {
+func (h *instance) sysResult(v int64, err error) (int64, error) {
 	switch e := err.(type) {
 	case nil:
 		return v, nil
@@ -39,7 +37,7 @@ func (h *instance) sysResult(v int64, err error) (int64, *wasmtime.Trap) {
 }
 
 // fdResult is sysResult for the wasi fd_* functions, which return errno.
-func (h *instance) fdResult(err error) (int64, *wasmtime.Trap) {
+func (h *instance) fdResult(err error) (int64, error) {
 	if e, ok := err.(fsErrno); ok {
 		return int64(e), nil
 	}
@@ -47,12 +45,12 @@ func (h *instance) fdResult(err error) (int64, *wasmtime.Trap) {
 }
 
 // glueAbort is the glue's abort(what) (and a failed assert).
-func (h *instance) glueAbort(what string) (int64, *wasmtime.Trap) {
+func (h *instance) glueAbort(what string) (int64, error) {
 	return 0, h.trapWith(&abortError{"Aborted(" + what + ")"})
 }
 
-func (h *instance) str(c *wasmtime.Caller, v wasmtime.Val) string {
-	return cstring(h.data(c), h.ptr(v))
+func (h *instance) str(v uint64) string {
+	return cstring(h.data(), v)
 }
 
 // stream is FS.getStreamChecked.
@@ -91,15 +89,15 @@ func (h *instance) atPath(dirfd int32, path string, allowEmpty bool) (string, er
 // i53 is bigintToI53Checked / convertI32PairToI53Checked of a 64-bit
 // argument starting at a[i]: false when the glue would see NaN. It returns
 // the index after the argument.
-func (h *instance) i53(a []wasmtime.Val, i int) (float64, bool, int) {
+func (h *instance) i53(a []uint64, i int) (float64, bool, int) {
 	if h.is64 {
-		v := a[i].I64()
+		v := int64(a[i])
 		if v < -(1<<53-1) || v > 1<<53-1 {
 			return 0, false, i + 1
 		}
 		return float64(v), true, i + 1
 	}
-	lo, hi := a[i].I32(), a[i+1].I32()
+	lo, hi := int32(a[i]), int32(a[i+1])
 	limit := uint32(4194305)
 	if lo != 0 {
 		limit--
@@ -112,30 +110,30 @@ func (h *instance) i53(a []wasmtime.Val, i int) (float64, bool, int) {
 
 // memfsHostFuncs are the glue's file-system syscalls.
 func (h *instance) memfsHostFuncs(m map[string]hostFn) {
-	m["__syscall_openat"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		path, err := h.atPath(a[0].I32(), h.str(c, a[1]), false)
+	m["__syscall_openat"] = func(a []uint64) (int64, error) {
+		path, err := h.atPath(int32(a[0]), h.str(a[1]), false)
 		if err != nil {
 			return h.sysResult(0, err)
 		}
 		mode := uint32(0)
-		if p := h.ptr(a[3]); p != 0 {
-			d := h.data(c)
+		if p := a[3]; p != 0 {
+			d := h.data()
 			if inBounds(d, p, 4) {
 				mode = binary.LittleEndian.Uint32(d[p:])
 			}
 		}
-		s, err := h.fs.open(path, a[2].I32(), mode, h.driveTaken)
+		s, err := h.fs.open(path, int32(a[2]), mode, h.driveTaken)
 		if err != nil {
 			return h.sysResult(0, err)
 		}
 		return int64(s.fd), nil
 	}
-	m["__syscall_unlinkat"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		path, err := h.atPath(a[0].I32(), h.str(c, a[1]), false)
+	m["__syscall_unlinkat"] = func(a []uint64) (int64, error) {
+		path, err := h.atPath(int32(a[0]), h.str(a[1]), false)
 		if err != nil {
 			return h.sysResult(0, err)
 		}
-		switch a[2].I32() {
+		switch int32(a[2]) {
 		case 0:
 			return h.sysResult(0, h.fs.unlink(path))
 		case 512:
@@ -143,32 +141,32 @@ func (h *instance) memfsHostFuncs(m map[string]hostFn) {
 		}
 		return h.glueAbort("Invalid flags passed to unlinkat")
 	}
-	m["__syscall_rmdir"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		return h.sysResult(0, h.fs.rmdir(h.str(c, a[0])))
+	m["__syscall_rmdir"] = func(a []uint64) (int64, error) {
+		return h.sysResult(0, h.fs.rmdir(h.str(a[0])))
 	}
-	m["__syscall_renameat"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		oldPath, newPath := h.str(c, a[1]), h.str(c, a[3])
-		oldPath, err := h.atPath(a[0].I32(), oldPath, false)
+	m["__syscall_renameat"] = func(a []uint64) (int64, error) {
+		oldPath, newPath := h.str(a[1]), h.str(a[3])
+		oldPath, err := h.atPath(int32(a[0]), oldPath, false)
 		if err != nil {
 			return h.sysResult(0, err)
 		}
-		newPath, err = h.atPath(a[2].I32(), newPath, false)
+		newPath, err = h.atPath(int32(a[2]), newPath, false)
 		if err != nil {
 			return h.sysResult(0, err)
 		}
 		return h.sysResult(0, h.fs.rename(oldPath, newPath))
 	}
-	m["__syscall_readlinkat"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		path, err := h.atPath(a[0].I32(), h.str(c, a[1]), false)
+	m["__syscall_readlinkat"] = func(a []uint64) (int64, error) {
+		path, err := h.atPath(int32(a[0]), h.str(a[1]), false)
 		if err != nil {
 			return h.sysResult(0, err)
 		}
-		buf := h.ptr(a[2])
+		buf := a[2]
 		var size int64
 		if h.is64 {
-			size = a[3].I64()
+			size = int64(a[3])
 		} else {
-			size = int64(uint32(a[3].I32()))
+			size = int64(uint32(int32(a[3])))
 		}
 		if size <= 0 {
 			return -errnoINVAL, nil
@@ -178,7 +176,7 @@ func (h *instance) memfsHostFuncs(m map[string]hostFn) {
 			return h.sysResult(0, err)
 		}
 		n := min(size, int64(len(target)))
-		d := h.data(c)
+		d := h.data()
 		end := buf + uint64(n)
 		var saved byte
 		if end < uint64(len(d)) {
@@ -206,55 +204,55 @@ func (h *instance) memfsHostFuncs(m map[string]hostFn) {
 		}
 		return n, nil
 	}
-	stat := func(c *wasmtime.Caller, path string, noFollow bool, buf uint64) (int64, *wasmtime.Trap) {
+	stat := func(path string, noFollow bool, buf uint64) (int64, error) {
 		n, err := h.fs.stat(path, noFollow)
 		if err != nil {
 			return h.sysResult(0, err)
 		}
-		if tr := h.writeStat(h.data(c), buf, n.stat()); tr != nil {
+		if tr := h.writeStat(h.data(), buf, n.stat()); tr != nil {
 			return 0, tr
 		}
 		return 0, nil
 	}
-	m["__syscall_stat64"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		return stat(c, h.str(c, a[0]), false, h.ptr(a[1]))
+	m["__syscall_stat64"] = func(a []uint64) (int64, error) {
+		return stat(h.str(a[0]), false, a[1])
 	}
-	m["__syscall_lstat64"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		return stat(c, h.str(c, a[0]), true, h.ptr(a[1]))
+	m["__syscall_lstat64"] = func(a []uint64) (int64, error) {
+		return stat(h.str(a[0]), true, a[1])
 	}
-	m["__syscall_fstat64"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		if _, ok := h.files[a[0].I32()]; ok {
+	m["__syscall_fstat64"] = func(a []uint64) (int64, error) {
+		if _, ok := h.files[int32(a[0])]; ok {
 			return -errnoBADF, nil // WeaveDrive files: as before
 		}
-		s, err := h.stream(a[0].I32())
+		s, err := h.stream(int32(a[0]))
 		if err != nil {
 			return h.sysResult(0, err)
 		}
-		return stat(c, s.path, false, h.ptr(a[1])) // by path, as the glue does
+		return stat(s.path, false, a[1]) // by path, as the glue does
 	}
-	m["__syscall_newfstatat"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		path := h.str(c, a[1])
-		flags := a[3].I32()
+	m["__syscall_newfstatat"] = func(a []uint64) (int64, error) {
+		path := h.str(a[1])
+		flags := int32(a[3])
 		noFollow, allowEmpty := flags&256 != 0, flags&4096 != 0
 		if rest := flags &^ 6400; rest != 0 {
 			return h.glueAbort("Assertion failed: unknown flags in __syscall_newfstatat: " + strconv.Itoa(int(rest)))
 		}
-		path, err := h.atPath(a[0].I32(), path, allowEmpty)
+		path, err := h.atPath(int32(a[0]), path, allowEmpty)
 		if err != nil {
 			return h.sysResult(0, err)
 		}
-		return stat(c, path, noFollow, h.ptr(a[2]))
+		return stat(path, noFollow, a[2])
 	}
-	m["__syscall_faccessat"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		path := h.str(c, a[1])
-		if a[3].I32() != 0 {
+	m["__syscall_faccessat"] = func(a []uint64) (int64, error) {
+		path := h.str(a[1])
+		if int32(a[3]) != 0 {
 			return h.glueAbort("Assertion failed")
 		}
-		path, err := h.atPath(a[0].I32(), path, false)
+		path, err := h.atPath(int32(a[0]), path, false)
 		if err != nil {
 			return h.sysResult(0, err)
 		}
-		if a[2].I32()&^7 != 0 {
+		if int32(a[2])&^7 != 0 {
 			return -errnoINVAL, nil
 		}
 		_, n, err := h.fs.lookupPath(path, lookupOpts{follow: true})
@@ -266,38 +264,38 @@ func (h *instance) memfsHostFuncs(m map[string]hostFn) {
 		}
 		return 0, nil
 	}
-	m["__syscall_chmod"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		_, n, err := h.fs.lookupPath(h.str(c, a[0]), lookupOpts{follow: true})
+	m["__syscall_chmod"] = func(a []uint64) (int64, error) {
+		_, n, err := h.fs.lookupPath(h.str(a[0]), lookupOpts{follow: true})
 		if err != nil {
 			return h.sysResult(0, err)
 		}
 		if n == nil {
 			return 0, h.trapWith(&abortError{"Cannot read properties of null (reading 'node_ops')"})
 		}
-		return h.sysResult(0, h.fs.setMode(n, uint32(a[1].I32())))
+		return h.sysResult(0, h.fs.setMode(n, uint32(int32(a[1]))))
 	}
-	m["__syscall_fchmod"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		if _, ok := h.files[a[0].I32()]; ok {
+	m["__syscall_fchmod"] = func(a []uint64) (int64, error) {
+		if _, ok := h.files[int32(a[0])]; ok {
 			return -errnoBADF, nil
 		}
-		s, err := h.stream(a[0].I32())
+		s, err := h.stream(int32(a[0]))
 		if err != nil {
 			return h.sysResult(0, err)
 		}
-		return h.sysResult(0, h.fs.setMode(s.node, uint32(a[1].I32())))
+		return h.sysResult(0, h.fs.setMode(s.node, uint32(int32(a[1]))))
 	}
-	m["__syscall_fchown32"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		if _, ok := h.files[a[0].I32()]; ok {
+	m["__syscall_fchown32"] = func(a []uint64) (int64, error) {
+		if _, ok := h.files[int32(a[0])]; ok {
 			return -errnoBADF, nil
 		}
-		s, err := h.stream(a[0].I32())
+		s, err := h.stream(int32(a[0]))
 		if err != nil {
 			return h.sysResult(0, err)
 		}
 		return h.sysResult(0, h.fs.touch(s.node))
 	}
-	m["__syscall_ftruncate64"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		fd := a[0].I32()
+	m["__syscall_ftruncate64"] = func(a []uint64) (int64, error) {
+		fd := int32(a[0])
 		size, ok, _ := h.i53(a, 1)
 		if !ok {
 			return errnoOVERFL, nil
@@ -314,31 +312,31 @@ func (h *instance) memfsHostFuncs(m map[string]hostFn) {
 		}
 		return h.sysResult(0, h.fs.truncate(s.node, size))
 	}
-	m["__syscall_mkdirat"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		path, err := h.atPath(a[0].I32(), h.str(c, a[1]), false)
+	m["__syscall_mkdirat"] = func(a []uint64) (int64, error) {
+		path, err := h.atPath(int32(a[0]), h.str(a[1]), false)
 		if err != nil {
 			return h.sysResult(0, err)
 		}
 		path = pathNormalize(path)
 		path = strings.TrimSuffix(path, "/")
-		_, err = h.fs.mkdir(path, uint32(a[2].I32()))
+		_, err = h.fs.mkdir(path, uint32(int32(a[2])))
 		return h.sysResult(0, err)
 	}
-	m["__syscall_utimensat"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		path := h.str(c, a[1])
-		if a[3].I32() != 0 {
+	m["__syscall_utimensat"] = func(a []uint64) (int64, error) {
+		path := h.str(a[1])
+		if int32(a[3]) != 0 {
 			return h.glueAbort("Assertion failed")
 		}
-		path, err := h.atPath(a[0].I32(), path, true)
+		path, err := h.atPath(int32(a[0]), path, true)
 		if err != nil {
 			return h.sysResult(0, err)
 		}
 		var atime, mtime float64
-		if times := h.ptr(a[2]); times == 0 {
+		if times := a[2]; times == 0 {
 			atime = h.tick()
 			mtime = atime
 		} else {
-			d := h.data(c)
+			d := h.data()
 			read := func(p uint64) float64 {
 				if !inBounds(d, p, 12) {
 					return math.NaN()
@@ -358,13 +356,13 @@ func (h *instance) memfsHostFuncs(m map[string]hostFn) {
 		n.ts = jsMax(atime, mtime)
 		return 0, nil
 	}
-	m["__syscall_dup3"] = func(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-		fd, newfd := a[0].I32(), a[1].I32()
+	m["__syscall_dup3"] = func(a []uint64) (int64, error) {
+		fd, newfd := int32(a[0]), int32(a[1])
 		old, err := h.stream(fd)
 		if err != nil {
 			return h.sysResult(0, err)
 		}
-		if a[2].I32() != 0 {
+		if int32(a[2]) != 0 {
 			return h.glueAbort("Assertion failed")
 		}
 		if fd == newfd {
@@ -387,7 +385,7 @@ func jsMax(a, b float64) float64 {
 
 // writeStat is SYSCALLS.doStat's layout: struct stat of wasm64 or wasm32.
 // Out-of-range stores are dropped, as typed-array stores are.
-func (h *instance) writeStat(d []byte, buf uint64, st nodeStat) *wasmtime.Trap {
+func (h *instance) writeStat(d []byte, buf uint64, st nodeStat) error {
 	put32 := func(off uint64, v uint32) {
 		if inBounds(d, buf+off, 4) {
 			binary.LittleEndian.PutUint32(d[buf+off:], v)

@@ -145,6 +145,11 @@ func newModule(e *Engine, mod *wasmtime.Module, format Format, spec formatSpec, 
 	return m, nil
 }
 
+// paramIs64 reports whether the import's parameter i is an i64.
+func (d importDecl) paramIs64(i int) bool {
+	return i < len(d.params) && d.params[i] == wasmtime.KindI64
+}
+
 // signature is the import's type as "(i32,i32)->(i32)".
 func (d importDecl) signature() string {
 	kinds := func(ks []wasmtime.ValKind) string {

@@ -174,7 +174,7 @@ func (p *Process) rebuildOn(reuse ao.Fork) error {
 		if inst := p.recycledInstance(reuse); inst != nil {
 			p.applyBaseHostState(inst)
 			p.inst, p.anonymous = inst, true
-			p.baseSize = uint64(inst.mem.DataSize(inst.store))
+			p.baseSize = uint64(inst.memSize())
 			return nil
 		}
 	}
@@ -199,7 +199,7 @@ func (p *Process) rebuildOn(reuse ao.Fork) error {
 	}
 	p.applyBaseHostState(inst)
 	p.inst, p.anonymous = inst, anon
-	p.baseSize = uint64(inst.mem.DataSize(inst.store))
+	p.baseSize = uint64(inst.memSize())
 	return nil
 }
 
@@ -233,7 +233,7 @@ func (h *instance) restore(img []byte, exact bool, written []bool) (anon bool, e
 	if err != nil {
 		return false, err
 	}
-	d := h.data(h.store)
+	d := h.data()
 	// The prefix an initialised instance may have written is made zero
 	// without touching its pages, then only the image's non-zero pages are
 	// written (pages above the fresh size are zero since they grew).
@@ -259,7 +259,7 @@ func (h *instance) restoreImage(x *extImage) (anon bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	d := h.data(h.store)
+	d := h.data()
 	n := min(len(d), int(x.Len())) // (a delta's base may be shorter than the memory it makes)
 	anon = zeroMemory(d[:min(fresh, n)]) && n >= fresh
 	im.Each(func(off int64, b []byte) {
@@ -282,7 +282,7 @@ func (h *instance) restoreImage(x *extImage) (anon bool, err error) {
 // faults). It reports false when the kernel cannot tell which pages were
 // touched.
 func (p *Process) resetToExternal(inst *instance) bool {
-	d := inst.data(inst.store)
+	d := inst.data()
 	touched := p.touched(d)
 	if touched == nil || int64(len(d)) < p.base.ext.Len() {
 		return false
@@ -381,18 +381,18 @@ func resetToImage(d []byte, im *memimage.Image, touched func(page int) bool) {
 // to it for internal snapshots, else with the heap policy) and returns the
 // size the instance had before (its initialised prefix).
 func (h *instance) growFor(want uint64, exact bool) (int, error) {
-	cur := uint64(h.mem.DataSize(h.store))
+	cur := uint64(h.memSize())
 	if exact {
 		if want%pageSize != 0 || want < cur {
 			return 0, fmt.Errorf("loader: internal snapshot of %d bytes does not fit a %d-byte instance", want, cur)
 		}
 		if want > cur {
-			if _, err := h.mem.Grow(h.store, (want-cur)/pageSize); err != nil {
+			if _, err := h.growPages((want - cur) / pageSize); err != nil {
 				return 0, fmt.Errorf("loader: grow memory to %d bytes: %w", want, err)
 			}
 		}
 	} else if cur < want {
-		if !h.resizeHeap(h.store, want) {
+		if !h.resizeHeap(want) {
 			return 0, fmt.Errorf("loader: memory image of %d bytes exceeds the module's memory limit (%d bytes)", want, h.mod.maxBytes)
 		}
 	}
@@ -488,7 +488,7 @@ func (p *Process) handle(ctx context.Context, msg, env []byte, readOnly bool) (*
 	inst := p.inst
 	inst.ctx = ctx
 	inst.driveReq = p.driveRequest(msg, env)
-	sizeBefore := inst.mem.DataSize(inst.store)
+	sizeBefore := inst.memSize()
 	start := time.Now()
 	out, err := inst.call(msg, env, p.deadlineTicks(ctx))
 	dur := time.Since(start)
@@ -515,7 +515,7 @@ func (p *Process) handle(ctx context.Context, msg, env []byte, readOnly bool) (*
 		p.record(msg, env, dur)
 		return res, nil
 	}
-	clean := err == nil && !trapped && inst.mem.DataSize(inst.store) == sizeBefore
+	clean := err == nil && !trapped && inst.memSize() == sizeBefore
 	if rerr := p.rollback(clean); rerr != nil {
 		p.broken = fmt.Errorf("loader: process state lost while rolling back: %w", rerr)
 		if err == nil {
@@ -561,7 +561,7 @@ func (p *Process) record(msg, env []byte, dur time.Duration) {
 	est := p.snapCost
 	if est == 0 {
 		// Before the first measurement: about 2 GB/s.
-		est = time.Duration(p.inst.mem.DataSize(p.inst.store)/2000) * time.Microsecond
+		est = time.Duration(p.inst.memSize()/2000) * time.Microsecond
 	}
 	// (compared as floats: est × a large ratio does not fit a Duration)
 	if float64(p.logCost) >= float64(est)*p.opts.SnapshotRatio || len(p.log) >= maxLogEntries || p.logBytes >= maxLogBytes {
@@ -573,7 +573,7 @@ func (p *Process) record(msg, env []byte, dur time.Duration) {
 // (reused) snapshot buffer and clear the replay log.
 func (p *Process) takeSnapshot() {
 	start := time.Now()
-	d := p.inst.data(p.inst.store)
+	d := p.inst.data()
 	buf := p.base.owned
 	if buf == nil || len(buf.buf) != len(d) {
 		buf.free()
@@ -604,8 +604,8 @@ func (p *Process) rollback(clean bool) error {
 	p.stats.Replayed += len(p.log)
 	defer func() { p.stats.RollbackTime += time.Since(start) }()
 	inst := p.inst
-	if clean && p.base.image != nil && uint64(len(p.base.image)) == uint64(inst.mem.DataSize(inst.store)) {
-		d := inst.data(inst.store)
+	if clean && p.base.image != nil && uint64(len(p.base.image)) == uint64(inst.memSize()) {
+		d := inst.data()
 		if p.base.owned != nil && len(p.base.owned.buf) == len(d) {
 			p.base.owned.restoreTo(d, p.touched(d))
 		} else {
@@ -614,7 +614,7 @@ func (p *Process) rollback(clean bool) error {
 		inst.async.state = asyncNormal
 		p.applyBaseHostState(inst)
 	} else if clean && p.base.image == nil && p.base.ext != nil && p.anonymous &&
-		uint64(inst.mem.DataSize(inst.store)) == p.baseSize && p.resetToExternal(inst) {
+		uint64(inst.memSize()) == p.baseSize && p.resetToExternal(inst) {
 		inst.async.state = asyncNormal
 		p.applyBaseHostState(inst)
 	} else if err := p.rebuild(); err != nil {
@@ -698,7 +698,7 @@ func (p *Process) Memory() []byte {
 	if !p.hasMemory || p.inst == nil {
 		return nil
 	}
-	return p.inst.data(p.inst.store)
+	return p.inst.data()
 }
 
 // CompactImage returns the compact image (package memimage) of Memory(), or

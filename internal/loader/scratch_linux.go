@@ -46,7 +46,7 @@ import (
 func (i *runtimeInstance) Recycle() ao.Fork {
 	p := i.p
 	h := p.inst
-	if h == nil || !p.anonymous || p.broken != nil || h.async.state != asyncNormal || h.gasUsedG != nil || h.gasUsedF != nil {
+	if h == nil || !p.anonymous || p.broken != nil || h.async.state != asyncNormal || h.countsGas() {
 		p.Close()
 		return nil
 	}
@@ -72,18 +72,18 @@ func (p *Process) recycledInstance(reuse ao.Fork) *instance {
 	}
 	m, h := p.mod, f.inst
 	size, ok := restoredSize(f.scratch.freshSize, uint64(im.Len()), m.spec.heapMax, m.maxBytes)
-	cur := uint64(h.mem.DataSize(h.store))
+	cur := uint64(h.memSize())
 	if !ok || cur > size {
 		f.Close()
 		return nil
 	}
 	if cur < size {
-		if _, err := h.mem.Grow(h.store, (size-cur)/pageSize); err != nil {
+		if _, err := h.growPages((size - cur) / pageSize); err != nil {
 			f.Close()
 			return nil
 		}
 	}
-	d := h.data(h.store)
+	d := h.data()
 	touched, pg, ok := touchedPages(d)
 	if !ok {
 		f.Close()
@@ -153,7 +153,7 @@ func (m *Module) scratchFork(opts ProcessOptions, reuse ao.Fork) (*fork, error) 
 		return nil, fmt.Errorf("loader: memory image of %d bytes exceeds the module's memory limit (%d bytes)", im.Len(), m.maxBytes)
 	}
 	h := f.inst
-	if cur := uint64(h.mem.DataSize(h.store)); cur > size {
+	if cur := uint64(h.memSize()); cur > size {
 		// Memories do not shrink: another fork for the smaller image.
 		f.Close()
 		g, err := m.newScratchFork(opts)
@@ -166,13 +166,13 @@ func (m *Module) scratchFork(opts ProcessOptions, reuse ao.Fork) (*fork, error) 
 		}
 		f, h = g, g.inst
 	}
-	if cur := uint64(h.mem.DataSize(h.store)); cur < size {
-		if _, err := h.mem.Grow(h.store, (size-cur)/pageSize); err != nil {
+	if cur := uint64(h.memSize()); cur < size {
+		if _, err := h.growPages((size - cur) / pageSize); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("loader: grow a scratch fork to %d bytes: %w", size, err)
 		}
 	}
-	d := h.data(h.store)
+	d := h.data()
 	touched, pg, ok := touchedPages(d)
 	if !ok {
 		f.Close()
@@ -208,8 +208,8 @@ func (m *Module) newScratchFork(opts ProcessOptions) (*fork, error) {
 	if err != nil {
 		return nil, err
 	}
-	fresh := uint64(inst.mem.DataSize(inst.store))
-	if !zeroMemory(inst.data(inst.store)) {
+	fresh := uint64(inst.memSize())
+	if !zeroMemory(inst.data()) {
 		inst.close()
 		return nil, errors.New("loader: the memory of a scratch fork could not be remapped")
 	}

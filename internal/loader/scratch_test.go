@@ -51,7 +51,7 @@ func TestScratchForkEqualsRestoredInstance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		refs[i].mem = bytes.Clone(ri.(*runtimeInstance).p.inst.data(ri.(*runtimeInstance).p.inst.store))
+		refs[i].mem = bytes.Clone(ri.(*runtimeInstance).p.inst.data())
 		for _, m := range dry {
 			refs[i].answers = append(refs[i].answers, answer(ri.DryRun(ctx, m, aoEnv, 10*time.Second)))
 		}
@@ -60,7 +60,7 @@ func TestScratchForkEqualsRestoredInstance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := di.(*runtimeInstance).p.inst.data(di.(*runtimeInstance).p.inst.store); !bytes.Equal(got, refs[i].mem) {
+		if got := di.(*runtimeInstance).p.inst.data(); !bytes.Equal(got, refs[i].mem) {
 			t.Fatalf("image %d: the instance restored from its delta holds other bytes than from the plain image", i)
 		}
 		if got := answer(di.DryRun(ctx, dry[0], aoEnv, 10*time.Second)); got != refs[i].answers[0] {
@@ -84,7 +84,7 @@ func TestScratchForkEqualsRestoredInstance(t *testing.T) {
 			t.Fatal(err)
 		}
 		sf := f.(*fork)
-		if got := sf.inst.data(sf.inst.store); !bytes.Equal(got, refs[k].mem) {
+		if got := sf.inst.data(); !bytes.Equal(got, refs[k].mem) {
 			t.Fatalf("step %d: the scratch fork holds %d bytes (equal: false), the restored instance %d", step, len(got), len(refs[k].mem))
 		}
 		m := dry[step%len(dry)]
@@ -188,7 +188,7 @@ func TestRestoreOnRecycledInstance(t *testing.T) {
 	evaluate := func(i ao.Instance) run {
 		t.Helper()
 		p := i.(*runtimeInstance).p
-		r := run{mem0: bytes.Clone(p.inst.data(p.inst.store))}
+		r := run{mem0: bytes.Clone(p.inst.data())}
 		for _, m := range msgs {
 			res, err := i.Handle(ctx, 7, m, pr.env, 10*time.Second)
 			if err != nil {
@@ -334,12 +334,12 @@ func TestRestoredSize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fresh := uint64(inst.mem.DataSize(inst.store))
+		fresh := inst.memSize()
 		want := fresh + extra
 		if _, err := inst.growFor(want, false); err != nil {
 			t.Fatal(err)
 		}
-		got := uint64(inst.mem.DataSize(inst.store))
+		got := inst.memSize()
 		inst.close()
 		if size, ok := restoredSize(fresh, want, m.spec.heapMax, m.maxBytes); !ok || size != got {
 			t.Errorf("image of fresh+%d bytes: restoredSize %d %v, a restore grows to %d", extra, size, ok, got)

@@ -6,15 +6,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/bytecodealliance/wasmtime-go/v39"
 )
 
 // strftime mirrors the glue's JavaScript strftime (not musl's): two rounds of
 // textual substitution in a fixed order, in UTC.
-func (h *instance) strftime(c *wasmtime.Caller, a []wasmtime.Val) (int64, *wasmtime.Trap) {
-	d := h.data(c)
-	s, maxsize, format, tm := h.ptr(a[0]), h.ptr(a[1]), h.ptr(a[2]), h.ptr(a[3])
+func (h *instance) strftime(a []uint64) (int64, error) {
+	d := h.data()
+	s, maxsize, format, tm := a[0], a[1], a[2], a[3]
 	if !inBounds(d, tm, 56) {
 		return 0, h.trapWith(errOOB)
 	}
