@@ -8,6 +8,7 @@
 #   tools/arweave-vectors/node_modules  arbundles and @permaweb/aoconnect (ANS-104 reference)
 #   tools/localnet-client/node_modules  @permaweb/ao-scheduler-utils and arbundles (clients of the local SU)
 #   tools/aoconnect-e2e/node_modules    @permaweb/aoconnect and arweave, pinned (examples/ and test/aoconnect)
+#   .fixtures/wabt/node_modules         wabt@1.0.39 (wasm2c with memory64, wat2wasm): internal/aot and its tests
 #
 #   ./scripts/fixtures.sh --modules-only   only the aos modules (what `aocu dev` needs; scripts/dev.sh)
 set -euo pipefail
@@ -98,5 +99,18 @@ if [[ -f "$ae/package.json" ]] && { ! pinned @permaweb/aoconnect || ! pinned arw
   echo "fixtures: npm install in tools/aoconnect-e2e" >&2
   (cd "$ae" && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
   pinned @permaweb/aoconnect && pinned arweave || { echo "fixtures: tools/aoconnect-e2e: installed versions differ from package.json" >&2; exit 1; }
+fi
+# wabt 1.0.39 compiled to JavaScript (run by node): wasm2c with memory64 for internal/aot, wat2wasm for its tests.
+WABT_VERSION=1.0.39
+wabt="$fx/wabt"
+wabt_installed() {
+  node -e 'process.exit(require(process.argv[1] + "/node_modules/wabt/package.json").version === process.argv[2] ? 0 : 1)' \
+    "$wabt" "$WABT_VERSION" 2>/dev/null
+}
+if ! wabt_installed; then
+  echo "fixtures: npm install wabt@$WABT_VERSION in .fixtures/wabt" >&2
+  mkdir -p "$wabt"
+  (cd "$wabt" && npm install --silent --no-audit --no-fund --no-package-lock "wabt@$WABT_VERSION" >/dev/null)
+  wabt_installed || { echo "fixtures: .fixtures/wabt: wabt@$WABT_VERSION not installed" >&2; exit 1; }
 fi
 echo "fixtures: ok ($fx/modules, $ldr/node_modules, $ldr044/node_modules)" >&2

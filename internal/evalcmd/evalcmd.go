@@ -50,6 +50,7 @@ type config struct {
 	hash, verbose, quietWD bool
 	loaderVersion          string
 	thisProgram            string
+	tier                   string
 }
 
 // envOr returns the environment variable's value, or def when it is unset or empty.
@@ -79,6 +80,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"@permaweb/ao-loader version to compute like: 0.0.44 (the reference CU's), 0.0.47, 0.0.48 or 0.0.49 (default from AO_LOADER_VERSION)")
 	fs.StringVar(&c.thisProgram, "this-program", envOr("AO_LOADER_THIS_PROGRAM", loader.DefaultThisProgram),
 		"the glue's thisProgram, process.argv[1] of the reference CU (default from AO_LOADER_THIS_PROGRAM)")
+	fs.StringVar(&c.tier, "tier", envOr(loader.TierEnv, string(loader.TierCranelift)),
+		"the code modules run as: cranelift (wasmtime) or aot (C compiled ahead of time by wasm2c and cc, cached; needs wasm2c >= 1.0.34 or $AOCU_WASM2C, and a C compiler)")
 	fs.BoolVar(&c.verbose, "v", false, "log per-message timings and module output to stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -97,6 +100,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if err := loader.CheckThisProgram(c.thisProgram); err != nil || c.thisProgram == "" {
 		fmt.Fprintln(stderr, "aocu eval: --this-program: must be a non-empty ASCII path:", err)
+		return 2
+	}
+	if _, err := loader.ParseTier(c.tier); err != nil {
+		fmt.Fprintln(stderr, "aocu eval: --tier:", err)
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -141,7 +148,12 @@ func run(ctx context.Context, c config, stdin io.Reader, stdout, stderr io.Write
 			return fmt.Errorf("read memory image: %w", err)
 		}
 	}
-	eng, err := loader.NewEngine(loader.EngineConfig{CacheDir: c.cacheDir, LoaderVersion: c.loaderVersion, ThisProgram: c.thisProgram})
+	tier, _ := loader.ParseTier(c.tier) // checked by Run
+	ecfg := loader.EngineConfig{CacheDir: c.cacheDir, LoaderVersion: c.loaderVersion, ThisProgram: c.thisProgram, Tier: tier}
+	if tier == loader.TierAOT {
+		ecfg.AOT = loader.AOTToolchain(c.cacheDir, func(f string, a ...any) { fmt.Fprintf(stderr, "aocu eval: "+f+"\n", a...) })
+	}
+	eng, err := loader.NewEngine(ecfg)
 	if err != nil {
 		return err
 	}
@@ -150,7 +162,10 @@ func run(ctx context.Context, c config, stdin io.Reader, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "aocu eval: module %s (%s) ready in %v (cached: %v)\n", filepath.Base(c.module), c.format, st.Duration.Round(time.Millisecond), st.FromCache)
+	fmt.Fprintf(stderr, "aocu eval: module %s (%s) ready in %v (cached: %v, tier: %s)\n", filepath.Base(c.module), c.format, st.Duration.Round(time.Millisecond), st.FromCache, st.Tier)
+	if st.TierReason != "" {
+		fmt.Fprintf(stderr, "aocu eval: the module runs on %s: %s\n", st.Tier, st.TierReason)
+	}
 	if st.CacheErr != nil {
 		fmt.Fprintf(stderr, "aocu eval: warning: could not cache the compiled module: %v\n", st.CacheErr)
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
+	"github.com/aocu/aocu/internal/aot"
+
 	"github.com/aocu/aocu/internal/fsutil"
 	"github.com/aocu/aocu/internal/metering"
 )
@@ -47,6 +49,52 @@ type EngineConfig struct {
 	// is in the environment strings ("_=") and, for emscripten2, main's argv,
 	// so in the memory. Empty means DefaultThisProgram.
 	ThisProgram string
+	// Tier selects the code modules run as: TierCranelift (the default, "")
+	// or TierAOT.
+	Tier Tier
+	// AOT translates and compiles modules for TierAOT; nil means a toolchain
+	// with the defaults of package aot.
+	AOT *aot.Toolchain
+}
+
+// Tier is the code modules run as.
+type Tier string
+
+const (
+	// TierCranelift runs every module on wasmtime (Cranelift).
+	TierCranelift Tier = "cranelift"
+	// TierAOT runs the modules it can (aotEligible) as C compiled ahead of
+	// time (wasm2c and cc, package aot), compiled when the module is and
+	// cached; the others, and a module the tools fail on, run on wasmtime
+	// (CompileStats.TierReason says why).
+	TierAOT Tier = "aot"
+)
+
+// TierEnv is the environment variable that selects the tier of `aocu serve`,
+// `aocu dev` and `aocu eval` (ParseTier), and the ahead-of-time tier's tools:
+// AOCU_WASM2C (package aot's FindWasm2c) and CC, the C compiler.
+const TierEnv = "AOCU_WASM_TIER"
+
+// AOTToolchain is the ahead-of-time tier's toolchain for a compiled-module
+// cache directory (its "aot" subdirectory; "" means the user's cache) with
+// the C compiler of $CC.
+func AOTToolchain(cacheDir string, logf func(string, ...any)) *aot.Toolchain {
+	t := &aot.Toolchain{CC: os.Getenv("CC"), Logf: logf}
+	if cacheDir != "" {
+		t.CacheDir = filepath.Join(cacheDir, "aot")
+	}
+	return t
+}
+
+// ParseTier parses a tier name; "" is TierCranelift.
+func ParseTier(s string) (Tier, error) {
+	switch Tier(s) {
+	case "", TierCranelift:
+		return TierCranelift, nil
+	case TierAOT:
+		return TierAOT, nil
+	}
+	return "", fmt.Errorf("loader: unknown tier %q (want %q or %q)", s, TierCranelift, TierAOT)
 }
 
 // Engine compiles modules and owns the epoch ticker that enforces wall-clock
@@ -124,6 +172,10 @@ type CompileStats struct {
 	// CacheErr is set when the compiled artifact could not be written to the
 	// cache; compiling still succeeded.
 	CacheErr error
+	// Tier is the code the module runs as; TierReason says why it is not the
+	// configured one.
+	Tier       Tier
+	TierReason string
 }
 
 // Compile validates and compiles a module for a format, using the on-disk cache
@@ -175,6 +227,30 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, format Format) (*Modu
 	m, err := newModule(e, mod, format, spec, hash)
 	if err != nil {
 		return nil, st, err
+	}
+	if e.cfg.Tier == TierAOT {
+		if why := aotEligible(m); why != "" {
+			st.Tier = TierCranelift
+			st.TierReason = why
+		} else {
+			tc := e.cfg.AOT
+			if tc == nil {
+				tc = &aot.Toolchain{}
+			}
+			if m.aot, err = tc.Compile(ctx, wasm); err != nil {
+				if ctx.Err() != nil {
+					return nil, st, fmt.Errorf("loader: ahead-of-time compile: %w", err)
+				}
+				// wasm2c or cc could not do it (npm wabt's wasm2c runs out of
+				// its own memory on some large modules): Cranelift runs it.
+				m.aot = nil
+				st.Tier, st.TierReason = TierCranelift, fmt.Sprintf("the ahead-of-time compile failed: %v", err)
+			} else {
+				st.Tier = TierAOT
+			}
+		}
+	} else {
+		st.Tier = TierCranelift
 	}
 	st.Duration = time.Since(start)
 	return m, st, nil

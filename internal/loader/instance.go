@@ -86,7 +86,13 @@ func (m *Module) newInstance(drive weavedrive.Drive, logf func(string), gasLimit
 	}
 	h.clock = m.format.firstClock()
 	h.fs = newMemFS(h.tick, h.clock, !isLegacyFormat(m.format))
-	if _, err := h.instantiateWasmtime(h.importImpls()); err != nil {
+	var err error
+	if m.aot != nil {
+		_, err = h.instantiateAOT(h.importImpls())
+	} else {
+		_, err = h.instantiateWasmtime(h.importImpls())
+	}
+	if err != nil {
 		h.close()
 		return nil, err
 	}

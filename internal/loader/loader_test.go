@@ -1,6 +1,8 @@
 package loader
 
 import (
+	"github.com/aocu/aocu/internal/aot"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -60,13 +62,42 @@ func engine(t testing.TB) *Engine {
 		// The recorded reference values of these tests come from loader 0.0.49
 		// run as `node -e` (thisProgram "./this.program"); profile_test.go
 		// covers the other versions.
-		testEngine, err = NewEngine(EngineConfig{CacheDir: filepath.Join(os.TempDir(), "aocu-loader-test-cache"),
-			LoaderVersion: LoaderVersion049, ThisProgram: nodeEvalThisProgram})
+		testEngine, err = NewEngine(withTestTier(EngineConfig{CacheDir: filepath.Join(os.TempDir(), "aocu-loader-test-cache"),
+			LoaderVersion: LoaderVersion049, ThisProgram: nodeEvalThisProgram}))
 		if err != nil {
 			panic(err)
 		}
 	})
 	return testEngine
+}
+
+// withTestTier sets the tier the tests run on: AOCU_TEST_TIER=aot runs them on
+// the ahead-of-time tier (scripts/test.sh runs the package both ways), with
+// wasm2c from scripts/fixtures.sh and the compiled modules cached in the
+// user's cache directory (compiling an aos module takes ~30-60 s once).
+func withTestTier(c EngineConfig) EngineConfig {
+	tier, err := ParseTier(os.Getenv("AOCU_TEST_TIER"))
+	if err != nil {
+		panic(err)
+	}
+	c.Tier = tier
+	if tier == TierAOT {
+		w2c, err := aot.FindWasm2c(repoPath())
+		if err != nil {
+			panic(err)
+		}
+		c.AOT = &aot.Toolchain{Wasm2c: w2c}
+	}
+	return c
+}
+
+// onTier skips a test of the wasmtime tier's own machinery when the suite
+// runs on another tier.
+func onTier(t testing.TB, tier Tier) {
+	t.Helper()
+	if got, _ := ParseTier(os.Getenv("AOCU_TEST_TIER")); got != tier {
+		t.Skipf("tests the %s tier; this run is on %s (AOCU_TEST_TIER)", tier, got)
+	}
 }
 
 func module(t testing.TB, f fixture) *Module {
@@ -81,9 +112,12 @@ func module(t testing.TB, f fixture) *Module {
 	if m, ok := modCache[key]; ok {
 		return m
 	}
-	m, _, err := engine(t).Compile(context.Background(), wasm, f.format)
+	m, st, err := engine(t).Compile(context.Background(), wasm, f.format)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if engine(t).cfg.Tier == TierAOT && aotEligible(m) == "" && m.Tier() != TierAOT {
+		t.Fatalf("%s runs on %s in a run on the aot tier: %s", f.name, m.Tier(), st.TierReason)
 	}
 	modCache[key] = m
 	return m

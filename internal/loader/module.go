@@ -6,6 +6,7 @@ import (
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
+	"github.com/aocu/aocu/internal/aot"
 	"github.com/aocu/aocu/internal/metering"
 )
 
@@ -26,6 +27,9 @@ type Module struct {
 	// inlineGas: the module was metered with metering.MeterInline (it counts
 	// its gas itself and calls metering.usegas only past the limit).
 	inlineGas bool
+	// aot is the module compiled ahead of time (TierAOT), nil when it runs
+	// on wasmtime.
+	aot *aot.Module
 }
 
 type importDecl struct {
@@ -160,6 +164,14 @@ func (d importDecl) signature() string {
 		return "(" + strings.Join(s, ",") + ")"
 	}
 	return kinds(d.params) + "->" + kinds(d.results)
+}
+
+// Tier returns the code the module runs as.
+func (m *Module) Tier() Tier {
+	if m.aot != nil {
+		return TierAOT
+	}
+	return TierCranelift
 }
 
 // Format returns the module's format.

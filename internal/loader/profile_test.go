@@ -10,7 +10,7 @@ import (
 
 func profileEngine(t *testing.T, version, thisProgram string) *Engine {
 	t.Helper()
-	e, err := NewEngine(EngineConfig{CacheDir: filepath.Join(os.TempDir(), "aocu-loader-test-cache"), LoaderVersion: version, ThisProgram: thisProgram})
+	e, err := NewEngine(withTestTier(EngineConfig{CacheDir: filepath.Join(os.TempDir(), "aocu-loader-test-cache"), LoaderVersion: version, ThisProgram: thisProgram}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aocu/aocu/internal/aot"
 	"github.com/aocu/aocu/internal/testbin"
 )
 
@@ -112,6 +113,7 @@ type scenario struct {
 func runAocu(t *testing.T, input []byte, args ...string) []string {
 	t.Helper()
 	cmd := exec.Command(testbin.Aocu(t), append([]string{"eval", "--cache-dir", filepath.Join(os.TempDir(), "aocu-difftest-cache")}, args...)...)
+	cmd.Env = append(os.Environ(), tierEnv(t)...)
 	cmd.Stdin = bytes.NewReader(input)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -120,6 +122,26 @@ func runAocu(t *testing.T, input []byte, args ...string) []string {
 		t.Fatalf("aocu eval %v: %v\n%s", args, err, stderr.String())
 	}
 	return lines(out)
+}
+
+// tierEnv is the environment of aocu eval for the tier of this run:
+// AOCU_TEST_TIER=aot runs aocu on the ahead-of-time tier (scripts/test.sh runs
+// the suite both ways), with wasm2c from scripts/fixtures.sh.
+func tierEnv(t *testing.T) []string {
+	t.Helper()
+	tier := os.Getenv("AOCU_TEST_TIER")
+	if tier == "" {
+		return nil
+	}
+	env := []string{"AOCU_WASM_TIER=" + tier}
+	if tier == "aot" {
+		w2c, err := aot.FindWasm2c(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, "AOCU_WASM2C="+strings.Join(w2c, " "))
+	}
+	return env
 }
 
 // runReference runs the reference loader through run.cjs.

@@ -66,9 +66,19 @@ func main() {
 	// bench.cjs drives @permaweb/ao-loader 0.0.49: compare like with like.
 	loaderVersion := flag.String("loader-version", loader.LoaderVersion049, "@permaweb/ao-loader version to compute like")
 	thisProgram := flag.String("this-program", loader.DefaultThisProgram, "the glue's thisProgram (process.argv[1])")
+	tierName := flag.String("tier", os.Getenv(loader.TierEnv), "the code modules run as: cranelift or aot (see aocu eval --tier)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the measured messages to this file (go tool pprof)")
 	flag.Parse()
-	if err := run(*module, *format, *envPath, *dir, *skip, *limit, *cpuProfile, loader.EngineConfig{LoaderVersion: *loaderVersion, ThisProgram: *thisProgram}); err != nil {
+	tier, err := loader.ParseTier(*tierName)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ecfg := loader.EngineConfig{LoaderVersion: *loaderVersion, ThisProgram: *thisProgram, Tier: tier}
+	if tier == loader.TierAOT {
+		ecfg.AOT = loader.AOTToolchain("", func(f string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+f+"\n", a...) })
+	}
+	if err := run(*module, *format, *envPath, *dir, *skip, *limit, *cpuProfile, ecfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}

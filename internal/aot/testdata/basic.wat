@@ -1,0 +1,53 @@
+;; internal/aot's test module (memory32): imports of every kind, traps,
+;; memory growth, an endless loop, endless recursion.
+(module
+  (import "env" "i32" (func $i32 (param i32) (result i32)))
+  (import "env" "i64" (func $i64 (param i64) (result i64)))
+  (import "env" "f32" (func $f32 (param f32) (result f32)))
+  (import "env" "f64" (func $f64 (param f64) (result f64)))
+  (import "env" "mix" (func $mix (param i32 i64 f32 f64) (result f64)))
+  (import "env" "fail" (func $fail))
+  (import "env" "nested" (func $nested (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sleep" (func $sleep))
+  (type $t_i_i (func (param i32) (result i32)))
+  (memory (export "memory") 1 100)
+  (table 3 funcref)
+  (elem (i32.const 1) $add1 $noarg)
+  (func $add1 (param i32) (result i32) local.get 0 i32.const 1 i32.add)
+  (func $noarg)
+  (func (export "call_i32") (param i32) (result i32) local.get 0 call $i32)
+  (func (export "call_i64") (param i64) (result i64) local.get 0 call $i64)
+  (func (export "call_f32") (param f32) (result f32) local.get 0 call $f32)
+  (func (export "call_f64") (param f64) (result f64) local.get 0 call $f64)
+  (func (export "call_mix") (param i32 i64 f32 f64) (result f64)
+    local.get 0 local.get 1 local.get 2 local.get 3 call $mix)
+  (func (export "call_fail") (result i32) call $fail i32.const 7)
+  (func (export "call_nested") (param i32) (result i32) local.get 0 call $nested i32.const 1 i32.add)
+  (func (export "add1") (param i32) (result i32) local.get 0 i32.const 1 i32.add)
+  (func (export "unreachable") unreachable)
+  (func (export "div") (param i32 i32) (result i32) local.get 0 local.get 1 i32.div_s)
+  (func (export "load") (param i32) (result i32) local.get 0 i32.load)
+  (func (export "store") (param i32 i32) local.get 0 local.get 1 i32.store)
+  (func (export "ci") (param i32 i32) (result i32) local.get 1 local.get 0 call_indirect (type $t_i_i))
+  (func (export "grow") (param i32) (result i32) local.get 0 memory.grow)
+  (func (export "size") (result i32) memory.size)
+  ;; An endless loop that keeps writing memory.
+  (func (export "loop")
+    (loop $l
+      (i32.store (i32.const 16) (i32.add (i32.load (i32.const 16)) (i32.const 1)))
+      br $l))
+  ;; Endless recursion (not a tail call: the result is stored after it).
+  (func $rec (export "rec") (param i32) (result i32)
+    (i32.store (i32.const 32) (call $rec (i32.add (local.get 0) (i32.const 1))))
+    local.get 0)
+  (func (export "sleep_then") (result i32) call $sleep i32.const 1)
+  ;; n host calls, for BenchmarkHostCall.
+  (func (export "host_loop") (param $n i32) (result i32) (local $s i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $s (i32.add (local.get $s) (call $i32 (local.get $n))))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        br $l))
+    local.get $s)
+)

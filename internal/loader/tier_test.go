@@ -1,0 +1,137 @@
+package loader
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aocu/aocu/internal/aot"
+)
+
+// tierEngines returns an engine of each tier with the test engine's
+// settings; it skips when wasm2c is missing outside CI.
+func tierEngines(t *testing.T) (cranelift, ahead *Engine) {
+	t.Helper()
+	w2c, err := aot.FindWasm2c(repoPath())
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the ahead-of-time tier's wasm2c is missing in CI: %v", err)
+		}
+		t.Skipf("no wasm2c for the ahead-of-time tier (run ./scripts/fixtures.sh): %v", err)
+	}
+	mk := func(tier Tier) *Engine {
+		e, err := NewEngine(EngineConfig{CacheDir: filepath.Join(os.TempDir(), "aocu-loader-test-cache"),
+			LoaderVersion: LoaderVersion049, ThisProgram: nodeEvalThisProgram, Tier: tier, AOT: &aot.Toolchain{Wasm2c: w2c}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		return e
+	}
+	return mk(TierCranelift), mk(TierAOT)
+}
+
+// TestTiersAgree runs the same messages on Cranelift and on the
+// ahead-of-time tier: every result and the memory after every message must
+// be identical, and a process moves between the tiers through its memory
+// image (as when the tier of a module changes under a running CU).
+func TestTiersAgree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: compiles the aos modules to C once (cached), runs a scenario on both tiers")
+	}
+	ce, ae := tierEngines(t)
+	for _, f := range []fixture{aos64, aos32} {
+		t.Run(f.name, func(t *testing.T) {
+			wasm, err := os.ReadFile(repoPath(".fixtures", "modules", f.name))
+			if err != nil {
+				t.Skipf("fixture %s missing (run ./scripts/fixtures.sh): %v", f.name, err)
+			}
+			ctx := context.Background()
+			cm, cst, err := ce.Compile(ctx, wasm, f.format)
+			if err != nil || cm.Tier() != TierCranelift || cst.Tier != TierCranelift {
+				t.Fatalf("cranelift: %v, tier %s", err, cm.Tier())
+			}
+			am, ast, err := ae.Compile(ctx, wasm, f.format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if am.Tier() != TierAOT || ast.Tier != TierAOT {
+				t.Fatalf("aot: the module runs on %s: %s", am.Tier(), ast.TierReason)
+			}
+			env, msgs := scenario(t, "full", f)
+			if len(msgs) > 24 {
+				msgs = msgs[:24]
+			}
+			cp, err := cm.NewProcess(ctx, ProcessOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cp.Close()
+			ap, err := am.NewProcess(ctx, ProcessOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ap.Close()
+			if memHash(cp) != memHash(ap) {
+				t.Fatal("the fresh instances' memories differ")
+			}
+			for i, msg := range msgs {
+				cr, cerr := cp.Handle(ctx, msg, env)
+				ar, aerr := ap.Handle(ctx, msg, env)
+				if (cerr == nil) != (aerr == nil) || (cerr != nil && cerr.Error() != aerr.Error()) {
+					t.Fatalf("message %d: cranelift %v, aot %v", i+1, cerr, aerr)
+				}
+				cb, _ := json.Marshal(cr)
+				ab, _ := json.Marshal(ar)
+				if string(cb) != string(ab) {
+					t.Fatalf("message %d differs:\n cranelift: %s\n aot:       %s", i+1, cb, ab)
+				}
+				if i%8 != 0 && !cr.Failed() && i != len(msgs)-1 {
+					continue // hashing 110 MB twice per message is most of the test's time
+				}
+				if ch, ah := memHash(cp), memHash(ap); ch != ah {
+					t.Fatalf("message %d: memory %s on cranelift, %s on aot", i+1, ch, ah)
+				}
+			}
+			// Each tier resumes the other's process from its memory image.
+			for _, c := range []struct {
+				name     string
+				from, to *Module
+				src      *Process
+			}{{"cranelift to aot", cm, am, cp}, {"aot to cranelift", am, cm, ap}} {
+				img := append([]byte(nil), c.src.Memory()...)
+				p, err := c.to.NewProcess(ctx, ProcessOptions{Memory: img})
+				if err != nil {
+					t.Fatalf("%s: %v", c.name, err)
+				}
+				r1, err1 := p.Handle(ctx, msgs[len(msgs)-1], env)
+				r2, err2 := c.src.Handle(ctx, msgs[len(msgs)-1], env)
+				b1, _ := json.Marshal(r1)
+				b2, _ := json.Marshal(r2)
+				if err1 != nil || err2 != nil || string(b1) != string(b2) || memHash(p) != memHash(c.src) {
+					t.Errorf("%s: %v / %v\n resumed: %s\n original: %s", c.name, err1, err2, b1, b2)
+				}
+				p.Close()
+			}
+		})
+	}
+}
+
+// TestAOTFallsBack: a module the ahead-of-time tier does not run (here a
+// metered format) runs on Cranelift, and the engine says why.
+func TestAOTFallsBack(t *testing.T) {
+	_, ae := tierEngines(t)
+	wasm, err := os.ReadFile(repoPath(".fixtures", "modules", aos32.name))
+	if err != nil {
+		t.Skipf("fixture missing (run ./scripts/fixtures.sh): %v", err)
+	}
+	m, st, err := ae.Compile(context.Background(), wasm, FormatWasm32Metering)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Tier() != TierCranelift || st.Tier != TierCranelift || st.TierReason != "a metered format" {
+		t.Fatalf("tier %s / %s, reason %q", m.Tier(), st.Tier, st.TierReason)
+	}
+}
