@@ -57,4 +57,8 @@ if [[ -n "${AOCU_TEST_POSTGRES_URL:-}" ]]; then
   # -short: the crash test replays 1,000 messages instead of 10,000 here.
   AOCU_TEST_DB=postgres go test -count=1 -short -timeout 40m "$@" ./internal/servecmd/
 fi
+echo "test: the loader and the differential suite on the ahead-of-time tier" >&2
+# AOCU_TEST_TIER=aot: aos modules run as C compiled by wasm2c (npm wabt, from
+# fixtures.sh) and cc; each module is compiled once (~30-60 s) and cached.
+AOCU_TEST_TIER=aot go test -count=1 -timeout 40m "$@" ./internal/loader/ ./test/difftest/
 echo "test: ok" >&2

@@ -100,6 +100,11 @@ type Config struct {
 	// PprofAddr is AOCU_PPROF_ADDR: where Go's runtime profiles are served
 	// ("": nowhere).
 	PprofAddr string
+	// WasmTier is AOCU_WASM_TIER: the code modules run as (loader.Tier).
+	WasmTier string
+	// Wasm2c is AOCU_WASM2C: the command line of wasm2c for the
+	// ahead-of-time tier (nil: package aot's FindWasm2c).
+	Wasm2c []string
 
 	// GatewayURL is GATEWAY_URL, the default of the other URLs.
 	GatewayURL string
@@ -451,6 +456,18 @@ func variables() []variable {
 				}
 				return s, nil
 			}, same)},
+		{name: "AOCU_WASM_TIER", def: string(loader.TierCranelift),
+			doc: "aocu only: the code modules run as. cranelift: wasmtime compiles them (at once, cached in WASM_BINARY_FILE_DIRECTORY). auto: wasmtime at once, and in the background wasm2c translates the module to C and the system's C compiler (CC, default cc) compiles it (30-60 s once for an aos module, cached); instances made after that run the compiled code, ~1.5-1.7x faster, with identical results and memory (legacy and metered formats stay on wasmtime). aot: as auto, but a module's first use waits for its compile. Needs wasm2c >= 1.0.34 (AOCU_WASM2C).",
+			binding: oneOfField(func(c *Config) *string { return &c.WasmTier }, string(loader.TierCranelift), string(loader.TierAuto), string(loader.TierAOT))},
+		{name: "AOCU_WASM2C", defDoc: "wasm2c on PATH (wabt >= 1.0.34, for memory64)",
+			doc: "aocu only: the command line that runs wasm2c for AOCU_WASM_TIER auto or aot, split on spaces, e.g. `node /opt/wabt/node_modules/wabt/bin/wasm2c` (npm wabt@1.0.39).",
+			binding: bind(func(c *Config) *[]string { return &c.Wasm2c }, func(s string) ([]string, error) {
+				f := strings.Fields(s)
+				if len(f) == 0 {
+					return nil, errors.New("empty")
+				}
+				return f, nil
+			}, func(f []string) string { return strings.Join(f, " ") })},
 
 		{name: "GATEWAY_URL", def: "https://arweave.net",
 			doc:     "The Arweave gateway; the default of ARWEAVE_URL, GRAPHQL_URL, GRAPHQL_URLS and, when set, UPLOADER_URL.",

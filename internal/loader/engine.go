@@ -52,9 +52,11 @@ type EngineConfig struct {
 	// Tier selects the code modules run as: TierCranelift (the default, "")
 	// or TierAOT.
 	Tier Tier
-	// AOT translates and compiles modules for TierAOT; nil means a toolchain
-	// with the defaults of package aot.
+	// AOT translates and compiles modules for TierAOT and TierAuto; nil
+	// means a toolchain with the defaults of package aot.
 	AOT *aot.Toolchain
+	// Logf reports what happens in the background (TierAuto); nil: nothing.
+	Logf func(format string, args ...any)
 }
 
 // Tier is the code modules run as.
@@ -63,6 +65,11 @@ type Tier string
 const (
 	// TierCranelift runs every module on wasmtime (Cranelift).
 	TierCranelift Tier = "cranelift"
+	// TierAuto is TierAOT without the wait: a module runs on wasmtime at
+	// once, is compiled ahead of time in the background, and the instances
+	// made after that run the compiled code (a process moves at its next
+	// restore; its memory is the same on both tiers).
+	TierAuto Tier = "auto"
 	// TierAOT runs the modules it can (aotEligible) as C compiled ahead of
 	// time (wasm2c and cc, package aot), compiled when the module is and
 	// cached; the others, and a module the tools fail on, run on wasmtime
@@ -91,10 +98,10 @@ func ParseTier(s string) (Tier, error) {
 	switch Tier(s) {
 	case "", TierCranelift:
 		return TierCranelift, nil
-	case TierAOT:
-		return TierAOT, nil
+	case TierAOT, TierAuto:
+		return Tier(s), nil
 	}
-	return "", fmt.Errorf("loader: unknown tier %q (want %q or %q)", s, TierCranelift, TierAOT)
+	return "", fmt.Errorf("loader: unknown tier %q (want %q, %q or %q)", s, TierCranelift, TierAuto, TierAOT)
 }
 
 // Engine compiles modules and owns the epoch ticker that enforces wall-clock
@@ -108,6 +115,66 @@ type Engine struct {
 	stop        chan struct{}
 	done        chan struct{}
 	once        sync.Once
+
+	// bgCtx ends the background compiles (TierAuto) at Close; bg counts them.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
+	aotMu    sync.Mutex
+	aotJobs  map[string]*aotJob // by module sha256
+}
+
+// aotJob is the ahead-of-time compile of one module, shared by every Compile
+// of it.
+type aotJob struct {
+	done chan struct{}
+	mod  *aot.Module
+	err  error
+}
+
+func (j *aotJob) wait(ctx context.Context) (*aot.Module, error) {
+	select {
+	case <-j.done:
+		return j.mod, j.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// aotJob returns the compile of the module, started if it is not yet: it
+// runs until it is done or the engine closes, whoever waits for it.
+func (e *Engine) aotJob(hash string, wasm []byte) *aotJob {
+	e.aotMu.Lock()
+	defer e.aotMu.Unlock()
+	if j := e.aotJobs[hash]; j != nil {
+		return j
+	}
+	j := &aotJob{done: make(chan struct{})}
+	e.aotJobs[hash] = j
+	tc := e.cfg.AOT
+	if tc == nil {
+		tc = &aot.Toolchain{}
+	}
+	e.bg.Add(1)
+	go func() {
+		defer e.bg.Done()
+		defer close(j.done)
+		j.mod, j.err = tc.Compile(e.bgCtx, wasm)
+		if j.err != nil {
+			// a later Compile tries again (a tool installed meanwhile, a
+			// transient failure), except after Close
+			e.aotMu.Lock()
+			delete(e.aotJobs, hash)
+			e.aotMu.Unlock()
+		}
+	}()
+	return j
+}
+
+func (e *Engine) logf(format string, args ...any) {
+	if e.cfg.Logf != nil {
+		e.cfg.Logf(format, args...)
+	}
 }
 
 // NewEngine creates the wasmtime engine with the features ao modules need
@@ -133,7 +200,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 			return nil, fmt.Errorf("loader: module cache dir: %w", err)
 		}
 	}
-	e := &Engine{cfg: cfg, profile: prof, thisProgram: thisProgram, engine: wasmtime.NewEngineWithConfig(c), stop: make(chan struct{}), done: make(chan struct{})}
+	e := &Engine{cfg: cfg, profile: prof, thisProgram: thisProgram, engine: wasmtime.NewEngineWithConfig(c), stop: make(chan struct{}), done: make(chan struct{}),
+		aotJobs: map[string]*aotJob{}}
+	e.bgCtx, e.bgCancel = context.WithCancel(context.Background())
 	go e.tick()
 	return e, nil
 }
@@ -161,7 +230,12 @@ func (e *Engine) ThisProgram() string { return e.thisProgram }
 // Close stops the epoch ticker. Modules and processes of the engine must not be
 // used afterwards.
 func (e *Engine) Close() error {
-	e.once.Do(func() { close(e.stop); <-e.done })
+	e.once.Do(func() {
+		e.bgCancel()
+		e.bg.Wait()
+		close(e.stop)
+		<-e.done
+	})
 	return nil
 }
 
@@ -228,29 +302,47 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, format Format) (*Modu
 	if err != nil {
 		return nil, st, err
 	}
-	if e.cfg.Tier == TierAOT {
-		if why := aotEligible(m); why != "" {
-			st.Tier = TierCranelift
-			st.TierReason = why
-		} else {
-			tc := e.cfg.AOT
-			if tc == nil {
-				tc = &aot.Toolchain{}
-			}
-			if m.aot, err = tc.Compile(ctx, wasm); err != nil {
-				if ctx.Err() != nil {
-					return nil, st, fmt.Errorf("loader: ahead-of-time compile: %w", err)
-				}
-				// wasm2c or cc could not do it (npm wabt's wasm2c runs out of
-				// its own memory on some large modules): Cranelift runs it.
-				m.aot = nil
-				st.Tier, st.TierReason = TierCranelift, fmt.Sprintf("the ahead-of-time compile failed: %v", err)
-			} else {
-				st.Tier = TierAOT
-			}
+	st.Tier = TierCranelift
+	switch why := aotEligible(m); {
+	case e.cfg.Tier == TierCranelift || e.cfg.Tier == "":
+	case why != "":
+		st.TierReason = why
+	case e.cfg.Tier == TierAOT:
+		am, err := e.aotJob(hash, wasm).wait(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil, st, fmt.Errorf("loader: ahead-of-time compile: %w", err)
+		case err != nil:
+			// wasm2c or cc could not do it (npm wabt's wasm2c runs out of its
+			// own memory on some large modules): Cranelift runs it.
+			st.TierReason = fmt.Sprintf("the ahead-of-time compile failed: %v", err)
+		default:
+			m.aot.Store(am)
+			st.Tier = TierAOT
 		}
-	} else {
-		st.Tier = TierCranelift
+	case e.cfg.Tier == TierAuto:
+		job := e.aotJob(hash, wasm)
+		select {
+		case <-job.done:
+			if job.err == nil {
+				m.aot.Store(job.mod)
+				st.Tier = TierAOT
+			} else {
+				st.TierReason = fmt.Sprintf("the ahead-of-time compile failed: %v", job.err)
+			}
+		default:
+			st.TierReason = "compiling ahead of time in the background; new instances switch when it is done"
+			e.bg.Add(1)
+			go func() {
+				defer e.bg.Done()
+				if am, err := job.wait(e.bgCtx); err == nil {
+					m.aot.Store(am)
+					e.logf("loader: module %s (%s) runs ahead of time from now on", hash[:12], format)
+				} else if e.bgCtx.Err() == nil {
+					e.logf("loader: module %s (%s) stays on cranelift: the ahead-of-time compile failed: %v", hash[:12], format, err)
+				}
+			}()
+		}
 	}
 	st.Duration = time.Since(start)
 	return m, st, nil

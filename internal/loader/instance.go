@@ -87,8 +87,8 @@ func (m *Module) newInstance(drive weavedrive.Drive, logf func(string), gasLimit
 	h.clock = m.format.firstClock()
 	h.fs = newMemFS(h.tick, h.clock, !isLegacyFormat(m.format))
 	var err error
-	if m.aot != nil {
-		_, err = h.instantiateAOT(h.importImpls())
+	if am := m.aot.Load(); am != nil {
+		_, err = h.instantiateAOT(am, h.importImpls())
 	} else {
 		_, err = h.instantiateWasmtime(h.importImpls())
 	}

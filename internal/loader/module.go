@@ -3,6 +3,7 @@ package loader
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
@@ -29,7 +30,7 @@ type Module struct {
 	inlineGas bool
 	// aot is the module compiled ahead of time (TierAOT), nil when it runs
 	// on wasmtime.
-	aot *aot.Module
+	aot atomic.Pointer[aot.Module]
 }
 
 type importDecl struct {
@@ -168,7 +169,7 @@ func (d importDecl) signature() string {
 
 // Tier returns the code the module runs as.
 func (m *Module) Tier() Tier {
-	if m.aot != nil {
+	if m.aot.Load() != nil {
 		return TierAOT
 	}
 	return TierCranelift

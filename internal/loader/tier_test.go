@@ -3,9 +3,13 @@ package loader
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aocu/aocu/internal/aot"
 )
@@ -116,6 +120,83 @@ func TestTiersAgree(t *testing.T) {
 				p.Close()
 			}
 		})
+	}
+}
+
+// TestAutoTierSwitchesInTheBackground: on TierAuto a module runs on
+// Cranelift at once; once its ahead-of-time compile is done, new processes
+// run the compiled code, and a process made before keeps its instance.
+func TestAutoTierSwitchesInTheBackground(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: compiles an aos module to C once (cached)")
+	}
+	ce, _ := tierEngines(t)
+	w2c, _ := aot.FindWasm2c(repoPath())
+	var logged []string
+	var mu sync.Mutex
+	e, err := NewEngine(EngineConfig{CacheDir: ce.cfg.CacheDir, LoaderVersion: LoaderVersion049, ThisProgram: nodeEvalThisProgram,
+		Tier: TierAuto, AOT: &aot.Toolchain{Wasm2c: w2c}, Logf: func(f string, a ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			logged = append(logged, fmt.Sprintf(f, a...))
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	wasm, err := os.ReadFile(repoPath(".fixtures", "modules", aos32.name))
+	if err != nil {
+		t.Skipf("fixture missing (run ./scripts/fixtures.sh): %v", err)
+	}
+	ctx := context.Background()
+	m, st, err := e.Compile(ctx, wasm, aos32.format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Tier != TierCranelift || !strings.Contains(st.TierReason, "background") {
+		t.Fatalf("first Compile: tier %s, reason %q", st.Tier, st.TierReason)
+	}
+	before, err := m.NewProcess(ctx, ProcessOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer before.Close()
+	deadline := time.Now().Add(3 * time.Minute)
+	for m.Tier() != TierAOT {
+		if time.Now().After(deadline) {
+			t.Fatalf("the module is still on %s; log: %q", m.Tier(), logged)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	after, err := m.NewProcess(ctx, ProcessOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer after.Close()
+	if _, ok := after.inst.vm.(*aotVM); !ok {
+		t.Fatalf("a process made after the switch runs on %T", after.inst.vm)
+	}
+	if _, ok := before.inst.vm.(*wasmtimeVM); !ok {
+		t.Fatalf("a process made before the switch runs on %T", before.inst.vm)
+	}
+	env, msgs := scenario(t, "probe", aos32)
+	for i, msg := range msgs[:4] {
+		r1, err1 := before.Handle(ctx, msg, env)
+		r2, err2 := after.Handle(ctx, msg, env)
+		b1, _ := json.Marshal(r1)
+		b2, _ := json.Marshal(r2)
+		if err1 != nil || err2 != nil || string(b1) != string(b2) || memHash(before) != memHash(after) {
+			t.Fatalf("message %d: %v / %v\n cranelift: %s\n aot: %s", i+1, err1, err2, b1, b2)
+		}
+	}
+	// A second Compile of the module gets the compiled code at once.
+	if _, st, err := e.Compile(ctx, wasm, aos32.format); err != nil || st.Tier != TierAOT {
+		t.Fatalf("second Compile: %v, tier %s (%s)", err, st.Tier, st.TierReason)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(logged) != 1 || !strings.Contains(logged[0], "runs ahead of time from now on") {
+		t.Fatalf("log: %q", logged)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 // are a signal instead of an epoch check.
 type aotVM struct {
 	h    *instance
+	mod  *aot.Module
 	inst *aot.Instance
 	// imports are the host functions by import index, with how each result
 	// is returned to the wasm code.
@@ -57,14 +58,14 @@ func aotEligible(m *Module) string {
 
 // instantiateAOT instantiates h's module on the ahead-of-time tier with
 // impls (by canonical import name) as its imports.
-func (h *instance) instantiateAOT(impls map[string]hostFn) (*aotVM, error) {
+func (h *instance) instantiateAOT(am *aot.Module, impls map[string]hostFn) (*aotVM, error) {
 	m := h.mod
-	v := &aotVM{h: h, funcs: map[string]vmFunc{}}
+	v := &aotVM{h: h, mod: am, funcs: map[string]vmFunc{}}
 	decls := make(map[[2]string]importDecl, len(m.imports))
 	for _, d := range m.imports {
 		decls[[2]string{d.module, d.name}] = d
 	}
-	ims := m.aot.Imports()
+	ims := am.Imports()
 	v.imports = make([]aotImport, len(ims))
 	for i, im := range ims {
 		d, ok := decls[[2]string{im.Module, im.Name}]
@@ -80,7 +81,7 @@ func (h *instance) instantiateAOT(impls map[string]hostFn) (*aotVM, error) {
 		}
 		v.imports[i] = ai
 	}
-	inst, err := m.aot.Instantiate(v)
+	inst, err := am.Instantiate(v)
 	if err != nil {
 		return nil, fmt.Errorf("loader: instantiate (aot): %w", err)
 	}
@@ -130,7 +131,7 @@ func (v *aotVM) export(name string) vmFunc {
 	if f, ok := v.funcs[name]; ok {
 		return f
 	}
-	for _, ex := range v.h.mod.aot.Exports() {
+	for _, ex := range v.mod.Exports() {
 		if ex.Name == name {
 			f := &aotFunc{inst: v.inst, name: name}
 			v.funcs[name] = f

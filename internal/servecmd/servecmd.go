@@ -236,8 +236,16 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Unit, error)
 		return fail(err)
 	}
 	su := suclient.New(suclient.Options{Logger: log, HTTPClient: upstream(), Delay: cfg.UpstreamRetryDelay})
-	u.loader, err = loader.NewEngine(loader.EngineConfig{CacheDir: filepath.Join(cfg.WasmBinaryFileDirectory, "aocu-compiled"),
-		LoaderVersion: cfg.LoaderVersion, ThisProgram: cfg.LoaderThisProgram})
+	tier, err := loader.ParseTier(cfg.WasmTier)
+	if err != nil {
+		return fail(err)
+	}
+	compiled := filepath.Join(cfg.WasmBinaryFileDirectory, "aocu-compiled")
+	aotTools := loader.AOTToolchain(compiled, func(f string, a ...any) { log.Debug(fmt.Sprintf(f, a...)) })
+	aotTools.Wasm2c = cfg.Wasm2c
+	u.loader, err = loader.NewEngine(loader.EngineConfig{CacheDir: compiled,
+		LoaderVersion: cfg.LoaderVersion, ThisProgram: cfg.LoaderThisProgram,
+		Tier: tier, AOT: aotTools, Logf: func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }})
 	if err != nil {
 		return fail(err)
 	}

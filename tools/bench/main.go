@@ -28,6 +28,7 @@ type report struct {
 	Module          string    `json:"module"`
 	CompileMs       float64   `json:"compileMs"`
 	CachedCompileMs float64   `json:"cachedCompileMs,omitempty"`
+	Tier            string    `json:"tier"`
 	InstantiateMs   float64   `json:"instantiateMs"`
 	SetupMs         []float64 `json:"setupMs"`
 	Messages        int       `json:"messages"`
@@ -134,6 +135,10 @@ func run(module, format, envPath, dir string, skip, limit int, cpuProfile string
 	mod, st, err := eng.Compile(ctx, wasm, loader.Format(format))
 	if err != nil {
 		return err
+	}
+	rep.Tier = string(st.Tier)
+	if st.TierReason != "" {
+		fmt.Fprintf(os.Stderr, "bench: the module runs on %s: %s\n", st.Tier, st.TierReason)
 	}
 	if st.FromCache {
 		rep.CachedCompileMs = ms(st.Duration)
