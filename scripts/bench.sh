@@ -18,6 +18,10 @@ cd "$root"
 ./scripts/fixtures.sh
 out="${1:-$(mktemp -t aocu-bench-XXXX.jsonl)}"
 : > "$out"
+# aocu runs each measurement on both of its tiers: Cranelift and the
+# ahead-of-time tier (wasm2c from fixtures.sh + cc; each module compiled once,
+# cached in the user's cache directory).
+export AOCU_WASM2C="${AOCU_WASM2C:-node $root/.fixtures/wabt/node_modules/wabt/bin/wasm2c}"
 bin="$(mktemp -d)/aocu-bench"
 go build -o "$bin" ./tools/bench
 S=tools/refloader/scenarios
@@ -32,17 +36,20 @@ for spec in aos2_0_6:wasm64-unknown-emscripten-draft_2024_02_15:env-wasm64 aos2_
     local label=$1 sc=$2 skip=$3 limit=$4 impl=$5 mode=${6:-}
     echo "bench: $mod $label $impl $mode" >&2
     if [[ $impl == aocu ]]; then
-      "$bin" --module "$m" --format "$fmt" --env "$S/$sc/$env.json" --scenario "$S/$sc" --skip "$skip" --limit "$limit"
+      "$bin" --tier "${mode:-cranelift}" --module "$m" --format "$fmt" --env "$S/$sc/$env.json" --scenario "$S/$sc" --skip "$skip" --limit "$limit"
     else
       TZ=UTC node tools/refloader/bench.cjs --module "$m" --format "$fmt" --env "$S/$sc/$env.json" --scenario "$S/$sc" --skip "$skip" --limit "$limit" --mode "$mode"
     fi | sed "s/^{/{\"label\":\"$label\",\"mod\":\"$mod\",/" >> "$out"
   }
   run setget bench 2 1000 aocu
+  run setget bench 2 1000 aocu aot
   run setget bench 2 1000 ref unsafe
   run setget-cu bench 2 "$CU_MSGS" ref cu
   run heavy heavy 1 1 aocu
+  run heavy heavy 1 1 aocu aot
   run heavy heavy 1 1 ref unsafe
   run grow grow 3 1000 aocu
+  run grow grow 3 1000 aocu aot
   run grow grow 3 1000 ref unsafe
 done
 if [[ -n ${AOCU_LEGACY_FIXTURES:-} ]]; then
@@ -66,8 +73,10 @@ node - "$out" <<'EOF_NODE'
 const rows = require('fs').readFileSync(process.argv[2], 'utf8').trim().split('\n').map(JSON.parse)
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1] }
 // The median of every numeric field (and of every element of numeric arrays) over the rounds.
+// aocu's rows carry their tier; the reference's their mode.
 const get = (mod, label, impl, mode) => {
-  const rs = rows.filter(r => r.mod === mod && r.label === label && r.impl === impl && (!mode || r.mode === mode))
+  const rs = rows.filter(r => r.mod === mod && r.label === label && r.impl === impl &&
+    (impl === 'aocu' ? (r.tier || 'cranelift') === (mode || 'cranelift') : (!mode || r.mode === mode)))
   const out = { ...rs[0] }
   for (const k of Object.keys(out)) {
     if (typeof out[k] === 'number') out[k] = median(rs.map(r => r[k]))
@@ -78,20 +87,23 @@ const get = (mod, label, impl, mode) => {
 const f = (x) => x === undefined ? 'n/a' : (x >= 100 ? x.toFixed(0) : x.toFixed(2))
 const ratio = (ref, ours) => (ref && ours) ? (ref / ours).toFixed(2) + '×' : 'n/a'
 console.log(`Median of ${Math.max(...rows.map(r => rows.filter(x => x.mod === r.mod && x.label === r.label && x.impl === r.impl && x.mode === r.mode).length))} rounds.\n`)
-console.log('| module | measurement | aocu | reference loader | ratio (ref/aocu) |')
-console.log('|---|---|---|---|---|')
+console.log('| module | measurement | aocu (cranelift) | reference loader | ratio (ref/aocu) | aocu (aot) | ratio (ref/aot) |')
+console.log('|---|---|---|---|---|---|---|')
 for (const mod of [...new Set(rows.filter(r => r.label === 'setget').map(r => r.mod))]) {
   const a = get(mod, 'setget', 'aocu'), u = get(mod, 'setget', 'ao-loader', 'unsafe'), c = get(mod, 'setget-cu', 'ao-loader', 'cu')
   const h = get(mod, 'heavy', 'aocu'), hu = get(mod, 'heavy', 'ao-loader', 'unsafe')
   const g = get(mod, 'grow', 'aocu'), gu = get(mod, 'grow', 'ao-loader', 'unsafe')
+  const A = get(mod, 'setget', 'aocu', 'aot'), H = get(mod, 'heavy', 'aocu', 'aot'), G = get(mod, 'grow', 'aocu', 'aot')
+  // the ahead-of-time tier's columns: its figure and the reference's over it
+  const t = (x, ref) => x === undefined ? ' | |' : ` | ${f(x)} | ${ratio(ref, x)} |`
   console.log(`| ${mod} | cold start: compile, no cache (ms) | ${f(a.compileMs)} | ${f(u.buildMs)} (V8 compiles lazily) | ${ratio(u.buildMs, a.compileMs)} |`)
   console.log(`| ${mod} | cold start: compiled-artifact cache (ms) | ${f(a.cachedCompileMs)} | no cache | ${ratio(u.buildMs, a.cachedCompileMs)} |`)
   console.log(`| ${mod} | spawn: first message, Lua boot + 9 Asyncify cycles (ms) | ${f(a.setupMs[0])} | ${f(u.setupMs[0])} | ${ratio(u.setupMs[0], a.setupMs[0])} |`)
-  console.log(`| ${mod} | Set/Get, mean per message over ${a.messages} (ms) | ${f(a.meanMs)} | ${f(u.meanMs)} (UNSAFE_MEMORY) | ${ratio(u.meanMs, a.meanMs)} |`)
-  console.log(`| ${mod} | Set/Get, median per message (ms) | ${f(a.medianMs)} | ${f(u.medianMs)} (UNSAFE_MEMORY) | ${ratio(u.medianMs, a.medianMs)} |`)
+  console.log(`| ${mod} | Set/Get, mean per message over ${a.messages} (ms) | ${f(a.meanMs)} | ${f(u.meanMs)} (UNSAFE_MEMORY) | ${ratio(u.meanMs, a.meanMs)}${t(A.meanMs, u.meanMs)}`)
+  console.log(`| ${mod} | Set/Get, median per message (ms) | ${f(a.medianMs)} | ${f(u.medianMs)} (UNSAFE_MEMORY) | ${ratio(u.medianMs, a.medianMs)}${t(A.medianMs, u.medianMs)}`)
   console.log(`| ${mod} | Set/Get as the reference CU calls it (Memory in and out), mean over ${c.messages} (ms) | ${f(a.meanMs)} | ${f(c.meanMs)} | ${ratio(c.meanMs, a.meanMs)} |`)
-  console.log(`| ${mod} | CPU-heavy Eval, sum 1..5e7 (ms) | ${f(h.meanMs)} | ${f(hu.meanMs)} | ${ratio(hu.meanMs, h.meanMs)} |`)
-  console.log(`| ${mod} | Set/Get at ${(g.memoryBytes / 1e6).toFixed(0)} MB, mean per message (ms) | ${f(g.meanMs)} | ${f(gu.meanMs)} (UNSAFE_MEMORY) | ${ratio(gu.meanMs, g.meanMs)} |`)
+  console.log(`| ${mod} | CPU-heavy Eval, sum 1..5e7 (ms) | ${f(h.meanMs)} | ${f(hu.meanMs)} | ${ratio(hu.meanMs, h.meanMs)}${t(H.meanMs, hu.meanMs)}`)
+  console.log(`| ${mod} | Set/Get at ${(g.memoryBytes / 1e6).toFixed(0)} MB, mean per message (ms) | ${f(g.meanMs)} | ${f(gu.meanMs)} (UNSAFE_MEMORY) | ${ratio(gu.meanMs, g.meanMs)}${t(G.meanMs, gu.meanMs)}`)
   console.log(`| ${mod} | snapshots taken / time (Set/Get run; one-off first-touch of the buffer) | ${a.snapshots} / ${f(a.snapshotMs)} ms | n/a | |`)
 }
 const legacyNames = { em1: 'emscripten/process.wasm (wasm32-unknown-emscripten)', em2: 'emscripten2/aos.wasm (wasm32-unknown-emscripten2)', em3: 'emscripten3/AOS.wasm (wasm32-unknown-emscripten3)' }

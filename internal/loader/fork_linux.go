@@ -164,7 +164,7 @@ func (img *memImage) Fork(ctx context.Context, reuse ao.Fork) (ao.Fork, error) {
 	if img.released.Load() {
 		return nil, errors.New("loader: image released")
 	}
-	if f, ok := reuse.(*fork); ok && f.inst != nil && f.mod == img.mod {
+	if f, ok := reuse.(*fork); ok && f.inst != nil && f.mod == img.mod && f.inst.onCurrentTier() {
 		if f.img == img {
 			return f, nil // maps it already, reset after its last dry-run
 		}

@@ -69,6 +69,9 @@ type Process struct {
 	anonymous bool
 	// baseSize is the memory size of an instance built in the base state.
 	baseSize uint64
+	// stayOnTier: moving to the module's compiled code failed once
+	// (switchTier); the process keeps its instance.
+	stayOnTier bool
 
 	// hasMemory is false until the first successful message (or a Memory
 	// option): the reference keeps Memory null until then.
@@ -485,6 +488,7 @@ func (p *Process) handle(ctx context.Context, msg, env []byte, readOnly bool) (*
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	p.switchTier()
 	inst := p.inst
 	inst.ctx = ctx
 	inst.driveReq = p.driveRequest(msg, env)

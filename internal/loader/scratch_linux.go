@@ -66,7 +66,7 @@ func (p *Process) recycledInstance(reuse ao.Fork) *instance {
 	f, _ := reuse.(*fork)
 	im := p.base.ext
 	if f == nil || f.scratch == nil || f.inst == nil || f.mod != p.mod || f.scratch.gasLimit != p.opts.GasLimit ||
-		p.base.image != nil || im == nil {
+		!f.inst.onCurrentTier() || p.base.image != nil || im == nil {
 		reuse.Close()
 		return nil
 	}
@@ -128,7 +128,7 @@ func (m *Module) scratchFork(opts ProcessOptions, reuse ao.Fork) (*fork, error) 
 		return nil, errors.New("loader: a scratch fork needs a memory image")
 	}
 	f, _ := reuse.(*fork)
-	if f == nil || f.scratch == nil || f.inst == nil || f.mod != m || f.scratch.gasLimit != opts.GasLimit {
+	if f == nil || f.scratch == nil || f.inst == nil || f.mod != m || f.scratch.gasLimit != opts.GasLimit || !f.inst.onCurrentTier() {
 		if reuse != nil {
 			reuse.Close()
 		}

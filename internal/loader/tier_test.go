@@ -125,7 +125,8 @@ func TestTiersAgree(t *testing.T) {
 
 // TestAutoTierSwitchesInTheBackground: on TierAuto a module runs on
 // Cranelift at once; once its ahead-of-time compile is done, new processes
-// run the compiled code, and a process made before keeps its instance.
+// run the compiled code, and a process made before moves there at its next
+// message.
 func TestAutoTierSwitchesInTheBackground(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: compiles an aos module to C once (cached)")
@@ -177,8 +178,11 @@ func TestAutoTierSwitchesInTheBackground(t *testing.T) {
 		t.Fatalf("a process made after the switch runs on %T", after.inst.vm)
 	}
 	if _, ok := before.inst.vm.(*wasmtimeVM); !ok {
-		t.Fatalf("a process made before the switch runs on %T", before.inst.vm)
+		t.Fatalf("before its next message, a process made before the switch runs on %T", before.inst.vm)
 	}
+	// A message for each on the process made before: the first moves it to
+	// the compiled code (a snapshot, then a new instance), the second runs
+	// there; its results and memory are those of the process made after.
 	env, msgs := scenario(t, "probe", aos32)
 	for i, msg := range msgs[:4] {
 		r1, err1 := before.Handle(ctx, msg, env)
@@ -186,7 +190,10 @@ func TestAutoTierSwitchesInTheBackground(t *testing.T) {
 		b1, _ := json.Marshal(r1)
 		b2, _ := json.Marshal(r2)
 		if err1 != nil || err2 != nil || string(b1) != string(b2) || memHash(before) != memHash(after) {
-			t.Fatalf("message %d: %v / %v\n cranelift: %s\n aot: %s", i+1, err1, err2, b1, b2)
+			t.Fatalf("message %d: %v / %v\n before the switch: %s\n after: %s", i+1, err1, err2, b1, b2)
+		}
+		if _, ok := before.inst.vm.(*aotVM); !ok {
+			t.Fatalf("message %d: the process made before the switch still runs on %T", i+1, before.inst.vm)
 		}
 	}
 	// A second Compile of the module gets the compiled code at once.

@@ -56,6 +56,35 @@ func aotEligible(m *Module) string {
 	return ""
 }
 
+// onCurrentTier reports whether the instance runs the code new instances of
+// its module get (TierAuto moves a module to the compiled code): a recycled
+// instance that does not is not reused.
+func (h *instance) onCurrentTier() bool {
+	_, compiled := h.vm.(*aotVM)
+	return compiled == (h.mod.aot.Load() != nil)
+}
+
+// switchTier moves the process onto its module's compiled code once the
+// background compile is done (TierAuto): its state becomes the base (a
+// snapshot) and a new instance is made from it, as a rollback would. It
+// stays where it is when that fails.
+func (p *Process) switchTier() {
+	h := p.inst
+	if h == nil || p.broken != nil || p.stayOnTier || h.onCurrentTier() || h.async.state != asyncNormal {
+		return
+	}
+	p.takeSnapshot()
+	p.inst = nil
+	if err := p.rebuild(); err != nil {
+		p.inst, p.stayOnTier = h, true
+		if p.opts.Log != nil {
+			p.opts.Log(fmt.Sprintf("loader: the process stays on its instance: %v\n", err))
+		}
+		return
+	}
+	h.close()
+}
+
 // instantiateAOT instantiates h's module on the ahead-of-time tier with
 // impls (by canonical import name) as its imports.
 func (h *instance) instantiateAOT(am *aot.Module, impls map[string]hostFn) (*aotVM, error) {
