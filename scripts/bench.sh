@@ -86,7 +86,7 @@ const get = (mod, label, impl, mode) => {
 }
 const f = (x) => x === undefined ? 'n/a' : (x >= 100 ? x.toFixed(0) : x.toFixed(2))
 const ratio = (ref, ours) => (ref && ours) ? (ref / ours).toFixed(2) + '×' : 'n/a'
-console.log(`Median of ${Math.max(...rows.map(r => rows.filter(x => x.mod === r.mod && x.label === r.label && x.impl === r.impl && x.mode === r.mode).length))} rounds.\n`)
+console.log(`Median of ${Math.max(...rows.map(r => rows.filter(x => x.mod === r.mod && x.label === r.label && x.impl === r.impl && x.mode === r.mode && x.tier === r.tier).length))} rounds.\n`)
 console.log('| module | measurement | aocu (cranelift) | reference loader | ratio (ref/aocu) | aocu (aot) | ratio (ref/aot) |')
 console.log('|---|---|---|---|---|---|---|')
 for (const mod of [...new Set(rows.filter(r => r.label === 'setget').map(r => r.mod))]) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: fetches the npm fixtures (real aos modules, the reference
 # loader) if needed, checks formatting and vet, and runs every Go test, including
-# the differential tests against @permaweb/ao-loader in node.
+# the differential tests against @permaweb/ao-loader in node, then the loader's
+# and the differential tests once more on the ahead-of-time tier.
 #
 #   ./scripts/test.sh            everything
 #   ./scripts/test.sh -short     skip the slow differential scenarios
