@@ -381,6 +381,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	reset := fs.Bool("reset", false, "delete the network's state (processes, messages, memory, checkpoints) before starting; the wallets, and so the units' addresses, are kept")
 	logLevel := fs.String("log-level", "", "error, warn, info, http, verbose, debug or silly (default: errors, warnings and one line per spawned process; info adds a line per message the MU pushes)")
 	o.CUEnv = map[string]string{}
+	// The ahead-of-time tier's settings reach the CU from the environment
+	// too (aocu only; the CU's other settings come from --cu-env).
+	for _, k := range []string{loader.TierEnv, "AOCU_WASM2C"} {
+		if v := os.Getenv(k); v != "" {
+			o.CUEnv[k] = v
+		}
+	}
+	tier := fs.String("tier", "", "the code the CU runs modules as: cranelift, auto or aot (the CU's "+loader.TierEnv+"; default cranelift, or $"+loader.TierEnv+"); see aocu serve")
 	fs.Func("cu-env", "`KEY=VALUE`: an environment variable of aocu serve for the CU (repeatable)", func(v string) error {
 		k, val, ok := strings.Cut(v, "=")
 		if !ok || k == "" {
@@ -411,6 +419,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			o.CUEnv["AO_LOADER_VERSION"] = *loaderVersion
 		case "this-program":
 			o.CUEnv["AO_LOADER_THIS_PROGRAM"] = *thisProgram
+		case "tier":
+			o.CUEnv[loader.TierEnv] = *tier
 		}
 	})
 	if *logLevel == "" {
