@@ -44,8 +44,12 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, format string) (ao.C
 		r.log.Warn("could not cache a compiled module", "sha256", mod.SHA256(), "err", stats.CacheErr)
 	}
 	r.log.Debug("module compiled", "sha256", mod.SHA256(), "format", format, "fromCache", stats.FromCache, "took", stats.Duration, "tier", stats.Tier)
-	if stats.TierReason != "" && r.eng.cfg.Tier != TierCranelift && r.eng.cfg.Tier != "" {
-		r.log.Info("module tier", "sha256", mod.SHA256(), "format", format, "tier", stats.Tier, "why", stats.TierReason)
+	if r.eng.cfg.Tier != TierCranelift && r.eng.cfg.Tier != "" {
+		if stats.TierReason != "" {
+			r.log.Info("module tier", "sha256", mod.SHA256(), "format", format, "tier", stats.Tier, "why", stats.TierReason)
+		} else {
+			r.log.Info("module tier", "sha256", mod.SHA256(), "format", format, "tier", stats.Tier)
+		}
 	}
 	return &compiledModule{r: r, mod: mod}, nil
 }

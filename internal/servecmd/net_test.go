@@ -107,6 +107,7 @@ func wallets(t testing.TB) (user, mu, cu *arweave.Wallet) {
 type netOptions struct {
 	env          map[string]string // extra CU env
 	manualBlocks bool              // blocks only when the test mines them
+	log          *slog.Logger      // the units' logger (default: quiet, or stderr with -v)
 }
 
 func startNet(t testing.TB, moduleFile, format string, o netOptions) *testNet {
@@ -116,6 +117,9 @@ func startNet(t testing.TB, moduleFile, format string, o netOptions) *testNet {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	if o.log != nil {
+		quiet = o.log
 	}
 	n.suMu = &sync.RWMutex{}
 	gs := gwsu.StartWith(t, gwsu.Options{Now: n.clock.Now, Logger: quiet, ManualBlocks: o.manualBlocks,
