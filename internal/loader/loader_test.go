@@ -71,10 +71,16 @@ func engine(t testing.TB) *Engine {
 	return testEngine
 }
 
+// testAOTCache is where the tests keep the modules compiled ahead of time:
+// test/difftest's `aocu eval --cache-dir $TMPDIR/aocu-difftest-cache` uses
+// the same directory (its "aot" subdirectory), so that the suite compiles
+// each aos module once.
+var testAOTCache = filepath.Join(os.TempDir(), "aocu-difftest-cache", "aot")
+
 // withTestTier sets the tier the tests run on: AOCU_TEST_TIER=aot runs them on
 // the ahead-of-time tier (scripts/test.sh runs the package both ways), with
-// wasm2c from scripts/fixtures.sh and the compiled modules cached in the
-// user's cache directory (compiling an aos module takes ~30-60 s once).
+// wasm2c from scripts/fixtures.sh and the compiled modules cached in
+// testAOTCache (compiling an aos module takes ~30-60 s once).
 func withTestTier(c EngineConfig) EngineConfig {
 	tier, err := ParseTier(os.Getenv("AOCU_TEST_TIER"))
 	if err != nil {
@@ -86,7 +92,7 @@ func withTestTier(c EngineConfig) EngineConfig {
 		if err != nil {
 			panic(err)
 		}
-		c.AOT = &aot.Toolchain{Wasm2c: w2c}
+		c.AOT = &aot.Toolchain{Wasm2c: w2c, CacheDir: testAOTCache}
 	}
 	return c
 }

@@ -27,7 +27,7 @@ func tierEngines(t *testing.T) (cranelift, ahead *Engine) {
 	}
 	mk := func(tier Tier) *Engine {
 		e, err := NewEngine(EngineConfig{CacheDir: filepath.Join(os.TempDir(), "aocu-loader-test-cache"),
-			LoaderVersion: LoaderVersion049, ThisProgram: nodeEvalThisProgram, Tier: tier, AOT: &aot.Toolchain{Wasm2c: w2c}})
+			LoaderVersion: LoaderVersion049, ThisProgram: nodeEvalThisProgram, Tier: tier, AOT: &aot.Toolchain{Wasm2c: w2c, CacheDir: testAOTCache}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +136,7 @@ func TestAutoTierSwitchesInTheBackground(t *testing.T) {
 	var logged []string
 	var mu sync.Mutex
 	e, err := NewEngine(EngineConfig{CacheDir: ce.cfg.CacheDir, LoaderVersion: LoaderVersion049, ThisProgram: nodeEvalThisProgram,
-		Tier: TierAuto, AOT: &aot.Toolchain{Wasm2c: w2c}, Logf: func(f string, a ...any) {
+		Tier: TierAuto, AOT: &aot.Toolchain{Wasm2c: w2c, CacheDir: testAOTCache}, Logf: func(f string, a ...any) {
 			mu.Lock()
 			defer mu.Unlock()
 			logged = append(logged, fmt.Sprintf(f, a...))
