@@ -73,12 +73,20 @@ func (h *instance) instantiateWasmtime(impls map[string]hostFn) (*wasmtimeVM, er
 			fn := impls[d.canonical]
 			floatBits := floatResults[d.canonical]
 			results := d.results
-			raw := make([]uint64, len(d.params))
+			// raw holds the arguments; a call that re-enters the same import
+			// (through wasm code the host function calls) gets its own.
+			raw, busy := make([]uint64, len(d.params)), false
 			cb = func(c *wasmtime.Caller, a []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
-				for i, x := range a {
-					raw[i] = rawBits(x)
+				args := raw[:0]
+				if busy {
+					args = make([]uint64, 0, len(a))
 				}
-				r, err := fn(raw[:len(a)])
+				for _, x := range a {
+					args = append(args, rawBits(x))
+				}
+				busy = true
+				r, err := fn(args)
+				busy = false
 				if err != nil {
 					return nil, v.toTrap(err)
 				}
