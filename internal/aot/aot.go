@@ -10,6 +10,12 @@
 // prologue), aocu's small runtime (rt/wasm-rt.c, rt/wasm-rt.h) and glue
 // generated from wasm2c's header (gen.go). It talks to the Go process only
 // through function pointers (rt/aot-abi.h, host.c).
+//
+// Bounds: memory64 accesses are checked explicitly; memory32 accesses are not
+// checked but land in an 8 GiB reservation whose part past the accessible
+// size is PROT_NONE, and host.c's SIGSEGV/SIGBUS handler turns a fault there
+// in wasm code into an out-of-bounds trap, chaining every other fault to the
+// handler installed before it (wasmtime's or Go's).
 package aot
 
 import (

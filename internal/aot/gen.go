@@ -14,7 +14,7 @@ import (
 
 // glueVersion changes whenever the generated glue changes meaning; it is
 // part of the cache key with the runtime sources.
-const glueVersion = "aot-glue-1"
+const glueVersion = "aot-glue-2"
 
 var (
 	accessorRE  = regexp.MustCompile(`(?m)^  static inline (.*) name(##_unchecked|##_default32|)\(`)
@@ -22,8 +22,8 @@ var (
 	commentRE   = regexp.MustCompile(`^/\* (import|export): '((?:[^'\\]|\\.)*)'(?: '((?:[^'\\]|\\.)*)')? \*/$`)
 	protoRE     = regexp.MustCompile(`^(.*?)\s*\b(w2c_\w+)\((.*)\);$`)
 	instRE      = regexp.MustCompile(`(?m)^void wasm2c_aot_instantiate\((.*)\);$`)
-	offsetRE    = regexp.MustCompile(`(?m)^.*\(u64\)\(var_\w+\) \+ \d+u.*$`)
-	offsetAddRE = regexp.MustCompile(`\(u64\)\((var_\w+)\) \+ (\d+)u`)
+	offsetRE    = regexp.MustCompile(`(?m)^.*\(u64\)\(var_\w+\) \+ \d+u?\b.*$`)
+	offsetAddRE = regexp.MustCompile(`\(u64\)\((var_\w+)\) \+ (\d+)u?\b`)
 	memFieldRE  = regexp.MustCompile(`(?m)^  wasm_rt_memory_t (w2c_\w+);$`)
 )
 
@@ -35,6 +35,7 @@ var (
 func patchC(src []byte) ([]byte, error) {
 	// wasm2c 1.0.39 adds a memory64 access's static offset to the address
 	// without an overflow check (it wraps): check it (aot_addr_off traps OOB).
+	// It writes a load's offset with a u suffix, a store's without one.
 	if m := memAllocRE.FindSubmatch(src); m != nil && m[2][0] == '1' {
 		src = offsetRE.ReplaceAllFunc(src, func(line []byte) []byte {
 			if !bytes.Contains(line, []byte("(&instance->")) {

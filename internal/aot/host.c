@@ -1,12 +1,15 @@
 // host.c: the Go process's side of the ahead-of-time tier (compiled into the
 // Go binary by cgo): the per-thread stack of jump targets that traps return
-// to, the calls into Go for host imports, and the timeout by signal. See
-// rt/aot-abi.h for the interface with the modules' shared objects.
+// to, the calls into Go for host imports, the timeout by signal, and the
+// fault handler behind memory32's guard pages. See rt/aot-abi.h for the
+// interface with the modules' shared objects.
 #define _GNU_SOURCE
 #include "host.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <ucontext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -62,6 +65,52 @@ static uint64_t rt_host_call(uintptr_t ctx, int idx, uint64_t* args, int nargs) 
 	return ret;
 }
 
+// memory32's guard pages. Every live memory32 reservation (base address;
+// all are AOT_MEM32_RESERVATION bytes) is in guard_base, a fixed array
+// read by the fault handler without locks or allocation. 0 is a free slot;
+// slots at and beyond guard_high were never used. 16384 reservations of
+// 8 GiB are the whole 128 TiB of x86-64's user address space.
+#define GUARD_SLOTS 16384
+static _Atomic uintptr_t guard_base[GUARD_SLOTS];
+static _Atomic int guard_high;
+static int fault_ok;  // the fault handler is installed
+static _Atomic uint64_t guard_traps;  // faults turned into traps (for tests)
+
+static int rt_guard_add(void* p) {
+	uintptr_t b = (uintptr_t)p;
+	if (!fault_ok || b == 0) return -1;
+	for (int i = 0; i < GUARD_SLOTS; i++) {
+		uintptr_t z = 0;
+		if (atomic_load_explicit(&guard_base[i], memory_order_relaxed) != 0) continue;
+		if (!atomic_compare_exchange_strong(&guard_base[i], &z, b)) continue;
+		int h = atomic_load(&guard_high);
+		while (h < i + 1 && !atomic_compare_exchange_weak(&guard_high, &h, i + 1)) {
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static void rt_guard_remove(void* p) {
+	uintptr_t b = (uintptr_t)p;
+	int n = atomic_load(&guard_high);
+	for (int i = 0; i < n; i++) {
+		uintptr_t want = b;
+		if (atomic_compare_exchange_strong(&guard_base[i], &want, 0)) return;
+	}
+}
+
+// in_guard says whether addr lies inside a registered memory32 reservation.
+// Async-signal-safe: atomic loads only.
+static int in_guard(uintptr_t addr) {
+	int n = atomic_load(&guard_high);
+	for (int i = 0; i < n; i++) {
+		uintptr_t b = atomic_load_explicit(&guard_base[i], memory_order_acquire);
+		if (b != 0 && addr - b < AOT_MEM32_RESERVATION) return 1;
+	}
+	return 0;
+}
+
 static int rt_host_enter(void) {
 	int s = T.in_wasm;
 	T.in_wasm = 0;
@@ -81,6 +130,8 @@ static const aot_api api = {
     .host_call = rt_host_call,
     .host_enter = rt_host_enter,
     .host_leave = rt_host_leave,
+    .guard_add = rt_guard_add,
+    .guard_remove = rt_guard_remove,
 };
 
 // The deadline signal. In wasm code it leaves for the innermost jump target;
@@ -95,6 +146,70 @@ static void on_deadline(int sig, siginfo_t* si, void* uc) {
 		T.in_wasm = 0;
 		rt_trap(AOT_TRAP_TIMEOUT);
 	}
+}
+
+// The handlers of SIGSEGV and SIGBUS installed before ours (Go's, or
+// wasmtime's, which chains to Go's): every fault that is not a memory32
+// guard page hit in wasm code goes to them.
+static struct sigaction prev_segv, prev_bus;
+
+static void chain_fault(int sig, siginfo_t* si, void* uc) {
+	const struct sigaction* p = sig == SIGBUS ? &prev_bus : &prev_segv;
+	if (p->sa_flags & SA_SIGINFO) {
+		p->sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (p->sa_handler == SIG_DFL || p->sa_handler == SIG_IGN) {
+		// Back to the default action; the faulting instruction runs again
+		// when we return and the fault kills the process as it would have.
+		struct sigaction d;
+		memset(&d, 0, sizeof d);
+		d.sa_handler = SIG_DFL;
+		sigemptyset(&d.sa_mask);
+		sigaction(sig, &d, NULL);
+		return;
+	}
+	p->sa_handler(sig);
+}
+
+// The fault handler: an out-of-bounds trap when wasm code (T.in_wasm: not a
+// host import, not the runtime's malloc or mprotect) touched a registered
+// memory32 reservation beyond its accessible size (the guard pages; a
+// memory access within it cannot fault otherwise); anything else goes on to
+// the previous handler (a Go nil dereference, wasmtime's own guard pages, a
+// real crash). si_code > 0: a fault the kernel raised (not a kill(2) or
+// tgkill(2), whose si_addr means nothing).
+static void on_fault(int sig, siginfo_t* si, void* uc) {
+	if (T.in_wasm && T.top != NULL && si->si_code > 0 && in_guard((uintptr_t)si->si_addr)) {
+		// Out of wasm code first: a deadline signal from here on only marks
+		// the timeout instead of jumping to a frame of its own.
+		T.in_wasm = 0;
+		atomic_fetch_add_explicit(&guard_traps, 1, memory_order_relaxed);
+		// Leave with the interrupted code's signal mask (the jump targets do
+		// not save one).
+		sigprocmask(SIG_SETMASK, &((ucontext_t*)uc)->uc_sigmask, NULL);
+		rt_trap(AOT_TRAP_OOB);
+	}
+	chain_fault(sig, si, uc);
+}
+
+// install_fault installs on_fault for sig, keeping the handler it replaces
+// in *prev. The previous handler is read before ours is installed, so that
+// a fault on another thread meanwhile never sees *prev half written.
+static int install_fault(int sig, struct sigaction* prev) {
+	if (sigaction(sig, NULL, prev) != 0) return 0;
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_fault;
+	// SA_ONSTACK: Go requires it (its threads have an alternate signal
+	// stack). SA_NODEFER, no mask: as wasmtime's handler, so that the
+	// handlers we chain to run as they would on their own.
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, &old) != 0) return 0;
+	// Another handler installed between the two calls: chain to that one.
+	if (old.sa_sigaction != prev->sa_sigaction || old.sa_flags != prev->sa_flags) *prev = old;
+	return 1;
 }
 
 static void delete_timer(void* p) {
@@ -112,6 +227,22 @@ static void init_once(void) {
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	signal_ok = sigaction(AOT_DEADLINE_SIGNAL, &sa, NULL) == 0;
+	fault_ok = install_fault(SIGSEGV, &prev_segv) && install_fault(SIGBUS, &prev_bus);
+}
+
+uintptr_t aot_fault_handler(void) { return (uintptr_t)on_fault; }
+
+uintptr_t aot_fault_prev(int sig) {
+	const struct sigaction* p = sig == SIGBUS ? &prev_bus : &prev_segv;
+	return (uintptr_t)p->sa_sigaction;
+}
+
+uint64_t aot_guard_traps(void) { return atomic_load(&guard_traps); }
+
+int aot_guard_count(void) {
+	int n = atomic_load(&guard_high), c = 0;
+	for (int i = 0; i < n; i++) c += atomic_load(&guard_base[i]) != 0;
+	return c;
 }
 
 void aot_host_init(void) { pthread_once(&once, init_once); }

@@ -18,4 +18,12 @@ const aot_api* aot_host_api(void);
 // -1 for no deadline, else the time left (0: already passed).
 int aot_call(aot_entry fn, void* inst, const uint64_t* args, uint64_t* ret, int64_t timeout_ns);
 
+// For tests: the fault handler (memory32's guard pages), the handler of sig
+// (SIGSEGV or SIGBUS) it chains to, and the number of registered memory32
+// reservations and of faults the handler turned into traps.
+uintptr_t aot_fault_handler(void);
+uintptr_t aot_fault_prev(int sig);
+int aot_guard_count(void);
+uint64_t aot_guard_traps(void);
+
 #endif

@@ -23,6 +23,11 @@ static uint64_t aot_grow(const aot_module* m, void* inst, uint64_t pages) { retu
 static int aot_invoke(const aot_export* e, void* inst, const uint64_t* args, uint64_t* ret, int64_t ns) {
 	return aot_call(e->fn, inst, args, ret, ns);
 }
+static uintptr_t aot_sig_handler(int sig) {
+	struct sigaction sa;
+	if (sigaction(sig, NULL, &sa) != 0) return 0;
+	return (uintptr_t)sa.sa_sigaction;
+}
 */
 import "C"
 
@@ -357,3 +362,19 @@ func (i *Instance) Close() {
 	i.handle.Delete()
 	i.inst, i.mem, i.args, i.ret = nil, nil, nil, nil
 }
+
+// faultHandlers are, for tests: the address of the tier's SIGSEGV/SIGBUS
+// handler, the handlers it chains to (0 before the first module is
+// loaded), and the handlers installed now (the process's, not the tier's).
+func faultHandlers() (ours, prevSEGV, prevBUS, curSEGV, curBUS uintptr) {
+	return uintptr(C.aot_fault_handler()), uintptr(C.aot_fault_prev(C.SIGSEGV)), uintptr(C.aot_fault_prev(C.SIGBUS)),
+		uintptr(C.aot_sig_handler(C.SIGSEGV)), uintptr(C.aot_sig_handler(C.SIGBUS))
+}
+
+// guardCount is, for tests, the number of memory32 reservations registered
+// with the fault handler (one per live memory32 instance).
+func guardCount() int { return int(C.aot_guard_count()) }
+
+// guardTraps is, for tests, the number of faults on memory32 guard pages
+// the handler turned into out-of-bounds traps.
+func guardTraps() uint64 { return uint64(C.aot_guard_traps()) }

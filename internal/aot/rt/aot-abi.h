@@ -8,7 +8,8 @@
  *
  * Per-thread state (the stack of jump targets, the timeout timer) lives in
  * the Go binary (static TLS, safe in a signal handler); the shared object
- * reaches it only through the api.
+ * reaches it only through the api. So does the registry of memory32
+ * reservations that the Go binary's fault handler reads (guard pages).
  */
 #ifndef AOT_ABI_H_
 #define AOT_ABI_H_
@@ -17,10 +18,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AOT_ABI_VERSION 1
+#define AOT_ABI_VERSION 2
+
+/* A memory32 linear memory's reservation: 4 GiB of addressable memory and
+ * as much again of guard region, so that any address plus static offset
+ * (both u32) lands in it. Beyond the accessible size it is PROT_NONE; a
+ * fault there in wasm code is an out-of-bounds trap (host.c). */
+#define AOT_MEM32_RESERVATION (8ull << 30)
 
 /* Trap codes beyond wasm_rt_trap_t's (which are 1..10). */
 enum {
+  AOT_TRAP_OOB = 1,      /* WASM_RT_TRAP_OOB: the fault handler's trap */
   AOT_TRAP_HOST = 100,   /* a host import returned an error (kept by Go) */
   AOT_TRAP_TIMEOUT = 101,/* the deadline passed */
   AOT_TRAP_LONGJMP = 102,/* _emscripten_throw_longjmp */
@@ -63,6 +71,14 @@ typedef struct aot_api {
    * meanwhile (the host's own calls, such as aot_module.grow, never trap). */
   int (*host_enter)(void);        /* returns the state for host_leave */
   void (*host_leave)(int state);
+  /* memory32's guard pages: guard_add registers the reservation of
+   * AOT_MEM32_RESERVATION bytes at base (after it is mapped), so that a
+   * fault inside it in wasm code becomes AOT_TRAP_OOB; 0, or -1 when the
+   * fault handler is not installed or the registry is full (the memory
+   * must not be used then). guard_remove unregisters it (before it is
+   * unmapped). Called between host_enter and host_leave. */
+  int (*guard_add)(void* base);
+  void (*guard_remove)(void* base);
 } aot_api;
 
 /* types: one letter per value (i: i32, j: i64, f: f32, d: f64), the

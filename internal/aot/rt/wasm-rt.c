@@ -1,8 +1,9 @@
 /*
  * wasm-rt.c: aocu's runtime for wasm2c 1.0.39's C (see wasm-rt.h), linked
  * into every module's shared object: linear memory reserved once and made
- * accessible as it grows (never moved; private anonymous memory), tables on
- * the heap, traps handed to the Go process through the api (aot-abi.h).
+ * accessible as it grows (never moved; private anonymous memory; memory32's
+ * reservation registered with the host for its guard pages), tables on the
+ * heap, traps handed to the Go process through the api (aot-abi.h).
  */
 #include "wasm-rt.h"
 
@@ -53,10 +54,14 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t* mem, uint64_t initial_pages, uint
   if (initial_pages > max_pages) aot_rt_api->trap(AOT_TRAP_ALLOC);
   uint64_t reserve = max_pages * page_size;
   if (reserve == 0) reserve = page_size; /* a base address even for a memory of no pages */
+  /* memory32: 4 GiB and the guard region beyond, whatever the maximum (the
+   * accessible size still stops at max_pages). */
+  if (!is64) reserve = AOT_MEM32_RESERVATION;
   int hs_ = aot_rt_api->host_enter();
   void* p = mmap(NULL, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   uint64_t size = initial_pages * page_size;
   int ok = p != MAP_FAILED && (size == 0 || mprotect(p, size, PROT_READ | PROT_WRITE) == 0);
+  if (ok && !is64) ok = aot_rt_api->guard_add(p) == 0;
   if (!ok && p != MAP_FAILED) munmap(p, reserve);
   aot_rt_api->host_leave(hs_);
   if (!ok) aot_rt_api->trap(AOT_TRAP_ALLOC);
@@ -87,7 +92,12 @@ uint64_t wasm_rt_grow_memory(wasm_rt_memory_t* mem, uint64_t delta) {
 }
 
 void wasm_rt_free_memory(wasm_rt_memory_t* mem) {
-  if (mem->data) munmap(mem->data, (size_t)(mem->data_end - mem->data));
+  if (mem->data) {
+    int hs_ = aot_rt_api->host_enter();
+    if (!mem->is64) aot_rt_api->guard_remove(mem->data); /* before the range can be reused */
+    munmap(mem->data, (size_t)(mem->data_end - mem->data));
+    aot_rt_api->host_leave(hs_);
+  }
   mem->data = mem->data_end = NULL;
   mem->size = mem->pages = 0;
 }

@@ -5,10 +5,18 @@
  * layout it expects, and nothing else (wabt's own runtime is not shipped in
  * the npm package).
  *
- * Bounds: every access is checked explicitly by the generated code
- * (WASM_RT_MEMCHECK_BOUNDS_CHECK), memory64 and memory32 alike: no guard
- * pages, no fault handler. Linear memory is one reservation of the
- * module's maximum size, made accessible as it grows; its base never moves.
+ * Bounds: memory64 accesses are checked explicitly by the generated code
+ * (wasm2c always checks memory64, plus aot_addr_off below for a static
+ * offset that wraps). memory32 accesses (of the default page size) are not
+ * checked (WASM_RT_MEMCHECK_GUARD_PAGES: wasm2c's MEMCHECK_DEFAULT32 is
+ * then empty): a memory32 reserves AOT_MEM32_RESERVATION (8 GiB, aot-abi.h)
+ * so that any u32 address plus u32 offset lands in it, PROT_NONE beyond the
+ * accessible size, and the Go binary's SIGSEGV/SIGBUS handler (host.c)
+ * turns a fault inside a registered reservation in wasm code into an
+ * out-of-bounds trap. bulk memory operations (memory.fill, copy, init) keep
+ * wasm2c's explicit RANGE_CHECK either way. Linear memory is one private
+ * anonymous reservation (memory64: of the module's maximum size), made
+ * accessible as it grows; its base never moves.
  *
  * Traps go to the Go process's innermost jump target through the api
  * (aot-abi.h). Stack exhaustion: internal/aot rewrites the generated
@@ -36,8 +44,10 @@ extern "C" {
 #define WASM_RT_SANITY_CHECKS 0
 #define WASM_RT_USE_SEGUE 0
 #define WASM_RT_SEGUE_FREE_SEGMENT 0
-#define WASM_RT_MEMCHECK_GUARD_PAGES 0
-#define WASM_RT_MEMCHECK_BOUNDS_CHECK 1
+/* Used by the generated code only for memory32 of the default page size
+ * (the *_default32 accessors); memory64 is checked whatever this says. */
+#define WASM_RT_MEMCHECK_GUARD_PAGES 1
+#define WASM_RT_MEMCHECK_BOUNDS_CHECK 0
 #define WASM_RT_STACK_DEPTH_COUNT 0
 #define WASM_RT_STACK_EXHAUSTION_HANDLER 0
 #define WASM_RT_NONCONFORMING_UNCHECKED_STACK_EXHAUSTION 1
