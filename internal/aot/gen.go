@@ -14,7 +14,15 @@ import (
 
 // glueVersion changes whenever the generated glue changes meaning; it is
 // part of the cache key with the runtime sources.
-const glueVersion = "aot-glue-2"
+const glueVersion = "aot-glue-3"
+
+// GlobalGet and GlobalSet prefix the names of the function exports through
+// which an exported (i32, i64, f32 or f64) global is read and written:
+// Call(GlobalGet+name) returns its bits, Call(GlobalSet+name, bits) sets it.
+const (
+	GlobalGet = "aot:global.get:"
+	GlobalSet = "aot:global.set:"
+)
 
 var (
 	accessorRE  = regexp.MustCompile(`(?m)^  static inline (.*) name(##_unchecked|##_default32|)\(`)
@@ -320,8 +328,22 @@ static inline int aot_ft_eq(wasm_rt_func_type_t a, wasm_rt_func_type_t b) {
 	var exportDescs []string
 	for i, e := range hd.exports {
 		p := e.proto
+		if l, ok := letter(strings.TrimSuffix(p.ret, "*")); ok && l != "" && strings.HasSuffix(p.ret, "*") &&
+			strings.HasPrefix(p.first, "w2c_aot*") && len(p.params) == 0 {
+			// An exported global (wasm2c returns a pointer to it, mutable or
+			// not): a getter and a setter, as two function exports
+			// (GlobalGet, GlobalSet).
+			w("static void aot_export_%d_get(void* p, const uint64_t* a, uint64_t* r) {\n  (void)a;\n  *r = %s;\n}\n",
+				i, toBits(l, "*"+p.name+"((w2c_aot*)p)"))
+			w("static void aot_export_%d_set(void* p, const uint64_t* a, uint64_t* r) {\n  (void)r;\n  *%s((w2c_aot*)p) = %s;\n}\n",
+				i, p.name, fromBits(l, "a[0]"))
+			exportDescs = append(exportDescs,
+				fmt.Sprintf("  {%s, %s, 0, 1, aot_export_%d_get},\n", cString(GlobalGet+e.name), cString(l), i),
+				fmt.Sprintf("  {%s, %s, 1, 0, aot_export_%d_set},\n", cString(GlobalSet+e.name), cString(l), i))
+			continue
+		}
 		if p.first != "w2c_aot*" {
-			continue // a memory, table or global
+			continue // a memory, a table or an immutable global
 		}
 		params, result, ok := sigOf(p)
 		if !ok {

@@ -457,7 +457,7 @@ func variables() []variable {
 				return s, nil
 			}, same)},
 		{name: "AOCU_WASM_TIER", def: string(loader.TierCranelift),
-			doc:     "aocu only: the code modules run as. cranelift: wasmtime compiles them (at once, cached in WASM_BINARY_FILE_DIRECTORY). auto: wasmtime at once, and in the background wasm2c translates the module to C and the system's C compiler (CC, default cc) compiles it (30-60 s once for an aos module, cached); instances made after that run the compiled code, ~1.5-1.7x faster, with identical results and memory (legacy and metered formats stay on wasmtime). aot: as auto, but a module's first use waits for its compile. Needs wasm2c >= 1.0.34 (AOCU_WASM2C).",
+			doc:     "aocu only: the code modules run as. cranelift: wasmtime compiles them (at once, cached in WASM_BINARY_FILE_DIRECTORY). auto: wasmtime at once, and in the background wasm2c translates the module to C and the system's C compiler (CC, default cc) compiles it (30-60 s once for an aos module, cached); instances made after that run the compiled code, ~1.5-1.7x faster, with identical results and memory (legacy formats stay on wasmtime). aot: as auto, but a module's first use waits for its compile. Needs wasm2c >= 1.0.34 (AOCU_WASM2C).",
 			binding: oneOfField(func(c *Config) *string { return &c.WasmTier }, string(loader.TierCranelift), string(loader.TierAuto), string(loader.TierAOT))},
 		{name: "AOCU_WASM2C", defDoc: "wasm2c on PATH (wabt >= 1.0.34, for memory64)",
 			doc: "aocu only: the command line that runs wasm2c for AOCU_WASM_TIER auto or aot, split on spaces, e.g. `node /opt/wabt/node_modules/wabt/bin/wasm2c` (npm wabt@1.0.39).",

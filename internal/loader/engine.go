@@ -121,7 +121,7 @@ type Engine struct {
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
 	aotMu    sync.Mutex
-	aotJobs  map[string]*aotJob // by module sha256
+	aotJobs  map[string]*aotJob // by module sha256 and metering
 }
 
 // aotJob is the ahead-of-time compile of one module, shared by every Compile
@@ -141,16 +141,18 @@ func (j *aotJob) wait(ctx context.Context) (*aot.Module, error) {
 	}
 }
 
-// aotJob returns the compile of the module, started if it is not yet: it
-// runs until it is done or the engine closes, whoever waits for it.
-func (e *Engine) aotJob(hash string, wasm []byte) *aotJob {
+// aotJob returns the compile of code (the module as it runs: metered inline
+// for a metering format), keyed by the module's sha256 and its metering,
+// started if it is not yet: it runs until it is done or the engine closes,
+// whoever waits for it.
+func (e *Engine) aotJob(key string, code []byte) *aotJob {
 	e.aotMu.Lock()
 	defer e.aotMu.Unlock()
-	if j := e.aotJobs[hash]; j != nil {
+	if j := e.aotJobs[key]; j != nil {
 		return j
 	}
 	j := &aotJob{done: make(chan struct{})}
-	e.aotJobs[hash] = j
+	e.aotJobs[key] = j
 	tc := e.cfg.AOT
 	if tc == nil {
 		tc = &aot.Toolchain{}
@@ -159,12 +161,12 @@ func (e *Engine) aotJob(hash string, wasm []byte) *aotJob {
 	go func() {
 		defer e.bg.Done()
 		defer close(j.done)
-		j.mod, j.err = tc.Compile(e.bgCtx, wasm)
+		j.mod, j.err = tc.Compile(e.bgCtx, code)
 		if j.err != nil {
 			// a later Compile tries again (a tool installed meanwhile, a
 			// transient failure), except after Close
 			e.aotMu.Lock()
-			delete(e.aotJobs, hash)
+			delete(e.aotJobs, key)
 			e.aotMu.Unlock()
 		}
 	}()
@@ -308,7 +310,7 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, format Format) (*Modu
 	case why != "":
 		st.TierReason = why
 	case e.cfg.Tier == TierAOT:
-		am, err := e.aotJob(hash, wasm).wait(ctx)
+		am, err := e.aotJob(hash+"/"+spec.meterType, code).wait(ctx)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return nil, st, fmt.Errorf("loader: ahead-of-time compile: %w", err)
@@ -321,7 +323,7 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, format Format) (*Modu
 			st.Tier = TierAOT
 		}
 	case e.cfg.Tier == TierAuto:
-		job := e.aotJob(hash, wasm)
+		job := e.aotJob(hash+"/"+spec.meterType, code)
 		select {
 		case <-job.done:
 			if job.err == nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aocu/aocu/internal/aot"
+	"github.com/aocu/aocu/internal/metering"
 )
 
 // aotVM runs a module compiled ahead of time (package aot: wasm2c and the
@@ -22,6 +23,9 @@ type aotVM struct {
 	// is returned to the wasm code.
 	imports []aotImport
 	funcs   map[string]vmFunc
+	// gasUsed and gasLimit read and write the globals of a module metered
+	// inline (nil for other modules).
+	gasUsedGet, gasUsedSet, gasLimitSet vmFunc
 }
 
 type aotImport struct {
@@ -38,19 +42,19 @@ type aotFunc struct {
 
 // aotEligible says why a module cannot run on the ahead-of-time tier ("" when
 // it can): the tier runs the modern glues (wasm64 and emscripten 3/4 with
-// Asyncify) without gas metering.
+// Asyncify), metered or not when the metering is inline (metering.MeterInline:
+// the module counts its gas in two exported globals), not with the wasm gas
+// counter (a separate module in wasmtime's store).
 func aotEligible(m *Module) string {
 	switch {
 	case m.legacy != nil:
 		return "a legacy format"
-	case m.spec.meterType != "" || m.inlineGas:
-		return "a metered format"
 	case !m.spec.async:
 		return "a format without Asyncify"
 	}
 	for _, d := range m.imports {
-		if d.canonical == "usegas" {
-			return "the module imports metering.usegas"
+		if m.wasmGasCounter(d) {
+			return "metered with the wasm gas counter (a module metered before publication)"
 		}
 	}
 	return ""
@@ -116,6 +120,10 @@ func (h *instance) instantiateAOT(am *aot.Module, impls map[string]hostFn) (*aot
 	}
 	v.inst = inst
 	h.vm = v
+	if get, set, limit := v.export(aot.GlobalGet+metering.InlineUsedGlobal), v.export(aot.GlobalSet+metering.InlineUsedGlobal),
+		v.export(aot.GlobalSet+metering.InlineLimitGlobal); get != nil && set != nil && limit != nil {
+		v.gasUsedGet, v.gasUsedSet, v.gasLimitSet = get, set, limit
+	}
 	return v, nil
 }
 
@@ -218,9 +226,26 @@ func (v *aotVM) trapError(err error) (*trapError, bool) {
 	return &trapError{msg: "RuntimeError: " + tr.Code.String()}, true
 }
 
-func (v *aotVM) gasRefill(float64)        {}
-func (v *aotVM) gasUsed() (float64, bool) { return 0, false }
-func (v *aotVM) gasInline() bool          { return false }
+// gasRefill and gasUsed are wasmtimeVM's for a module metered inline.
+func (v *aotVM) gasRefill(limit float64) {
+	if v.gasUsedSet == nil {
+		return
+	}
+	// setting a global cannot trap
+	_, _ = v.gasUsedSet.call(0)
+	_, _ = v.gasLimitSet.call(uint64(inlineGasLimit(limit)))
+}
+
+func (v *aotVM) gasUsed() (float64, bool) {
+	if v.gasUsedGet == nil {
+		return 0, false
+	}
+	used, _ := v.gasUsedGet.call()
+	return float64(int64(used)), true
+}
+
+func (v *aotVM) gasInline() bool { return v.gasUsedGet != nil }
+
 func (v *aotVM) close() {
 	if v.inst != nil {
 		v.inst.Close()

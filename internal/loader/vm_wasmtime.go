@@ -113,6 +113,15 @@ func (h *instance) instantiateWasmtime(impls map[string]hostFn) (*wasmtimeVM, er
 	return v, nil
 }
 
+// inlineGasLimit is the limit global of a module metered inline: an integer
+// count exceeds limit iff it exceeds floor(limit).
+func inlineGasLimit(limit float64) int64 {
+	if f := math.Floor(limit); f < math.MaxInt64 {
+		return int64(f)
+	}
+	return math.MaxInt64
+}
+
 // rawBits is a value as hostFn takes it.
 func rawBits(x wasmtime.Val) uint64 {
 	switch x.Kind() {
@@ -231,12 +240,8 @@ func (v *wasmtimeVM) trapError(err error) (*trapError, bool) {
 
 func (v *wasmtimeVM) gasRefill(limit float64) {
 	if v.gasUsedG != nil {
-		l := int64(math.MaxInt64)
-		if f := math.Floor(limit); f < math.MaxInt64 {
-			l = int64(f) // an integer count exceeds limit iff it exceeds floor(limit)
-		}
 		v.gasUsedG.Set(v.store, wasmtime.ValI64(0))
-		v.gasLimitG.Set(v.store, wasmtime.ValI64(l))
+		v.gasLimitG.Set(v.store, wasmtime.ValI64(inlineGasLimit(limit)))
 	}
 	if v.gasUsedF != nil {
 		v.gasUsedF.Set(v.store, wasmtime.ValF64(0))
