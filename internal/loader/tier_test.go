@@ -37,6 +37,16 @@ func tierEngines(t *testing.T) (cranelift, ahead *Engine) {
 	return mk(TierCranelift), mk(TierAOT)
 }
 
+// fixtureWasm reads a module fixture, skipping when it is missing.
+func fixtureWasm(t *testing.T, f fixture) []byte {
+	t.Helper()
+	wasm, err := os.ReadFile(repoPath(".fixtures", "modules", f.name))
+	if err != nil {
+		t.Skipf("fixture %s missing (run ./scripts/fixtures.sh): %v", f.name, err)
+	}
+	return wasm
+}
+
 // TestTiersAgree runs the same messages on Cranelift and on the
 // ahead-of-time tier: every result and the memory after every message must
 // be identical, and a process moves between the tiers through its memory
@@ -48,10 +58,7 @@ func TestTiersAgree(t *testing.T) {
 	ce, ae := tierEngines(t)
 	for _, f := range []fixture{aos64, aos32} {
 		t.Run(f.name, func(t *testing.T) {
-			wasm, err := os.ReadFile(repoPath(".fixtures", "modules", f.name))
-			if err != nil {
-				t.Skipf("fixture %s missing (run ./scripts/fixtures.sh): %v", f.name, err)
-			}
+			wasm := fixtureWasm(t, f)
 			ctx := context.Background()
 			cm, cst, err := ce.Compile(ctx, wasm, f.format)
 			if err != nil || cm.Tier() != TierCranelift || cst.Tier != TierCranelift {
@@ -145,10 +152,7 @@ func TestAutoTierSwitchesInTheBackground(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	wasm, err := os.ReadFile(repoPath(".fixtures", "modules", aos32.name))
-	if err != nil {
-		t.Skipf("fixture missing (run ./scripts/fixtures.sh): %v", err)
-	}
+	wasm := fixtureWasm(t, aos32)
 	ctx := context.Background()
 	m, st, err := e.Compile(ctx, wasm, aos32.format)
 	if err != nil {
@@ -218,10 +222,7 @@ func TestAOTFallsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	wasm, err := os.ReadFile(repoPath(".fixtures", "modules", aos32.name))
-	if err != nil {
-		t.Skipf("fixture missing (run ./scripts/fixtures.sh): %v", err)
-	}
+	wasm := fixtureWasm(t, aos32)
 	m, st, err := e.Compile(context.Background(), wasm, aos32.format)
 	if err != nil {
 		t.Fatal(err)
