@@ -15,7 +15,6 @@ import (
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
 	"github.com/aocu/aocu/internal/aot"
-
 	"github.com/aocu/aocu/internal/fsutil"
 	"github.com/aocu/aocu/internal/metering"
 )
@@ -49,8 +48,8 @@ type EngineConfig struct {
 	// is in the environment strings ("_=") and, for emscripten2, main's argv,
 	// so in the memory. Empty means DefaultThisProgram.
 	ThisProgram string
-	// Tier selects the code modules run as: TierCranelift (the default, "")
-	// or TierAOT.
+	// Tier selects the code modules run as: TierCranelift (the default, ""),
+	// TierAuto or TierAOT.
 	Tier Tier
 	// AOT translates and compiles modules for TierAOT and TierAuto; nil
 	// means a toolchain with the defaults of package aot.
@@ -67,8 +66,9 @@ const (
 	TierCranelift Tier = "cranelift"
 	// TierAuto is TierAOT without the wait: a module runs on wasmtime at
 	// once, is compiled ahead of time in the background, and the instances
-	// made after that run the compiled code (a process moves at its next
-	// restore; its memory is the same on both tiers).
+	// made after that run the compiled code; a live process moves at its
+	// next message (Process.switchTier: its memory is the same on both
+	// tiers).
 	TierAuto Tier = "auto"
 	// TierAOT runs the modules it can (aotEligible) as C compiled ahead of
 	// time (wasm2c and cc, package aot), compiled when the module is and
